@@ -1,0 +1,227 @@
+/*
+ * evfetch.h - the public API of libevfetch.
+ *
+ * libevfetch fetches HTTP and HTTPS URLs concurrently on an event_base that
+ * belongs to the caller.  The library never runs, breaks or blocks that
+ * loop and keeps no global mutable state: every object hangs off an
+ * evf_client, and several clients may share one loop.
+ *
+ * Threads: a client and everything made from it must be used from the
+ * thread that runs its event_base.
+ *
+ * Callbacks: every callback runs from the event loop, never from inside the
+ * API call that caused it.  A transfer's on_done fires exactly once, unless
+ * the transfer was cancelled or its client freed first, in which case no
+ * callback of that transfer fires again.
+ *
+ * Errors: functions return 0 or a negative enum evf_error; constructors
+ * return the object or NULL and store the reason in *err when err is not
+ * NULL.
+ */
+#ifndef EVFETCH_H
+#define EVFETCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && defined(EVF_BUILDING_LIBRARY)
+#define EVF_API __attribute__((visibility("default")))
+#else
+#define EVF_API
+#endif
+
+struct event_base;
+struct evdns_base;
+
+#define EVF_VERSION_STRING "0.1.0"
+
+/* Error kinds.  Every failed transfer carries exactly one of them. */
+enum evf_error {
+	EVF_OK = 0,
+	EVF_ERR_INVALID = -1,            /* bad argument or option */
+	EVF_ERR_NOMEM = -2,              /* out of memory */
+	EVF_ERR_URL = -3,                /* the URL is malformed or unsupported */
+	EVF_ERR_DNS = -4,                /* the host name did not resolve */
+	EVF_ERR_CONNECT = -5,            /* no address accepted a TCP connection */
+	EVF_ERR_TLS = -6,                /* handshake or certificate failure */
+	EVF_ERR_TIMEOUT = -7,            /* a connect, idle or total timeout */
+	EVF_ERR_PROTOCOL = -8,           /* the server broke HTTP framing */
+	EVF_ERR_HTTP = -9,               /* HTTP status >= 400 and fail_on_http_error */
+	EVF_ERR_IO = -10,                /* a callback of the caller refused data */
+	EVF_ERR_CANCELLED = -11,         /* used internally; never reported */
+	EVF_ERR_TOO_MANY_REDIRECTS = -12,
+	EVF_ERR_REDIRECT = -13,          /* an unusable redirect target */
+	EVF_ERR_TOO_LARGE = -14,         /* a body or header past its limit */
+	EVF_ERR_DECODE = -15,            /* content decoding failed */
+	EVF_ERR_TRUNCATED = -16,         /* the body ended before it was complete */
+	EVF_ERR_NETWORK = -17,           /* reset or failed send/receive on an open connection */
+	EVF_ERR_RESOURCE = -18,          /* out of file descriptors or similar */
+};
+
+/* A sentence describing err ("connection refused ..."). Never NULL. */
+EVF_API const char *evf_strerror(int err);
+/* A short stable name for err ("dns", "tls", ...), as used in reports. */
+EVF_API const char *evf_error_name(int err);
+
+/* ---------------------------------------------------------------- config */
+
+/*
+ * A client configuration.  The client copies it at creation, so the caller
+ * may free or reuse it afterwards.
+ */
+typedef struct evf_config evf_config;
+
+EVF_API evf_config *evf_config_new(void);
+EVF_API void evf_config_free(evf_config *cfg);
+
+/* Transfers in flight at once (default 50).  EVF_ERR_INVALID when 0. */
+EVF_API int evf_config_set_max_transfers(evf_config *cfg, unsigned n);
+/* Connections per host:port (default 0 = no limit beyond max_transfers). */
+EVF_API int evf_config_set_max_per_host(evf_config *cfg, unsigned n);
+/* Trust anchors; without either the system's default store is used. */
+EVF_API int evf_config_set_ca_file(evf_config *cfg, const char *path);
+EVF_API int evf_config_set_ca_path(evf_config *cfg, const char *dir);
+/* Skip certificate and host name verification (default: verify). */
+EVF_API int evf_config_set_insecure(evf_config *cfg, int insecure);
+/*
+ * Map "HOST:PORT:ADDR" to a fixed address, like curl's --resolve.  ADDR may
+ * be an IPv6 address in brackets.  EVF_ERR_INVALID on a malformed entry.
+ */
+EVF_API int evf_config_add_resolve(evf_config *cfg, const char *entry);
+/*
+ * Name servers ("ADDR" or "ADDR:PORT", comma-separated) for the client's
+ * own evdns_base.  Ignored when the caller passes its own evdns_base.
+ */
+EVF_API int evf_config_set_dns_servers(evf_config *cfg, const char *list);
+/* Use the caller's evdns_base instead of one of the client's own. */
+EVF_API int evf_config_set_evdns_base(evf_config *cfg, struct evdns_base *dns);
+/* Timeouts in milliseconds, 0 = none.  Connect covers TCP and TLS. */
+EVF_API int evf_config_set_connect_timeout(evf_config *cfg, unsigned ms);
+EVF_API int evf_config_set_total_timeout(evf_config *cfg, unsigned ms);
+EVF_API int evf_config_set_user_agent(evf_config *cfg, const char *ua);
+/*
+ * A request header "Name: value" sent with every request.  A header that
+ * names Host, User-Agent or Accept replaces the built-in one; "Name:" with an
+ * empty value removes it.  EVF_ERR_INVALID on a malformed line or one that
+ * contains CR or LF.
+ */
+EVF_API int evf_config_add_header(evf_config *cfg, const char *line);
+/* Count HTTP status >= 400 as failure (EVF_ERR_HTTP); default off. */
+EVF_API int evf_config_set_fail_on_http_error(evf_config *cfg, int on);
+/* Limits on the response head (defaults 64 KiB and 100 header lines). */
+EVF_API int evf_config_set_max_header_bytes(evf_config *cfg, size_t n);
+EVF_API int evf_config_set_max_headers(evf_config *cfg, unsigned n);
+
+/* ---------------------------------------------------------------- client */
+
+typedef struct evf_client evf_client;
+
+/*
+ * Create a client on base.  cfg may be NULL for the defaults.  Returns
+ * NULL with *err set to EVF_ERR_INVALID (bad base), EVF_ERR_NOMEM or
+ * EVF_ERR_TLS (CA file unusable, detail lost: check it with openssl).
+ */
+EVF_API evf_client *evf_client_new(struct event_base *base,
+                                   const evf_config *cfg, int *err);
+/*
+ * Free the client, close its connections and drop every transfer without
+ * calling any of their callbacks.  Safe from inside any callback of the
+ * client: the memory is released once that callback returns.
+ */
+EVF_API void evf_client_free(evf_client *client);
+
+/* Transfers started and not yet done, and those waiting for a slot. */
+EVF_API unsigned evf_client_active(const evf_client *client);
+EVF_API unsigned evf_client_queued(const evf_client *client);
+
+/* -------------------------------------------------------------- transfer */
+
+typedef struct evf_transfer evf_transfer;
+
+typedef struct evf_header {
+	const char *name;   /* NUL-terminated, as the server sent it */
+	const char *value;  /* NUL-terminated, surrounding blanks removed */
+} evf_header;
+
+/* The response head; valid only during on_head. */
+typedef struct evf_response {
+	int status;
+	int http_major, http_minor;
+	const evf_header *headers;
+	size_t nheaders;
+} evf_response;
+
+/* Timings in microseconds from the transfer's start (0 when not reached). */
+typedef struct evf_timings {
+	uint64_t dns_us;
+	uint64_t connect_us;
+	uint64_t tls_us;
+	uint64_t first_byte_us;
+	uint64_t total_us;
+} evf_timings;
+
+/* The outcome of one transfer; valid only during on_done. */
+typedef struct evf_result {
+	int error;                 /* EVF_OK or a negative evf_error */
+	const char *detail;        /* what went wrong, NULL on success */
+	int status;                /* last HTTP status, 0 when none arrived */
+	uint64_t bytes;            /* body bytes handed to on_body */
+	const char *url;           /* the URL as given */
+	const char *tls_version;   /* "TLSv1.3" etc., NULL for plain HTTP */
+	int reused;                /* 1 when a pooled connection served it */
+	evf_timings timings;
+} evf_result;
+
+/*
+ * Callbacks.  on_head and on_body may be NULL.  on_head and on_body return
+ * 0 to go on or -1 to abort the transfer, which then ends with EVF_ERR_IO.
+ * Each may cancel its own or any other transfer, start new ones or free the
+ * client.
+ */
+typedef struct evf_callbacks {
+	int (*on_head)(evf_transfer *t, const evf_response *resp, void *arg);
+	int (*on_body)(evf_transfer *t, const void *data, size_t len, void *arg);
+	void (*on_done)(evf_transfer *t, const evf_result *res, void *arg);
+} evf_callbacks;
+
+enum evf_method {
+	EVF_GET = 0,
+	EVF_HEAD = 1,
+};
+
+/* Per-transfer request settings; zero-initialise, then fill in. */
+typedef struct evf_request {
+	const char *url;            /* required; copied */
+	enum evf_method method;
+	const char *const *headers; /* extra "Name: value" lines, or NULL */
+	size_t nheaders;
+} evf_request;
+
+/*
+ * Start a transfer.  The request and callbacks are copied.  A URL that the
+ * library cannot use still yields a transfer whose on_done reports
+ * EVF_ERR_URL, so every started URL ends with one result.  Returns NULL with
+ * *err = EVF_ERR_INVALID (NULL arguments, no on_done) or EVF_ERR_NOMEM.
+ * The handle stays valid until on_done returns or the transfer is cancelled.
+ */
+EVF_API evf_transfer *evf_fetch(evf_client *client, const evf_request *req,
+                                const evf_callbacks *cb, void *arg, int *err);
+
+/*
+ * Cancel a transfer: its connection is closed and none of its callbacks
+ * fires again.  The handle is invalid afterwards.  Safe from any callback.
+ */
+EVF_API void evf_transfer_cancel(evf_transfer *t);
+
+/* The URL a transfer was started with. */
+EVF_API const char *evf_transfer_url(const evf_transfer *t);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EVFETCH_H */

@@ -1,0 +1,310 @@
+/*
+ * client.c - the client: the public entry points, the queue of transfers
+ * waiting for a slot, the limit on transfers in flight, and the deferred
+ * delivery of on_done so that it never runs inside the caller's API call.
+ *
+ * Re-entrancy: every libevent callback into the library brackets its work
+ * with client_enter/client_leave.  evf_client_free from inside a callback
+ * only marks the client; the outermost client_leave releases it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+
+#include "internal.h"
+
+static void kick_cb(evutil_socket_t fd, short what, void *arg);
+static void drain_cb(evutil_socket_t fd, short what, void *arg);
+
+EVF_API evf_client *evf_client_new(struct event_base *base, const evf_config *cfg,
+                                   int *err)
+{
+	int e = EVF_ERR_NOMEM;
+	if (!base) {
+		e = EVF_ERR_INVALID;
+		goto fail0;
+	}
+	evf_client *c = calloc(1, sizeof *c);
+	if (!c)
+		goto fail0;
+	c->base = base;
+	struct evf_config defaults;
+	evf_config_defaults(&defaults);
+	if (evf_config_copy(&c->cfg, cfg ? cfg : &defaults) != 0)
+		goto fail1;
+	TAILQ_INIT(&c->pending);
+	TAILQ_INIT(&c->done);
+	TAILQ_INIT(&c->live);
+	TAILQ_INIT(&c->unused_hosts);
+	c->ssl_ctx = tls_ctx_new(&c->cfg, c->why, sizeof c->why);
+	if (!c->ssl_ctx) {
+		e = EVF_ERR_TLS;
+		goto fail2;
+	}
+	if ((e = dns_setup(c)) != 0)
+		goto fail3;
+	event_assign(&c->kick, base, -1, 0, kick_cb, c);
+	event_assign(&c->drain, base, -1, 0, drain_cb, c);
+	if (err)
+		*err = 0;
+	return c;
+fail3:
+	dns_teardown(c);
+	SSL_CTX_free(c->ssl_ctx);
+fail2:
+	evf_config_clear(&c->cfg);
+fail1:
+	free(c);
+fail0:
+	if (err)
+		*err = e;
+	return NULL;
+}
+
+static void destroy(struct evf_client *c)
+{
+	struct evf_transfer *t;
+	/* every transfer is reachable from one of these lists or a host */
+	while ((t = TAILQ_FIRST(&c->pending))) {
+		TAILQ_REMOVE(&c->pending, t, link);
+		transfer_free(t);
+	}
+	while ((t = TAILQ_FIRST(&c->done))) {
+		TAILQ_REMOVE(&c->done, t, link);
+		transfer_free(t);
+	}
+	while ((t = TAILQ_FIRST(&c->live))) {
+		TAILQ_REMOVE(&c->live, t, live_link);
+		t->on_live = 0;
+		if (t->conn) {
+			struct conn *cn = t->conn;
+			t->conn = NULL;
+			cn->xfer = NULL;
+			conn_close(cn);
+		}
+		transfer_free(t);
+	}
+	pool_free_all(c);
+	event_del(&c->kick);
+	event_del(&c->drain);
+	dns_teardown(c);
+	SSL_CTX_free(c->ssl_ctx);
+	evf_config_clear(&c->cfg);
+	free(c);
+}
+
+EVF_API void evf_client_free(evf_client *c)
+{
+	if (!c || c->freed)
+		return;
+	c->freed = 1;
+	if (c->depth == 0)
+		destroy(c);
+}
+
+void client_enter(struct evf_client *c)
+{
+	c->depth++;
+}
+
+int client_leave(struct evf_client *c)
+{
+	if (--c->depth == 0 && c->freed) {
+		destroy(c);
+		return 1;
+	}
+	return 0;
+}
+
+EVF_API unsigned evf_client_active(const evf_client *c)
+{
+	return c ? c->nactive : 0;
+}
+
+EVF_API unsigned evf_client_queued(const evf_client *c)
+{
+	return c ? c->npending : 0;
+}
+
+void client_kick(struct evf_client *c)
+{
+	if (!c->kick_scheduled && !c->freed) {
+		c->kick_scheduled = 1;
+		event_active(&c->kick, EV_TIMEOUT, 1);
+	}
+}
+
+static void kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct evf_client *c = arg;
+	struct evf_transfer *t;
+	c->kick_scheduled = 0;
+	client_enter(c);
+	while (!c->freed && c->nactive < c->cfg.max_transfers &&
+	       (t = TAILQ_FIRST(&c->pending))) {
+		TAILQ_REMOVE(&c->pending, t, link);
+		c->npending--;
+		c->nactive++;
+		t->counted_active = 1;
+		TAILQ_INSERT_TAIL(&c->live, t, live_link);
+		t->on_live = 1;
+		transfer_start(t);
+	}
+	client_leave(c);
+}
+
+void client_transfer_done(struct evf_client *c, struct evf_transfer *t)
+{
+	if (t->on_live) {
+		TAILQ_REMOVE(&c->live, t, live_link);
+		t->on_live = 0;
+	}
+	if (t->counted_active) {
+		t->counted_active = 0;
+		c->nactive--;
+	}
+	TAILQ_INSERT_TAIL(&c->done, t, link);
+	if (!c->drain_scheduled) {
+		c->drain_scheduled = 1;
+		event_active(&c->drain, EV_TIMEOUT, 1);
+	}
+	if (!TAILQ_EMPTY(&c->pending))
+		client_kick(c);
+}
+
+static void drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct evf_client *c = arg;
+	struct evf_transfer *t;
+	c->drain_scheduled = 0;
+	client_enter(c);
+	while (!c->freed && (t = TAILQ_FIRST(&c->done))) {
+		TAILQ_REMOVE(&c->done, t, link);
+		evf_result res = {
+			.error = t->error,
+			.detail = t->error ? t->detail : NULL,
+			.status = t->status,
+			.bytes = t->bytes,
+			.url = t->url,
+			.tls_version = t->tls_version,
+			.reused = t->reused,
+			.timings = t->timings,
+		};
+		t->in_callback = 1;
+		t->cb.on_done(t, &res, t->arg);
+		transfer_free(t);
+	}
+	client_leave(c);
+}
+
+static char **copy_lines(const char *const *lines, size_t n, int *err)
+{
+	char **out = calloc(n, sizeof *out);
+	if (!out) {
+		*err = EVF_ERR_NOMEM;
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (evf_header_line_valid(lines[i]) || !(out[i] = evf_strdup(lines[i]))) {
+			*err = out[i] || evf_header_line_valid(lines[i]) ? EVF_ERR_INVALID : EVF_ERR_NOMEM;
+			for (size_t j = 0; j < i; j++)
+				free(out[j]);
+			free(out[i]);
+			free(out);
+			return NULL;
+		}
+	}
+	return out;
+}
+
+EVF_API evf_transfer *evf_fetch(evf_client *c, const evf_request *req,
+                                const evf_callbacks *cb, void *arg, int *err)
+{
+	int e = EVF_ERR_INVALID;
+	evf_transfer *t = NULL;
+	if (!c || c->freed || !req || !req->url || !cb || !cb->on_done ||
+	    (req->method != EVF_GET && req->method != EVF_HEAD) ||
+	    (req->nheaders && !req->headers))
+		goto fail;
+	e = EVF_ERR_NOMEM;
+	if (!(t = calloc(1, sizeof *t)) || !(t->url = evf_strdup(req->url)))
+		goto fail;
+	if (req->nheaders) {
+		if (!(t->headers = copy_lines(req->headers, req->nheaders, &e)))
+			goto fail;
+		t->nheaders = req->nheaders;
+	}
+	t->client = c;
+	t->method = req->method;
+	t->cb = *cb;
+	t->arg = arg;
+	t->state = XS_QUEUED;
+	TAILQ_INSERT_TAIL(&c->pending, t, link);
+	c->npending++;
+	client_kick(c);
+	if (err)
+		*err = 0;
+	return t;
+fail:
+	if (t) {
+		free(t->url);
+		free(t);
+	}
+	if (err)
+		*err = e;
+	return NULL;
+}
+
+void client_discard(struct evf_client *c, struct evf_transfer *t)
+{
+	switch (t->state) {
+	case XS_QUEUED:
+		TAILQ_REMOVE(&c->pending, t, link);
+		c->npending--;
+		break;
+	case XS_WAIT_HOST:
+		TAILQ_REMOVE(&t->host->waiting, t, link);
+		c->nwaiting--;
+		break;
+	case XS_DONE:
+		TAILQ_REMOVE(&c->done, t, link);
+		break;
+	default:
+		break;
+	}
+	if (t->on_live) {
+		TAILQ_REMOVE(&c->live, t, live_link);
+		t->on_live = 0;
+	}
+	if (t->conn) {
+		struct conn *cn = t->conn;
+		t->conn = NULL;
+		cn->xfer = NULL;
+		conn_close(cn);
+	}
+	if (t->counted_active) {
+		t->counted_active = 0;
+		c->nactive--;
+		client_kick(c);
+	}
+	transfer_free(t);
+}
+
+EVF_API void evf_transfer_cancel(evf_transfer *t)
+{
+	if (!t || t->cancelled)
+		return;
+	struct evf_client *c = t->client;
+	t->cancelled = 1;
+	if (t->in_callback)
+		return;   /* whoever called the callback tears it down */
+	client_enter(c);
+	client_discard(c, t);
+	client_leave(c);
+}
+
+EVF_API const char *evf_transfer_url(const evf_transfer *t)
+{
+	return t ? t->url : NULL;
+}

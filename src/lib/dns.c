@@ -1,0 +1,89 @@
+/*
+ * dns.c - asynchronous name resolution: --resolve overrides first, then
+ * libevent's evdns (the caller's evdns_base or one of the client's own).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <event2/dns.h>
+
+#include "internal.h"
+
+int dns_setup(struct evf_client *c)
+{
+	if (c->cfg.dns) {
+		c->dns = c->cfg.dns;
+		c->own_dns = 0;
+		return 0;
+	}
+	/* DISABLE_WHEN_INACTIVE: an idle resolver must not keep the loop alive */
+	int flags = EVDNS_BASE_DISABLE_WHEN_INACTIVE;
+	if (!c->cfg.dns_servers)
+		flags |= EVDNS_BASE_INITIALIZE_NAMESERVERS;
+	c->dns = evdns_base_new(c->base, flags);
+	if (!c->dns)
+		return EVF_ERR_NOMEM;
+	c->own_dns = 1;
+	if (c->cfg.dns_servers) {
+		char *copy = evf_strdup(c->cfg.dns_servers), *save = NULL;
+		if (!copy)
+			return EVF_ERR_NOMEM;
+		int rc = 0;
+		for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+			if (evdns_base_nameserver_ip_add(c->dns, tok) != 0)
+				rc = EVF_ERR_INVALID;
+		free(copy);
+		if (rc)
+			return rc;
+		evdns_base_load_hosts(c->dns, NULL);
+	}
+	return 0;
+}
+
+void dns_teardown(struct evf_client *c)
+{
+	if (c->dns && c->own_dns)
+		evdns_base_free(c->dns, 0);
+	c->dns = NULL;
+}
+
+static void hints_init(struct evutil_addrinfo *h)
+{
+	memset(h, 0, sizeof *h);
+	h->ai_family = AF_UNSPEC;
+	h->ai_socktype = SOCK_STREAM;
+	h->ai_protocol = IPPROTO_TCP;
+}
+
+int dns_resolve(struct evf_client *c, const char *host, int port,
+                dns_cb cb, void *arg, struct dns_query **q)
+{
+	struct evutil_addrinfo hints;
+	char portstr[8];
+	snprintf(portstr, sizeof portstr, "%d", port);
+	hints_init(&hints);
+	*q = NULL;
+
+	for (size_t i = 0; i < c->cfg.nresolves; i++) {
+		const struct resolve_entry *r = &c->cfg.resolves[i];
+		if (r->port != port || strcasecmp(r->host, host) != 0)
+			continue;
+		struct evutil_addrinfo *ai = NULL;
+		hints.ai_flags = EVUTIL_AI_NUMERICHOST;
+		int e = evutil_getaddrinfo(r->addr, portstr, &hints, &ai);
+		cb(e, e ? NULL : ai, arg);
+		return 0;
+	}
+	*q = (struct dns_query *)evdns_getaddrinfo(c->dns, host, portstr, &hints, cb, arg);
+	return 0;
+}
+
+void dns_cancel(struct dns_query *q)
+{
+	if (q)
+		evdns_getaddrinfo_cancel((struct evdns_getaddrinfo_request *)q);
+}

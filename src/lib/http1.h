@@ -1,0 +1,77 @@
+/*
+ * http1.h - HTTP/1.1 protocol layer: request heads and response parsing.
+ *
+ * The parser wraps llhttp.  It knows nothing of connections or transfers:
+ * it is fed bytes and reports the head and body through a sink, so unit
+ * tests can drive it whole or one byte at a time.
+ */
+#ifndef EVF_HTTP1_H
+#define EVF_HTTP1_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <llhttp.h>
+
+#include "evfetch.h"
+
+struct http1_sink {
+	/* Both return 0 to go on, or a negative evf_error to stop. */
+	int (*on_head)(void *ctx, const evf_response *resp);
+	int (*on_body)(void *ctx, const char *data, size_t len);
+	void *ctx;
+};
+
+struct http1_limits {
+	size_t max_header_bytes;
+	unsigned max_headers;
+};
+
+struct http1_parser {
+	llhttp_t p;
+	struct http1_sink sink;
+	struct http1_limits limits;
+	char *hbuf;          /* status text, then name\0value\0 pairs */
+	size_t hlen, hcap;
+	size_t head_bytes;   /* counted against max_header_bytes */
+	unsigned nheaders;
+	int in_field;        /* inside a header name */
+	int head_request;    /* a HEAD request: no body follows */
+	int interim;         /* the current message is a 1xx */
+	int head_done;       /* the final response's head was delivered */
+	int started;         /* a byte of the response arrived */
+	int complete;        /* the final response is complete */
+	int keep_alive;      /* the connection may be reused afterwards */
+	int error;           /* a negative evf_error once failed */
+	char why[160];
+};
+
+void http1_init(struct http1_parser *h, const struct http1_limits *lim,
+                const struct http1_sink *sink, int head_request);
+void http1_release(struct http1_parser *h);
+
+/*
+ * Feed bytes.  Returns 0 when more are needed, 1 when the response is
+ * complete (*used tells how many bytes belonged to it), or a negative
+ * evf_error with h->why set.
+ */
+int http1_feed(struct http1_parser *h, const char *data, size_t len, size_t *used);
+
+/*
+ * The peer closed the connection.  clean is 0 when a TLS peer vanished
+ * without close_notify.  Returns 1 when that completes a close-delimited
+ * response, or a negative evf_error (EVF_ERR_TRUNCATED, EVF_ERR_NETWORK when
+ * no byte of a response arrived).
+ */
+int http1_eof(struct http1_parser *h, int clean);
+
+/*
+ * Build a request head into a fresh buffer: method, target, Host,
+ * User-Agent, Accept, then the extra lines already formatted as
+ * "Name: value\r\n" (suffix), then per-request lines.  Lines in extra whose
+ * names match Host/User-Agent/Accept replace the built-in ones.
+ */
+char *http1_request(const char *method, const char *target,
+                    const char *authority, const char *user_agent,
+                    const char *const *extra, size_t nextra, size_t *len);
+
+#endif /* EVF_HTTP1_H */

@@ -1,0 +1,322 @@
+/*
+ * internal.h - types shared by the layers of libevfetch (not installed).
+ *
+ * Layers, top to bottom: client.c (scheduler, queue, limits, completion),
+ * transfer.c (one request/response on a connection, retries, timers),
+ * pool.c (hosts, idle keep-alive connections, TLS sessions), http1.c
+ * (request head, llhttp response parsing), io.c (the connection state
+ * machine: the one place that arms libevent events), tcp.c and tls.c (the
+ * transports), dns.c (evdns and --resolve), url.c, config.c, error.c.
+ */
+#ifndef EVF_INTERNAL_H
+#define EVF_INTERNAL_H
+
+#include <sys/queue.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <event2/util.h>
+#include <openssl/ssl.h>
+
+#include "evfetch.h"
+#include "http1.h"
+
+#define EVF_HIDDEN __attribute__((visibility("hidden")))
+
+struct evf_client;
+struct conn;
+struct host;
+
+/* ------------------------------------------------------------ utilities */
+
+uint64_t evf_now_us(void);
+char *evf_strdup(const char *s);
+char *evf_strndup(const char *s, size_t n);
+/* printf into a fresh heap string; NULL on failure. */
+char *evf_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ----------------------------------------------------------------- config */
+
+struct resolve_entry {
+	char *host;
+	int port;
+	char *addr; /* numeric, without brackets */
+};
+
+struct evf_config {
+	unsigned max_transfers;
+	unsigned max_per_host;
+	char *ca_file, *ca_path;
+	int insecure;
+	struct resolve_entry *resolves;
+	size_t nresolves;
+	char *dns_servers;
+	struct evdns_base *dns;
+	unsigned connect_timeout_ms, total_timeout_ms;
+	char *user_agent;
+	char **headers;
+	size_t nheaders;
+	int fail_on_http_error;
+	size_t max_header_bytes;
+	unsigned max_headers;
+};
+
+int evf_config_copy(struct evf_config *dst, const struct evf_config *src);
+void evf_config_clear(struct evf_config *cfg);
+void evf_config_defaults(struct evf_config *cfg);
+/* Validate a "Name: value" header line; 0 or EVF_ERR_INVALID. */
+int evf_header_line_valid(const char *line);
+
+/* -------------------------------------------------------------------- url */
+
+struct evf_url {
+	int tls;          /* https */
+	char *host;       /* without IPv6 brackets */
+	int port;
+	int ipv6;         /* host is an IPv6 literal */
+	char *target;     /* path and query, never empty */
+	char *authority;  /* Host header value: host[:port] */
+};
+
+/* Parse an absolute http(s) URL.  0, or EVF_ERR_URL with *why set. */
+int evf_url_parse(struct evf_url *u, const char *url, const char **why);
+void evf_url_clear(struct evf_url *u);
+
+/* -------------------------------------------------------------------- dns */
+
+struct evf_addrinfo;
+typedef void (*dns_cb)(int err, struct evutil_addrinfo *ai, void *arg);
+struct dns_query;
+
+/*
+ * Resolve host:port.  The callback may run before dns_resolve returns
+ * (numeric hosts, --resolve entries, the hosts file); *q is then NULL.
+ * The callback owns ai (free with evutil_freeaddrinfo).
+ */
+int dns_resolve(struct evf_client *c, const char *host, int port,
+                dns_cb cb, void *arg, struct dns_query **q);
+void dns_cancel(struct dns_query *q);
+int dns_setup(struct evf_client *c);
+void dns_teardown(struct evf_client *c);
+
+/* ------------------------------------------------------------- transport */
+
+/* Results of transport operations; errors are negative evf_error values. */
+enum {
+	IO_DONE = 0,
+	IO_WANT_READ = 1,
+	IO_WANT_WRITE = 2,
+	IO_EOF = 3,         /* orderly close (TCP FIN, TLS close_notify) */
+	IO_EOF_UNCLEAN = 4, /* TLS peer vanished without close_notify */
+};
+
+struct transport_ops {
+	const char *name;
+	int (*handshake)(struct conn *cn);
+	int (*read)(struct conn *cn, void *buf, size_t len, size_t *got);
+	int (*write)(struct conn *cn, const void *buf, size_t len, size_t *put);
+	int (*pending)(struct conn *cn);
+	void (*shutdown)(struct conn *cn);
+	void (*free)(struct conn *cn);
+};
+
+extern const struct transport_ops evf_tcp_ops;
+extern const struct transport_ops evf_tls_ops;
+
+/* tcp.c: start or continue a nonblocking connect over cn->ai_next. */
+int tcp_connect_next(struct conn *cn);
+int tcp_connect_check(struct conn *cn);
+
+/* tls.c */
+SSL_CTX *tls_ctx_new(const struct evf_config *cfg, char *why, size_t whylen);
+int tls_conn_setup(struct conn *cn);
+void tls_session_free(SSL_SESSION *s);
+
+/* ------------------------------------------------------------ connection */
+
+enum conn_state {
+	CS_RESOLVING,
+	CS_CONNECTING,
+	CS_HANDSHAKING,
+	CS_BUSY,      /* serving a transfer */
+	CS_IDLE,      /* in the pool */
+	CS_CLOSED,
+};
+
+/* The operation to resume when the socket is ready. */
+enum conn_op {
+	OP_NONE,
+	OP_CONNECT,
+	OP_HANDSHAKE,
+	OP_WRITE,
+	OP_READ,
+	OP_IDLE,
+};
+
+struct conn {
+	struct evf_client *client;
+	struct host *host;
+	evutil_socket_t fd;
+	const struct transport_ops *ops;
+	SSL *ssl;
+	struct event ev;           /* the one I/O event, re-armed as needed */
+	short armed;               /* EV_READ or EV_WRITE currently added, 0 if none */
+	enum conn_state state;
+	enum conn_op op;
+	struct dns_query *dnsq;
+	struct evutil_addrinfo *ai, *ai_next;
+	int last_errno;
+	char *peer;                /* last address tried, for error texts */
+	struct evf_transfer *xfer; /* the transfer using the connection */
+	TAILQ_ENTRY(conn) link;    /* host idle list */
+	unsigned requests;         /* requests served so far */
+	uint64_t idle_since;
+	struct http1_parser http;
+	int dns_result;
+	unsigned dns_sync : 1;     /* inside dns_resolve: answers are kept */
+	unsigned dns_answered : 1;
+};
+
+TAILQ_HEAD(conn_list, conn);
+
+/* io.c */
+void conn_open(struct host *h, struct evf_transfer *t);
+void conn_close(struct conn *cn);
+void conn_arm(struct conn *cn, enum conn_op op, int want);
+void conn_start_request(struct conn *cn);
+void conn_park(struct conn *cn);
+/* Record a failure text in the client's scratch buffer. */
+void conn_set_why(struct conn *cn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ------------------------------------------------------------------- pool */
+
+struct host {
+	struct evf_client *client;
+	int tls;
+	char *name;                /* host name without brackets */
+	int port;
+	unsigned nconns;           /* open or opening connections */
+	struct conn_list idle;
+	unsigned nidle;
+	TAILQ_HEAD(, evf_transfer) waiting;
+	SSL_SESSION *session;      /* for resumption */
+	struct host *hnext;        /* hash chain */
+	TAILQ_ENTRY(host) unused;  /* on the client's list of unused hosts */
+	unsigned on_unused : 1;
+};
+
+struct host *pool_host(struct evf_client *c, const struct evf_url *u);
+struct conn *pool_take_idle(struct host *h);
+void pool_put_idle(struct conn *cn);
+void pool_remove_idle(struct conn *cn);
+int pool_can_open(const struct host *h);
+/* h is about to get a connection or a waiter: keep it off the LRU. */
+void pool_mark_used(struct host *h);
+/* A connection of h closed or a transfer left its queue: run waiters. */
+void pool_host_changed(struct host *h);
+void pool_free_all(struct evf_client *c);
+
+/* --------------------------------------------------------------- transfer */
+
+enum xfer_state {
+	XS_QUEUED,     /* in the client's pending queue */
+	XS_WAIT_HOST,  /* waiting for a connection slot of its host */
+	XS_CONNECT,    /* its connection is being opened */
+	XS_REQUEST,    /* sending the request */
+	XS_RESPONSE,   /* receiving the response */
+	XS_DONE,       /* finished, on the completion queue */
+};
+
+struct evf_transfer {
+	struct evf_client *client;
+	TAILQ_ENTRY(evf_transfer) link; /* pending, host waiting or done queue */
+	TAILQ_ENTRY(evf_transfer) live_link; /* on the client's live list */
+	enum xfer_state state;
+	char *url;
+	enum evf_method method;
+	char **headers;
+	size_t nheaders;
+	evf_callbacks cb;
+	void *arg;
+	struct evf_url u;
+	struct host *host;
+	struct conn *conn;
+	struct event timer;
+	int timer_set;
+	uint64_t start_us;
+	uint64_t connect_deadline_us;
+	uint64_t total_deadline_us;
+	char *req;                 /* request head */
+	size_t req_len, req_off;
+	/* result */
+	int error;
+	char *detail;
+	int status;
+	uint64_t bytes;
+	int reused;
+	const char *tls_version;
+	evf_timings timings;
+	unsigned got_response_byte : 1;
+	unsigned retried_stale : 1;
+	unsigned counted_active : 1;
+	unsigned in_callback : 1;
+	unsigned cancelled : 1;
+	unsigned on_live : 1;
+};
+
+TAILQ_HEAD(xfer_list, evf_transfer);
+
+void transfer_attach(struct evf_transfer *t, struct conn *cn, int reused);
+void transfer_connected(struct evf_transfer *t);
+/* The connection failed; err < 0.  May retry on a new connection. */
+void transfer_conn_failed(struct evf_transfer *t, int err, const char *why);
+/* Feed response bytes; returns 1 when the response is complete. */
+int transfer_on_data(struct evf_transfer *t, const char *data, size_t len);
+void transfer_on_eof(struct evf_transfer *t, int clean);
+void transfer_finish(struct evf_transfer *t, int err, const char *why);
+void transfer_free(struct evf_transfer *t);
+void transfer_start(struct evf_transfer *t);
+/* Find or open a connection for t, or queue it on its host. */
+void transfer_acquire(struct evf_transfer *t);
+
+/* ----------------------------------------------------------------- client */
+
+#define EVF_HOST_BUCKETS_MIN 64
+
+struct evf_client {
+	struct event_base *base;
+	struct evf_config cfg;
+	SSL_CTX *ssl_ctx;
+	struct evdns_base *dns;
+	int own_dns;
+	struct xfer_list pending;
+	struct xfer_list live;     /* dispatched, not yet done */
+	struct xfer_list done;
+	unsigned npending;
+	unsigned nactive;
+	unsigned nwaiting;
+	struct event kick;        /* deferred dispatch of the pending queue */
+	struct event drain;       /* deferred on_done calls */
+	int kick_scheduled, drain_scheduled;
+	struct host **hosts;
+	size_t nbuckets, nhosts;
+	TAILQ_HEAD(, host) unused_hosts;
+	unsigned nunused;
+	unsigned nidle_total;
+	int depth;                 /* nesting of library code on the stack */
+	int freed;                 /* evf_client_free was called */
+	char why[512];             /* scratch for error texts */
+	unsigned char rbuf[16384]; /* shared read buffer */
+};
+
+void client_kick(struct evf_client *c);
+void client_transfer_done(struct evf_client *c, struct evf_transfer *t);
+/* Drop t without callbacks: unqueue, close its connection, free it. */
+void client_discard(struct evf_client *c, struct evf_transfer *t);
+void client_enter(struct evf_client *c);
+/* Returns 1 when the client was freed and the caller must not touch it. */
+int client_leave(struct evf_client *c);
+
+#endif /* EVF_INTERNAL_H */

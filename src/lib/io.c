@@ -1,0 +1,346 @@
+/*
+ * io.c - the connection state machine and the one place that arms libevent
+ * events for a connection.
+ *
+ * A connection has one pending operation (connect, handshake, write, read,
+ * idle watch) and one event.  When a transport call cannot finish it says
+ * which direction it waits for; conn_arm() points the event there, and the
+ * callback resumes exactly the same operation.  Reads loop until the
+ * transport would block, so bytes already decrypted inside OpenSSL are
+ * consumed before the loop waits on the socket again.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/dns.h>
+
+#include "internal.h"
+
+#define IDLE_TIMEOUT_SEC 30
+#define READS_PER_WAKEUP 8
+
+static void io_cb(evutil_socket_t fd, short what, void *arg);
+static void do_write(struct conn *cn);
+
+void conn_set_why(struct conn *cn, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cn->client->why, sizeof cn->client->why, fmt, ap);
+	va_end(ap);
+}
+
+void conn_arm(struct conn *cn, enum conn_op op, int want)
+{
+	short need = want == IO_WANT_READ ? EV_READ : want == IO_WANT_WRITE ? EV_WRITE : 0;
+	int idle = op == OP_IDLE;
+	cn->op = op;
+	if (need == cn->armed && !idle)
+		return;
+	if (cn->armed)
+		event_del(&cn->ev);
+	cn->armed = 0;
+	if (!need)
+		return;
+	event_assign(&cn->ev, cn->client->base, cn->fd, need | EV_PERSIST, io_cb, cn);
+	struct timeval tv = {IDLE_TIMEOUT_SEC, 0};
+	event_add(&cn->ev, idle ? &tv : NULL);
+	cn->armed = need;
+}
+
+void conn_close(struct conn *cn)
+{
+	struct evf_client *c = cn->client;
+	struct host *h = cn->host;
+	if (cn->state == CS_IDLE)
+		pool_remove_idle(cn);
+	cn->state = CS_CLOSED;
+	if (cn->armed)
+		event_del(&cn->ev);
+	cn->armed = 0;
+	if (cn->dnsq) {
+		struct dns_query *q = cn->dnsq;
+		cn->dnsq = NULL;
+		dns_cancel(q);
+	}
+	if (cn->ops) {
+		cn->ops->shutdown(cn);
+		cn->ops->free(cn);
+	}
+	if (cn->fd >= 0)
+		close(cn->fd);
+	if (cn->ai)
+		evutil_freeaddrinfo(cn->ai);
+	http1_release(&cn->http);
+	free(cn->peer);
+	free(cn);
+	h->nconns--;
+	if (!c->freed)
+		pool_host_changed(h);
+}
+
+/* The connection failed with err (< 0); c->why says why. */
+static void conn_fail(struct conn *cn, int err)
+{
+	if (cn->xfer)
+		transfer_conn_failed(cn->xfer, err, cn->client->why);
+	else
+		conn_close(cn);
+}
+
+static void conn_ready(struct conn *cn)
+{
+	cn->state = CS_BUSY;
+	cn->op = OP_NONE;
+	if (cn->xfer)
+		transfer_connected(cn->xfer);
+}
+
+static uint64_t since_start(struct conn *cn)
+{
+	return cn->xfer ? evf_now_us() - cn->xfer->start_us : 0;
+}
+
+static void do_handshake(struct conn *cn)
+{
+	int r = cn->ops->handshake(cn);
+	if (r == IO_WANT_READ || r == IO_WANT_WRITE) {
+		conn_arm(cn, OP_HANDSHAKE, r);
+		return;
+	}
+	if (r < 0) {
+		conn_fail(cn, r);
+		return;
+	}
+	if (cn->xfer) {
+		cn->xfer->timings.tls_us = since_start(cn);
+		cn->xfer->tls_version = SSL_get_version(cn->ssl);
+	}
+	conn_ready(cn);
+}
+
+static void connected(struct conn *cn)
+{
+	if (cn->xfer)
+		cn->xfer->timings.connect_us = since_start(cn);
+	if (!cn->host->tls) {
+		conn_ready(cn);
+		return;
+	}
+	cn->ops = &evf_tls_ops;
+	cn->state = CS_HANDSHAKING;
+	int r = tls_conn_setup(cn);
+	if (r < 0) {
+		if (r == EVF_ERR_NOMEM)
+			conn_set_why(cn, "out of memory for a TLS connection");
+		conn_fail(cn, r);
+		return;
+	}
+	do_handshake(cn);
+}
+
+static void connect_result(struct conn *cn, int r)
+{
+	if (r == IO_WANT_WRITE) {
+		/* the socket may be new (next address): always re-arm */
+		if (cn->armed)
+			event_del(&cn->ev);
+		cn->armed = 0;
+		conn_arm(cn, OP_CONNECT, IO_WANT_WRITE);
+	} else if (r == IO_DONE) {
+		connected(cn);
+	} else {
+		conn_fail(cn, r);
+	}
+}
+
+static void dns_finish(struct conn *cn, int result, struct evutil_addrinfo *ai)
+{
+	if (result != 0 || !ai) {
+		if (ai)
+			evutil_freeaddrinfo(ai);
+		conn_set_why(cn, "cannot resolve '%s': %s", cn->host->name,
+		             result ? evutil_gai_strerror(result) : "no address");
+		conn_fail(cn, EVF_ERR_DNS);
+		return;
+	}
+	cn->ai = cn->ai_next = ai;
+	if (cn->xfer)
+		cn->xfer->timings.dns_us = since_start(cn);
+	cn->state = CS_CONNECTING;
+	connect_result(cn, tcp_connect_next(cn));
+}
+
+static void dns_done(int result, struct evutil_addrinfo *ai, void *arg)
+{
+	if (result == EVUTIL_EAI_CANCEL)
+		return;   /* the connection is being closed */
+	struct conn *cn = arg;
+	if (cn->dns_sync) {
+		/* called back before dns_resolve returned: conn_open goes on */
+		cn->dns_result = result;
+		cn->dns_answered = 1;
+		cn->ai = ai;
+		return;
+	}
+	struct evf_client *c = cn->client;
+	cn->dnsq = NULL;
+	client_enter(c);
+	dns_finish(cn, result, ai);
+	client_leave(c);
+}
+
+/*
+ * Open a connection for t.  Failures are reported to t, perhaps before this
+ * returns, so the caller must not use the connection afterwards.
+ */
+void conn_open(struct host *h, struct evf_transfer *t)
+{
+	struct conn *cn = calloc(1, sizeof *cn);
+	if (!cn) {
+		transfer_finish(t, EVF_ERR_NOMEM, "out of memory for a connection");
+		return;
+	}
+	cn->client = t->client;
+	cn->host = h;
+	cn->fd = -1;
+	cn->ops = &evf_tcp_ops;
+	cn->xfer = t;
+	cn->state = CS_RESOLVING;
+	pool_mark_used(h);
+	h->nconns++;
+	t->conn = cn;
+	t->state = XS_CONNECT;
+
+	struct dns_query *q = NULL;
+	cn->dns_sync = 1;
+	dns_resolve(cn->client, h->name, h->port, dns_done, cn, &q);
+	cn->dns_sync = 0;
+	if (q) {
+		cn->dnsq = q;
+		return;
+	}
+	struct evutil_addrinfo *ai = cn->ai;
+	cn->ai = NULL;
+	if (!cn->dns_answered)
+		cn->dns_result = EVUTIL_EAI_FAIL;
+	dns_finish(cn, cn->dns_result, ai);
+}
+
+void conn_start_request(struct conn *cn)
+{
+	struct evf_transfer *t = cn->xfer;
+	cn->state = CS_BUSY;
+	t->state = XS_REQUEST;
+	t->req_off = 0;
+	do_write(cn);
+}
+
+static void do_write(struct conn *cn)
+{
+	struct evf_transfer *t = cn->xfer;
+	while (t->req_off < t->req_len) {
+		size_t put = 0;
+		int r = cn->ops->write(cn, t->req + t->req_off, t->req_len - t->req_off, &put);
+		if (r == IO_WANT_READ || r == IO_WANT_WRITE) {
+			conn_arm(cn, OP_WRITE, r);
+			return;
+		}
+		if (r < 0) {
+			conn_fail(cn, r);
+			return;
+		}
+		t->req_off += put;
+	}
+	t->state = XS_RESPONSE;
+	conn_arm(cn, OP_READ, IO_WANT_READ);
+}
+
+static void do_read(struct conn *cn)
+{
+	struct evf_client *c = cn->client;
+	for (int i = 0; i < READS_PER_WAKEUP; i++) {
+		size_t got = 0;
+		int r = cn->ops->read(cn, c->rbuf, sizeof c->rbuf, &got);
+		if (r == IO_DONE) {
+			if (transfer_on_data(cn->xfer, (const char *)c->rbuf, got))
+				return;   /* the connection was handed on or closed */
+			continue;
+		}
+		if (r == IO_WANT_READ || r == IO_WANT_WRITE) {
+			conn_arm(cn, OP_READ, r);
+			return;
+		}
+		if (r == IO_EOF || r == IO_EOF_UNCLEAN) {
+			transfer_on_eof(cn->xfer, r == IO_EOF);
+			return;
+		}
+		conn_fail(cn, r);
+		return;
+	}
+	/* more may be waiting, in the kernel or inside OpenSSL: yield to other
+	 * connections, then come back without waiting for the socket */
+	conn_arm(cn, OP_READ, IO_WANT_READ);
+	event_active(&cn->ev, EV_READ, 1);
+}
+
+/* A pooled connection became readable: the server closed it, or sent
+ * bytes nobody asked for.  Either way it is no longer usable, except for
+ * TLS records that carry no data (session tickets). */
+static void idle_check(struct conn *cn, short what)
+{
+	if (what & EV_TIMEOUT) {
+		conn_close(cn);
+		return;
+	}
+	size_t got = 0;
+	int r = cn->ops->read(cn, cn->client->rbuf, sizeof cn->client->rbuf, &got);
+	if (r == IO_WANT_READ)
+		return;
+	conn_close(cn);
+}
+
+static void conn_resume(struct conn *cn, short what)
+{
+	switch (cn->op) {
+	case OP_CONNECT:
+		connect_result(cn, tcp_connect_check(cn));
+		break;
+	case OP_HANDSHAKE:
+		do_handshake(cn);
+		break;
+	case OP_WRITE:
+		do_write(cn);
+		break;
+	case OP_READ:
+		do_read(cn);
+		break;
+	case OP_IDLE:
+		idle_check(cn, what);
+		break;
+	case OP_NONE:
+		break;
+	}
+}
+
+static void io_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *cn = arg;
+	struct evf_client *c = cn->client;
+	client_enter(c);
+	conn_resume(cn, what);
+	client_leave(c);
+}
+
+void conn_park(struct conn *cn)
+{
+	cn->xfer = NULL;
+	cn->requests++;
+	cn->idle_since = evf_now_us();
+	cn->state = CS_IDLE;
+	conn_arm(cn, OP_IDLE, IO_WANT_READ);
+}

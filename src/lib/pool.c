@@ -1,0 +1,203 @@
+/*
+ * pool.c - hosts (scheme, name, port), their keep-alive connections, their
+ * queues of transfers waiting for a connection slot, and their TLS sessions.
+ *
+ * Every client has the same TLS settings, so scheme, name and port are the
+ * whole key.  Hosts without connections or waiters stay cached (for their
+ * TLS session) on a bounded LRU list.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define MAX_UNUSED_HOSTS 256
+
+static size_t hash_key(int tls, const char *name, int port)
+{
+	size_t h = 2166136261u ^ (size_t)tls;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return (h ^ (size_t)port) * 16777619u;
+}
+
+static void host_free(struct evf_client *c, struct host *h)
+{
+	size_t b = hash_key(h->tls, h->name, h->port) % c->nbuckets;
+	for (struct host **pp = &c->hosts[b]; *pp; pp = &(*pp)->hnext) {
+		if (*pp == h) {
+			*pp = h->hnext;
+			break;
+		}
+	}
+	if (h->on_unused) {
+		TAILQ_REMOVE(&c->unused_hosts, h, unused);
+		c->nunused--;
+	}
+	c->nhosts--;
+	tls_session_free(h->session);
+	free(h->name);
+	free(h);
+}
+
+static int grow(struct evf_client *c)
+{
+	size_t n = c->nbuckets ? c->nbuckets * 2 : EVF_HOST_BUCKETS_MIN;
+	struct host **nb = calloc(n, sizeof *nb);
+	if (!nb)
+		return -1;
+	for (size_t i = 0; i < c->nbuckets; i++) {
+		struct host *h = c->hosts[i], *next;
+		for (; h; h = next) {
+			next = h->hnext;
+			size_t b = hash_key(h->tls, h->name, h->port) % n;
+			h->hnext = nb[b];
+			nb[b] = h;
+		}
+	}
+	free(c->hosts);
+	c->hosts = nb;
+	c->nbuckets = n;
+	return 0;
+}
+
+void pool_mark_used(struct host *h)
+{
+	struct evf_client *c = h->client;
+	if (h->on_unused) {
+		TAILQ_REMOVE(&c->unused_hosts, h, unused);
+		h->on_unused = 0;
+		c->nunused--;
+	}
+}
+
+struct host *pool_host(struct evf_client *c, const struct evf_url *u)
+{
+	if (c->nbuckets == 0 || c->nhosts >= c->nbuckets) {
+		if (grow(c) != 0 && c->nbuckets == 0)
+			return NULL;
+	}
+	size_t b = hash_key(u->tls, u->host, u->port) % c->nbuckets;
+	for (struct host *h = c->hosts[b]; h; h = h->hnext) {
+		if (h->tls == u->tls && h->port == u->port && strcmp(h->name, u->host) == 0) {
+			pool_mark_used(h);
+			return h;
+		}
+	}
+	struct host *h = calloc(1, sizeof *h);
+	if (!h || !(h->name = evf_strdup(u->host))) {
+		free(h);
+		return NULL;
+	}
+	h->client = c;
+	h->tls = u->tls;
+	h->port = u->port;
+	TAILQ_INIT(&h->idle);
+	TAILQ_INIT(&h->waiting);
+	h->hnext = c->hosts[b];
+	c->hosts[b] = h;
+	c->nhosts++;
+	return h;
+}
+
+int pool_can_open(const struct host *h)
+{
+	unsigned max = h->client->cfg.max_per_host;
+	return max == 0 || h->nconns < max;
+}
+
+struct conn *pool_take_idle(struct host *h)
+{
+	struct conn *cn = TAILQ_FIRST(&h->idle);
+	if (!cn)
+		return NULL;
+	pool_remove_idle(cn);
+	if (cn->armed)
+		event_del(&cn->ev);
+	cn->armed = 0;
+	cn->state = CS_BUSY;
+	return cn;
+}
+
+void pool_remove_idle(struct conn *cn)
+{
+	struct host *h = cn->host;
+	TAILQ_REMOVE(&h->idle, cn, link);
+	h->nidle--;
+	h->client->nidle_total--;
+}
+
+/* The oldest idle connection of any host, for the global cap. */
+static struct conn *oldest_idle(struct evf_client *c)
+{
+	struct conn *best = NULL;
+	for (size_t i = 0; i < c->nbuckets; i++)
+		for (struct host *h = c->hosts[i]; h; h = h->hnext) {
+			struct conn *cn = TAILQ_LAST(&h->idle, conn_list);
+			if (cn && (!best || cn->idle_since < best->idle_since))
+				best = cn;
+		}
+	return best;
+}
+
+void pool_put_idle(struct conn *cn)
+{
+	struct host *h = cn->host;
+	struct evf_client *c = h->client;
+	struct evf_transfer *t = TAILQ_FIRST(&h->waiting);
+	if (t) {
+		/* a transfer waits for this host: hand the connection over */
+		TAILQ_REMOVE(&h->waiting, t, link);
+		c->nwaiting--;
+		cn->xfer = NULL;
+		cn->requests++;
+		transfer_attach(t, cn, 1);
+		return;
+	}
+	conn_park(cn);
+	TAILQ_INSERT_HEAD(&h->idle, cn, link);
+	h->nidle++;
+	c->nidle_total++;
+	unsigned cap = c->cfg.max_transfers < 16 ? 16 : c->cfg.max_transfers;
+	if (c->nidle_total > cap) {
+		struct conn *old = oldest_idle(c);
+		if (old)
+			conn_close(old);
+	}
+}
+
+void pool_host_changed(struct host *h)
+{
+	struct evf_client *c = h->client;
+	struct evf_transfer *t;
+	while ((t = TAILQ_FIRST(&h->waiting)) && pool_can_open(h)) {
+		TAILQ_REMOVE(&h->waiting, t, link);
+		c->nwaiting--;
+		transfer_acquire(t);
+		if (c->freed)
+			return;
+	}
+	if (h->nconns == 0 && TAILQ_EMPTY(&h->waiting) && !h->on_unused) {
+		h->on_unused = 1;
+		TAILQ_INSERT_TAIL(&c->unused_hosts, h, unused);
+		c->nunused++;
+		while (c->nunused > MAX_UNUSED_HOSTS)
+			host_free(c, TAILQ_FIRST(&c->unused_hosts));
+	}
+}
+
+void pool_free_all(struct evf_client *c)
+{
+	for (size_t i = 0; i < c->nbuckets; i++) {
+		struct host *h;
+		while ((h = c->hosts[i])) {
+			struct conn *cn;
+			while ((cn = TAILQ_FIRST(&h->idle)))
+				conn_close(cn);
+			host_free(c, h);
+		}
+	}
+	free(c->hosts);
+	c->hosts = NULL;
+	c->nbuckets = 0;
+}

@@ -1,0 +1,138 @@
+/*
+ * tcp.c - the plain transport: nonblocking connect over every resolved
+ * address in turn, and recv/send mapped to the transport results.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include "internal.h"
+
+static void describe_peer(struct conn *cn, const struct evutil_addrinfo *a)
+{
+	char addr[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+	if (a->ai_family == AF_INET) {
+		const struct sockaddr_in *s = (const void *)a->ai_addr;
+		inet_ntop(AF_INET, &s->sin_addr, addr, sizeof addr);
+		port = ntohs(s->sin_port);
+	} else if (a->ai_family == AF_INET6) {
+		const struct sockaddr_in6 *s = (const void *)a->ai_addr;
+		inet_ntop(AF_INET6, &s->sin6_addr, addr, sizeof addr);
+		port = ntohs(s->sin6_port);
+	}
+	free(cn->peer);
+	cn->peer = evf_asprintf(a->ai_family == AF_INET6 ? "[%s]:%d" : "%s:%d", addr, port);
+}
+
+int tcp_connect_next(struct conn *cn)
+{
+	int resource = 0;
+	while (cn->ai_next) {
+		struct evutil_addrinfo *a = cn->ai_next;
+		cn->ai_next = a->ai_next;
+		describe_peer(cn, a);
+		int fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			cn->last_errno = errno;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				resource = 1;
+			continue;
+		}
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		if (connect(fd, a->ai_addr, (socklen_t)a->ai_addrlen) == 0) {
+			cn->fd = fd;
+			return IO_DONE;
+		}
+		if (errno == EINPROGRESS) {
+			cn->fd = fd;
+			return IO_WANT_WRITE;
+		}
+		cn->last_errno = errno;
+		close(fd);
+	}
+	conn_set_why(cn, "connect to %s failed: %s", cn->peer ? cn->peer : "the server",
+	             strerror(cn->last_errno ? cn->last_errno : ECONNREFUSED));
+	return resource ? EVF_ERR_RESOURCE : EVF_ERR_CONNECT;
+}
+
+int tcp_connect_check(struct conn *cn)
+{
+	int err = 0;
+	socklen_t len = sizeof err;
+	if (getsockopt(cn->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+		err = errno;
+	if (err == 0)
+		return IO_DONE;
+	if (err == EINPROGRESS || err == EALREADY)
+		return IO_WANT_WRITE;
+	cn->last_errno = err;
+	close(cn->fd);
+	cn->fd = -1;
+	return tcp_connect_next(cn);
+}
+
+static int tcp_handshake(struct conn *cn)
+{
+	return IO_DONE;
+}
+
+static int tcp_read(struct conn *cn, void *buf, size_t len, size_t *got)
+{
+	ssize_t n = recv(cn->fd, buf, len, 0);
+	if (n > 0) {
+		*got = (size_t)n;
+		return IO_DONE;
+	}
+	*got = 0;
+	if (n == 0)
+		return IO_EOF;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return IO_WANT_READ;
+	conn_set_why(cn, "receive from %s failed: %s", cn->peer, strerror(errno));
+	return EVF_ERR_NETWORK;
+}
+
+static int tcp_write(struct conn *cn, const void *buf, size_t len, size_t *put)
+{
+	ssize_t n = send(cn->fd, buf, len, MSG_NOSIGNAL);
+	if (n >= 0) {
+		*put = (size_t)n;
+		return IO_DONE;
+	}
+	*put = 0;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return IO_WANT_WRITE;
+	conn_set_why(cn, "send to %s failed: %s", cn->peer, strerror(errno));
+	return EVF_ERR_NETWORK;
+}
+
+static int tcp_pending(struct conn *cn)
+{
+	return 0;
+}
+
+static void tcp_shutdown(struct conn *cn)
+{
+}
+
+static void tcp_free(struct conn *cn)
+{
+}
+
+const struct transport_ops evf_tcp_ops = {
+	.name = "tcp",
+	.handshake = tcp_handshake,
+	.read = tcp_read,
+	.write = tcp_write,
+	.pending = tcp_pending,
+	.shutdown = tcp_shutdown,
+	.free = tcp_free,
+};

@@ -1,0 +1,236 @@
+/*
+ * tls.c - the TLS transport: one OpenSSL SSL object per connection on the
+ * nonblocking socket, in the pattern of ossl-guide-tls-client-non-block(7).
+ *
+ * Every operation maps SSL_get_error to a transport result: WANT_READ and
+ * WANT_WRITE tell io.c which event to arm (even the "other" direction), and
+ * io.c retries exactly the same call.  ZERO_RETURN is an orderly EOF; an EOF
+ * without close_notify is reported apart, as it may hide a truncation.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "internal.h"
+
+static const unsigned char alpn_http11[] = "\x08http/1.1";
+
+/* Keep the newest session of each host for resumption. */
+static int new_session(SSL *ssl, SSL_SESSION *sess)
+{
+	struct conn *cn = SSL_get_app_data(ssl);
+	if (!cn || !cn->host)
+		return 0;
+	if (cn->host->session)
+		SSL_SESSION_free(cn->host->session);
+	cn->host->session = sess;
+	return 1; /* we keep the reference */
+}
+
+SSL_CTX *tls_ctx_new(const struct evf_config *cfg, char *why, size_t whylen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (!ctx) {
+		snprintf(why, whylen, "SSL_CTX_new failed");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	/* give idle connections' buffers back; they are the bulk of memory */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
+	                                        SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(ctx, new_session);
+	if (SSL_CTX_set_alpn_protos(ctx, alpn_http11, sizeof alpn_http11 - 1) != 0)
+		goto fail;
+	if (cfg->insecure) {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+		return ctx;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (cfg->ca_file || cfg->ca_path) {
+		if (SSL_CTX_load_verify_locations(ctx, cfg->ca_file, cfg->ca_path) != 1) {
+			unsigned long e = ERR_peek_last_error();
+			snprintf(why, whylen, "cannot load CA %s: %s",
+			         cfg->ca_file ? cfg->ca_file : cfg->ca_path,
+			         e ? ERR_reason_error_string(e) : "unknown error");
+			goto fail_quiet;
+		}
+	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		snprintf(why, whylen, "cannot load the system's trust store");
+		goto fail_quiet;
+	}
+	return ctx;
+fail:
+	snprintf(why, whylen, "TLS context set-up failed");
+fail_quiet:
+	ERR_clear_error();
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+int tls_conn_setup(struct conn *cn)
+{
+	struct host *h = cn->host;
+	SSL *ssl = SSL_new(cn->client->ssl_ctx);
+	if (!ssl)
+		return EVF_ERR_NOMEM;
+	cn->ssl = ssl;
+	SSL_set_app_data(ssl, cn);
+	if (SSL_set_fd(ssl, cn->fd) != 1)
+		return EVF_ERR_NOMEM;
+	SSL_set_connect_state(ssl);
+	struct in6_addr tmp;
+	int is_ip = evutil_inet_pton(AF_INET, h->name, &tmp) == 1 ||
+	            evutil_inet_pton(AF_INET6, h->name, &tmp) == 1;
+	/* RFC 6066: SNI carries host names, never address literals */
+	if (!is_ip && SSL_set_tlsext_host_name(ssl, h->name) != 1)
+		return EVF_ERR_NOMEM;
+	if (!cn->client->cfg.insecure && SSL_set1_host(ssl, h->name) != 1) {
+		conn_set_why(cn, "cannot check the certificate against '%s'", h->name);
+		return EVF_ERR_TLS;
+	}
+	if (h->session)
+		SSL_set_session(ssl, h->session);
+	return 0;
+}
+
+/* Describe a fatal TLS failure from the verify result and the error queue. */
+static int tls_failure(struct conn *cn, int sslerr, const char *what)
+{
+	long vr = SSL_get_verify_result(cn->ssl);
+	unsigned long e = ERR_peek_last_error();
+	const char *peer = cn->peer ? cn->peer : cn->host->name;
+	if (vr != X509_V_OK && what[0] == 'h') {
+		conn_set_why(cn, "TLS handshake with %s failed: certificate verify failed: %s",
+		             peer, X509_verify_cert_error_string(vr));
+	} else if (e) {
+		char buf[256];
+		ERR_error_string_n(e, buf, sizeof buf);
+		conn_set_why(cn, "TLS %s with %s failed: %s", what, peer, buf);
+	} else if (sslerr == SSL_ERROR_SYSCALL && errno) {
+		conn_set_why(cn, "TLS %s with %s failed: %s", what, peer, strerror(errno));
+		ERR_clear_error();
+		return what[0] == 'h' ? EVF_ERR_TLS : EVF_ERR_NETWORK;
+	} else {
+		conn_set_why(cn, "TLS %s with %s failed: the peer closed the connection",
+		             what, peer);
+	}
+	ERR_clear_error();
+	return EVF_ERR_TLS;
+}
+
+/* Is the current error an EOF without close_notify? */
+static int unexpected_eof(int sslerr)
+{
+	if (sslerr == SSL_ERROR_SYSCALL && errno == 0 && ERR_peek_error() == 0)
+		return 1;
+	unsigned long e = ERR_peek_error();
+	return sslerr == SSL_ERROR_SSL && ERR_GET_LIB(e) == ERR_LIB_SSL &&
+	       ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+}
+
+static int tls_handshake(struct conn *cn)
+{
+	ERR_clear_error();
+	errno = 0;
+	int r = SSL_connect(cn->ssl);
+	if (r == 1)
+		return IO_DONE;
+	int e = SSL_get_error(cn->ssl, r);
+	if (e == SSL_ERROR_WANT_READ)
+		return IO_WANT_READ;
+	if (e == SSL_ERROR_WANT_WRITE)
+		return IO_WANT_WRITE;
+	return tls_failure(cn, e, "handshake");
+}
+
+static int tls_read(struct conn *cn, void *buf, size_t len, size_t *got)
+{
+	ERR_clear_error();
+	errno = 0;
+	if (SSL_read_ex(cn->ssl, buf, len, got) == 1)
+		return IO_DONE;
+	int e = SSL_get_error(cn->ssl, 0);
+	switch (e) {
+	case SSL_ERROR_WANT_READ:
+		return IO_WANT_READ;
+	case SSL_ERROR_WANT_WRITE:
+		return IO_WANT_WRITE;
+	case SSL_ERROR_ZERO_RETURN:
+		return IO_EOF;
+	default:
+		if (unexpected_eof(e)) {
+			ERR_clear_error();
+			return IO_EOF_UNCLEAN;
+		}
+		if (e == SSL_ERROR_SYSCALL && errno) {
+			conn_set_why(cn, "receive from %s failed: %s", cn->peer, strerror(errno));
+			ERR_clear_error();
+			return EVF_ERR_NETWORK;
+		}
+		return tls_failure(cn, e, "read");
+	}
+}
+
+static int tls_write(struct conn *cn, const void *buf, size_t len, size_t *put)
+{
+	ERR_clear_error();
+	errno = 0;
+	if (SSL_write_ex(cn->ssl, buf, len, put) == 1)
+		return IO_DONE;
+	int e = SSL_get_error(cn->ssl, 0);
+	if (e == SSL_ERROR_WANT_READ)
+		return IO_WANT_READ;
+	if (e == SSL_ERROR_WANT_WRITE)
+		return IO_WANT_WRITE;
+	if (e == SSL_ERROR_SYSCALL && errno) {
+		conn_set_why(cn, "send to %s failed: %s", cn->peer, strerror(errno));
+		ERR_clear_error();
+		return EVF_ERR_NETWORK;
+	}
+	return tls_failure(cn, e, "write");
+}
+
+static int tls_pending(struct conn *cn)
+{
+	return cn->ssl && SSL_has_pending(cn->ssl);
+}
+
+static void tls_shutdown(struct conn *cn)
+{
+	/* one nonblocking attempt to send close_notify; we never wait for
+	 * the peer's, as the socket is closed right after */
+	if (cn->ssl && SSL_is_init_finished(cn->ssl)) {
+		ERR_clear_error();
+		SSL_shutdown(cn->ssl);
+		ERR_clear_error();
+	}
+}
+
+static void tls_free(struct conn *cn)
+{
+	if (cn->ssl) {
+		SSL_set_app_data(cn->ssl, NULL);
+		SSL_free(cn->ssl);
+		cn->ssl = NULL;
+	}
+}
+
+void tls_session_free(SSL_SESSION *s)
+{
+	if (s)
+		SSL_SESSION_free(s);
+}
+
+const struct transport_ops evf_tls_ops = {
+	.name = "tls",
+	.handshake = tls_handshake,
+	.read = tls_read,
+	.write = tls_write,
+	.pending = tls_pending,
+	.shutdown = tls_shutdown,
+	.free = tls_free,
+};

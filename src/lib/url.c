@@ -1,0 +1,104 @@
+/*
+ * url.c - absolute http(s) URLs, parsed by libevent's evhttp_uri.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/http.h>
+
+#include "internal.h"
+
+void evf_url_clear(struct evf_url *u)
+{
+	free(u->host);
+	free(u->target);
+	free(u->authority);
+	memset(u, 0, sizeof *u);
+}
+
+int evf_url_parse(struct evf_url *u, const char *url, const char **why)
+{
+	memset(u, 0, sizeof *u);
+	*why = NULL;
+	for (const char *p = url; *p; p++) {
+		if ((unsigned char)*p <= 32 || (unsigned char)*p >= 127) {
+			*why = "the URL contains a space, control or non-ASCII character";
+			return EVF_ERR_URL;
+		}
+	}
+	struct evhttp_uri *uri = evhttp_uri_parse_with_flags(url, 0);
+	if (!uri) {
+		*why = "the URL cannot be parsed";
+		return EVF_ERR_URL;
+	}
+	int rc = EVF_ERR_URL;
+	const char *scheme = evhttp_uri_get_scheme(uri);
+	const char *host = evhttp_uri_get_host(uri);
+	const char *path = evhttp_uri_get_path(uri);
+	const char *query = evhttp_uri_get_query(uri);
+	int port = evhttp_uri_get_port(uri);
+
+	if (!scheme) {
+		*why = "the URL has no scheme (http:// or https://)";
+		goto out;
+	}
+	if (strcasecmp(scheme, "https") == 0)
+		u->tls = 1;
+	else if (strcasecmp(scheme, "http") != 0) {
+		*why = "unsupported scheme: only http and https are fetched";
+		goto out;
+	}
+	if (!host || !*host) {
+		*why = "the URL has no host";
+		goto out;
+	}
+	if (evhttp_uri_get_userinfo(uri)) {
+		*why = "user names and passwords in URLs are not supported";
+		goto out;
+	}
+	if (port == 0) {
+		*why = "port 0 is not a valid port";
+		goto out;
+	}
+	size_t hlen = strlen(host);
+	if (host[0] == '[') {
+		if (hlen < 3 || host[hlen - 1] != ']') {
+			*why = "malformed IPv6 address";
+			goto out;
+		}
+		u->ipv6 = 1;
+		host++;
+		hlen -= 2;
+	}
+	rc = EVF_ERR_NOMEM;
+	if (!(u->host = evf_strndup(host, hlen)))
+		goto out;
+	for (char *p = u->host; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	u->port = port > 0 ? port : (u->tls ? 443 : 80);
+	if (!path || !*path)
+		path = "/";
+	u->target = query ? evf_asprintf("%s?%s", path, query) : evf_strdup(path);
+	int default_port = u->port == (u->tls ? 443 : 80);
+	const char *lb = u->ipv6 ? "[" : "", *rb = u->ipv6 ? "]" : "";
+	u->authority = default_port ? evf_asprintf("%s%s%s", lb, u->host, rb)
+	                            : evf_asprintf("%s%s%s:%d", lb, u->host, rb, u->port);
+	if (!u->target || !u->authority)
+		goto out;
+	if (u->target[0] != '/') {
+		*why = "the URL's path must start with '/'";
+		rc = EVF_ERR_URL;
+		goto out;
+	}
+	rc = 0;
+out:
+	evhttp_uri_free(uri);
+	if (rc) {
+		if (rc == EVF_ERR_NOMEM && !*why)
+			*why = "out of memory";
+		evf_url_clear(u);
+	}
+	return rc;
+}

@@ -1,0 +1,51 @@
+/* test_error.c - every error kind has a stable name and a sentence. */
+#include <string.h>
+#include "internal.h"
+#include "tap.h"
+
+int main(void)
+{
+	static const struct {
+		int code;
+		const char *name;
+	} kinds[] = {
+		{EVF_OK, "ok"}, {EVF_ERR_URL, "url"}, {EVF_ERR_DNS, "dns"},
+		{EVF_ERR_CONNECT, "connect"}, {EVF_ERR_TLS, "tls"},
+		{EVF_ERR_TIMEOUT, "timeout"}, {EVF_ERR_PROTOCOL, "protocol"},
+		{EVF_ERR_HTTP, "http"}, {EVF_ERR_IO, "io"},
+		{EVF_ERR_TOO_MANY_REDIRECTS, "too_many_redirects"},
+		{EVF_ERR_REDIRECT, "redirect"}, {EVF_ERR_TOO_LARGE, "too_large"},
+		{EVF_ERR_DECODE, "decode"}, {EVF_ERR_TRUNCATED, "truncated"},
+		{EVF_ERR_NETWORK, "network"}, {EVF_ERR_RESOURCE, "resource"},
+	};
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		is_str(evf_error_name(kinds[i].code), kinds[i].name, "name of %d", kinds[i].code);
+		const char *s = evf_strerror(kinds[i].code);
+		ok(s && strlen(s) > 3 && strcmp(s, "unknown error") != 0, "sentence for %s: %s",
+		   kinds[i].name, s);
+	}
+	is_str(evf_error_name(12345), "unknown", "unknown code has a name");
+	is_str(evf_strerror(-999), "unknown error", "unknown code has a sentence");
+
+	/* header lines the API accepts and refuses */
+	ok(evf_header_line_valid("X-Test: 1") == 0, "a plain header line is valid");
+	ok(evf_header_line_valid("X-Empty:") == 0, "a header with no value is valid (removal)");
+	ok(evf_header_line_valid("NoColon") != 0, "a line without ':' is refused");
+	ok(evf_header_line_valid(": value") != 0, "an empty name is refused");
+	ok(evf_header_line_valid("X-A: 1\r\nX-B: 2") != 0, "CR LF inside a value is refused");
+	ok(evf_header_line_valid("Bad Name: 1") != 0, "a space in the name is refused");
+
+	/* config validation */
+	evf_config *cfg = evf_config_new();
+	ok(evf_config_set_max_transfers(cfg, 0) == EVF_ERR_INVALID, "0 transfers refused");
+	ok(evf_config_add_resolve(cfg, "h.test:443:127.0.0.1") == 0, "resolve entry accepted");
+	ok(evf_config_add_resolve(cfg, "h.test:443:[::1]") == 0, "IPv6 resolve entry accepted");
+	ok(evf_config_add_resolve(cfg, "h.test:443:not-an-ip") != 0, "resolve to a name refused");
+	ok(evf_config_add_resolve(cfg, "h.test:0:127.0.0.1") != 0, "resolve with port 0 refused");
+	ok(evf_config_add_resolve(cfg, "h.test:127.0.0.1") != 0, "resolve without port refused");
+	ok(evf_config_set_dns_servers(cfg, "127.0.0.1:5353,[::1]:53") == 0, "dns servers accepted");
+	ok(evf_config_set_dns_servers(cfg, "127.0.0.1:x") != 0, "bad dns server refused");
+	ok(evf_config_set_user_agent(cfg, "a\r\nb") != 0, "user agent with CR LF refused");
+	evf_config_free(cfg);
+	return done_testing();
+}

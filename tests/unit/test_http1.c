@@ -1,0 +1,225 @@
+/*
+ * test_http1.c - the HTTP/1.1 response parser, fed whole and one byte at a
+ * time, and the request head builder.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+#include "tap.h"
+
+struct got {
+	int status, heads;
+	char headers[4096];
+	char body[8192];
+	size_t blen;
+};
+
+static int on_head(void *ctx, const evf_response *r)
+{
+	struct got *g = ctx;
+	g->status = r->status;
+	g->heads++;
+	g->headers[0] = '\0';
+	for (size_t i = 0; i < r->nheaders; i++) {
+		size_t o = strlen(g->headers);
+		snprintf(g->headers + o, sizeof g->headers - o, "%s=%s;", r->headers[i].name,
+		         r->headers[i].value);
+	}
+	return 0;
+}
+
+static int on_body(void *ctx, const char *d, size_t n)
+{
+	struct got *g = ctx;
+	if (g->blen + n > sizeof g->body)
+		return EVF_ERR_TOO_LARGE;
+	memcpy(g->body + g->blen, d, n);
+	g->blen += n;
+	return 0;
+}
+
+struct outcome {
+	int rc;          /* last result of feed or eof */
+	size_t used;     /* bytes consumed up to completion */
+	int keep_alive;
+	struct got got;
+	char why[160];
+};
+
+/*
+ * Parse text whole (step 0) or in pieces of step bytes; at the end of the
+ * input call eof when want_eof.  Returns what happened.
+ */
+static struct outcome run(const char *text, size_t len, size_t step, int head, int eof_kind)
+{
+	struct outcome o;
+	memset(&o, 0, sizeof o);
+	struct http1_parser h;
+	memset(&h, 0, sizeof h);
+	struct http1_limits lim = {4096, 20};
+	struct http1_sink sink = {on_head, on_body, &o.got};
+	http1_init(&h, &lim, &sink, head);
+	size_t off = 0;
+	if (step == 0)
+		step = len ? len : 1;
+	while (off < len) {
+		size_t n = len - off < step ? len - off : step, used = 0;
+		o.rc = http1_feed(&h, text + off, n, &used);
+		o.used += used;
+		off += n;
+		if (o.rc != 0) {
+			if (o.rc == 1)
+				o.used = off - n + used;
+			break;
+		}
+	}
+	if (o.rc == 0 && eof_kind)
+		o.rc = http1_eof(&h, eof_kind == 1);
+	o.keep_alive = h.keep_alive;
+	snprintf(o.why, sizeof o.why, "%s", h.why);
+	http1_release(&h);
+	return o;
+}
+
+static void expect_ok(const char *name, const char *text, int head, int eof_kind,
+                      int status, const char *headers, const char *body, size_t used,
+                      int keep_alive)
+{
+	size_t len = strlen(text);
+	size_t steps[] = {0, 1, 2, 7};
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+		struct outcome o = run(text, len, steps[i], head, eof_kind);
+		if (!ok(o.rc == 1, "%s (step %zu): complete", name, steps[i])) {
+			diag("rc %d why %s", o.rc, o.why);
+			continue;
+		}
+		is_int(o.got.status, status, "%s (step %zu): status", name, steps[i]);
+		is_int(o.got.heads, 1, "%s (step %zu): one head delivered", name, steps[i]);
+		if (headers)
+			is_str(o.got.headers, headers, "%s (step %zu): headers", name, steps[i]);
+		is_mem(o.got.body, o.got.blen, body, strlen(body), "%s (step %zu): body", name,
+		       steps[i]);
+		if (used != (size_t)-1)
+			is_uint(o.used, used, "%s (step %zu): bytes used", name, steps[i]);
+		is_int(o.keep_alive, keep_alive, "%s (step %zu): keep-alive", name, steps[i]);
+	}
+}
+
+static void expect_err(const char *name, const char *text, int eof_kind, int err)
+{
+	size_t steps[] = {0, 1};
+	for (size_t i = 0; i < 2; i++) {
+		struct outcome o = run(text, strlen(text), steps[i], 0, eof_kind);
+		if (!is_int(o.rc, err, "%s (step %zu): error %s", name, steps[i], evf_error_name(err)))
+			diag("why: %s", o.why);
+		else
+			ok(o.why[0] != '\0', "%s (step %zu): has a reason: %s", name, steps[i], o.why);
+	}
+}
+
+static void request_heads(void)
+{
+	size_t len;
+	char *r = http1_request("GET", "/a?b=1", "h.test:8443", "ua/1", NULL, 0, &len);
+	is_str(r, "GET /a?b=1 HTTP/1.1\r\nHost: h.test:8443\r\nUser-Agent: ua/1\r\n"
+	          "Accept: */*\r\n\r\n", "default request head");
+	is_uint(len, strlen(r), "length matches");
+	free(r);
+	const char *extra[] = {"Accept: text/plain", "X-Test: yes", "User-Agent:"};
+	r = http1_request("HEAD", "/", "h.test", "ua/1", extra, 3, &len);
+	is_str(r, "HEAD / HTTP/1.1\r\nHost: h.test\r\nAccept: text/plain\r\nX-Test: yes\r\n\r\n",
+	       "headers replace and remove built-in ones");
+	free(r);
+	const char *host[] = {"host: other.test"};
+	r = http1_request("GET", "/", "h.test", "ua", host, 1, &len);
+	is_str(r, "GET / HTTP/1.1\r\nUser-Agent: ua\r\nAccept: */*\r\nhost: other.test\r\n\r\n",
+	       "a Host header replaces the built-in one");
+	free(r);
+}
+
+int main(void)
+{
+	const char *cl = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A:  spaced value  \r\n"
+	                 "X-Empty:\r\n\r\nhello";
+	expect_ok("content-length", cl, 0, 0, 200, "Content-Length=5;X-A=spaced value;X-Empty=;",
+	          "hello", strlen(cl), 1);
+
+	const char *chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	                      "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n";
+	expect_ok("chunked", chunked, 0, 0, 200, NULL, "hello world", strlen(chunked), 1);
+
+	const char *cont = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: x\r\n\r\n"
+	                   "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok";
+	expect_ok("interim 1xx skipped", cont, 0, 0, 201, "Content-Length=2;", "ok",
+	          strlen(cont), 1);
+
+	const char *head = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n";
+	expect_ok("HEAD: no body despite Content-Length", head, 1, 0, 200, NULL, "",
+	          strlen(head), 1);
+
+	const char *nocontent = "HTTP/1.1 204 No Content\r\n\r\n";
+	expect_ok("204", nocontent, 0, 0, 204, "", "", strlen(nocontent), 1);
+
+	const char *closed = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end";
+	expect_ok("close-delimited, clean EOF", closed, 0, 1, 200, NULL, "until the end",
+	          (size_t)-1, 0);
+	expect_err("close-delimited, EOF without close_notify", closed, 2, EVF_ERR_TRUNCATED);
+
+	const char *http10 = "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi";
+	expect_ok("HTTP/1.0 is not kept alive", http10, 0, 0, 200, NULL, "hi", strlen(http10), 0);
+
+	const char *conn_close = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi";
+	expect_ok("Connection: close", conn_close, 0, 0, 200, NULL, "hi", strlen(conn_close), 0);
+
+	/* more bytes than framed: only the response's share is used */
+	const char *extra = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhiEXTRA";
+	struct outcome o = run(extra, strlen(extra), 0, 0, 0);
+	ok(o.rc == 1 && o.used == strlen(extra) - 5, "extra bytes after the body are not used");
+
+	expect_err("short Content-Length body", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+	           1, EVF_ERR_TRUNCATED);
+	expect_err("chunked without last chunk",
+	           "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", 1,
+	           EVF_ERR_TRUNCATED);
+	expect_err("EOF in the head", "HTTP/1.1 200 OK\r\nContent-Le", 1, EVF_ERR_TRUNCATED);
+	expect_err("EOF before any byte", "", 1, EVF_ERR_NETWORK);
+	expect_err("conflicting Content-Length",
+	           "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 0,
+	           EVF_ERR_PROTOCOL);
+	expect_err("Content-Length with Transfer-Encoding",
+	           "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+	           "5\r\nhello\r\n0\r\n\r\n",
+	           0, EVF_ERR_PROTOCOL);
+	expect_err("bad chunk size",
+	           "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n", 0,
+	           EVF_ERR_PROTOCOL);
+	expect_err("overflowing chunk size",
+	           "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffff\r\n",
+	           0, EVF_ERR_PROTOCOL);
+	expect_err("overflowing Content-Length",
+	           "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n", 0,
+	           EVF_ERR_PROTOCOL);
+	expect_err("garbage status line", "HTTP/1.1 2x0 OK\r\n\r\n", 0, EVF_ERR_PROTOCOL);
+	expect_err("no status line (HTTP/0.9)", "<html>hello</html>\n", 0, EVF_ERR_PROTOCOL);
+	expect_err("101 never asked for", "HTTP/1.1 101 Switching Protocols\r\n\r\n", 0,
+	           EVF_ERR_PROTOCOL);
+
+	/* limits: 4096 head bytes and 20 header lines in run() */
+	char big[8192];
+	snprintf(big, sizeof big, "HTTP/1.1 200 OK\r\nX-Big: %05000d\r\n\r\n", 0);
+	expect_err("header larger than the limit", big, 0, EVF_ERR_PROTOCOL);
+	size_t o2 = (size_t)snprintf(big, sizeof big, "HTTP/1.1 200 OK\r\n");
+	for (int i = 0; i < 30; i++)
+		o2 += (size_t)snprintf(big + o2, sizeof big - o2, "X-%d: v\r\n", i);
+	snprintf(big + o2, sizeof big - o2, "Content-Length: 0\r\n\r\n");
+	expect_err("more header lines than the limit", big, 0, EVF_ERR_PROTOCOL);
+	o2 = (size_t)snprintf(big, sizeof big, "HTTP/1.1 200 OK\r\n");
+	for (int i = 0; i < 18; i++)
+		o2 += (size_t)snprintf(big + o2, sizeof big - o2, "X-%d: v\r\n", i);
+	snprintf(big + o2, sizeof big - o2, "Content-Length: 0\r\n\r\n");
+	o = run(big, strlen(big), 1, 0, 0);
+	ok(o.rc == 1, "19 header lines are within the limit");
+
+	request_heads();
+	return done_testing();
+}
