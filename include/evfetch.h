@@ -177,7 +177,8 @@ typedef struct evf_result {
 } evf_result;
 
 /*
- * Callbacks.  on_head and on_body may be NULL.  on_head and on_body return
+ * Callbacks.  on_head and on_body may be NULL.  They see only the final
+ * response: interim 1xx responses are consumed by the library.  on_head and on_body return
  * 0 to go on or -1 to abort the transfer, which then ends with EVF_ERR_IO.
  * Each may cancel its own or any other transfer, start new ones or free the
  * client.
@@ -205,7 +206,8 @@ typedef struct evf_request {
  * Start a transfer.  The request and callbacks are copied.  A URL that the
  * library cannot use still yields a transfer whose on_done reports
  * EVF_ERR_URL, so every started URL ends with one result.  Returns NULL with
- * *err = EVF_ERR_INVALID (NULL arguments, no on_done) or EVF_ERR_NOMEM.
+ * *err = EVF_ERR_INVALID (NULL arguments, no on_done, a malformed header
+ * line) or EVF_ERR_NOMEM; no callback follows a NULL return.
  * The handle stays valid until on_done returns or the transfer is cancelled.
  */
 EVF_API evf_transfer *evf_fetch(evf_client *client, const evf_request *req,

@@ -1,0 +1,361 @@
+/*
+ * args.c - the command line: option parsing, value checks and --help.
+ *
+ * Everything the user can get wrong on the command line is caught here
+ * and reported as a usage error (exit 2) before any network activity, so
+ * a typo never costs a half-finished run.  Checks that need the library
+ * (header syntax, --resolve entries) happen in main.c when the
+ * configuration is built, and are reported the same way.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* Far above what any rlimit allows, low enough that 2 * N cannot wrap. */
+#define MAX_COUNT 1000000u
+/* Timeouts end up as unsigned milliseconds. */
+#define MAX_SECONDS 4000000u
+
+enum {
+	OPT_DISCARD = 256,
+	OPT_PER_HOST,
+	OPT_CACERT,
+	OPT_CAPATH,
+	OPT_RESOLVE,
+	OPT_DNS_SERVERS,
+	OPT_CONNECT_TIMEOUT,
+	OPT_REPORT,
+	OPT_NO_PROGRESS,
+};
+
+static const struct option long_options[] = {
+	{ "input-file", required_argument, NULL, 'i' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "output-dir", required_argument, NULL, 'd' },
+	{ "discard", no_argument, NULL, OPT_DISCARD },
+	{ "concurrency", required_argument, NULL, 'c' },
+	{ "per-host", required_argument, NULL, OPT_PER_HOST },
+	{ "cacert", required_argument, NULL, OPT_CACERT },
+	{ "capath", required_argument, NULL, OPT_CAPATH },
+	{ "insecure", no_argument, NULL, 'k' },
+	{ "resolve", required_argument, NULL, OPT_RESOLVE },
+	{ "dns-servers", required_argument, NULL, OPT_DNS_SERVERS },
+	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
+	{ "max-time", required_argument, NULL, 'm' },
+	{ "header", required_argument, NULL, 'H' },
+	{ "user-agent", required_argument, NULL, 'A' },
+	{ "head", no_argument, NULL, 'I' },
+	{ "fail", no_argument, NULL, 'f' },
+	{ "report", required_argument, NULL, OPT_REPORT },
+	{ "silent", no_argument, NULL, 's' },
+	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* The leading ':' makes getopt report a missing argument as ':'. */
+static const char short_options[] = ":i:o:d:c:km:H:A:IfsvhV";
+
+static const char usage_text[] =
+"Usage: evfetch [OPTIONS] URL...\n"
+"Fetch many HTTP and HTTPS URLs concurrently.\n"
+"\n"
+"Input:\n"
+"  -i, --input-file FILE    read more URLs from FILE, one per line ('-' for\n"
+"                           standard input; blank lines and # comments skipped)\n"
+"Output (default: bodies to standard output, each one whole):\n"
+"  -o, --output FILE        save the body of the single URL to FILE\n"
+"  -d, --output-dir DIR     save each body in DIR under a name from its URL\n"
+"      --discard            drop the bodies\n"
+"      --report FILE        one JSON line per URL to FILE ('-' for standard\n"
+"                           output)\n"
+"Transfers:\n"
+"  -c, --concurrency N      transfers in flight at once (default 50)\n"
+"      --per-host N         connections per host (default: no extra limit)\n"
+"      --connect-timeout SEC  limit for TCP connect and TLS handshake\n"
+"  -m, --max-time SEC       limit for each whole transfer\n"
+"  -I, --head               send HEAD instead of GET\n"
+"  -f, --fail               count an HTTP status of 400 or more as failure\n"
+"  -H, --header 'NAME: VALUE'  add a request header (repeatable)\n"
+"  -A, --user-agent STRING  the User-Agent header\n"
+"TLS and DNS:\n"
+"      --cacert FILE        trust the CA certificates in FILE\n"
+"      --capath DIR         trust the CA certificates in DIR\n"
+"  -k, --insecure           do not verify certificates and host names\n"
+"      --resolve HOST:PORT:ADDR  use ADDR for HOST:PORT (repeatable)\n"
+"      --dns-servers ADDR[:PORT][,...]  name servers to ask\n"
+"Messages:\n"
+"  -s, --silent             no progress bar, summary or error lines\n"
+"      --no-progress        no progress bar\n"
+"  -v, --verbose            one line per URL on standard error\n"
+"  -h, --help               show this help and exit\n"
+"  -V, --version            show the version and exit\n"
+"\n"
+"SEC may have a fraction (0.5); 0 means no limit.\n"
+"Exit status: 0 all URLs fetched, 1 some failed, 2 usage error.\n";
+
+static void
+vwarn_line(const char *fmt, va_list ap)
+{
+	fputs("evfetch: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void
+cli_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn_line(fmt, ap);
+	va_end(ap);
+}
+
+void
+cli_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn_line(fmt, ap);
+	va_end(ap);
+	fputs("Try 'evfetch --help'.\n", stderr);
+}
+
+/* "-c/--concurrency" or "--per-host", as the user could have typed it. */
+static const char *
+option_label(int val)
+{
+	static char label[40];
+	const struct option *o;
+
+	for (o = long_options; o->name != NULL; o++) {
+		if (o->val != val)
+			continue;
+		if (val < 256)
+			snprintf(label, sizeof label, "-%c/--%s", val, o->name);
+		else
+			snprintf(label, sizeof label, "--%s", o->name);
+		return label;
+	}
+	snprintf(label, sizeof label, "-%c", val);
+	return label;
+}
+
+/* A whole number from 1 to MAX_COUNT, digits only. */
+static int
+parse_count(const char *s, unsigned *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (!isdigit((unsigned char)s[0]))
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*end != '\0' || errno != 0 || v < 1 || v > MAX_COUNT)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+/*
+ * Seconds with an optional fraction ("2", "0.5", ".25") as milliseconds.
+ * Parsed by hand because strtod also takes "inf", "nan", hex and
+ * exponents, and follows the locale's decimal point.  A positive value
+ * never rounds down to 0, which would mean "no limit".
+ */
+static int
+parse_seconds(const char *s, unsigned *ms)
+{
+	uint64_t whole = 0, frac = 0;
+	unsigned digits = 0, scale = 100, rest = 0;
+
+	for (; isdigit((unsigned char)*s); s++, digits++) {
+		whole = whole * 10 + (uint64_t)(*s - '0');
+		if (whole > MAX_SECONDS)
+			return -1;
+	}
+	if (*s == '.') {
+		for (s++; isdigit((unsigned char)*s); s++, digits++) {
+			if (scale > 0)
+				frac += (uint64_t)(*s - '0') * scale;
+			else if (*s != '0')
+				rest = 1;
+			scale /= 10;
+		}
+	}
+	if (*s != '\0' || digits == 0)
+		return -1;
+	*ms = (unsigned)(whole * 1000 + frac + rest);
+	return 0;
+}
+
+/* Reject what getopt_long let through but the tool cannot use. */
+static int
+check_combinations(struct cli_opts *o, int nouts)
+{
+	if (o->nurls == 0 && o->input_file == NULL) {
+		cli_usage_error("no URL given");
+		return -1;
+	}
+	if (nouts > 1) {
+		cli_usage_error("-o, -d and --discard exclude each other");
+		return -1;
+	}
+	if (o->out_path != NULL && o->out_path[0] == '\0') {
+		cli_usage_error("empty file name for %s",
+		                o->out_mode == CLI_OUT_FILE ? "-o/--output" :
+		                                              "-d/--output-dir");
+		return -1;
+	}
+	if (o->out_mode == CLI_OUT_FILE && o->input_file != NULL) {
+		cli_usage_error("-o/--output saves a single URL; "
+		                "use -d/--output-dir with -i/--input-file");
+		return -1;
+	}
+	if (o->out_mode == CLI_OUT_FILE && o->nurls != 1) {
+		cli_usage_error("-o/--output saves a single URL, got %zu; "
+		                "use -d/--output-dir for several", o->nurls);
+		return -1;
+	}
+	/* One URL streams straight through; several are kept apart. */
+	if (o->out_mode == CLI_OUT_STDOUT &&
+	    (o->nurls > 1 || o->input_file != NULL))
+		o->out_mode = CLI_OUT_SPOOL;
+	if (o->report != NULL && strcmp(o->report, "-") == 0 &&
+	    (o->out_mode == CLI_OUT_STDOUT || o->out_mode == CLI_OUT_SPOOL)) {
+		cli_usage_error("--report - and the response bodies would both go "
+		                "to standard output; add --discard, -o or -d");
+		return -1;
+	}
+	if (o->report != NULL && o->report[0] == '\0') {
+		cli_usage_error("empty file name for --report");
+		return -1;
+	}
+	if (o->input_file != NULL && o->input_file[0] == '\0') {
+		cli_usage_error("empty file name for -i/--input-file");
+		return -1;
+	}
+	return 0;
+}
+
+/* The message for getopt's '?': what exactly was wrong with argv. */
+static void
+unknown_option(int argc, char **argv)
+{
+	const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+
+	if (optopt != 0 && strncmp(arg, "--", 2) == 0)
+		cli_usage_error("option '%.*s' takes no argument",
+		                (int)strcspn(arg, "="), arg);
+	else if (optopt != 0)
+		cli_usage_error("unknown option '-%c'", optopt);
+	else
+		cli_usage_error("unknown or ambiguous option '%s'", arg);
+}
+
+enum cli_parse_result
+cli_parse_args(int argc, char **argv, struct cli_opts *o)
+{
+	int c, nouts = 0;
+
+	memset(o, 0, sizeof *o);
+	o->concurrency = 50;
+	o->out_mode = CLI_OUT_STDOUT;
+	/* Repeatable options cannot occur more often than there are words. */
+	o->resolves = calloc((size_t)argc + 1, sizeof *o->resolves);
+	o->headers = calloc((size_t)argc + 1, sizeof *o->headers);
+	if (o->resolves == NULL || o->headers == NULL) {
+		cli_warn("out of memory");
+		return CLI_PARSE_USAGE;
+	}
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, short_options, long_options,
+	                        NULL)) != -1) {
+		switch (c) {
+		case 'i': o->input_file = optarg; break;
+		case 'o':
+		case 'd':
+			if (o->out_mode != (c == 'o' ? CLI_OUT_FILE : CLI_OUT_DIR))
+				nouts++;
+			o->out_mode = c == 'o' ? CLI_OUT_FILE : CLI_OUT_DIR;
+			o->out_path = optarg;
+			break;
+		case OPT_DISCARD:
+			if (o->out_mode != CLI_OUT_DISCARD)
+				nouts++;
+			o->out_mode = CLI_OUT_DISCARD;
+			break;
+		case 'c':
+		case OPT_PER_HOST:
+			if (parse_count(optarg, c == 'c' ? &o->concurrency :
+			                                   &o->per_host) < 0) {
+				cli_usage_error("%s: '%s' is not a whole number from "
+				                "1 to %u", option_label(c), optarg,
+				                MAX_COUNT);
+				return CLI_PARSE_USAGE;
+			}
+			break;
+		case OPT_CONNECT_TIMEOUT:
+		case 'm':
+			if (parse_seconds(optarg, c == 'm' ? &o->max_time_ms :
+			                  &o->connect_timeout_ms) < 0) {
+				cli_usage_error("%s: '%s' is not a number of seconds "
+				                "from 0 to %u", option_label(c), optarg,
+				                MAX_SECONDS);
+				return CLI_PARSE_USAGE;
+			}
+			break;
+		case OPT_CACERT: o->cacert = optarg; break;
+		case OPT_CAPATH: o->capath = optarg; break;
+		case 'k': o->insecure = 1; break;
+		case OPT_RESOLVE: o->resolves[o->nresolves++] = optarg; break;
+		case OPT_DNS_SERVERS: o->dns_servers = optarg; break;
+		case 'H': o->headers[o->nheaders++] = optarg; break;
+		case 'A': o->user_agent = optarg; break;
+		case 'I': o->head = 1; break;
+		case 'f': o->fail = 1; break;
+		case OPT_REPORT: o->report = optarg; break;
+		case 's': o->silent = 1; break;
+		case OPT_NO_PROGRESS: o->no_progress = 1; break;
+		case 'v': o->verbose = 1; break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return CLI_PARSE_EXIT;
+		case 'V':
+			printf("evfetch %s\n", EVF_VERSION_STRING);
+			return CLI_PARSE_EXIT;
+		case ':':
+			cli_usage_error("option %s needs an argument",
+			                option_label(optopt));
+			return CLI_PARSE_USAGE;
+		default:
+			unknown_option(argc, argv);
+			return CLI_PARSE_USAGE;
+		}
+	}
+	o->urls = argv + optind;
+	o->nurls = (size_t)(argc - optind);
+	if (check_combinations(o, nouts) < 0)
+		return CLI_PARSE_USAGE;
+	return CLI_PARSE_RUN;
+}
+
+void
+cli_opts_free(struct cli_opts *o)
+{
+	free(o->resolves);
+	free(o->headers);
+	o->resolves = NULL;
+	o->headers = NULL;
+}

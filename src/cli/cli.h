@@ -1,0 +1,345 @@
+/*
+ * cli.h - shared declarations of the evfetch command-line tool.
+ *
+ * The tool is built on the public API of libevfetch (evfetch.h) and
+ * libevent only.  Unlike the library it may keep one application context,
+ * struct cli_app, which main.c owns and hands to the other modules.
+ *
+ * names.c and json.c are leaf modules: they use nothing else of the tool,
+ * so that their unit tests can link them alone.
+ */
+#ifndef EVFETCH_CLI_H
+#define EVFETCH_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "evfetch.h"
+
+struct event_base;
+struct event;
+
+/* ------------------------------------------------------------- utf8 */
+
+/*
+ * Length of the well-formed UTF-8 sequence at p (1-4), or 0 when the bytes
+ * at p do not start one: overlong forms, surrogates and code points past
+ * U+10FFFF count as malformed, as do sequences cut off by n.  Shared by
+ * names.c and json.c, which cannot link against each other.
+ */
+static inline size_t
+cli_utf8_len(const unsigned char *p, size_t n)
+{
+	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
+	size_t len, i;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	/* The second byte's range rules out overlongs, surrogates and > U+10FFFF. */
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (n < len || p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
+/* ------------------------------------------------------------- names.c */
+
+/* Longest safe name; leaves room for a ".N" suffix within NAME_MAX. */
+#define CLI_NAME_MAX 200
+
+/*
+ * Derive a file name from url that is safe to create inside a directory:
+ * never empty, never "." or "..", no '/', no control characters.  Writes a
+ * NUL-terminated name of at most CLI_NAME_MAX bytes to out and returns its
+ * length.
+ */
+size_t cli_safe_name(const char *url, char out[CLI_NAME_MAX + 1]);
+
+/*
+ * name for n == 0, "name.N" otherwise, into dst.  Returns 0, or -1 when it
+ * does not fit.
+ */
+int cli_suffixed_name(char *dst, size_t dstsz, const char *name, unsigned n);
+
+/* ------------------------------------------------------------- json.c */
+
+/* A growable byte buffer whose failures are sticky: check oom once. */
+struct cli_buf {
+	char *data;
+	size_t len, cap;
+	int oom;
+};
+
+void cli_buf_init(struct cli_buf *b);
+void cli_buf_free(struct cli_buf *b);
+void cli_buf_put(struct cli_buf *b, const void *p, size_t n);
+void cli_buf_puts(struct cli_buf *b, const char *s);
+
+/* s as a JSON string; NULL becomes null.  Bad UTF-8 becomes U+FFFD. */
+void cli_json_string(struct cli_buf *b, const char *s, size_t len);
+void cli_json_cstring(struct cli_buf *b, const char *s);
+void cli_json_bool(struct cli_buf *b, int v);
+void cli_json_u64(struct cli_buf *b, uint64_t v);
+/* v, or null when v is 0 (an HTTP status that never arrived). */
+void cli_json_int_or_null(struct cli_buf *b, int v);
+/* Microseconds as milliseconds with exactly three decimals. */
+void cli_json_ms(struct cli_buf *b, uint64_t us);
+
+/* ------------------------------------------------------------- args.c */
+
+enum cli_out_mode {
+	CLI_OUT_STDOUT,   /* one URL: straight through */
+	CLI_OUT_SPOOL,    /* several URLs to stdout: each body whole */
+	CLI_OUT_FILE,     /* -o */
+	CLI_OUT_DIR,      /* -d */
+	CLI_OUT_DISCARD,  /* --discard */
+};
+
+struct cli_opts {
+	char **urls;               /* positional URLs, pointing into argv */
+	size_t nurls;
+	const char *input_file;    /* -i; "-" is stdin */
+	enum cli_out_mode out_mode;
+	const char *out_path;      /* -o FILE or -d DIR */
+	unsigned concurrency;
+	unsigned per_host;         /* 0 = no limit beyond concurrency */
+	const char *cacert, *capath;
+	int insecure;
+	const char **resolves;     /* --resolve entries, in order */
+	size_t nresolves;
+	const char *dns_servers;
+	unsigned connect_timeout_ms, max_time_ms;   /* 0 = none */
+	const char **headers;      /* -H lines, in order */
+	size_t nheaders;
+	const char *user_agent;
+	int head, fail;
+	const char *report;        /* --report; "-" is stdout */
+	int silent, no_progress, verbose;
+};
+
+enum cli_parse_result {
+	CLI_PARSE_RUN,    /* go on */
+	CLI_PARSE_EXIT,   /* --help or --version done: exit 0 */
+	CLI_PARSE_USAGE,  /* the message is printed: exit 2 */
+};
+
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAILED 1
+#define CLI_EXIT_USAGE 2
+
+enum cli_parse_result cli_parse_args(int argc, char **argv, struct cli_opts *o);
+void cli_opts_free(struct cli_opts *o);
+/* "evfetch: <message>" and the --help hint on stderr. */
+void cli_usage_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+/* "evfetch: <message>" on stderr. */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ------------------------------------------------------------- input.c */
+
+/* Longest input line taken as a URL; longer ones are reported as failed. */
+#define CLI_LINE_MAX (1024 * 1024)
+
+enum cli_input_status {
+	CLI_INPUT_LINE,   /* *line holds the next URL */
+	CLI_INPUT_BAD,    /* *line holds a truncated line that cannot be a URL */
+	CLI_INPUT_WAIT,   /* nothing buffered; on_ready fires when there is */
+	CLI_INPUT_END,    /* no more URLs (see error) */
+};
+
+struct cli_line {
+	const char *ptr;
+	size_t len;
+	const char *why;  /* with CLI_INPUT_BAD */
+};
+
+struct cli_input {
+	char **args;               /* positional URLs come first */
+	size_t nargs, argi;
+	const char *path;          /* -i as given, NULL without it */
+	int fd;                    /* -1 when closed or absent */
+	int pollable;              /* pipe, socket or tty: wait with an event */
+	int ready;                 /* the event said a read will not block */
+	int eof;
+	int error;                 /* errno of a failed read, 0 if none */
+	int skipping;              /* discarding the rest of an overlong line */
+	char *buf;
+	size_t start, len, cap;
+	size_t lineno;
+	char prefix[256];          /* the start of an overlong line */
+	struct event *ev;
+	void (*on_ready)(void *arg);
+	void *arg;
+};
+
+/* Returns 0, or -1 with errno set (the file cannot be opened). */
+int cli_input_open(struct cli_input *in, struct event_base *base,
+                   char **args, size_t nargs, const char *path,
+                   void (*on_ready)(void *), void *arg);
+enum cli_input_status cli_input_next(struct cli_input *in,
+                                     struct cli_line *line);
+/* Stop waiting for input (so the loop can end); close stays separate. */
+void cli_input_stop(struct cli_input *in);
+void cli_input_close(struct cli_input *in);
+
+/* ------------------------------------------------------------- output.c */
+
+#define CLI_SPOOL_MEM_MAX (64 * 1024)           /* per transfer */
+#define CLI_SPOOL_MEM_TOTAL (16 * 1024 * 1024)  /* all transfers together */
+#define CLI_NAME_HINTS 256
+
+/* Where to resume probing for a free "name.N" of a recently used name. */
+struct cli_name_hint {
+	uint64_t hash;
+	unsigned next;
+};
+
+struct cli_output {
+	enum cli_out_mode mode;
+	const char *path;          /* -o FILE or -d DIR as given */
+	char *tmp_dir;             /* where temp files go */
+	mode_t file_mode;          /* 0666 minus the umask, for saved files */
+	size_t spool_mem;          /* bytes held by all in-memory spools */
+	struct cli_name_hint hints[CLI_NAME_HINTS];
+};
+
+/* One transfer's body on its way to its destination. */
+struct cli_sink {
+	int fd;                    /* -1 until needed */
+	char *tmp_path;            /* FILE/DIR mode: renamed or removed at the end */
+	char *mem;                 /* SPOOL mode: the body while it is small */
+	size_t mem_len, mem_cap;
+	char *error;               /* what went wrong, for the report */
+};
+
+/* Returns 0, or -1 after printing why (an unusable -o/-d target). */
+int cli_output_init(struct cli_output *out, const struct cli_opts *o);
+void cli_output_free(struct cli_output *out);
+
+void cli_sink_init(struct cli_sink *s);
+/* 0, or -1 with s->error set. */
+int cli_sink_write(struct cli_output *out, struct cli_sink *s,
+                   const void *data, size_t len);
+/*
+ * The transfer succeeded: put the body where it belongs.  *file receives
+ * the saved file's path (malloc'd) in FILE and DIR mode, NULL otherwise.
+ * 0, or -1 with s->error set and nothing left behind.
+ */
+int cli_sink_commit(struct cli_output *out, struct cli_sink *s,
+                    const char *url, char **file);
+/* The transfer failed or was cancelled: drop the body and any temp file. */
+void cli_sink_discard(struct cli_output *out, struct cli_sink *s);
+/* Release what discard or commit left (the error text). */
+void cli_sink_free(struct cli_output *out, struct cli_sink *s);
+
+/* ------------------------------------------------------------- report.c */
+
+/* One URL's outcome, from the library's result or made up by the tool. */
+struct cli_outcome {
+	const char *url;
+	size_t url_len;
+	int ok;
+	int status;
+	uint64_t bytes;
+	const char *error;         /* NULL on success */
+	const char *error_kind;    /* NULL on success */
+	uint64_t total_us;
+	const char *tls_version;
+	int reused;
+	const char *file;
+};
+
+struct cli_stats {
+	uint64_t started;          /* URLs taken from the input */
+	uint64_t done, ok, failed;
+	uint64_t bytes;            /* body bytes of finished transfers */
+	uint64_t received;         /* body bytes so far, for the progress bar */
+};
+
+struct cli_report {
+	FILE *fp;                  /* NULL without --report */
+	const char *path;
+	int failed;                /* a write failed: exit 1 */
+	struct cli_buf line;
+};
+
+struct cli_app;
+
+/* Returns 0, or -1 after printing why. */
+int cli_report_open(struct cli_report *r, const char *path);
+/* Flushes and closes; -1 after printing why when data was lost. */
+int cli_report_close(struct cli_report *r);
+/* Write the report line and stderr lines of one URL and count it. */
+void cli_record(struct cli_app *app, const struct cli_outcome *o);
+/* s on stream with control characters made harmless for a terminal. */
+void cli_put_safe(FILE *stream, const char *s, size_t len);
+
+/* ------------------------------------------------------------- progress.c */
+
+struct cli_progress {
+	struct event *timer;       /* NULL when there is no bar */
+	int drawn;                 /* the bar is on screen and must be cleared */
+	double start;              /* cli_now() when the run began */
+	double last_t;
+	uint64_t last_bytes;
+	double rate;               /* bytes/s, smoothed */
+};
+
+double cli_now(void);
+/* Returns 0, or -1 when the timer cannot be set up. */
+int cli_progress_start(struct cli_app *app, int bar);
+/* Stop the timer (so the loop can end); free it after the loop. */
+void cli_progress_stop(struct cli_app *app);
+void cli_progress_free(struct cli_app *app);
+/* Wipe the bar before other text goes to stderr. */
+void cli_progress_clear(struct cli_app *app);
+void cli_progress_summary(struct cli_app *app);
+/* "20.5 MB" and the like. */
+void cli_format_bytes(char *dst, size_t dstsz, double bytes);
+
+/* ------------------------------------------------------------- main.c */
+
+struct cli_xfer;
+
+struct cli_app {
+	struct cli_opts opts;
+	struct event_base *base;
+	evf_client *client;
+	evf_request req;           /* template: url filled in per transfer */
+	evf_callbacks cbs;
+	struct cli_input input;
+	struct cli_output out;
+	struct cli_report report;
+	struct cli_progress progress;
+	struct cli_stats stats;
+	struct cli_xfer *live;     /* transfers submitted and not done */
+	unsigned inflight;         /* length of live */
+	unsigned window;           /* at most this many submitted at once */
+	int input_done;
+	int finished;
+	int fatal;                 /* a failure outside any one URL: exit 1 */
+	int signal;                /* the signal that stopped the run, or 0 */
+	struct event *sigint, *sigterm;
+};
+
+#endif /* EVFETCH_CLI_H */

@@ -1,0 +1,535 @@
+/*
+ * main.c - the evfetch command: set up, keep the library fed with URLs,
+ * tear down.
+ *
+ * URLs are taken from the input only as transfers finish, keeping about
+ * twice the concurrency submitted: enough that the library always has the
+ * next URL queued, few enough that memory does not depend on the length of
+ * the input.  Each transfer carries a small struct cli_xfer (its body
+ * sink); on_done turns the result into a report line, saves or drops the
+ * body, frees the context and takes the next URL.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "cli.h"
+
+/* Descriptors beyond one per transfer: stdio, report, input, DNS, ... */
+#define FD_RESERVE 32
+
+struct cli_xfer {
+	struct cli_app *app;
+	evf_transfer *t;
+	struct cli_xfer *prev, *next;
+	struct cli_sink sink;
+};
+
+static void app_refill(struct cli_app *app);
+
+/* ------------------------------------------------------------- setup */
+
+/*
+ * Every transfer holds a socket, and with -d or spooled stdout a temporary
+ * file too, so the soft limit goes up to the hard one; if even that is too
+ * low, saying so now beats a run of "resource" failures.
+ */
+static int
+raise_fd_limit(unsigned concurrency, int file_per_transfer)
+{
+	rlim_t need = (rlim_t)concurrency * (file_per_transfer ? 2 : 1) + FD_RESERVE;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0;
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit want = rl;
+
+		want.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &want) == 0) {
+			rl = want;
+		} else if (need > rl.rlim_cur) {
+			/* Linux refuses an infinite hard limit; ask for enough. */
+			want.rlim_cur = need;
+			if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+				rl = want;
+		}
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && need > rl.rlim_cur) {
+		cli_usage_error("-c %u needs %llu file descriptors but the limit "
+		                "(RLIMIT_NOFILE) is %llu; raise it with 'ulimit -n' "
+		                "or lower -c", concurrency,
+		                (unsigned long long)need,
+		                (unsigned long long)rl.rlim_cur);
+		return -1;
+	}
+	return 0;
+}
+
+/* A usage error unless rc is 0: the library rejected an option value. */
+static int
+config_check(int rc, const char *option, const char *value)
+{
+	if (rc == 0)
+		return 0;
+	if (rc == EVF_ERR_NOMEM)
+		cli_warn("out of memory");
+	else
+		cli_usage_error("%s: cannot use '%s': %s", option, value,
+		                evf_strerror(rc));
+	return -1;
+}
+
+static evf_config *
+build_config(const struct cli_opts *o)
+{
+	evf_config *cfg = evf_config_new();
+	size_t i;
+	int bad = 0;
+
+	if (cfg == NULL) {
+		cli_warn("out of memory");
+		return NULL;
+	}
+	bad |= config_check(evf_config_set_max_transfers(cfg, o->concurrency),
+	                    "-c/--concurrency", "N");
+	if (o->per_host != 0)
+		bad |= config_check(evf_config_set_max_per_host(cfg, o->per_host),
+		                    "--per-host", "N");
+	if (o->cacert != NULL)
+		bad |= config_check(evf_config_set_ca_file(cfg, o->cacert),
+		                    "--cacert", o->cacert);
+	if (o->capath != NULL)
+		bad |= config_check(evf_config_set_ca_path(cfg, o->capath),
+		                    "--capath", o->capath);
+	if (o->insecure)
+		bad |= config_check(evf_config_set_insecure(cfg, 1), "-k", "");
+	for (i = 0; i < o->nresolves && !bad; i++)
+		bad |= config_check(evf_config_add_resolve(cfg, o->resolves[i]),
+		                    "--resolve", o->resolves[i]);
+	if (o->dns_servers != NULL && !bad)
+		bad |= config_check(evf_config_set_dns_servers(cfg, o->dns_servers),
+		                    "--dns-servers", o->dns_servers);
+	if (o->connect_timeout_ms != 0)
+		bad |= config_check(evf_config_set_connect_timeout(cfg,
+		                    o->connect_timeout_ms), "--connect-timeout", "SEC");
+	if (o->max_time_ms != 0)
+		bad |= config_check(evf_config_set_total_timeout(cfg,
+		                    o->max_time_ms), "-m/--max-time", "SEC");
+	if (o->user_agent != NULL && !bad)
+		bad |= config_check(evf_config_set_user_agent(cfg, o->user_agent),
+		                    "-A/--user-agent", o->user_agent);
+	for (i = 0; i < o->nheaders && !bad; i++)
+		bad |= config_check(evf_config_add_header(cfg, o->headers[i]),
+		                    "-H/--header", o->headers[i]);
+	if (o->fail)
+		bad |= config_check(evf_config_set_fail_on_http_error(cfg, 1),
+		                    "-f/--fail", "");
+	if (bad) {
+		evf_config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+/* The library cannot say why a CA file failed; an early check can. */
+static int
+check_ca(const struct cli_opts *o)
+{
+	if (o->cacert != NULL && access(o->cacert, R_OK) < 0) {
+		cli_usage_error("--cacert: cannot read '%s': %s", o->cacert,
+		                strerror(errno));
+		return -1;
+	}
+	if (o->capath != NULL && access(o->capath, R_OK | X_OK) < 0) {
+		cli_usage_error("--capath: cannot read directory '%s': %s",
+		                o->capath, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* 0, or the exit status for a failure already reported. */
+static int
+create_client(struct cli_app *app)
+{
+	evf_config *cfg;
+	int err = 0;
+
+	if (check_ca(&app->opts) < 0)
+		return CLI_EXIT_USAGE;
+	cfg = build_config(&app->opts);
+	if (cfg == NULL)
+		return CLI_EXIT_USAGE;
+	app->base = event_base_new();
+	if (app->base != NULL)
+		app->client = evf_client_new(app->base, cfg, &err);
+	evf_config_free(cfg);
+	if (app->base == NULL) {
+		cli_warn("cannot create the event loop");
+		return CLI_EXIT_FAILED;
+	}
+	if (app->client == NULL && err == EVF_ERR_TLS) {
+		cli_warn("cannot set up TLS: the CA certificates%s%s%s%s are "
+		         "unusable (check them with openssl)",
+		         app->opts.cacert ? " in " : "",
+		         app->opts.cacert ? app->opts.cacert : "",
+		         app->opts.capath ? " in " : "",
+		         app->opts.capath ? app->opts.capath : "");
+		return CLI_EXIT_USAGE;
+	}
+	if (app->client == NULL) {
+		cli_warn("cannot create the client: %s", evf_strerror(err));
+		return CLI_EXIT_FAILED;
+	}
+	return 0;
+}
+
+/* --------------------------------------------------------- transfers */
+
+static void
+live_unlink(struct cli_app *app, struct cli_xfer *x)
+{
+	if (x->prev != NULL)
+		x->prev->next = x->next;
+	else
+		app->live = x->next;
+	if (x->next != NULL)
+		x->next->prev = x->prev;
+	app->inflight--;
+}
+
+static void
+xfer_free(struct cli_xfer *x)
+{
+	cli_sink_free(&x->app->out, &x->sink);
+	free(x);
+}
+
+/* A URL that never became a transfer still gets its one report line. */
+static void
+fail_early(struct cli_app *app, const char *url, size_t len, int err,
+           const char *why)
+{
+	struct cli_outcome o;
+
+	memset(&o, 0, sizeof o);
+	o.url = url;
+	o.url_len = len;
+	o.error = why != NULL ? why : evf_strerror(err);
+	o.error_kind = evf_error_name(err);
+	cli_record(app, &o);
+}
+
+static int
+xfer_on_body(evf_transfer *t, const void *data, size_t len, void *arg)
+{
+	struct cli_xfer *x = arg;
+
+	(void)t;
+	x->app->stats.received += len;
+	return cli_sink_write(&x->app->out, &x->sink, data, len);
+}
+
+static void
+xfer_on_done(evf_transfer *t, const evf_result *res, void *arg)
+{
+	struct cli_xfer *x = arg;
+	struct cli_app *app = x->app;
+	struct cli_outcome o;
+	char *file = NULL;
+
+	memset(&o, 0, sizeof o);
+	o.url = res->url != NULL ? res->url : evf_transfer_url(t);
+	if (o.url == NULL)
+		o.url = "";
+	o.url_len = strlen(o.url);
+	o.ok = res->error == EVF_OK;
+	o.status = res->status;
+	o.bytes = res->bytes;
+	o.total_us = res->timings.total_us;
+	o.tls_version = res->tls_version;
+	o.reused = res->reused;
+	if (o.ok && cli_sink_commit(&app->out, &x->sink, o.url, &file) < 0) {
+		/* Fetched, but the body could not be kept. */
+		o.ok = 0;
+		o.error = x->sink.error;
+		o.error_kind = evf_error_name(EVF_ERR_IO);
+	} else if (!o.ok) {
+		o.error_kind = evf_error_name(res->error);
+		/* The library only knows that on_body refused; we know why. */
+		if (res->error == EVF_ERR_IO && x->sink.error != NULL)
+			o.error = x->sink.error;
+		else if (res->detail != NULL && res->detail[0] != '\0')
+			o.error = res->detail;
+		else
+			o.error = evf_strerror(res->error);
+		cli_sink_discard(&app->out, &x->sink);
+	}
+	o.file = file;
+	cli_record(app, &o);
+	free(file);
+	live_unlink(app, x);
+	xfer_free(x);
+	app_refill(app);
+}
+
+static void
+start_transfer(struct cli_app *app, const char *url)
+{
+	struct cli_xfer *x = calloc(1, sizeof *x);
+	evf_request req = app->req;
+	int err = EVF_ERR_NOMEM;
+
+	req.url = url;
+	if (x != NULL) {
+		x->app = app;
+		cli_sink_init(&x->sink);
+		x->t = evf_fetch(app->client, &req, &app->cbs, x, &err);
+	}
+	if (x == NULL || x->t == NULL) {
+		free(x);
+		fail_early(app, url, strlen(url), err, NULL);
+		return;
+	}
+	x->next = app->live;
+	if (app->live != NULL)
+		app->live->prev = x;
+	app->live = x;
+	app->inflight++;
+}
+
+/* -------------------------------------------------------------- flow */
+
+/* Nothing left to do: drop everything that keeps the loop running. */
+static void
+app_finish(struct cli_app *app)
+{
+	if (app->finished)
+		return;
+	app->finished = 1;
+	if (app->client != NULL)
+		evf_client_free(app->client);
+	app->client = NULL;
+	cli_input_stop(&app->input);
+	cli_progress_stop(app);
+	if (app->sigint != NULL)
+		event_del(app->sigint);
+	if (app->sigterm != NULL)
+		event_del(app->sigterm);
+}
+
+static void
+app_refill(struct cli_app *app)
+{
+	struct cli_line line;
+
+	while (!app->finished && !app->input_done &&
+	       app->inflight < app->window) {
+		switch (cli_input_next(&app->input, &line)) {
+		case CLI_INPUT_LINE:
+			app->stats.started++;
+			start_transfer(app, line.ptr);
+			break;
+		case CLI_INPUT_BAD:
+			app->stats.started++;
+			fail_early(app, line.ptr, line.len, EVF_ERR_URL, line.why);
+			break;
+		case CLI_INPUT_WAIT:
+			return;
+		case CLI_INPUT_END:
+			app->input_done = 1;
+			if (app->input.error != 0) {
+				cli_progress_clear(app);
+				cli_warn("reading '%s': %s", app->input.path,
+				         strerror(app->input.error));
+				app->fatal = 1;
+			}
+			break;
+		}
+	}
+	if (app->input_done && app->inflight == 0)
+		app_finish(app);
+}
+
+static void
+input_ready(void *arg)
+{
+	app_refill(arg);
+}
+
+/*
+ * Interrupted: cancel what is in flight so that no temp file stays
+ * behind.  Cancelled transfers get no report line; the run did not decide
+ * them.
+ */
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct cli_app *app = arg;
+
+	(void)what;
+	app->signal = (int)sig;
+	while (app->live != NULL) {
+		struct cli_xfer *x = app->live;
+
+		evf_transfer_cancel(x->t);
+		live_unlink(app, x);
+		xfer_free(x);
+	}
+	app_finish(app);
+}
+
+static int
+watch_signals(struct cli_app *app)
+{
+	app->sigint = evsignal_new(app->base, SIGINT, on_signal, app);
+	app->sigterm = evsignal_new(app->base, SIGTERM, on_signal, app);
+	if (app->sigint == NULL || app->sigterm == NULL ||
+	    evsignal_add(app->sigint, NULL) < 0 ||
+	    evsignal_add(app->sigterm, NULL) < 0) {
+		cli_warn("cannot watch signals");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+app_setup_requests(struct cli_app *app)
+{
+	memset(&app->req, 0, sizeof app->req);
+	app->req.method = app->opts.head ? EVF_HEAD : EVF_GET;
+	memset(&app->cbs, 0, sizeof app->cbs);
+	app->cbs.on_body = xfer_on_body;
+	app->cbs.on_done = xfer_on_done;
+	app->window = 2 * app->opts.concurrency;
+}
+
+/* 0, or the exit status for a failure already reported. */
+static int
+app_setup(struct cli_app *app)
+{
+	int rc;
+
+	enum cli_out_mode m = app->opts.out_mode;
+	if (raise_fd_limit(app->opts.concurrency, m == CLI_OUT_DIR || m == CLI_OUT_SPOOL) < 0)
+		return CLI_EXIT_USAGE;
+	rc = create_client(app);
+	if (rc != 0)
+		return rc;
+	if (cli_input_open(&app->input, app->base, app->opts.urls,
+	                   app->opts.nurls, app->opts.input_file, input_ready,
+	                   app) < 0) {
+		cli_usage_error("cannot read input file '%s': %s",
+		                app->opts.input_file, strerror(errno));
+		return CLI_EXIT_USAGE;
+	}
+	if (cli_output_init(&app->out, &app->opts) < 0)
+		return CLI_EXIT_USAGE;
+	if (cli_report_open(&app->report, app->opts.report) < 0)
+		return CLI_EXIT_USAGE;
+	app_setup_requests(app);
+	if (watch_signals(app) < 0)
+		return CLI_EXIT_FAILED;
+	if (cli_progress_start(app, !app->opts.silent && !app->opts.no_progress &&
+	                       isatty(STDERR_FILENO)) < 0) {
+		cli_warn("cannot start the progress timer");
+		return CLI_EXIT_FAILED;
+	}
+	return 0;
+}
+
+static void
+app_cleanup(struct cli_app *app)
+{
+	cli_input_close(&app->input);
+	cli_progress_free(app);
+	if (app->sigint != NULL)
+		event_free(app->sigint);
+	if (app->sigterm != NULL)
+		event_free(app->sigterm);
+	if (app->client != NULL)
+		evf_client_free(app->client);
+	if (app->base != NULL)
+		event_base_free(app->base);
+	cli_output_free(&app->out);
+	cli_opts_free(&app->opts);
+}
+
+/*
+ * If the caller closed stdin, stdout or stderr, the next file opened would
+ * take its number and receive whatever was meant for it.
+ */
+static void
+keep_std_fds_open(void)
+{
+	int fd;
+
+	for (fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) < 0)
+			break;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli_app app;
+	int rc;
+
+	keep_std_fds_open();
+	memset(&app, 0, sizeof app);
+	app.input.fd = -1;
+	/* A closed pipe must fail the write, not kill the process. */
+	signal(SIGPIPE, SIG_IGN);
+
+	switch (cli_parse_args(argc, argv, &app.opts)) {
+	case CLI_PARSE_EXIT:
+		cli_opts_free(&app.opts);
+		return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILED;
+	case CLI_PARSE_USAGE:
+		cli_opts_free(&app.opts);
+		return CLI_EXIT_USAGE;
+	case CLI_PARSE_RUN:
+		break;
+	}
+
+	rc = app_setup(&app);
+	if (rc != 0) {
+		cli_report_close(&app.report);
+		app_cleanup(&app);
+		return rc;
+	}
+
+	app_refill(&app);
+	if (!app.finished)
+		event_base_dispatch(app.base);
+	/* The loop only runs dry after app_finish; anything else is a bug. */
+	if (!app.finished) {
+		cli_warn("the event loop stopped early");
+		app.fatal = 1;
+		app_finish(&app);
+	}
+
+	if (cli_report_close(&app.report) < 0)
+		app.fatal = 1;
+	if (app.signal != 0) {
+		cli_progress_clear(&app);
+		cli_warn("interrupted");
+	}
+	if (!app.opts.silent)
+		cli_progress_summary(&app);
+	rc = app.stats.failed != 0 || app.fatal ? CLI_EXIT_FAILED : CLI_EXIT_OK;
+	app_cleanup(&app);
+	if (app.signal != 0) {
+		/* Die by the signal, so the caller sees what happened. */
+		signal(app.signal, SIG_DFL);
+		raise(app.signal);
+	}
+	return rc;
+}

@@ -1,0 +1,464 @@
+/*
+ * output.c - where response bodies go: standard output, -o FILE, files in
+ * -d DIR, or nowhere.
+ *
+ * A file only ever appears complete: bodies are written under a temporary
+ * name in the destination's own directory (so the final step is a rename
+ * or link on one file system) and a failed transfer just removes it.  In
+ * -d mode an existing file is never replaced: the final name is claimed
+ * with link(), which fails with EEXIST instead of overwriting, and "name.N"
+ * is tried next.
+ *
+ * Several bodies bound for standard output would interleave, so each one
+ * is spooled (in memory while small, then in an unlinked temp file) and
+ * copied out whole once its transfer is done.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* Give up looking for a free "name.N" after this many taken ones. */
+#define MAX_SUFFIX_TRIES 1000000u
+
+static char *
+xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static char *
+xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (s = malloc((size_t)n + 1)) == NULL)
+		return NULL;
+	va_start(ap, fmt);
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+/* Keep the first failure: later ones are usually its consequences. */
+static int
+sink_fail(struct cli_sink *s, const char *what, const char *path, int err)
+{
+	if (s->error == NULL) {
+		s->error = xasprintf("%s %s: %s", what, path, strerror(err));
+		if (s->error == NULL)
+			s->error = strdup("out of memory");
+	}
+	return -1;
+}
+
+/* Standard output may be nonblocking if the shell left it so: wait then. */
+static int
+write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n >= 0) {
+			p += n;
+			len -= (size_t)n;
+		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+			if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+				return -1;
+		} else if (errno != EINTR) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* mkdir -p: DIR and any missing parents. */
+static int
+make_dirs(const char *path)
+{
+	char *copy = strdup(path), *p;
+	struct stat st;
+	int rc = 0;
+
+	if (copy == NULL)
+		return -1;
+	for (p = copy + 1; rc == 0; p++) {
+		char c = *p;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*p = '\0';
+		/* Some file systems say EACCES or EROFS for a directory that exists. */
+		if (mkdir(copy, 0777) < 0 && errno != EEXIST &&
+		    !(stat(copy, &st) == 0 && S_ISDIR(st.st_mode)))
+			rc = -1;
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	free(copy);
+	return rc;
+}
+
+static char *
+parent_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+int
+cli_output_init(struct cli_output *out, const struct cli_opts *o)
+{
+	mode_t mask = umask(0);
+	struct stat st;
+	const char *tmp;
+
+	umask(mask);
+	memset(out, 0, sizeof *out);
+	out->mode = o->out_mode;
+	out->path = o->out_path;
+	out->file_mode = 0666 & ~mask;
+
+	switch (out->mode) {
+	case CLI_OUT_DIR:
+		if (make_dirs(out->path) < 0 || stat(out->path, &st) < 0) {
+			cli_usage_error("cannot create directory '%s': %s",
+			                out->path, strerror(errno));
+			return -1;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			cli_usage_error("'%s' is not a directory", out->path);
+			return -1;
+		}
+		out->tmp_dir = strdup(out->path);
+		break;
+	case CLI_OUT_FILE:
+		if (stat(out->path, &st) == 0 && S_ISDIR(st.st_mode)) {
+			cli_usage_error("'%s' is a directory; use -d/--output-dir",
+			                out->path);
+			return -1;
+		}
+		out->tmp_dir = parent_dir(out->path);
+		break;
+	case CLI_OUT_SPOOL:
+		tmp = getenv("TMPDIR");
+		out->tmp_dir = strdup(tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+		break;
+	default:
+		return 0;
+	}
+	if (out->tmp_dir == NULL) {
+		cli_warn("out of memory");
+		return -1;
+	}
+	if (out->mode != CLI_OUT_SPOOL && access(out->tmp_dir, W_OK | X_OK) < 0) {
+		cli_usage_error("cannot write to directory '%s': %s",
+		                out->tmp_dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void
+cli_output_free(struct cli_output *out)
+{
+	free(out->tmp_dir);
+	out->tmp_dir = NULL;
+}
+
+void
+cli_sink_init(struct cli_sink *s)
+{
+	memset(s, 0, sizeof *s);
+	s->fd = -1;
+}
+
+/* A temp file in tmp_dir; spool files are unlinked at once. */
+static int
+sink_open(struct cli_output *out, struct cli_sink *s)
+{
+	char *path = xasprintf("%s/.evfetch-XXXXXX", out->tmp_dir);
+
+	if (path == NULL)
+		return sink_fail(s, "creating a file in", out->tmp_dir, ENOMEM);
+	s->fd = mkstemp(path);
+	if (s->fd < 0) {
+		free(path);
+		return sink_fail(s, "creating a file in", out->tmp_dir, errno);
+	}
+	if (out->mode == CLI_OUT_SPOOL) {
+		unlink(path);
+		free(path);
+		return 0;
+	}
+	/* mkstemp makes 0600; the saved file should look like any other. */
+	fchmod(s->fd, out->file_mode);
+	s->tmp_path = path;
+	return 0;
+}
+
+static void
+spool_free_mem(struct cli_output *out, struct cli_sink *s)
+{
+	out->spool_mem -= s->mem_cap;
+	free(s->mem);
+	s->mem = NULL;
+	s->mem_len = s->mem_cap = 0;
+}
+
+/* Keep small bodies in memory; 0 when data was taken. */
+static int
+spool_mem(struct cli_output *out, struct cli_sink *s, const void *data,
+          size_t len)
+{
+	size_t need = s->mem_len + len, cap = s->mem_cap ? s->mem_cap : 4096;
+	char *p;
+
+	if (len > CLI_SPOOL_MEM_MAX || need > CLI_SPOOL_MEM_MAX)
+		return -1;
+	while (cap < need)
+		cap *= 2;
+	if (cap > CLI_SPOOL_MEM_MAX)
+		cap = CLI_SPOOL_MEM_MAX;
+	if (cap != s->mem_cap) {
+		if (out->spool_mem - s->mem_cap + cap > CLI_SPOOL_MEM_TOTAL)
+			return -1;
+		p = realloc(s->mem, cap);
+		if (p == NULL)
+			return -1;
+		out->spool_mem += cap - s->mem_cap;
+		s->mem = p;
+		s->mem_cap = cap;
+	}
+	memcpy(s->mem + s->mem_len, data, len);
+	s->mem_len += len;
+	return 0;
+}
+
+static int
+sink_write_file(struct cli_output *out, struct cli_sink *s, const void *data,
+                size_t len)
+{
+	if (s->fd < 0 && sink_open(out, s) < 0)
+		return -1;
+	if (write_all(s->fd, data, len) < 0)
+		return sink_fail(s, "writing to a file in", out->tmp_dir, errno);
+	return 0;
+}
+
+int
+cli_sink_write(struct cli_output *out, struct cli_sink *s, const void *data,
+               size_t len)
+{
+	if (len == 0)
+		return 0;
+	switch (out->mode) {
+	case CLI_OUT_DISCARD:
+		return 0;
+	case CLI_OUT_STDOUT:
+		if (write_all(STDOUT_FILENO, data, len) < 0)
+			return sink_fail(s, "writing to", "standard output", errno);
+		return 0;
+	case CLI_OUT_SPOOL:
+		if (s->fd >= 0 || spool_mem(out, s, data, len) == 0)
+			break;
+		/* Too big for memory: move what is there into a file. */
+		if (sink_write_file(out, s, s->mem, s->mem_len) < 0)
+			return -1;
+		spool_free_mem(out, s);
+		break;
+	default:
+		break;
+	}
+	if (s->fd < 0 && s->mem != NULL)
+		return 0;
+	return sink_write_file(out, s, data, len);
+}
+
+static void
+sink_close(struct cli_output *out, struct cli_sink *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	if (s->mem != NULL)
+		spool_free_mem(out, s);
+}
+
+/* The spooled body to standard output. */
+static int
+commit_spool(struct cli_sink *s)
+{
+	char buf[64 * 1024];
+	ssize_t n;
+
+	if (s->fd < 0) {
+		if (write_all(STDOUT_FILENO, s->mem, s->mem_len) < 0)
+			return sink_fail(s, "writing to", "standard output", errno);
+		return 0;
+	}
+	if (lseek(s->fd, 0, SEEK_SET) < 0)
+		return sink_fail(s, "reading back", "the spool file", errno);
+	while ((n = read(s->fd, buf, sizeof buf)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return sink_fail(s, "reading back", "the spool file", errno);
+		if (write_all(STDOUT_FILENO, buf, (size_t)n) < 0)
+			return sink_fail(s, "writing to", "standard output", errno);
+	}
+	return 0;
+}
+
+static uint64_t
+name_hash(const char *name)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (; *name != '\0'; name++)
+		h = (h ^ (unsigned char)*name) * 1099511628211ull;
+	return h;
+}
+
+/*
+ * Give the temp file a name of its own that no other file has: with
+ * link() where the file system has it, otherwise by creating the name
+ * with O_EXCL first and renaming over that placeholder.  A small table
+ * remembers where the probing for recent names stopped, so a million
+ * "index.html" do not each probe a million names.
+ */
+static int
+claim_name(struct cli_output *out, struct cli_sink *s, const char *url,
+           char **file)
+{
+	char name[CLI_NAME_MAX + 1], cand[CLI_NAME_MAX + 16];
+	size_t dlen = strlen(out->path);
+	const char *sep = dlen > 0 && out->path[dlen - 1] == '/' ? "" : "/";
+	struct cli_name_hint *hint;
+	unsigned n, tries;
+	int fd, err = EEXIST;
+	uint64_t h;
+	char *path;
+
+	cli_safe_name(url, name);
+	h = name_hash(name);
+	hint = &out->hints[h % CLI_NAME_HINTS];
+	n = hint->hash == h ? hint->next : 0;
+	path = malloc(dlen + 1 + sizeof cand);
+	if (path == NULL)
+		return sink_fail(s, "saving into", out->path, ENOMEM);
+	for (tries = 0; tries < MAX_SUFFIX_TRIES; tries++, n++) {
+		if (cli_suffixed_name(cand, sizeof cand, name, n) < 0)
+			break;
+		sprintf(path, "%s%s%s", out->path, sep, cand);
+		if (link(s->tmp_path, path) == 0) {
+			unlink(s->tmp_path);
+			goto claimed;
+		}
+		err = errno;
+		if (err == EEXIST)
+			continue;
+		if (err != EPERM && err != EOPNOTSUPP && err != ENOSYS &&
+		    err != EMLINK)
+			break;
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL, out->file_mode);
+		err = errno;
+		if (fd < 0 && err == EEXIST)
+			continue;
+		if (fd < 0)
+			break;
+		close(fd);
+		if (rename(s->tmp_path, path) == 0)
+			goto claimed;
+		err = errno;
+		unlink(path);
+		break;
+	}
+	sink_fail(s, "saving as", path, err);
+	free(path);
+	return -1;
+claimed:
+	hint->hash = h;
+	hint->next = n + 1;
+	free(s->tmp_path);
+	s->tmp_path = NULL;
+	*file = path;
+	return 0;
+}
+
+int
+cli_sink_commit(struct cli_output *out, struct cli_sink *s, const char *url,
+                char **file)
+{
+	int rc = 0;
+
+	*file = NULL;
+	switch (out->mode) {
+	case CLI_OUT_SPOOL:
+		rc = commit_spool(s);
+		sink_close(out, s);
+		return rc;
+	case CLI_OUT_FILE:
+	case CLI_OUT_DIR:
+		break;
+	default:
+		return 0;
+	}
+	/* An empty body still makes a file. */
+	if (s->fd < 0 && sink_open(out, s) < 0)
+		return -1;
+	/* close() is where NFS and quotas report lost writes. */
+	rc = close(s->fd);
+	s->fd = -1;
+	if (rc < 0) {
+		sink_fail(s, "writing to a file in", out->tmp_dir, errno);
+	} else if (out->mode == CLI_OUT_DIR) {
+		rc = claim_name(out, s, url, file);
+	} else if (rename(s->tmp_path, out->path) < 0) {
+		rc = sink_fail(s, "saving as", out->path, errno);
+	} else {
+		free(s->tmp_path);
+		s->tmp_path = NULL;
+		*file = strdup(out->path);
+	}
+	if (rc < 0)
+		cli_sink_discard(out, s);
+	return rc;
+}
+
+void
+cli_sink_discard(struct cli_output *out, struct cli_sink *s)
+{
+	sink_close(out, s);
+	if (s->tmp_path != NULL) {
+		unlink(s->tmp_path);
+		free(s->tmp_path);
+		s->tmp_path = NULL;
+	}
+}
+
+void
+cli_sink_free(struct cli_output *out, struct cli_sink *s)
+{
+	cli_sink_discard(out, s);
+	free(s->error);
+	s->error = NULL;
+}

@@ -1,0 +1,133 @@
+/*
+ * progress.c - the progress bar on a terminal and the closing summary.
+ *
+ * The bar is redrawn by a libevent timer rather than on every finished
+ * URL: at thousands of URLs a second, drawing per URL would spend more
+ * time on the terminal than on the network.
+ */
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "cli.h"
+
+#define TICK_USEC 200000
+
+double
+cli_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void
+cli_format_bytes(char *dst, size_t dstsz, double bytes)
+{
+	static const char *const units[] = { "kB", "MB", "GB", "TB", "PB" };
+	unsigned i = 0;
+
+	if (bytes < 1000) {
+		snprintf(dst, dstsz, "%.0f B", bytes);
+		return;
+	}
+	bytes /= 1000;
+	while (bytes >= 999.95 && i + 1 < sizeof units / sizeof units[0]) {
+		bytes /= 1000;
+		i++;
+	}
+	snprintf(dst, dstsz, "%.1f %s", bytes, units[i]);
+}
+
+static void
+draw(struct cli_app *app)
+{
+	struct cli_progress *p = &app->progress;
+	const struct cli_stats *st = &app->stats;
+	double now = cli_now(), dt = now - p->last_t, inst;
+	char bytes[32], rate[32];
+
+	if (dt > 0) {
+		inst = (double)(st->received - p->last_bytes) / dt;
+		/* Smooth, so the figure can be read while it changes. */
+		p->rate = p->last_bytes == 0 && p->rate == 0 ? inst :
+		          0.7 * p->rate + 0.3 * inst;
+		p->last_t = now;
+		p->last_bytes = st->received;
+	}
+	cli_format_bytes(bytes, sizeof bytes, (double)st->received);
+	cli_format_bytes(rate, sizeof rate, p->rate);
+	fprintf(stderr, "\r%llu/%llu%s done, %llu failed, %u active, %s, %s/s"
+	        "\033[K",
+	        (unsigned long long)st->done, (unsigned long long)st->started,
+	        app->input_done ? "" : "+", (unsigned long long)st->failed,
+	        app->client != NULL ? evf_client_active(app->client) : 0,
+	        bytes, rate);
+	fflush(stderr);
+	p->drawn = 1;
+}
+
+static void
+tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	draw(arg);
+}
+
+int
+cli_progress_start(struct cli_app *app, int bar)
+{
+	struct cli_progress *p = &app->progress;
+	struct timeval tv = { 0, TICK_USEC };
+
+	p->start = p->last_t = cli_now();
+	if (!bar)
+		return 0;
+	p->timer = event_new(app->base, -1, EV_PERSIST, tick, app);
+	if (p->timer == NULL || event_add(p->timer, &tv) < 0)
+		return -1;
+	return 0;
+}
+
+void
+cli_progress_stop(struct cli_app *app)
+{
+	if (app->progress.timer != NULL)
+		event_del(app->progress.timer);
+	cli_progress_clear(app);
+}
+
+void
+cli_progress_free(struct cli_app *app)
+{
+	if (app->progress.timer != NULL)
+		event_free(app->progress.timer);
+	app->progress.timer = NULL;
+}
+
+void
+cli_progress_clear(struct cli_app *app)
+{
+	if (!app->progress.drawn)
+		return;
+	fputs("\r\033[K", stderr);
+	app->progress.drawn = 0;
+}
+
+void
+cli_progress_summary(struct cli_app *app)
+{
+	const struct cli_stats *st = &app->stats;
+	double secs = cli_now() - app->progress.start;
+	char bytes[32];
+
+	cli_progress_clear(app);
+	cli_format_bytes(bytes, sizeof bytes, (double)st->bytes);
+	fprintf(stderr, "evfetch: %llu URLs, %llu ok, %llu failed, %s in %.2f s "
+	        "(%.0f URLs/s)\n",
+	        (unsigned long long)st->done, (unsigned long long)st->ok,
+	        (unsigned long long)st->failed, bytes, secs,
+	        secs > 0 ? (double)st->done / secs : 0.0);
+}

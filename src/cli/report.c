@@ -1,0 +1,179 @@
+/*
+ * report.c - what the tool says about each URL: one JSON line in the
+ * --report file, an error line on stderr for a failure, a detail line with
+ * -v, and the counts behind the progress bar and the summary.
+ *
+ * The report is buffered by stdio: with tens of thousands of URLs a
+ * second, a write per line would cost more than the transfers.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define REPORT_BUF_SIZE (64 * 1024)
+
+int
+cli_report_open(struct cli_report *r, const char *path)
+{
+	memset(r, 0, sizeof *r);
+	cli_buf_init(&r->line);
+	if (path == NULL)
+		return 0;
+	r->path = path;
+	r->fp = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+	if (r->fp == NULL) {
+		cli_usage_error("cannot open report file '%s': %s", path,
+		                strerror(errno));
+		return -1;
+	}
+	setvbuf(r->fp, NULL, _IOFBF, REPORT_BUF_SIZE);
+	return 0;
+}
+
+static void
+report_failed(struct cli_report *r, int err)
+{
+	if (!r->failed)
+		cli_warn("writing report '%s': %s", r->path, strerror(err));
+	r->failed = 1;
+}
+
+int
+cli_report_close(struct cli_report *r)
+{
+	if (r->fp != NULL) {
+		if (fflush(r->fp) != 0 || ferror(r->fp))
+			report_failed(r, errno ? errno : EIO);
+		if (r->fp != stdout && fclose(r->fp) != 0)
+			report_failed(r, errno);
+		r->fp = NULL;
+	}
+	cli_buf_free(&r->line);
+	return r->failed ? -1 : 0;
+}
+
+/* The keys and their order are part of the tool's interface. */
+static void
+report_line(struct cli_report *r, const struct cli_outcome *o)
+{
+	struct cli_buf *b = &r->line;
+
+	b->len = 0;
+	cli_buf_puts(b, "{\"url\":");
+	cli_json_string(b, o->url, o->url_len);
+	cli_buf_puts(b, ",\"ok\":");
+	cli_json_bool(b, o->ok);
+	cli_buf_puts(b, ",\"status\":");
+	cli_json_int_or_null(b, o->status);
+	cli_buf_puts(b, ",\"bytes\":");
+	cli_json_u64(b, o->bytes);
+	cli_buf_puts(b, ",\"error\":");
+	cli_json_cstring(b, o->error);
+	cli_buf_puts(b, ",\"error_kind\":");
+	cli_json_cstring(b, o->error_kind);
+	cli_buf_puts(b, ",\"time_total_ms\":");
+	cli_json_ms(b, o->total_us);
+	cli_buf_puts(b, ",\"tls_version\":");
+	cli_json_cstring(b, o->tls_version);
+	cli_buf_puts(b, ",\"reused\":");
+	cli_json_bool(b, o->reused);
+	cli_buf_puts(b, ",\"file\":");
+	cli_json_cstring(b, o->file);
+	cli_buf_puts(b, "}\n");
+	if (b->oom) {
+		/* Drop the memory so that the next line can try again. */
+		cli_buf_free(b);
+		report_failed(r, ENOMEM);
+		return;
+	}
+	if (fwrite(b->data, 1, b->len, r->fp) != b->len)
+		report_failed(r, errno);
+}
+
+void
+cli_put_safe(FILE *stream, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	/*
+	 * Escape sequences in a URL or a server's text must not reach the
+	 * terminal; C1 controls (U+0080..U+009F) act like them in some.
+	 */
+	while (i < len) {
+		size_t n = cli_utf8_len(p + i, len - i);
+
+		if (n == 0 || (n == 1 && (p[i] < 0x20 || p[i] == 0x7f)) ||
+		    (n == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0)) {
+			fputc('?', stream);
+			i += n ? n : 1;
+			continue;
+		}
+		fwrite(p + i, 1, n, stream);
+		i += n;
+	}
+}
+
+static void
+put_safe_str(const char *s)
+{
+	cli_put_safe(stderr, s, strlen(s));
+}
+
+static void
+print_verbose(const struct cli_outcome *o)
+{
+	fputs("evfetch: ", stderr);
+	cli_put_safe(stderr, o->url, o->url_len);
+	if (o->status != 0)
+		fprintf(stderr, ": status %d", o->status);
+	else
+		fputs(": no response", stderr);
+	fprintf(stderr, ", %llu bytes, %llu.%03llu ms, %s, ",
+	        (unsigned long long)o->bytes,
+	        (unsigned long long)(o->total_us / 1000),
+	        (unsigned long long)(o->total_us % 1000),
+	        o->reused ? "reused connection" : "new connection");
+	put_safe_str(o->tls_version != NULL ? o->tls_version : "no TLS");
+	if (o->file != NULL) {
+		fputs(", saved as ", stderr);
+		put_safe_str(o->file);
+	}
+	fputc('\n', stderr);
+}
+
+static void
+print_error(const struct cli_outcome *o)
+{
+	fputs("evfetch: ", stderr);
+	cli_put_safe(stderr, o->url, o->url_len);
+	fputs(": ", stderr);
+	put_safe_str(o->error_kind);
+	fputs(": ", stderr);
+	put_safe_str(o->error);
+	fputc('\n', stderr);
+}
+
+void
+cli_record(struct cli_app *app, const struct cli_outcome *o)
+{
+	struct cli_stats *st = &app->stats;
+
+	st->done++;
+	if (o->ok)
+		st->ok++;
+	else
+		st->failed++;
+	st->bytes += o->bytes;
+	if (app->report.fp != NULL)
+		report_line(&app->report, o);
+	if (app->opts.verbose) {
+		cli_progress_clear(app);
+		print_verbose(o);
+	}
+	if (!o->ok && !app->opts.silent) {
+		cli_progress_clear(app);
+		print_error(o);
+	}
+}
