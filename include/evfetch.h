@@ -110,6 +110,13 @@ EVF_API int evf_config_set_user_agent(evf_config *cfg, const char *ua);
  * contains CR or LF.
  */
 EVF_API int evf_config_add_header(evf_config *cfg, const char *line);
+/*
+ * Keep connections open for reuse (default on).  Off sends
+ * "Connection: close" and opens a new connection for every transfer.
+ */
+EVF_API int evf_config_set_keepalive(evf_config *cfg, int on);
+/* Resume TLS sessions per host and port (default on). */
+EVF_API int evf_config_set_session_reuse(evf_config *cfg, int on);
 /* Count HTTP status >= 400 as failure (EVF_ERR_HTTP); default off. */
 EVF_API int evf_config_set_fail_on_http_error(evf_config *cfg, int on);
 /* Limits on the response head (defaults 64 KiB and 100 header lines). */
@@ -218,6 +225,16 @@ EVF_API evf_transfer *evf_fetch(evf_client *client, const evf_request *req,
  * fires again.  The handle is invalid afterwards.  Safe from any callback.
  */
 EVF_API void evf_transfer_cancel(evf_transfer *t);
+
+/*
+ * Stop reading the response body until evf_transfer_resume; for a consumer
+ * slower than the network.  Bytes already received (at most one read
+ * buffer, 16 KiB) may still reach on_body after the call that paused.
+ * Timeouts keep running.  EVF_ERR_INVALID when t is done.
+ */
+EVF_API int evf_transfer_pause(evf_transfer *t);
+/* Read again; on_body fires from the loop, never inside this call. */
+EVF_API int evf_transfer_resume(evf_transfer *t);
 
 /* The URL a transfer was started with. */
 EVF_API const char *evf_transfer_url(const evf_transfer *t);

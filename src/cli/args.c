@@ -31,6 +31,8 @@ enum {
 	OPT_CONNECT_TIMEOUT,
 	OPT_REPORT,
 	OPT_NO_PROGRESS,
+	OPT_NO_KEEPALIVE,
+	OPT_NO_SESSIONID,
 };
 
 static const struct option long_options[] = {
@@ -43,6 +45,8 @@ static const struct option long_options[] = {
 	{ "cacert", required_argument, NULL, OPT_CACERT },
 	{ "capath", required_argument, NULL, OPT_CAPATH },
 	{ "insecure", no_argument, NULL, 'k' },
+	{ "no-http-keep-alive", no_argument, NULL, OPT_NO_KEEPALIVE },
+	{ "no-sessionid", no_argument, NULL, OPT_NO_SESSIONID },
 	{ "resolve", required_argument, NULL, OPT_RESOLVE },
 	{ "dns-servers", required_argument, NULL, OPT_DNS_SERVERS },
 	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
@@ -91,6 +95,8 @@ static const char usage_text[] =
 "  -k, --insecure           do not verify certificates and host names\n"
 "      --resolve HOST:PORT:ADDR  use ADDR for HOST:PORT (repeatable)\n"
 "      --dns-servers ADDR[:PORT][,...]  name servers to ask\n"
+"      --no-sessionid       do not resume TLS sessions\n"
+"      --no-http-keep-alive  a new connection for every transfer\n"
 "Messages:\n"
 "  -s, --silent             no progress bar, summary or error lines\n"
 "      --no-progress        no progress bar\n"
@@ -319,6 +325,8 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 		case OPT_CACERT: o->cacert = optarg; break;
 		case OPT_CAPATH: o->capath = optarg; break;
 		case 'k': o->insecure = 1; break;
+		case OPT_NO_KEEPALIVE: o->no_keepalive = 1; break;
+		case OPT_NO_SESSIONID: o->no_sessionid = 1; break;
 		case OPT_RESOLVE: o->resolves[o->nresolves++] = optarg; break;
 		case OPT_DNS_SERVERS: o->dns_servers = optarg; break;
 		case 'H': o->headers[o->nheaders++] = optarg; break;

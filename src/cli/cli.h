@@ -125,6 +125,7 @@ struct cli_opts {
 	unsigned per_host;         /* 0 = no limit beyond concurrency */
 	const char *cacert, *capath;
 	int insecure;
+	int no_keepalive, no_sessionid;
 	const char **resolves;     /* --resolve entries, in order */
 	size_t nresolves;
 	const char *dns_servers;

@@ -110,6 +110,10 @@ build_config(const struct cli_opts *o)
 		                    "--capath", o->capath);
 	if (o->insecure)
 		bad |= config_check(evf_config_set_insecure(cfg, 1), "-k", "");
+	if (o->no_keepalive)
+		bad |= config_check(evf_config_set_keepalive(cfg, 0), "--no-http-keep-alive", "");
+	if (o->no_sessionid)
+		bad |= config_check(evf_config_set_session_reuse(cfg, 0), "--no-sessionid", "");
 	for (i = 0; i < o->nresolves && !bad; i++)
 		bad |= config_check(evf_config_add_resolve(cfg, o->resolves[i]),
 		                    "--resolve", o->resolves[i]);

@@ -304,6 +304,26 @@ EVF_API void evf_transfer_cancel(evf_transfer *t)
 	client_leave(c);
 }
 
+EVF_API int evf_transfer_pause(evf_transfer *t)
+{
+	if (!t || t->cancelled || t->state == XS_DONE)
+		return EVF_ERR_INVALID;
+	t->paused = 1;
+	return 0;
+}
+
+EVF_API int evf_transfer_resume(evf_transfer *t)
+{
+	if (!t || t->cancelled || t->state == XS_DONE)
+		return EVF_ERR_INVALID;
+	if (t->paused) {
+		t->paused = 0;
+		if (t->conn)
+			conn_resume_reading(t->conn);
+	}
+	return 0;
+}
+
 EVF_API const char *evf_transfer_url(const evf_transfer *t)
 {
 	return t ? t->url : NULL;

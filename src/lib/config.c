@@ -267,6 +267,22 @@ EVF_API int evf_config_add_header(evf_config *cfg, const char *line)
 	return 0;
 }
 
+EVF_API int evf_config_set_keepalive(evf_config *cfg, int on)
+{
+	if (!cfg)
+		return EVF_ERR_INVALID;
+	cfg->no_keepalive = !on;
+	return 0;
+}
+
+EVF_API int evf_config_set_session_reuse(evf_config *cfg, int on)
+{
+	if (!cfg)
+		return EVF_ERR_INVALID;
+	cfg->no_session_reuse = !on;
+	return 0;
+}
+
 EVF_API int evf_config_set_fail_on_http_error(evf_config *cfg, int on)
 {
 	if (!cfg)

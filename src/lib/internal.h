@@ -59,6 +59,8 @@ struct evf_config {
 	char **headers;
 	size_t nheaders;
 	int fail_on_http_error;
+	int no_keepalive;
+	int no_session_reuse;
 	size_t max_header_bytes;
 	unsigned max_headers;
 };
@@ -187,6 +189,8 @@ void conn_close(struct conn *cn);
 void conn_arm(struct conn *cn, enum conn_op op, int want);
 void conn_start_request(struct conn *cn);
 void conn_park(struct conn *cn);
+/* Re-arm a read that evf_transfer_pause stopped. */
+void conn_resume_reading(struct conn *cn);
 /* Record a failure text in the client's scratch buffer. */
 void conn_set_why(struct conn *cn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -264,6 +268,7 @@ struct evf_transfer {
 	unsigned in_callback : 1;
 	unsigned cancelled : 1;
 	unsigned on_live : 1;
+	unsigned paused : 1;
 };
 
 TAILQ_HEAD(xfer_list, evf_transfer);

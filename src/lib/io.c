@@ -264,6 +264,10 @@ static void do_read(struct conn *cn)
 {
 	struct evf_client *c = cn->client;
 	for (int i = 0; i < READS_PER_WAKEUP; i++) {
+		if (cn->xfer->paused) {
+			conn_arm(cn, OP_READ, 0);   /* evf_transfer_resume re-arms */
+			return;
+		}
 		size_t got = 0;
 		int r = cn->ops->read(cn, c->rbuf, sizeof c->rbuf, &got);
 		if (r == IO_DONE) {
@@ -334,6 +338,15 @@ static void io_cb(evutil_socket_t fd, short what, void *arg)
 	client_enter(c);
 	conn_resume(cn, what);
 	client_leave(c);
+}
+
+void conn_resume_reading(struct conn *cn)
+{
+	if (cn->op != OP_READ || cn->armed)
+		return;
+	conn_arm(cn, OP_READ, IO_WANT_READ);
+	/* records may wait inside OpenSSL: look without waiting for the socket */
+	event_active(&cn->ev, EV_READ, 1);
 }
 
 void conn_park(struct conn *cn)

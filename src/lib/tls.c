@@ -40,9 +40,14 @@ SSL_CTX *tls_ctx_new(const struct evf_config *cfg, char *why, size_t whylen)
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	/* give idle connections' buffers back; they are the bulk of memory */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
-	                                        SSL_SESS_CACHE_NO_INTERNAL_STORE);
-	SSL_CTX_sess_set_new_cb(ctx, new_session);
+	if (cfg->no_session_reuse) {
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	} else {
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
+		                                        SSL_SESS_CACHE_NO_INTERNAL_STORE);
+		SSL_CTX_sess_set_new_cb(ctx, new_session);
+	}
 	if (SSL_CTX_set_alpn_protos(ctx, alpn_http11, sizeof alpn_http11 - 1) != 0)
 		goto fail;
 	if (cfg->insecure) {
@@ -92,7 +97,7 @@ int tls_conn_setup(struct conn *cn)
 		conn_set_why(cn, "cannot check the certificate against '%s'", h->name);
 		return EVF_ERR_TLS;
 	}
-	if (h->session)
+	if (h->session && !cn->client->cfg.no_session_reuse)
 		SSL_set_session(ssl, h->session);
 	return 0;
 }

@@ -99,7 +99,7 @@ void transfer_start(struct evf_transfer *t)
 static int build_request(struct evf_transfer *t)
 {
 	const struct evf_config *cfg = &t->client->cfg;
-	size_t n = cfg->nheaders + t->nheaders;
+	size_t n = cfg->nheaders + t->nheaders + 1;
 	const char *stack[32];
 	const char **all = n <= 32 ? stack : malloc(n * sizeof *all);
 	if (!all)
@@ -108,6 +108,10 @@ static int build_request(struct evf_transfer *t)
 		all[i] = cfg->headers[i];
 	for (size_t i = 0; i < t->nheaders; i++)
 		all[cfg->nheaders + i] = t->headers[i];
+	if (cfg->no_keepalive)
+		all[n - 1] = "Connection: close";
+	else
+		n--;
 	t->req = http1_request(t->method == EVF_HEAD ? "HEAD" : "GET", t->u.target,
 	                       t->u.authority, cfg->user_agent ? cfg->user_agent : DEFAULT_UA,
 	                       all, n, &t->req_len);
@@ -194,7 +198,8 @@ int transfer_on_data(struct evf_transfer *t, const char *data, size_t len)
 	if (r == 1) {
 		/* bytes past the response, or records still inside OpenSSL,
 		 * mean the server sent more than it framed: never reuse */
-		int keep = cn->http.keep_alive && used == len && !cn->ops->pending(cn);
+		int keep = cn->http.keep_alive && used == len && !cn->ops->pending(cn) &&
+		           !c->cfg.no_keepalive;
 		release_conn(t, keep);
 		transfer_finish(t, EVF_OK, NULL);
 		return 1;
