@@ -117,6 +117,31 @@ EVF_API int evf_config_add_header(evf_config *cfg, const char *line);
 EVF_API int evf_config_set_keepalive(evf_config *cfg, int on);
 /* Resume TLS sessions per host and port (default on). */
 EVF_API int evf_config_set_session_reuse(evf_config *cfg, int on);
+/*
+ * Follow 301, 302, 303, 307 and 308 redirects to http and https URLs, at
+ * most max of them (default off).  Authorization and Cookie headers are
+ * dropped once a redirect leaves the original scheme, host and port.
+ */
+EVF_API int evf_config_set_follow_redirects(evf_config *cfg, int on, unsigned max);
+/* Ask for gzip and deflate and decode them as they arrive (default off). */
+EVF_API int evf_config_set_decode(evf_config *cfg, int on);
+/*
+ * Largest body (after decoding) accepted, 0 = no limit.  A larger announced
+ * Content-Length fails at once, a longer body as soon as it passes the
+ * limit, with EVF_ERR_TOO_LARGE.
+ */
+EVF_API int evf_config_set_max_body(evf_config *cfg, uint64_t bytes);
+/*
+ * Try again up to n times after a transient failure: connect errors,
+ * timeouts, connections lost before the response head, and statuses 408,
+ * 429, 500, 502, 503 and 504.  The delay starts at base_ms and doubles, with
+ * jitter, up to max_ms; a Retry-After header sets it instead, capped at
+ * max_ms.  Defaults: 0 retries, 1000 ms, 60000 ms.
+ */
+EVF_API int evf_config_set_retries(evf_config *cfg, unsigned n, unsigned base_ms,
+                                   unsigned max_ms);
+/* Fail a transfer that receives no byte for ms milliseconds (0 = never). */
+EVF_API int evf_config_set_idle_timeout(evf_config *cfg, unsigned ms);
 /* Count HTTP status >= 400 as failure (EVF_ERR_HTTP); default off. */
 EVF_API int evf_config_set_fail_on_http_error(evf_config *cfg, int on);
 /* Limits on the response head (defaults 64 KiB and 100 header lines). */
@@ -181,6 +206,9 @@ typedef struct evf_result {
 	const char *tls_version;   /* "TLSv1.3" etc., NULL for plain HTTP */
 	int reused;                /* 1 when a pooled connection served it */
 	evf_timings timings;
+	const char *effective_url; /* the URL of the last request made */
+	unsigned redirects;        /* redirects followed */
+	unsigned retries;          /* attempts made after the first */
 } evf_result;
 
 /*

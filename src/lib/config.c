@@ -14,6 +14,8 @@ void evf_config_defaults(struct evf_config *cfg)
 	cfg->max_transfers = 50;
 	cfg->max_header_bytes = 64 * 1024;
 	cfg->max_headers = 100;
+	cfg->retry_base_ms = 1000;
+	cfg->retry_max_ms = 60000;
 }
 
 EVF_API evf_config *evf_config_new(void)
@@ -280,6 +282,50 @@ EVF_API int evf_config_set_session_reuse(evf_config *cfg, int on)
 	if (!cfg)
 		return EVF_ERR_INVALID;
 	cfg->no_session_reuse = !on;
+	return 0;
+}
+
+EVF_API int evf_config_set_follow_redirects(evf_config *cfg, int on, unsigned max)
+{
+	if (!cfg)
+		return EVF_ERR_INVALID;
+	cfg->follow_redirects = on != 0;
+	cfg->max_redirects = max;
+	return 0;
+}
+
+EVF_API int evf_config_set_decode(evf_config *cfg, int on)
+{
+	if (!cfg)
+		return EVF_ERR_INVALID;
+	cfg->decode = on != 0;
+	return 0;
+}
+
+EVF_API int evf_config_set_max_body(evf_config *cfg, uint64_t bytes)
+{
+	if (!cfg)
+		return EVF_ERR_INVALID;
+	cfg->max_body = bytes;
+	return 0;
+}
+
+EVF_API int evf_config_set_retries(evf_config *cfg, unsigned n, unsigned base_ms,
+                                   unsigned max_ms)
+{
+	if (!cfg || max_ms < base_ms)
+		return EVF_ERR_INVALID;
+	cfg->retries = n;
+	cfg->retry_base_ms = base_ms;
+	cfg->retry_max_ms = max_ms;
+	return 0;
+}
+
+EVF_API int evf_config_set_idle_timeout(evf_config *cfg, unsigned ms)
+{
+	if (!cfg)
+		return EVF_ERR_INVALID;
+	cfg->idle_timeout_ms = ms;
 	return 0;
 }
 

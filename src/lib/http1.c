@@ -215,6 +215,14 @@ void http1_init(struct http1_parser *h, const struct http1_limits *lim,
 	h->head_request = head_request;
 }
 
+int http1_content_length(const struct http1_parser *h, uint64_t *len)
+{
+	if (!(h->p.flags & F_CONTENT_LENGTH))
+		return 0;
+	*len = h->p.content_length;
+	return 1;
+}
+
 void http1_release(struct http1_parser *h)
 {
 	free(h->hbuf);

@@ -64,6 +64,9 @@ int http1_feed(struct http1_parser *h, const char *data, size_t len, size_t *use
  */
 int http1_eof(struct http1_parser *h, int clean);
 
+/* The announced Content-Length of the current response, if any: 1 or 0. */
+int http1_content_length(const struct http1_parser *h, uint64_t *len);
+
 /*
  * Build a request head into a fresh buffer: method, target, Host,
  * User-Agent, Accept, then the extra lines already formatted as

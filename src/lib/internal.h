@@ -14,6 +14,7 @@
 #include <sys/queue.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
@@ -61,6 +62,12 @@ struct evf_config {
 	int fail_on_http_error;
 	int no_keepalive;
 	int no_session_reuse;
+	int follow_redirects;
+	unsigned max_redirects;
+	int decode;
+	uint64_t max_body;
+	unsigned retries, retry_base_ms, retry_max_ms;
+	unsigned idle_timeout_ms;
 	size_t max_header_bytes;
 	unsigned max_headers;
 };
@@ -85,6 +92,23 @@ struct evf_url {
 /* Parse an absolute http(s) URL.  0, or EVF_ERR_URL with *why set. */
 int evf_url_parse(struct evf_url *u, const char *url, const char **why);
 void evf_url_clear(struct evf_url *u);
+/*
+ * Resolve a reference (a Location value) against an absolute base URL
+ * (RFC 3986, 5.2).  A fresh string, or NULL with *why set.
+ */
+char *evf_url_resolve(const char *base, const char *ref, const char **why);
+
+/* ----------------------------------------------------------------- policy */
+
+int policy_is_redirect(int status);
+int policy_retry_status(int status);
+int policy_retry_error(int err);
+int64_t policy_retry_after_ms(const char *value, time_t now);
+uint64_t policy_backoff_ms(unsigned base_ms, unsigned max_ms, unsigned attempt,
+                           int64_t retry_after_ms);
+int policy_same_origin(const struct evf_url *a, const struct evf_url *b);
+/* Authorization, Cookie and the like: dropped when a redirect leaves the origin. */
+int policy_credential_header(const char *line);
 
 /* -------------------------------------------------------------------- dns */
 
@@ -230,6 +254,7 @@ enum xfer_state {
 	XS_CONNECT,    /* its connection is being opened */
 	XS_REQUEST,    /* sending the request */
 	XS_RESPONSE,   /* receiving the response */
+	XS_RETRY_WAIT, /* waiting to try again */
 	XS_DONE,       /* finished, on the completion queue */
 };
 
@@ -249,6 +274,13 @@ struct evf_transfer {
 	struct conn *conn;
 	struct event timer;
 	int timer_set;
+	char *effective_url;       /* after redirects; NULL = url */
+	unsigned redirects, retries;
+	char *location;            /* the redirect being followed */
+	int64_t retry_after_ms;    /* from Retry-After, -1 if none */
+	struct decoder *dec;       /* content decoding, when asked and needed */
+	uint64_t raw_bytes;        /* body bytes before decoding */
+	uint64_t last_io_us;       /* for the idle timeout */
 	uint64_t start_us;
 	uint64_t connect_deadline_us;
 	uint64_t total_deadline_us;
@@ -269,12 +301,16 @@ struct evf_transfer {
 	unsigned cancelled : 1;
 	unsigned on_live : 1;
 	unsigned paused : 1;
+	unsigned head_delivered : 1; /* the caller has seen this response */
+	unsigned cross_origin : 1;   /* a redirect left the first origin */
 };
 
 TAILQ_HEAD(xfer_list, evf_transfer);
 
 void transfer_attach(struct evf_transfer *t, struct conn *cn, int reused);
 void transfer_connected(struct evf_transfer *t);
+/* The request head is out: the response phase (and idle timer) begins. */
+void transfer_request_sent(struct evf_transfer *t);
 /* The connection failed; err < 0.  May retry on a new connection. */
 void transfer_conn_failed(struct evf_transfer *t, int err, const char *why);
 /* Feed response bytes; returns 1 when the response is complete. */

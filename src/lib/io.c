@@ -256,7 +256,7 @@ static void do_write(struct conn *cn)
 		}
 		t->req_off += put;
 	}
-	t->state = XS_RESPONSE;
+	transfer_request_sent(t);
 	conn_arm(cn, OP_READ, IO_WANT_READ);
 }
 

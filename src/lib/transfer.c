@@ -1,25 +1,48 @@
 /*
- * transfer.c - one request and its response: acquiring a connection,
- * sending the head, handing the response to the caller's callbacks, the
- * connect and total timers, and the one retry on a fresh connection when
- * a reused one turns out to be stale.
+ * transfer.c - one transfer: acquiring a connection, sending the request
+ * head, handing the response to the caller (decoded and size-limited), the
+ * connect, idle and total timers, and the next attempt when there is one:
+ * a redirect, a retry after a transient failure, or the single retry on a
+ * fresh connection when a pooled one turns out to be stale.
+ *
+ * An attempt that will be followed by another never shows the caller its
+ * response: redirects and retried statuses are decided on the head, before
+ * on_head, and failures are retried only while nothing was delivered.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "internal.h"
+#include "decode.h"
 
 #define DEFAULT_UA "evfetch/" EVF_VERSION_STRING
 
+/* Internal reasons to stop parsing a response; never reported. */
+#define STOP_REDIRECT (-1001)
+#define STOP_RETRY (-1002)
+
 static void timer_cb(evutil_socket_t fd, short what, void *arg);
 
-static void arm_timer(struct evf_transfer *t)
+static uint64_t deadline_of(const struct evf_transfer *t)
 {
-	uint64_t deadline = t->total_deadline_us;
+	const struct evf_config *cfg = &t->client->cfg;
+	uint64_t d = t->total_deadline_us;
 	if (t->state == XS_CONNECT && t->connect_deadline_us &&
-	    (!deadline || t->connect_deadline_us < deadline))
-		deadline = t->connect_deadline_us;
+	    (!d || t->connect_deadline_us < d))
+		d = t->connect_deadline_us;
+	if (t->state == XS_RESPONSE && cfg->idle_timeout_ms) {
+		uint64_t idle = t->last_io_us + 1000u * (uint64_t)cfg->idle_timeout_ms;
+		if (!d || idle < d)
+			d = idle;
+	}
+	return d;
+}
+
+static void arm_timer_at(struct evf_transfer *t, uint64_t deadline)
+{
 	if (t->timer_set) {
 		event_del(&t->timer);
 		t->timer_set = 0;
@@ -32,6 +55,11 @@ static void arm_timer(struct evf_transfer *t)
 	evtimer_assign(&t->timer, t->client->base, timer_cb, t);
 	evtimer_add(&t->timer, &tv);
 	t->timer_set = 1;
+}
+
+static void arm_timer(struct evf_transfer *t)
+{
+	arm_timer_at(t, deadline_of(t));
 }
 
 /* Detach the connection from t; it is closed unless keep is set. */
@@ -57,8 +85,8 @@ static void acquire(struct evf_transfer *t, int allow_idle)
 		return;
 	}
 	if (pool_can_open(h)) {
-		t->connect_deadline_us = t->client->cfg.connect_timeout_ms
-		        ? evf_now_us() + 1000u * (uint64_t)t->client->cfg.connect_timeout_ms : 0;
+		unsigned ms = t->client->cfg.connect_timeout_ms;
+		t->connect_deadline_us = ms ? evf_now_us() + 1000u * (uint64_t)ms : 0;
 		t->state = XS_CONNECT;
 		arm_timer(t);
 		conn_open(h, t);
@@ -75,43 +103,77 @@ void transfer_acquire(struct evf_transfer *t)
 	acquire(t, 1);
 }
 
-void transfer_start(struct evf_transfer *t)
+/* Forget what one attempt produced, before the next one. */
+static void reset_attempt(struct evf_transfer *t)
+{
+	t->status = 0;
+	t->bytes = t->raw_bytes = 0;
+	t->reused = 0;
+	t->tls_version = NULL;
+	t->got_response_byte = t->retried_stale = t->head_delivered = 0;
+	free(t->detail);
+	t->detail = NULL;
+	free(t->req);
+	t->req = NULL;
+	if (t->dec) {
+		decoder_free(t->dec);
+		free(t->dec);
+		t->dec = NULL;
+	}
+	memset(&t->timings, 0, sizeof t->timings);
+}
+
+/* Start an attempt at the current URL (t->u must be parsed). */
+static void begin_attempt(struct evf_transfer *t)
 {
 	struct evf_client *c = t->client;
-	const char *why = NULL;
-	t->start_us = evf_now_us();
-	int rc = evf_url_parse(&t->u, t->url, &why);
-	if (rc) {
-		transfer_finish(t, rc, why);
-		return;
-	}
 	if (!(t->host = pool_host(c, &t->u))) {
 		transfer_finish(t, EVF_ERR_NOMEM, "out of memory for a host");
 		return;
 	}
-	if (c->cfg.total_timeout_ms)
-		t->total_deadline_us = t->start_us + 1000u * (uint64_t)c->cfg.total_timeout_ms;
 	t->state = XS_CONNECT;
 	arm_timer(t);
 	acquire(t, 1);
 }
 
+void transfer_start(struct evf_transfer *t)
+{
+	struct evf_client *c = t->client;
+	const char *why = NULL;
+	t->start_us = evf_now_us();
+	t->retry_after_ms = -1;
+	int rc = evf_url_parse(&t->u, t->url, &why);
+	if (rc) {
+		transfer_finish(t, rc, why);
+		return;
+	}
+	if (c->cfg.total_timeout_ms)
+		t->total_deadline_us = t->start_us + 1000u * (uint64_t)c->cfg.total_timeout_ms;
+	begin_attempt(t);
+}
+
 static int build_request(struct evf_transfer *t)
 {
 	const struct evf_config *cfg = &t->client->cfg;
-	size_t n = cfg->nheaders + t->nheaders + 1;
+	size_t cap = cfg->nheaders + t->nheaders + 2, n = 0;
 	const char *stack[32];
-	const char **all = n <= 32 ? stack : malloc(n * sizeof *all);
+	const char **all = cap <= 32 ? stack : malloc(cap * sizeof *all);
 	if (!all)
 		return EVF_ERR_NOMEM;
-	for (size_t i = 0; i < cfg->nheaders; i++)
-		all[i] = cfg->headers[i];
-	for (size_t i = 0; i < t->nheaders; i++)
-		all[cfg->nheaders + i] = t->headers[i];
+	for (size_t i = 0; i < cfg->nheaders + t->nheaders; i++) {
+		const char *line = i < cfg->nheaders ? cfg->headers[i] : t->headers[i - cfg->nheaders];
+		if (t->cross_origin && policy_credential_header(line))
+			continue;
+		all[n++] = line;
+	}
 	if (cfg->no_keepalive)
-		all[n - 1] = "Connection: close";
-	else
-		n--;
+		all[n++] = "Connection: close";
+	int have_ae = 0;
+	for (size_t i = 0; i < n; i++)
+		if (strncasecmp(all[i], "accept-encoding:", 16) == 0)
+			have_ae = 1;
+	if (cfg->decode && !have_ae)
+		all[n++] = "Accept-Encoding: gzip, deflate";
 	t->req = http1_request(t->method == EVF_HEAD ? "HEAD" : "GET", t->u.target,
 	                       t->u.authority, cfg->user_agent ? cfg->user_agent : DEFAULT_UA,
 	                       all, n, &t->req_len);
@@ -120,12 +182,64 @@ static int build_request(struct evf_transfer *t)
 	return t->req ? 0 : EVF_ERR_NOMEM;
 }
 
+static const char *find_header(const evf_response *r, const char *name)
+{
+	for (size_t i = 0; i < r->nheaders; i++)
+		if (strcasecmp(r->headers[i].name, name) == 0)
+			return r->headers[i].value;
+	return NULL;
+}
+
+static int set_detail(struct evf_transfer *t, int err, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static int set_detail(struct evf_transfer *t, int err, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	free(t->detail);
+	t->detail = evf_strdup(buf);
+	return err;
+}
+
 static int sink_head(void *ctx, const evf_response *resp)
 {
 	struct evf_transfer *t = ctx;
+	const struct evf_config *cfg = &t->client->cfg;
 	t->status = resp->status;
-	if (t->client->cfg.fail_on_http_error && resp->status >= 400)
-		return EVF_ERR_HTTP;
+	if (cfg->follow_redirects && policy_is_redirect(resp->status)) {
+		const char *loc = find_header(resp, "location");
+		if (loc && *loc) {
+			free(t->location);
+			t->location = evf_strdup(loc);
+			return t->location ? STOP_REDIRECT : EVF_ERR_NOMEM;
+		}
+	}
+	if (t->retries < cfg->retries && policy_retry_status(resp->status)) {
+		t->retry_after_ms = policy_retry_after_ms(find_header(resp, "retry-after"),
+		                                          time(NULL));
+		return STOP_RETRY;
+	}
+	if (cfg->fail_on_http_error && resp->status >= 400)
+		return set_detail(t, EVF_ERR_HTTP, "the server answered with HTTP status %d",
+		                  resp->status);
+	uint64_t announced;
+	if (cfg->max_body && http1_content_length(&t->conn->http, &announced) &&
+	    announced > cfg->max_body)
+		return set_detail(t, EVF_ERR_TOO_LARGE,
+		                  "the body of %llu bytes is larger than the limit of %llu",
+		                  (unsigned long long)announced, (unsigned long long)cfg->max_body);
+	enum decode_kind kind = cfg->decode ? decode_kind_of(find_header(resp, "content-encoding"))
+	                                    : DECODE_NONE;
+	if (kind != DECODE_NONE && t->method != EVF_HEAD) {
+		if (!(t->dec = malloc(sizeof *t->dec)))
+			return EVF_ERR_NOMEM;
+		decoder_init(t->dec, kind);
+	}
+	t->head_delivered = 1;
 	if (!t->cb.on_head)
 		return 0;
 	t->in_callback = 1;
@@ -133,12 +247,17 @@ static int sink_head(void *ctx, const evf_response *resp)
 	t->in_callback = 0;
 	if (t->client->freed || t->cancelled)
 		return EVF_ERR_CANCELLED;
-	return r ? EVF_ERR_IO : 0;
+	return r ? set_detail(t, EVF_ERR_IO, "on_head refused the response") : 0;
 }
 
-static int sink_body(void *ctx, const char *data, size_t len)
+/* Hand decoded (or plain) body bytes to the caller, within the limit. */
+static int deliver(void *ctx, const char *data, size_t len)
 {
 	struct evf_transfer *t = ctx;
+	uint64_t max = t->client->cfg.max_body;
+	if (max && t->bytes + len > max)
+		return set_detail(t, EVF_ERR_TOO_LARGE, "the body grew past the limit of %llu bytes",
+		                  (unsigned long long)max);
 	t->bytes += len;
 	if (!t->cb.on_body)
 		return 0;
@@ -147,7 +266,19 @@ static int sink_body(void *ctx, const char *data, size_t len)
 	t->in_callback = 0;
 	if (t->client->freed || t->cancelled)
 		return EVF_ERR_CANCELLED;
-	return r ? EVF_ERR_IO : 0;
+	return r ? set_detail(t, EVF_ERR_IO, "on_body refused the data") : 0;
+}
+
+static int sink_body(void *ctx, const char *data, size_t len)
+{
+	struct evf_transfer *t = ctx;
+	t->raw_bytes += len;
+	if (!t->dec)
+		return deliver(t, data, len);
+	int r = decoder_feed(t->dec, data, len, deliver, t);
+	if (r == EVF_ERR_DECODE)
+		set_detail(t, r, "%s", t->dec->why);
+	return r;
 }
 
 void transfer_attach(struct evf_transfer *t, struct conn *cn, int reused)
@@ -163,7 +294,7 @@ void transfer_connected(struct evf_transfer *t)
 	struct conn *cn = t->conn;
 	struct evf_client *c = t->client;
 	t->state = XS_REQUEST;
-	arm_timer(t);   /* only the total deadline is left */
+	arm_timer(t);   /* the connect deadline is behind us */
 	if (!t->req && build_request(t) != 0) {
 		transfer_finish(t, EVF_ERR_NOMEM, "out of memory for the request");
 		return;
@@ -176,13 +307,102 @@ void transfer_connected(struct evf_transfer *t)
 	conn_start_request(cn);
 }
 
+void transfer_request_sent(struct evf_transfer *t)
+{
+	t->state = XS_RESPONSE;
+	t->last_io_us = evf_now_us();
+	if (t->client->cfg.idle_timeout_ms)
+		arm_timer(t);
+}
+
+static void follow_redirect(struct evf_transfer *t)
+{
+	struct evf_client *c = t->client;
+	const char *why = NULL;
+	char *loc = t->location;
+	t->location = NULL;
+	if (t->redirects >= c->cfg.max_redirects) {
+		free(loc);
+		char msg[96];
+		snprintf(msg, sizeof msg, "more than %u redirects", c->cfg.max_redirects);
+		transfer_finish(t, EVF_ERR_TOO_MANY_REDIRECTS, msg);
+		return;
+	}
+	const char *cur = t->effective_url ? t->effective_url : t->url;
+	char *next = evf_url_resolve(cur, loc, &why);
+	struct evf_url u;
+	int rc = next ? evf_url_parse(&u, next, &why) : EVF_ERR_URL;
+	if (rc) {
+		char msg[320];
+		snprintf(msg, sizeof msg, "cannot follow the redirect to '%.200s': %s", loc,
+		         why ? why : "invalid");
+		free(loc);
+		free(next);
+		transfer_finish(t, rc == EVF_ERR_NOMEM ? rc : EVF_ERR_REDIRECT, msg);
+		return;
+	}
+	free(loc);
+	if (!policy_same_origin(&t->u, &u))
+		t->cross_origin = 1;
+	/* 303 turns any method into GET; with only GET and HEAD, HEAD stays */
+	evf_url_clear(&t->u);
+	t->u = u;
+	free(t->effective_url);
+	t->effective_url = next;
+	t->redirects++;
+	reset_attempt(t);
+	begin_attempt(t);
+}
+
+static void schedule_retry(struct evf_transfer *t)
+{
+	const struct evf_config *cfg = &t->client->cfg;
+	release_conn(t, 0);
+	t->retries++;
+	uint64_t ms = policy_backoff_ms(cfg->retry_base_ms, cfg->retry_max_ms, t->retries,
+	                                t->retry_after_ms);
+	t->retry_after_ms = -1;
+	reset_attempt(t);
+	t->state = XS_RETRY_WAIT;
+	arm_timer_at(t, evf_now_us() + ms * 1000u);
+}
+
+/* The response is complete: finish, or move on to the next attempt. */
+static void response_complete(struct evf_transfer *t, int keep)
+{
+	release_conn(t, keep);
+	if (t->dec) {
+		int r = decoder_finish(t->dec);
+		if (r) {
+			transfer_finish(t, r, t->dec->why);
+			return;
+		}
+	}
+	transfer_finish(t, EVF_OK, NULL);
+}
+
+/* Parsing stopped with r < 0: an error, or a reason to try again. */
+static void response_stopped(struct evf_transfer *t, int r)
+{
+	if (r == STOP_REDIRECT) {
+		release_conn(t, 0);
+		follow_redirect(t);
+	} else if (r == STOP_RETRY) {
+		schedule_retry(t);
+	} else {
+		const char *why = t->detail ? t->detail : t->conn->http.why;
+		transfer_finish(t, r, why);
+	}
+}
+
 int transfer_on_data(struct evf_transfer *t, const char *data, size_t len)
 {
 	struct evf_client *c = t->client;
 	struct conn *cn = t->conn;
+	t->last_io_us = evf_now_us();
 	if (!t->got_response_byte) {
 		t->got_response_byte = 1;
-		t->timings.first_byte_us = evf_now_us() - t->start_us;
+		t->timings.first_byte_us = t->last_io_us - t->start_us;
 	}
 	size_t used = 0;
 	int r = http1_feed(&cn->http, data, len, &used);
@@ -200,18 +420,10 @@ int transfer_on_data(struct evf_transfer *t, const char *data, size_t len)
 		 * mean the server sent more than it framed: never reuse */
 		int keep = cn->http.keep_alive && used == len && !cn->ops->pending(cn) &&
 		           !c->cfg.no_keepalive;
-		release_conn(t, keep);
-		transfer_finish(t, EVF_OK, NULL);
+		response_complete(t, keep);
 		return 1;
 	}
-	char why[160];
-	if (r == EVF_ERR_HTTP)
-		snprintf(why, sizeof why, "the server answered with HTTP status %d", t->status);
-	else if (r == EVF_ERR_IO)
-		snprintf(why, sizeof why, "the receiver refused the data");
-	else
-		snprintf(why, sizeof why, "%s", cn->http.why);
-	transfer_finish(t, r, why);
+	response_stopped(t, r);
 	return 1;
 }
 
@@ -220,8 +432,11 @@ void transfer_on_eof(struct evf_transfer *t, int clean)
 	struct conn *cn = t->conn;
 	int r = http1_eof(&cn->http, clean);
 	if (r == 1) {
-		release_conn(t, 0);
-		transfer_finish(t, EVF_OK, NULL);
+		response_complete(t, 0);
+		return;
+	}
+	if (r == STOP_REDIRECT || r == STOP_RETRY) {
+		response_stopped(t, r);
 		return;
 	}
 	char why[sizeof cn->http.why];
@@ -258,6 +473,11 @@ void transfer_finish(struct evf_transfer *t, int err, const char *why)
 		TAILQ_REMOVE(&t->host->waiting, t, link);
 		c->nwaiting--;
 	}
+	if (err && policy_retry_error(err) && !t->head_delivered &&
+	    t->retries < c->cfg.retries && !c->freed) {
+		schedule_retry(t);
+		return;
+	}
 	t->state = XS_DONE;
 	if (t->timer_set) {
 		event_del(&t->timer);
@@ -265,8 +485,11 @@ void transfer_finish(struct evf_transfer *t, int err, const char *why)
 	}
 	t->error = err;
 	/* why may live in the connection: copy it before closing that */
-	if (err && !t->detail)
-		t->detail = evf_strdup(why && *why ? why : evf_strerror(err));
+	if (err && (!t->detail || why != t->detail)) {
+		char *d = evf_strdup(why && *why ? why : evf_strerror(err));
+		free(t->detail);
+		t->detail = d;
+	}
 	release_conn(t, 0);
 	t->timings.total_us = evf_now_us() - (t->start_us ? t->start_us : evf_now_us());
 	client_transfer_done(c, t);
@@ -276,19 +499,32 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct evf_transfer *t = arg;
 	struct evf_client *c = t->client;
+	const struct evf_config *cfg = &c->cfg;
 	t->timer_set = 0;
 	client_enter(c);
 	uint64_t now = evf_now_us();
 	char why[160];
-	if (t->state == XS_CONNECT && t->connect_deadline_us && now >= t->connect_deadline_us) {
-		snprintf(why, sizeof why, "no connection to %s within %u ms",
-		         t->u.authority, c->cfg.connect_timeout_ms);
+	if (t->state == XS_RETRY_WAIT) {
+		if (cfg->total_timeout_ms)
+			t->total_deadline_us = now + 1000u * (uint64_t)cfg->total_timeout_ms;
+		begin_attempt(t);
+	} else if (t->state == XS_CONNECT && t->connect_deadline_us &&
+	           now >= t->connect_deadline_us) {
+		snprintf(why, sizeof why, "no connection to %s within %u ms", t->u.authority,
+		         cfg->connect_timeout_ms);
 		transfer_finish(t, EVF_ERR_TIMEOUT, why);
 	} else if (t->total_deadline_us && now >= t->total_deadline_us) {
 		snprintf(why, sizeof why, "the transfer did not finish within %u ms",
-		         c->cfg.total_timeout_ms);
+		         cfg->total_timeout_ms);
+		transfer_finish(t, EVF_ERR_TIMEOUT, why);
+	} else if (t->state == XS_RESPONSE && cfg->idle_timeout_ms && !t->paused &&
+	           now >= t->last_io_us + 1000u * (uint64_t)cfg->idle_timeout_ms) {
+		snprintf(why, sizeof why, "no data from %s for %u ms", t->u.authority,
+		         cfg->idle_timeout_ms);
 		transfer_finish(t, EVF_ERR_TIMEOUT, why);
 	} else {
+		if (t->paused)
+			t->last_io_us = now;   /* a paused transfer is not idle */
 		arm_timer(t);   /* woke early: wait for the rest */
 	}
 	client_leave(c);
@@ -299,11 +535,17 @@ void transfer_free(struct evf_transfer *t)
 	if (t->timer_set)
 		event_del(&t->timer);
 	free(t->url);
+	free(t->effective_url);
+	free(t->location);
 	for (size_t i = 0; i < t->nheaders; i++)
 		free(t->headers[i]);
 	free(t->headers);
 	evf_url_clear(&t->u);
 	free(t->req);
 	free(t->detail);
+	if (t->dec) {
+		decoder_free(t->dec);
+		free(t->dec);
+	}
 	free(t);
 }

@@ -2,6 +2,7 @@
  * url.c - absolute http(s) URLs, parsed by libevent's evhttp_uri.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -101,4 +102,110 @@ out:
 		evf_url_clear(u);
 	}
 	return rc;
+}
+
+/* Drop the output's last segment and the '/' before it. */
+static char *pop_segment(char *path, char *out)
+{
+	while (out > path && *--out != '/')
+		;
+	return out;
+}
+
+/* RFC 3986, 5.2.4: remove "." and ".." segments, in place (out <= in). */
+static void remove_dot_segments(char *path)
+{
+	char *in = path, *out = path;
+	while (*in) {
+		if (strncmp(in, "../", 3) == 0) {
+			in += 3;
+		} else if (strncmp(in, "./", 2) == 0 || strncmp(in, "/./", 3) == 0) {
+			in += 2;
+		} else if (strcmp(in, "/.") == 0) {
+			in[1] = '\0';
+		} else if (strncmp(in, "/../", 4) == 0) {
+			in += 3;
+			out = pop_segment(path, out);
+		} else if (strcmp(in, "/..") == 0) {
+			in[1] = '\0';
+			out = pop_segment(path, out);
+		} else if (strcmp(in, ".") == 0 || strcmp(in, "..") == 0) {
+			*in = '\0';
+		} else {
+			/* move the first segment, with its leading '/', to the output */
+			do
+				*out++ = *in++;
+			while (*in && *in != '/');
+		}
+	}
+	*out = '\0';
+}
+
+char *evf_url_resolve(const char *base, const char *ref, const char **why)
+{
+	*why = NULL;
+	for (const char *p = ref; *p; p++) {
+		if ((unsigned char)*p <= 32 || (unsigned char)*p >= 127) {
+			*why = "the Location contains a space, control or non-ASCII character";
+			return NULL;
+		}
+	}
+	size_t rlen = strcspn(ref, "#");   /* the fragment stays with the client */
+	char *r = evf_strndup(ref, rlen);
+	struct evhttp_uri *b = evhttp_uri_parse_with_flags(base, 0);
+	struct evhttp_uri *u = r ? evhttp_uri_parse_with_flags(r, 0) : NULL;
+	char *out = NULL, *path = NULL;
+	if (!b || !u) {
+		*why = b ? "the Location cannot be parsed" : "the base URL cannot be parsed";
+		goto done;
+	}
+	const char *scheme = evhttp_uri_get_scheme(u);
+	if (scheme) {
+		out = evf_strdup(r);
+		goto done;
+	}
+	if (rlen >= 2 && r[0] == '/' && r[1] == '/') {
+		out = evf_asprintf("%s:%s", evhttp_uri_get_scheme(b), r);
+		goto done;
+	}
+	const char *bpath = evhttp_uri_get_path(b), *rpath = evhttp_uri_get_path(u);
+	const char *query = evhttp_uri_get_query(u);
+	if (!bpath || !*bpath)
+		bpath = "/";
+	if (!rpath || !*rpath) {
+		path = evf_strdup(bpath);
+		if (!query)
+			query = evhttp_uri_get_query(b);
+	} else if (rpath[0] == '/') {
+		path = evf_strdup(rpath);
+	} else {
+		const char *slash = strrchr(bpath, '/');
+		size_t keep = slash ? (size_t)(slash - bpath) + 1 : 0;
+		path = evf_asprintf("%.*s%s", (int)keep, bpath, rpath);
+	}
+	if (!path)
+		goto done;
+	remove_dot_segments(path);
+	const char *host = evhttp_uri_get_host(b);
+	int port = evhttp_uri_get_port(b);
+	char portbuf[16] = "";
+	if (port > 0)
+		snprintf(portbuf, sizeof portbuf, ":%d", port);
+	out = evf_asprintf("%s://%s%s%s%s", evhttp_uri_get_scheme(b), host ? host : "", portbuf,
+	                   path[0] == '/' ? "" : "/", path);
+	if (out && query) {
+		char *q = evf_asprintf("%s?%s", out, query);
+		free(out);
+		out = q;
+	}
+done:
+	if (!out && !*why)
+		*why = "out of memory";
+	free(path);
+	free(r);
+	if (b)
+		evhttp_uri_free(b);
+	if (u)
+		evhttp_uri_free(u);
+	return out;
 }

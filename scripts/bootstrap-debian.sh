@@ -1,0 +1,29 @@
+#!/bin/sh
+# Install what evfetch needs to build and test on Debian 12, then build it.
+# Runs apt-get as root, or through sudo when started as another user.
+set -eu
+cd "$(dirname "$0")/.."
+
+pkgs="build-essential autoconf automake libtool pkg-config
+      libevent-dev libssl-dev zlib1g-dev node-llhttp
+      nginx python3 openssl curl ca-certificates procps"
+[ "${EVFETCH_EXTRA_PKGS:-}" ] && pkgs="$pkgs $EVFETCH_EXTRA_PKGS"
+
+if [ "$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi
+missing=
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "== installing:$missing"
+	$SUDO apt-get update -q
+	# nginx's package starts a system service; the tests never use it
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
+fi
+
+echo "== building"
+[ -x configure ] || autoreconf -fi
+mkdir -p build
+cd build
+[ -f Makefile ] || ../configure --enable-werror
+make -j"$(nproc)"

@@ -1,0 +1,188 @@
+#!/bin/bash
+# output.sh - where bodies go: -d names derived safely from URLs (never
+# outside the directory), failed transfers leave nothing behind, -o, and
+# several bodies on standard output each whole, never interleaved.
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
+: "${TOP_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
+. "$TOP_SRCDIR/tests/lib/common.sh"
+. "$TOP_SRCDIR/tests/lib/servers.sh"
+
+need_evfetch
+need_python
+start_badserver
+H=http://127.0.0.1:$BADSERVER_PORT
+
+# Everything evfetch writes for -d runs must land in $P/dl.  The working
+# directory and TMPDIR are watched too.
+P=$T/outside
+mkdir -p "$P/dl" "$P/cwd" "$P/tmp"
+EVF_CWD=$P/cwd
+export TMPDIR=$P/tmp
+snapshot() {
+	(cd "$P" && find . -path ./dl -prune -o -print | LC_ALL=C sort)
+}
+snapshot >"$T/before"
+
+N=0
+# name_of URL: fetch URL into a fresh directory; NAME is the one file made
+# there ("" when none, "<several>" when more than one).
+name_of() {
+	N=$((N + 1))
+	DIR=$P/dl/$N
+	mkdir -p "$DIR"
+	evf -d "$DIR" --no-progress --report "$T/names.$N.jsonl" "$1"
+	local files
+	files=$(files_in "$DIR")
+	case $files in
+	*$'\n'*) NAME="<several>" ;;
+	*) NAME=$files ;;
+	esac
+}
+
+# --- names ---------------------------------------------------------------------------
+name_of "$H/name/a/b/name.txt"
+is "$NAME" name.txt "/a/b/name.txt -> name.txt"
+is "$(cat "$DIR/name.txt" 2>/dev/null)" "/name/a/b/name.txt" "/a/b/name.txt: the body"
+
+name_of "$H/name/q.txt?a=b&c=../../d"
+is "$NAME" q.txt "the query is dropped from the name"
+
+name_of "$H/name/frag.txt#part"
+is "$NAME" frag.txt "a fragment is dropped from the name"
+
+name_of "$H/name/dir/"
+is "$NAME" index.html "a trailing slash -> index.html"
+
+name_of "$H/"
+is "$NAME" index.html "the root path -> index.html"
+
+name_of "$H"
+is "$NAME" index.html "no path at all -> index.html"
+
+name_of "$H/%2e%2e/x"
+is "$NAME" x "/%2e%2e/x -> x"
+
+# Hostile last segments: one plain file inside the directory, whose name
+# is not '.', '..', hidden, or anything with a '/'.
+for path in '..%2fetc%2fpasswd' '%2e%2e' '..' '.hidden' '%2e' 'a%2fb' 'a%00b' \
+	'%0a' 'a%5c..%5cb' '%2e%2e%2f%2e%2e%2fescape'; do
+	name_of "$H/$path"
+	like "$NAME" '^[^./][^/]*$' "'/$path' gives one plain, visible file (got '$NAME')"
+	if [ -n "$NAME" ] && [ "$NAME" != "<several>" ]; then
+		[ -f "$DIR/$NAME" ] && [ ! -L "$DIR/$NAME" ]
+		ok $? "'/$path': a regular file"
+	else
+		fail "'/$path': a regular file"
+	fi
+done
+
+name_of "$H/name/$(printf 'x%.0s' {1..300}).txt"
+cmp_ok "${#NAME}" -le 255 "a 300-character segment gives a name the file system takes"
+cmp_ok "${#NAME}" -ge 1 "a 300-character segment still gives a file"
+
+# Collisions in one run: three different URLs with the same last segment.
+N=$((N + 1))
+DIR=$P/dl/$N
+mkdir -p "$DIR"
+evf -d "$DIR" --no-progress --report "$T/coll.jsonl" \
+	"$H/name/x/same.txt" "$H/name/y/same.txt" "$H/name/z/same.txt"
+is "$EVF_RC" 0 "three URLs named same.txt: exit status 0"
+is "$(files_in "$DIR" | wc -l)" 3 "three URLs named same.txt: three files"
+[ -f "$DIR/same.txt" ]
+ok $? "one of them is same.txt"
+is "$(files_in "$DIR" | grep -vc '^same')" 0 "the others keep 'same' at the start of the name"
+is "$(cat "$DIR"/* 2>/dev/null | LC_ALL=C sort)" \
+	"$(printf '/name/%s/same.txt\n' x y z)" "the three files hold the three bodies"
+is "$(rep_count "$T/coll.jsonl" 'r["file"] is not None')" 3 \
+	"the report names a file for each" 
+is "$("$PYTHON3" -c '
+import json, sys
+print(len({json.loads(l)["file"] for l in open(sys.argv[1])}))' "$T/coll.jsonl")" 3 \
+	"the report names three different files"
+
+# --- nothing outside the directory ----------------------------------------------------
+snapshot >"$T/after"
+is "$(diff "$T/before" "$T/after")" "" "-d: nothing was written outside the directory"
+is "$(find "$T" -name passwd -o -name escape | wc -l)" 0 "-d: no file named passwd or escape anywhere"
+is "$(files_in "$P/tmp")" "" "-d: TMPDIR is left empty"
+
+# --- failed transfers leave nothing ----------------------------------------------------
+DIR=$P/dl/failed
+mkdir -p "$DIR"
+evf -d "$DIR" --no-progress --report "$T/failed.jsonl" \
+	"$H/close-early" "$H/truncate-chunked" "$H/reset-mid" "$H/bad-chunk"
+is "$EVF_RC" 1 "four failing URLs with -d: exit status 1"
+is "$(rep_count "$T/failed.jsonl" 'not r["ok"]')" 4 "four failing URLs: four failures"
+is "$(files_in "$DIR")" "" "failed transfers leave no file and no temp file in the directory"
+is "$(rep_count "$T/failed.jsonl" 'r.get("file") is None')" 4 \
+	"failed transfers: the report names no file"
+
+DIR=$P/dl/mixed
+mkdir -p "$DIR"
+evf -d "$DIR" --no-progress "$H/name/good.txt" "$H/close-early"
+is "$(files_in "$DIR")" good.txt "a good and a failed URL: only the good file"
+
+mkdir -p "$P/o"
+evf -o "$P/o/out.bin" --no-progress "$H/close-early"
+is "$EVF_RC" 1 "-o with a failing transfer: exit status 1"
+is "$(files_in "$P/o")" "" "-o with a failing transfer: no file and no temp file"
+
+evf -o "$P/o/out.bin" --no-progress --report "$T/o.jsonl" "$H/ok/300000"
+is "$EVF_RC" 0 "-o: exit status 0"
+badserver_body 300000 >"$T/expected"
+cmp -s "$T/expected" "$P/o/out.bin"
+ok $? "-o: the file is byte-exact"
+is "$(files_in "$P/o")" out.bin "-o: only that file"
+like "$(rep_get "$T/o.jsonl" file)" '(^|/)out\.bin$' "-o: the report names the file"
+
+evf -o "$P/o/chunked.bin" --no-progress "$H/chunked/100000"
+badserver_body 100000 >"$T/expected"
+cmp -s "$T/expected" "$P/o/chunked.bin"
+ok $? "-o with a chunked body: byte-exact"
+
+# --- standard output --------------------------------------------------------------------
+evf --no-progress "$H/ok/200000"
+is "$EVF_RC" 0 "one URL to standard output: exit status 0"
+badserver_body 200000 >"$T/expected"
+cmp -s "$T/expected" "$EVF_OUT"
+ok $? "one URL to standard output: byte-exact"
+
+# Twenty bodies of one distinct character each and distinct sizes (some
+# chunked, several larger than any sensible in-memory spool), fetched at
+# once: standard output must be exactly the twenty bodies, each one run.
+chars=(a b c d e f g h i j k l m n o p q r s t)
+urls=()
+: >"$T/expect-runs"
+for ((i = 0; i < 20; i++)); do
+	size=$((1000 + i * 37000))
+	u="$H/fill/$size?c=${chars[i]}"
+	((i % 3 == 0)) && u="$u&chunked=1"
+	urls+=("$u")
+	printf '%s %d\n' "${chars[i]}" "$size" >>"$T/expect-runs"
+done
+# Two failures in the middle: their partial bodies (digits) must not appear.
+urls+=("$H/close-early" "$H/reset-mid")
+evf -c 22 --no-progress --report "$T/stdout.jsonl" "${urls[@]}"
+is "$EVF_RC" 1 "twenty bodies and two failures to standard output: exit status 1"
+"$PYTHON3" - "$EVF_OUT" >"$T/runs" <<'EOF'
+import sys
+data = open(sys.argv[1], "rb").read()
+runs, i = [], 0
+while i < len(data):
+    j = i
+    while j < len(data) and data[j] == data[i]:
+        j += 1
+    runs.append("%s %d" % (chr(data[i]), j - i))
+    i = j
+print("\n".join(sorted(runs)))
+EOF
+is "$(cat "$T/runs")" "$(LC_ALL=C sort "$T/expect-runs")" \
+	"standard output holds each body whole, never interleaved, and nothing else"
+
+evf --discard --no-progress "$H/ok/1000" "$H/ok/2000"
+is "$EVF_RC" 0 "--discard: exit status 0"
+is "$(wc -c <"$EVF_OUT")" 0 "--discard: nothing on standard output"
+
+is "$(files_in "$P/tmp")" "" "TMPDIR is left empty at the end"
+
+done_testing

@@ -1,0 +1,161 @@
+#!/bin/bash
+# tls.sh - certificate verification: a wrong CA, a wrong host name, an
+# expired and a self-signed certificate all fail with error_kind tls (and
+# pass with -k); the system store does not know the test CA; no request
+# leaves the client before verification; --capath; TLS version limits.
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
+: "${TOP_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
+. "$TOP_SRCDIR/tests/lib/common.sh"
+. "$TOP_SRCDIR/tests/lib/nginx.sh"
+. "$TOP_SRCDIR/tests/lib/servers.sh"
+
+need_evfetch
+need_python
+start_nginx "$T/nginx"
+
+N=0
+# fetch_one URL ARGS...: one URL, report in $R.
+fetch_one() {
+	local url=$1
+	shift
+	N=$((N + 1))
+	R=$T/r.$N.jsonl
+	evf --discard --no-progress --report "$R" "$@" "$url"
+}
+
+# must_fail_tls WHAT DETAIL_ERE URL ARGS...: the transfer fails verification.
+must_fail_tls() {
+	local what=$1 detail_re=$2 url=$3 detail
+	shift 3
+	fetch_one "$url" "$@"
+	is "$EVF_RC" 1 "$what: exit status 1"
+	is "$(rep_get "$R" ok)" false "$what: not ok"
+	is "$(rep_get "$R" error_kind)" tls "$what: error_kind tls"
+	detail=$(rep_get "$R" error)
+	like "${detail,,}" "$detail_re" "$what: the detail says why"
+	like "$(rep_get "$R" status)" '^(null|0)$' "$what: no HTTP status"
+}
+
+# The paths requested on connections that must fail verification; nginx
+# must never log any of them.
+NEVER=/never-sent
+
+# --- the good server -----------------------------------------------------------
+fetch_one "https://127.0.0.1:$HTTPS_PORT/hello.txt" --cacert "$CA_FILE"
+is "$EVF_RC" 0 "test CA, IP address in the certificate: exit status 0"
+is "$(rep_get "$R" ok)" true "test CA, IP address: ok"
+like "$(rep_get "$R" tls_version)" '^TLSv1\.[23]$' "test CA: tls_version TLSv1.2 or TLSv1.3"
+
+fetch_one "https://evfetch.test:$HTTPS_PORT/hello.txt" --cacert "$CA_FILE" \
+	--resolve "evfetch.test:$HTTPS_PORT:127.0.0.1"
+is "$(rep_get "$R" ok)" true "test CA, DNS name in the certificate: ok"
+
+fetch_one "https://localhost:$HTTPS_PORT/hello.txt" --cacert "$CA_FILE" \
+	--resolve "localhost:$HTTPS_PORT:127.0.0.1"
+is "$(rep_get "$R" ok)" true "test CA, localhost: ok"
+
+mkdir -p "$T/capath"
+cp "$CA_FILE" "$T/capath/test-ca.pem"
+if "$OPENSSL_BIN" rehash "$T/capath" >/dev/null 2>&1; then
+	fetch_one "https://127.0.0.1:$HTTPS_PORT/hello.txt" --capath "$T/capath"
+	is "$(rep_get "$R" ok)" true "--capath with the test CA: ok"
+	fetch_one "https://127.0.0.1:$HTTPS_PORT$NEVER/capath-empty" --capath "$T/nginx/www"
+	is "$(rep_get "$R" error_kind)" tls "--capath without the test CA: error_kind tls"
+else
+	skip "openssl rehash is not available" 2
+fi
+
+# --- verification failures -------------------------------------------------------
+must_fail_tls "unrelated CA" 'certificate verify|unable to get local issuer|unknown ca' \
+	"https://127.0.0.1:$HTTPS_PORT$NEVER/wrong-ca" --cacert "$OTHER_CA_FILE"
+
+must_fail_tls "wrong host (IP address)" 'mismatch|host|name|verif' \
+	"https://127.0.0.1:$WRONGHOST_PORT$NEVER/wrong-host-ip" --cacert "$CA_FILE"
+
+must_fail_tls "wrong host (DNS name)" 'mismatch|host|name|verif' \
+	"https://localhost:$WRONGHOST_PORT$NEVER/wrong-host-name" --cacert "$CA_FILE" \
+	--resolve "localhost:$WRONGHOST_PORT:127.0.0.1"
+
+must_fail_tls "a name not in the certificate" 'mismatch|host|name|verif' \
+	"https://not-in-cert.test:$HTTPS_PORT$NEVER/not-in-cert" --cacert "$CA_FILE" \
+	--resolve "not-in-cert.test:$HTTPS_PORT:127.0.0.1"
+
+must_fail_tls "expired certificate" 'expired' \
+	"https://127.0.0.1:$EXPIRED_PORT$NEVER/expired" --cacert "$CA_FILE"
+
+must_fail_tls "self-signed certificate" 'self.signed' \
+	"https://127.0.0.1:$SELFSIGNED_PORT$NEVER/self-signed" --cacert "$CA_FILE"
+
+# Without --cacert the system store is used, and it does not know the test
+# CA (common.sh unsets SSL_CERT_FILE and SSL_CERT_DIR).
+must_fail_tls "default trust store" 'certificate verify|unable to get local issuer|verif' \
+	"https://127.0.0.1:$HTTPS_PORT$NEVER/system-store"
+
+# Several failures at once, next to a good URL, over a shared client.
+N=$((N + 1))
+R=$T/r.$N.jsonl
+evf --cacert "$CA_FILE" --discard --no-progress --report "$R" -c 10 \
+	"https://127.0.0.1:$WRONGHOST_PORT$NEVER/batch-1" \
+	"https://127.0.0.1:$EXPIRED_PORT$NEVER/batch-2" \
+	"https://127.0.0.1:$SELFSIGNED_PORT$NEVER/batch-3" \
+	"https://127.0.0.1:$HTTPS_PORT/n/batch-good"
+is "$EVF_RC" 1 "a batch with three bad certificates: exit status 1"
+is "$(rep_count "$R" 'r["error_kind"] == "tls"')" 3 "the batch: three tls failures"
+is "$(rep_get "$R" ok "https://127.0.0.1:$HTTPS_PORT/n/batch-good")" true \
+	"the batch: the good URL is ok"
+
+# --- -k -----------------------------------------------------------------------------
+for server in "wrong host:$WRONGHOST_PORT" "expired:$EXPIRED_PORT" \
+	"self-signed:$SELFSIGNED_PORT" "good:$HTTPS_PORT"; do
+	fetch_one "https://127.0.0.1:${server##*:}/hello.txt" -k
+	is "$(rep_get "$R" ok)" true "-k accepts the ${server%:*} certificate"
+	like "$(rep_get "$R" tls_version)" '^TLSv1\.[23]$' "-k still uses TLS (${server%:*})"
+done
+fetch_one "https://127.0.0.1:$SELFSIGNED_PORT/hello.txt" --insecure --cacert "$OTHER_CA_FILE"
+is "$(rep_get "$R" ok)" true "--insecure wins over a useless --cacert"
+
+# --- nothing was sent over an unverified connection ------------------------------
+sleep 0.2
+cp "$NGINX_ACCESS_LOG" "$T/all.log"
+cmp_ok "$(wc -l <"$T/all.log")" -gt 0 "nginx logged the requests that succeeded"
+is "$(grep -c "$NEVER" "$T/all.log")" 0 \
+	"no request line reached nginx on a connection that failed verification" ||
+	diag "$(grep "$NEVER" "$T/all.log" | head -n 5)"
+
+# --- unusable trust anchors ----------------------------------------------------------
+fetch_one "https://127.0.0.1:$HTTPS_PORT$NEVER/no-ca-file" --cacert "$T/does-not-exist.pem"
+isnt "$EVF_RC" 0 "--cacert with a missing file: a non-zero exit status"
+printf 'not a certificate\n' >"$T/garbage.pem"
+fetch_one "https://127.0.0.1:$HTTPS_PORT$NEVER/garbage-ca" --cacert "$T/garbage.pem"
+isnt "$EVF_RC" 0 "--cacert with a file that holds no certificate: a non-zero exit status"
+is "$(grep -c "$NEVER" "$NGINX_ACCESS_LOG")" 0 "no request was sent with unusable trust anchors"
+
+# --- protocol mix-ups -----------------------------------------------------------------
+fetch_one "https://127.0.0.1:$HTTP_PORT/hello.txt" --cacert "$CA_FILE"
+is "$EVF_RC" 1 "https to a plain HTTP port: exit status 1"
+like "$(rep_get "$R" error_kind)" '^(tls|protocol)$' \
+	"https to a plain HTTP port: error_kind tls (or protocol)"
+
+fetch_one "http://127.0.0.1:$HTTPS_PORT/hello.txt"
+is "$(rep_get "$R" status)" 400 "http to a TLS port: nginx's 400 is reported"
+
+# --- TLS versions (badserver) -----------------------------------------------------------
+start_badserver --tls "$PKI_DIR/server.pem" "$PKI_DIR/server.key" --tls-max TLSv1.2
+fetch_one "https://127.0.0.1:$BADSERVER_PORT/ok/10" --cacert "$CA_FILE"
+is "$(rep_get "$R" ok)" true "a TLS 1.2-only server: ok"
+is "$(rep_get "$R" tls_version)" TLSv1.2 "a TLS 1.2-only server: tls_version TLSv1.2"
+
+start_badserver --tls "$PKI_DIR/server.pem" "$PKI_DIR/server.key" --tls-max TLSv1.3 \
+	--tls-min TLSv1.3
+fetch_one "https://127.0.0.1:$BADSERVER_PORT/ok/10" --cacert "$CA_FILE"
+is "$(rep_get "$R" tls_version)" TLSv1.3 "a TLS 1.3-only server: tls_version TLSv1.3"
+
+start_badserver --tls "$PKI_DIR/server.pem" "$PKI_DIR/server.key" --tls-max TLSv1.1
+fetch_one "https://127.0.0.1:$BADSERVER_PORT$NEVER/tls11" --cacert "$CA_FILE"
+is "$EVF_RC" 1 "a server that stops at TLS 1.1: exit status 1"
+is "$(rep_get "$R" error_kind)" tls "a server that stops at TLS 1.1: error_kind tls"
+fetch_one "https://127.0.0.1:$BADSERVER_PORT$NEVER/tls11-k" -k
+is "$(rep_get "$R" error_kind)" tls "a server that stops at TLS 1.1: tls even with -k"
+is "$(grep -c "$NEVER" "$BADSERVER_LOG")" 0 "no request was sent over TLS 1.1"
+
+done_testing

@@ -1,0 +1,342 @@
+# nginx.sh - test PKI and a private nginx for the integration tests.
+#
+# Sourced after common.sh.  Provides:
+#
+#   free_port            print a TCP port that was free on 127.0.0.1 a
+#                        moment ago (python3 binds port 0)
+#   make_pki DIR         generate, with openssl, in DIR:
+#                          ca.pem/ca.key           the test CA (EC P-256)
+#                          server.pem/.key         localhost, evfetch.test,
+#                                                  127.0.0.1; signed by the CA
+#                          wronghost.pem/.key      wrong.test only; by the CA
+#                          expired.pem/.key        localhost, 127.0.0.1;
+#                                                  by the CA, expired in 2021
+#                          selfsigned.pem/.key     localhost, 127.0.0.1
+#                          other-ca.pem/.key       an unrelated CA
+#                        and exports CA_FILE, OTHER_CA_FILE, PKI_DIR.
+#   start_nginx DIR      make DIR/pki, DIR/www and DIR/nginx.conf and run
+#                        nginx in the foreground as a child of the test
+#                        (stopped at exit).  Exports NGINX_DIR, NGINX_PID,
+#                        HTTPS_PORT, WRONGHOST_PORT, EXPIRED_PORT,
+#                        SELFSIGNED_PORT, HTTP_PORT, NGINX_ACCESS_LOG,
+#                        NGINX_ERROR_LOG, WWW_DIR.  Calls skip_all when
+#                        $NGINX is missing.
+#   nginx_log_lines PORT  the access log lines of one port (after a
+#                        short wait for nginx to write them)
+#
+# Served by every nginx server (docroot DIR/www):
+#   /1k.bin /16k.bin /1m.bin   random bytes (DIR/www/NAME.sha256 holds the
+#                              sha256); /hello.txt = "hello\n"
+#   /n/ANYTHING                200 "ok $uri\n"
+#   /status/404 /status/500 /status/403 /status/503
+#   /x-test                    200 with the X-Test request header as body
+#   /host                      200 with the Host request header as body
+#   /ua                        200 with the User-Agent as body
+#   /method                    200 with the request method as body
+#   /redirect                  302 to /hello.txt
+# The access log (NGINX_ACCESS_LOG) has one line per request:
+#   PORT CONNECTION_ID CONNECTION_REQUESTS "REQUEST LINE" STATUS BYTES "HOST"
+
+if [ -n "${_NGINX_SH_LOADED:-}" ]; then
+	return 0
+fi
+_NGINX_SH_LOADED=1
+
+free_port() {
+	"$PYTHON3" -c '
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()'
+}
+
+_ossl() {
+	"$OPENSSL_BIN" "$@" 2>>"$PKI_DIR/openssl.log" || {
+		diag "openssl $* failed:"
+		diag_file "$PKI_DIR/openssl.log" 20
+		return 1
+	}
+}
+
+# _leaf_ext FILE SAN: an extension file for a TLS server certificate.
+_leaf_ext() {
+	cat >"$1" <<EOF
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+subjectAltName = $2
+EOF
+}
+
+# _make_ca NAME CN: a self-signed CA certificate NAME.pem with key NAME.key.
+_make_ca() {
+	local name=$1 cn=$2
+	_ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+		-out "$PKI_DIR/$name.key" || return 1
+	_ossl req -new -x509 -key "$PKI_DIR/$name.key" -sha256 -days 30 \
+		-subj "/CN=$cn" \
+		-addext "basicConstraints=critical,CA:TRUE" \
+		-addext "keyUsage=critical,keyCertSign,cRLSign" \
+		-addext "subjectKeyIdentifier=hash" \
+		-out "$PKI_DIR/$name.pem" || return 1
+}
+
+# _make_leaf NAME CN SAN: a key and certificate signed by ca.pem.
+_make_leaf() {
+	local name=$1 cn=$2 san=$3
+	_ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+		-out "$PKI_DIR/$name.key" || return 1
+	_ossl req -new -key "$PKI_DIR/$name.key" -subj "/CN=$cn" \
+		-out "$PKI_DIR/$name.csr" || return 1
+	_leaf_ext "$PKI_DIR/$name.ext" "$san"
+	_ossl x509 -req -in "$PKI_DIR/$name.csr" -sha256 -days 30 \
+		-CA "$PKI_DIR/ca.pem" -CAkey "$PKI_DIR/ca.key" \
+		-set_serial "0x$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" \
+		-extfile "$PKI_DIR/$name.ext" -out "$PKI_DIR/$name.pem" || return 1
+}
+
+# The expired certificate needs explicit dates in the past, which only
+# `openssl ca` accepts; it wants a small CA database.
+_make_expired() {
+	local d=$PKI_DIR/ca-db
+	mkdir -p "$d/new"
+	: >"$d/index.txt"
+	echo 1000 >"$d/serial"
+	cat >"$d/ca.cnf" <<EOF
+[ ca ]
+default_ca = test_ca
+
+[ test_ca ]
+database = $d/index.txt
+new_certs_dir = $d/new
+serial = $d/serial
+default_md = sha256
+policy = any_policy
+unique_subject = no
+copy_extensions = none
+
+[ any_policy ]
+commonName = supplied
+
+[ expired_ext ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+subjectAltName = DNS:localhost, DNS:evfetch.test, IP:127.0.0.1
+EOF
+	_ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+		-out "$PKI_DIR/expired.key" || return 1
+	_ossl req -new -key "$PKI_DIR/expired.key" -subj "/CN=localhost" \
+		-out "$PKI_DIR/expired.csr" || return 1
+	_ossl ca -batch -notext -config "$d/ca.cnf" \
+		-cert "$PKI_DIR/ca.pem" -keyfile "$PKI_DIR/ca.key" \
+		-startdate 20200101000000Z -enddate 20210101000000Z \
+		-extensions expired_ext -in "$PKI_DIR/expired.csr" \
+		-out "$PKI_DIR/expired.pem" || return 1
+}
+
+make_pki() {
+	PKI_DIR=$1
+	mkdir -p "$PKI_DIR" || return 1
+	: >"$PKI_DIR/openssl.log"
+	_make_ca ca "evfetch test CA" &&
+		_make_ca other-ca "evfetch unrelated CA" &&
+		_make_leaf server localhost \
+			"DNS:localhost, DNS:evfetch.test, IP:127.0.0.1" &&
+		_make_leaf wronghost wrong.test "DNS:wrong.test" &&
+		_make_expired &&
+		_ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+			-out "$PKI_DIR/selfsigned.key" &&
+		_ossl req -new -x509 -key "$PKI_DIR/selfsigned.key" -sha256 \
+			-days 30 -subj "/CN=localhost" \
+			-addext "subjectAltName=DNS:localhost, DNS:evfetch.test, IP:127.0.0.1" \
+			-addext "extendedKeyUsage=serverAuth" \
+			-out "$PKI_DIR/selfsigned.pem" || return 1
+	CA_FILE=$PKI_DIR/ca.pem
+	OTHER_CA_FILE=$PKI_DIR/other-ca.pem
+	export PKI_DIR CA_FILE OTHER_CA_FILE
+}
+
+_make_docroot() {
+	local www=$1 name size
+	mkdir -p "$www" || return 1
+	for name in 1k:1024 16k:16384 1m:1048576; do
+		size=${name#*:}
+		name=${name%%:*}.bin
+		head -c "$size" /dev/urandom >"$www/$name" || return 1
+		sha256_of "$www/$name" >"$www/$name.sha256"
+	done
+	printf 'hello\n' >"$www/hello.txt"
+}
+
+_write_nginx_conf() {
+	local dir=$1 conns
+	# nginx warns when worker_connections exceeds the descriptor limit.
+	conns=$(ulimit -n)
+	case $conns in
+	unlimited | *[!0-9]*) conns=4096 ;;
+	esac
+	[ "$conns" -gt 4096 ] && conns=4096
+	conns=$((conns - 32))
+	cat >"$dir/nginx.conf" <<EOF
+# Generated by tests/lib/nginx.sh; every path is inside $dir.
+worker_processes 1;
+pid $dir/nginx.pid;
+lock_file $dir/nginx.lock;
+error_log $dir/logs/error.log info;
+
+events {
+    worker_connections $conns;
+}
+
+http {
+    default_type application/octet-stream;
+    client_body_temp_path $dir/tmp/body;
+    proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
+    log_format evf '\$server_port \$connection \$connection_requests '
+                   '"\$request" \$status \$body_bytes_sent "\$http_host"';
+    access_log $dir/logs/access.log evf;
+    keepalive_requests 100000;
+    keepalive_timeout 60;
+    gzip off;
+    server_tokens off;
+    ssl_protocols TLSv1.2 TLSv1.3;
+
+    server {
+        listen 127.0.0.1:$HTTP_PORT;
+        include $dir/locations.conf;
+    }
+    server {
+        listen 127.0.0.1:$HTTPS_PORT ssl;
+        ssl_certificate $dir/pki/server.pem;
+        ssl_certificate_key $dir/pki/server.key;
+        include $dir/locations.conf;
+    }
+    server {
+        listen 127.0.0.1:$WRONGHOST_PORT ssl;
+        ssl_certificate $dir/pki/wronghost.pem;
+        ssl_certificate_key $dir/pki/wronghost.key;
+        include $dir/locations.conf;
+    }
+    server {
+        listen 127.0.0.1:$EXPIRED_PORT ssl;
+        ssl_certificate $dir/pki/expired.pem;
+        ssl_certificate_key $dir/pki/expired.key;
+        include $dir/locations.conf;
+    }
+    server {
+        listen 127.0.0.1:$SELFSIGNED_PORT ssl;
+        ssl_certificate $dir/pki/selfsigned.pem;
+        ssl_certificate_key $dir/pki/selfsigned.key;
+        include $dir/locations.conf;
+    }
+}
+EOF
+	cat >"$dir/locations.conf" <<EOF
+root $dir/www;
+location / {
+}
+location /n/ {
+    default_type text/plain;
+    return 200 "ok \$uri\n";
+}
+location = /status/403 { return 403; }
+location = /status/404 { return 404; }
+location = /status/500 { return 500; }
+location = /status/503 { return 503; }
+location = /x-test {
+    default_type text/plain;
+    return 200 "\$http_x_test";
+}
+location = /host {
+    default_type text/plain;
+    return 200 "\$http_host";
+}
+location = /ua {
+    default_type text/plain;
+    return 200 "\$http_user_agent";
+}
+location = /method {
+    default_type text/plain;
+    return 200 "\$request_method";
+}
+location = /redirect {
+    return 302 /hello.txt;
+}
+EOF
+}
+
+_nginx_fail_hook() {
+	[ -n "${NGINX_DIR:-}" ] || return 0
+	# Without the routine lines about clients closing connections.
+	grep -v -e 'closed keepalive connection' -e 'while waiting for request' \
+		-e 'client closed connection while SSL handshaking' \
+		"$NGINX_DIR/logs/error.log" >"$NGINX_DIR/logs/error.filtered" 2>/dev/null
+	diag_file "$NGINX_DIR/logs/error.filtered" 30
+	diag_file "$NGINX_DIR/logs/access.log" 10
+}
+
+start_nginx() {
+	local dir=$1 attempt
+	if [ -z "$NGINX" ] || [ ! -x "$NGINX" ]; then
+		skip_all "nginx not found (NGINX='$NGINX')"
+	fi
+	need_python
+	need_openssl
+	mkdir -p "$dir/logs" "$dir/tmp" || bail_out "cannot create $dir"
+	make_pki "$dir/pki" || bail_out "could not make the test PKI"
+	_make_docroot "$dir/www" || bail_out "could not make the docroot"
+	WWW_DIR=$dir/www
+	NGINX_DIR=$dir
+	NGINX_ACCESS_LOG=$dir/logs/access.log
+	NGINX_ERROR_LOG=$dir/logs/error.log
+	# Another test may take a port between free_port and nginx's bind;
+	# try again with new ports when that happens.
+	for attempt in 1 2 3 4 5; do
+		HTTPS_PORT=$(free_port) && WRONGHOST_PORT=$(free_port) &&
+			EXPIRED_PORT=$(free_port) && SELFSIGNED_PORT=$(free_port) &&
+			HTTP_PORT=$(free_port) || bail_out "free_port failed"
+		_write_nginx_conf "$dir"
+		# nginx reads inherited listening sockets from an environment
+		# variable named NGINX, which the test harness uses for its path.
+		env -u NGINX "$NGINX" -p "$dir" -c "$dir/nginx.conf" \
+			-e "$dir/logs/error.log" \
+			-g 'daemon off; master_process off;' \
+			>>"$dir/logs/stdout.log" 2>&1 &
+		NGINX_PID=$!
+		at_exit "stop_pid $NGINX_PID"
+		watch_pid "$NGINX_PID"
+		if wait_ports 15 "$NGINX_PID" "$HTTPS_PORT" "$WRONGHOST_PORT" \
+			"$EXPIRED_PORT" "$SELFSIGNED_PORT" "$HTTP_PORT"; then
+			export NGINX_DIR NGINX_PID HTTPS_PORT WRONGHOST_PORT \
+				EXPIRED_PORT SELFSIGNED_PORT HTTP_PORT NGINX_ACCESS_LOG \
+				NGINX_ERROR_LOG WWW_DIR
+			TAP_END_FAIL_HOOKS+=(_nginx_fail_hook)
+			return 0
+		fi
+		stop_pid "$NGINX_PID"
+		if ! grep -q 'Address already in use' "$dir/logs/error.log" \
+			"$dir/logs/stdout.log" 2>/dev/null; then
+			break
+		fi
+		diag "nginx: a port was taken, retrying ($attempt)"
+	done
+	diag_file "$dir/logs/stdout.log" 20
+	diag_file "$dir/logs/error.log" 20
+	bail_out "nginx did not start"
+}
+
+# nginx writes its access log line when a request ends, which can be a
+# moment after the client has its response.
+nginx_log_lines() {
+	sleep 0.2
+	grep "^$1 " "$NGINX_ACCESS_LOG" 2>/dev/null
+}
