@@ -140,6 +140,12 @@ EVF_API int evf_config_set_max_body(evf_config *cfg, uint64_t bytes);
  */
 EVF_API int evf_config_set_retries(evf_config *cfg, unsigned n, unsigned base_ms,
                                    unsigned max_ms);
+/*
+ * TLS handshakes in progress at once (default 128); more connections wait
+ * for a slot after their TCP connect.  A handshake holds far more memory
+ * than an established connection, so this bounds the peak.
+ */
+EVF_API int evf_config_set_max_handshakes(evf_config *cfg, unsigned n);
 /* Fail a transfer that receives no byte for ms milliseconds (0 = never). */
 EVF_API int evf_config_set_idle_timeout(evf_config *cfg, unsigned ms);
 /* Count HTTP status >= 400 as failure (EVF_ERR_HTTP); default off. */

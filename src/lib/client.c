@@ -36,6 +36,7 @@ EVF_API evf_client *evf_client_new(struct event_base *base, const evf_config *cf
 	TAILQ_INIT(&c->pending);
 	TAILQ_INIT(&c->done);
 	TAILQ_INIT(&c->live);
+	TAILQ_INIT(&c->hs_wait);
 	TAILQ_INIT(&c->unused_hosts);
 	c->ssl_ctx = tls_ctx_new(&c->cfg, c->why, sizeof c->why);
 	if (!c->ssl_ctx) {
@@ -141,6 +142,12 @@ static void kick_cb(evutil_socket_t fd, short what, void *arg)
 	struct evf_transfer *t;
 	c->kick_scheduled = 0;
 	client_enter(c);
+	struct conn *cn;
+	while (!c->freed && c->nhandshakes < c->cfg.max_handshakes &&
+	       (cn = TAILQ_FIRST(&c->hs_wait))) {
+		TAILQ_REMOVE(&c->hs_wait, cn, link);
+		conn_start_tls(cn);
+	}
 	while (!c->freed && c->nactive < c->cfg.max_transfers &&
 	       (t = TAILQ_FIRST(&c->pending))) {
 		TAILQ_REMOVE(&c->pending, t, link);

@@ -15,6 +15,7 @@ void evf_config_defaults(struct evf_config *cfg)
 	cfg->max_header_bytes = 64 * 1024;
 	cfg->max_headers = 100;
 	cfg->retry_base_ms = 1000;
+	cfg->max_handshakes = 128;
 	cfg->retry_max_ms = 60000;
 }
 
@@ -318,6 +319,14 @@ EVF_API int evf_config_set_retries(evf_config *cfg, unsigned n, unsigned base_ms
 	cfg->retries = n;
 	cfg->retry_base_ms = base_ms;
 	cfg->retry_max_ms = max_ms;
+	return 0;
+}
+
+EVF_API int evf_config_set_max_handshakes(evf_config *cfg, unsigned n)
+{
+	if (!cfg || n == 0)
+		return EVF_ERR_INVALID;
+	cfg->max_handshakes = n;
 	return 0;
 }
 

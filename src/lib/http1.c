@@ -161,6 +161,9 @@ static int on_headers_complete(llhttp_t *p)
 	int rc = h->sink.on_head ? h->sink.on_head(h->sink.ctx, &resp) : 0;
 	if (hv != stackh)
 		free(hv);
+	/* the head is only valid during on_head: give its memory back, as a
+	 * long body would otherwise keep it for nothing */
+	http1_release(h);
 	if (rc < 0)
 		return fail(h, rc, "stopped after the response head");
 	/* 1 tells llhttp that no body follows (HEAD) */
@@ -203,11 +206,8 @@ static const llhttp_settings_t settings = {
 void http1_init(struct http1_parser *h, const struct http1_limits *lim,
                 const struct http1_sink *sink, int head_request)
 {
-	char *keep = h->hbuf;
-	size_t cap = h->hcap;
+	http1_release(h);
 	memset(h, 0, sizeof *h);
-	h->hbuf = keep;   /* reuse the head buffer across requests */
-	h->hcap = cap;
 	llhttp_init(&h->p, HTTP_RESPONSE, &settings);
 	h->p.data = h;
 	h->limits = *lim;

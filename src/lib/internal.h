@@ -68,6 +68,7 @@ struct evf_config {
 	uint64_t max_body;
 	unsigned retries, retry_base_ms, retry_max_ms;
 	unsigned idle_timeout_ms;
+	unsigned max_handshakes;
 	size_t max_header_bytes;
 	unsigned max_headers;
 };
@@ -165,6 +166,7 @@ void tls_session_free(SSL_SESSION *s);
 enum conn_state {
 	CS_RESOLVING,
 	CS_CONNECTING,
+	CS_HS_WAIT,   /* connected, waiting for a handshake slot */
 	CS_HANDSHAKING,
 	CS_BUSY,      /* serving a transfer */
 	CS_IDLE,      /* in the pool */
@@ -196,7 +198,7 @@ struct conn {
 	int last_errno;
 	char *peer;                /* last address tried, for error texts */
 	struct evf_transfer *xfer; /* the transfer using the connection */
-	TAILQ_ENTRY(conn) link;    /* host idle list */
+	TAILQ_ENTRY(conn) link;    /* host idle list, or the handshake queue */
 	unsigned requests;         /* requests served so far */
 	uint64_t idle_since;
 	struct http1_parser http;
@@ -213,6 +215,8 @@ void conn_close(struct conn *cn);
 void conn_arm(struct conn *cn, enum conn_op op, int want);
 void conn_start_request(struct conn *cn);
 void conn_park(struct conn *cn);
+/* Begin the TLS handshake of a connected socket (it holds a slot). */
+void conn_start_tls(struct conn *cn);
 /* Re-arm a read that evf_transfer_pause stopped. */
 void conn_resume_reading(struct conn *cn);
 /* Record a failure text in the client's scratch buffer. */
@@ -346,6 +350,8 @@ struct evf_client {
 	TAILQ_HEAD(, host) unused_hosts;
 	unsigned nunused;
 	unsigned nidle_total;
+	unsigned nhandshakes;      /* TLS handshakes in progress */
+	struct conn_list hs_wait;  /* connected, waiting for a handshake slot */
 	int depth;                 /* nesting of library code on the stack */
 	int freed;                 /* evf_client_free was called */
 	char why[512];             /* scratch for error texts */

@@ -24,6 +24,7 @@
 #define READS_PER_WAKEUP 8
 
 static void io_cb(evutil_socket_t fd, short what, void *arg);
+static void handshake_over(struct conn *cn);
 static void do_write(struct conn *cn);
 
 void conn_set_why(struct conn *cn, const char *fmt, ...)
@@ -58,6 +59,10 @@ void conn_close(struct conn *cn)
 	struct host *h = cn->host;
 	if (cn->state == CS_IDLE)
 		pool_remove_idle(cn);
+	else if (cn->state == CS_HS_WAIT)
+		TAILQ_REMOVE(&c->hs_wait, cn, link);
+	else if (cn->state == CS_HANDSHAKING)
+		handshake_over(cn);
 	cn->state = CS_CLOSED;
 	if (cn->armed)
 		event_del(&cn->ev);
@@ -105,6 +110,15 @@ static uint64_t since_start(struct conn *cn)
 	return cn->xfer ? evf_now_us() - cn->xfer->start_us : 0;
 }
 
+/* A handshake ended (or its connection closed): free its slot. */
+static void handshake_over(struct conn *cn)
+{
+	struct evf_client *c = cn->client;
+	c->nhandshakes--;
+	if (!TAILQ_EMPTY(&c->hs_wait))
+		client_kick(c);
+}
+
 static void do_handshake(struct conn *cn)
 {
 	int r = cn->ops->handshake(cn);
@@ -112,6 +126,8 @@ static void do_handshake(struct conn *cn)
 		conn_arm(cn, OP_HANDSHAKE, r);
 		return;
 	}
+	handshake_over(cn);
+	cn->state = CS_BUSY;
 	if (r < 0) {
 		conn_fail(cn, r);
 		return;
@@ -131,10 +147,27 @@ static void connected(struct conn *cn)
 		conn_ready(cn);
 		return;
 	}
+	struct evf_client *c = cn->client;
+	if (c->nhandshakes >= c->cfg.max_handshakes) {
+		/* handshakes in flight hold most of a connection's transient
+		 * memory (and CPU): queue instead of starting them all at once */
+		cn->state = CS_HS_WAIT;
+		conn_arm(cn, OP_NONE, 0);
+		TAILQ_INSERT_TAIL(&c->hs_wait, cn, link);
+		return;
+	}
+	conn_start_tls(cn);
+}
+
+void conn_start_tls(struct conn *cn)
+{
 	cn->ops = &evf_tls_ops;
 	cn->state = CS_HANDSHAKING;
+	cn->client->nhandshakes++;
 	int r = tls_conn_setup(cn);
 	if (r < 0) {
+		handshake_over(cn);
+		cn->state = CS_BUSY;
 		if (r == EVF_ERR_NOMEM)
 			conn_set_why(cn, "out of memory for a TLS connection");
 		conn_fail(cn, r);

@@ -161,6 +161,10 @@ static int tls_read(struct conn *cn, void *buf, size_t len, size_t *got)
 	int e = SSL_get_error(cn->ssl, 0);
 	switch (e) {
 	case SSL_ERROR_WANT_READ:
+		/* SSL_MODE_RELEASE_BUFFERS does not give back the read buffer
+		 * after TLS 1.3 records; while we wait on the socket the 17 KB
+		 * buffer is the bulk of an open transfer's memory */
+		SSL_free_buffers(cn->ssl);
 		return IO_WANT_READ;
 	case SSL_ERROR_WANT_WRITE:
 		return IO_WANT_WRITE;
