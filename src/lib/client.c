@@ -66,26 +66,11 @@ fail0:
 static void destroy(struct evf_client *c)
 {
 	struct evf_transfer *t;
-	/* every transfer is reachable from one of these lists or a host */
-	while ((t = TAILQ_FIRST(&c->pending))) {
-		TAILQ_REMOVE(&c->pending, t, link);
-		transfer_free(t);
-	}
-	while ((t = TAILQ_FIRST(&c->done))) {
-		TAILQ_REMOVE(&c->done, t, link);
-		transfer_free(t);
-	}
-	while ((t = TAILQ_FIRST(&c->live))) {
-		TAILQ_REMOVE(&c->live, t, live_link);
-		t->on_live = 0;
-		if (t->conn) {
-			struct conn *cn = t->conn;
-			t->conn = NULL;
-			cn->xfer = NULL;
-			conn_close(cn);
-		}
-		transfer_free(t);
-	}
+	/* every transfer is on one of these lists; idle connections are on
+	 * their hosts' lists */
+	while ((t = TAILQ_FIRST(&c->pending)) || (t = TAILQ_FIRST(&c->done)) ||
+	       (t = TAILQ_FIRST(&c->live)))
+		client_discard(c, t);
 	pool_free_all(c);
 	event_del(&c->kick);
 	event_del(&c->drain);
