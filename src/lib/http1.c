@@ -25,16 +25,9 @@ static int fail(struct http1_parser *h, int err, const char *why)
 	return -1;
 }
 
-/* Append to the head buffer, counting against the head limit. */
+/* Append to the head buffer (bounded: http1_feed limits the raw head). */
 static int head_append(struct http1_parser *h, const char *at, size_t len)
 {
-	h->head_bytes += len;
-	if (h->head_bytes > h->limits.max_header_bytes) {
-		char why[96];
-		snprintf(why, sizeof why, "response head larger than %zu bytes",
-		         h->limits.max_header_bytes);
-		return fail(h, EVF_ERR_PROTOCOL, why);
-	}
 	if (h->hlen + len + 1 > h->hcap) {
 		size_t cap = h->hcap ? h->hcap : 512;
 		while (cap < h->hlen + len + 1)
@@ -66,17 +59,6 @@ static int on_message_begin(llhttp_t *p)
 	h->in_field = 0;
 	h->interim = 0;
 	h->head_done = 0;
-	h->head_bytes = 0;
-	return 0;
-}
-
-static int on_status(llhttp_t *p, const char *at, size_t len)
-{
-	/* the reason phrase is not kept, but it counts against the limit */
-	struct http1_parser *h = H(p);
-	h->head_bytes += len;
-	if (h->head_bytes > h->limits.max_header_bytes)
-		return fail(h, EVF_ERR_PROTOCOL, "response status line too long");
 	return 0;
 }
 
@@ -128,6 +110,8 @@ static int on_headers_complete(llhttp_t *p)
 	struct http1_parser *h = H(p);
 	int status = p->status_code;
 
+	if (status < 100 || status > 999)
+		return fail(h, EVF_ERR_PROTOCOL, "malformed response: status code out of range");
 	if (status == 101)
 		return fail(h, EVF_ERR_PROTOCOL, "unexpected 101 Switching Protocols");
 	if (status >= 100 && status < 200) {
@@ -166,8 +150,9 @@ static int on_headers_complete(llhttp_t *p)
 	http1_release(h);
 	if (rc < 0)
 		return fail(h, rc, "stopped after the response head");
-	/* 1 tells llhttp that no body follows (HEAD) */
-	return h->head_request ? 1 : 0;
+	/* 1 tells llhttp that no body follows: a HEAD request, or a status
+	 * that never has one (RFC 9110, 6.4.1), whatever Content-Length says */
+	return h->head_request || status == 204 || status == 304 ? 1 : 0;
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t len)
@@ -193,7 +178,6 @@ static int on_message_complete(llhttp_t *p)
 
 static const llhttp_settings_t settings = {
 	.on_message_begin = on_message_begin,
-	.on_status = on_status,
 	.on_header_field = on_header_field,
 	.on_header_field_complete = on_header_field_complete,
 	.on_header_value = on_header_value,
@@ -249,19 +233,44 @@ int http1_feed(struct http1_parser *h, const char *data, size_t len, size_t *use
 		return h->error;
 	if (h->complete)
 		return 1;
-	if (len == 0)
-		return 0;
-	llhttp_errno_t e = llhttp_execute(&h->p, data, len);
-	if (e == HPE_OK) {
-		*used = len;
-		return 0;
+	size_t off = 0;
+	while (off < len) {
+		size_t n = len - off;
+		int in_head = !h->head_done;
+		if (in_head) {
+			/* every raw byte before the final head's end counts: leading
+			 * blank lines, padding and interim 1xx heads included, so the
+			 * limit bounds time as well as memory */
+			size_t max = h->limits.max_header_bytes;
+			size_t room = max > h->head_raw ? max - h->head_raw : 0;
+			if (room == 0) {
+				char why[96];
+				snprintf(why, sizeof why, "response head larger than %zu bytes", max);
+				fail(h, EVF_ERR_PROTOCOL, why);
+				return h->error;
+			}
+			if (n > room)
+				n = room;
+		}
+		llhttp_errno_t e = llhttp_execute(&h->p, data + off, n);
+		size_t took = n;
+		if (e != HPE_OK) {
+			const char *pos = llhttp_get_error_pos(&h->p);
+			took = pos ? (size_t)(pos - (data + off)) : n;
+		}
+		if (in_head)
+			h->head_raw += took;
+		off += took;
+		if (e == HPE_OK)
+			continue;
+		if (e == HPE_PAUSED && h->complete) {
+			*used = off;
+			return 1;
+		}
+		return llhttp_failure(h, e);
 	}
-	if (e == HPE_PAUSED && h->complete) {
-		const char *pos = llhttp_get_error_pos(&h->p);
-		*used = pos ? (size_t)(pos - data) : len;
-		return 1;
-	}
-	return llhttp_failure(h, e);
+	*used = len;
+	return 0;
 }
 
 int http1_eof(struct http1_parser *h, int clean)

@@ -32,7 +32,7 @@ struct http1_parser {
 	struct http1_limits limits;
 	char *hbuf;          /* status text, then name\0value\0 pairs */
 	size_t hlen, hcap;
-	size_t head_bytes;   /* counted against max_header_bytes */
+	size_t head_raw;     /* raw bytes before the final head ended */
 	unsigned nheaders;
 	int in_field;        /* inside a header name */
 	int head_request;    /* a HEAD request: no body follows */

@@ -220,6 +220,26 @@ int main(void)
 	o = run(big, strlen(big), 1, 0, 0);
 	ok(o.rc == 1, "19 header lines are within the limit");
 
+	/* the limit counts raw bytes, whatever llhttp skips or drops */
+	size_t o3 = 0;
+	for (int i = 0; i < 3000; i++)
+		o3 += (size_t)snprintf(big + o3, sizeof big - o3, "\r\n");
+	snprintf(big + o3, sizeof big - o3, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	expect_err("6000 bytes of blank lines before the status line", big, 0, EVF_ERR_PROTOCOL);
+	o3 = 0;
+	for (int i = 0; i < 200; i++)
+		o3 += (size_t)snprintf(big + o3, sizeof big - o3, "HTTP/1.1 100 Continue\r\n\r\n");
+	snprintf(big + o3, sizeof big - o3, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	expect_err("a flood of interim 100 responses", big, 0, EVF_ERR_PROTOCOL);
+	snprintf(big, sizeof big, "HTTP/1.1 200 OK\r\nX-Pad:%5000s\r\nContent-Length: 0\r\n\r\n", "v");
+	expect_err("a header padded with 5000 blanks", big, 0, EVF_ERR_PROTOCOL);
+	expect_err("status 000", "HTTP/1.1 000 Zero\r\nContent-Length: 0\r\n\r\n", 0,
+	           EVF_ERR_PROTOCOL);
+	const char *nc = "HTTP/1.1 204 No Content\r\nContent-Length: 3\r\n\r\nabc";
+	o = run(nc, strlen(nc), 0, 0, 0);
+	ok(o.rc == 1 && o.got.blen == 0 && o.used == strlen(nc) - 3,
+	   "204 with Content-Length: no body, the 3 bytes are left over (not reused)");
+
 	request_heads();
 	return done_testing();
 }
