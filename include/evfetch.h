@@ -9,6 +9,10 @@
  * Threads: a client and everything made from it must be used from the
  * thread that runs its event_base.
  *
+ * The loop: idle keep-alive connections stay registered on the event_base
+ * (for up to 30 s), so event_base_dispatch does not return by itself right
+ * after the last transfer; evf_client_free closes them.
+ *
  * Callbacks: every callback runs from the event loop, never from inside the
  * API call that caused it.  A transfer's on_done fires exactly once, unless
  * the transfer was cancelled or its client freed first, in which case no
@@ -119,8 +123,9 @@ EVF_API int evf_config_set_keepalive(evf_config *cfg, int on);
 EVF_API int evf_config_set_session_reuse(evf_config *cfg, int on);
 /*
  * Follow 301, 302, 303, 307 and 308 redirects to http and https URLs, at
- * most max of them (default off).  Authorization and Cookie headers are
- * dropped once a redirect leaves the original scheme, host and port.
+ * most max of them (default off).  Authorization, Cookie and Host headers
+ * given by the caller are dropped once a redirect leaves the original
+ * scheme, host and port.
  */
 EVF_API int evf_config_set_follow_redirects(evf_config *cfg, int on, unsigned max);
 /* Ask for gzip and deflate and decode them as they arrive (default off). */

@@ -43,6 +43,10 @@ EVF_API evf_client *evf_client_new(struct event_base *base, const evf_config *cf
 		e = EVF_ERR_TLS;
 		goto fail2;
 	}
+	if (!(c->bio_meth = tls_bio_method_new())) {
+		e = EVF_ERR_NOMEM;
+		goto fail3;
+	}
 	if ((e = dns_setup(c)) != 0)
 		goto fail3;
 	event_assign(&c->kick, base, -1, 0, kick_cb, c);
@@ -52,6 +56,8 @@ EVF_API evf_client *evf_client_new(struct event_base *base, const evf_config *cf
 	return c;
 fail3:
 	dns_teardown(c);
+	if (c->bio_meth)
+		BIO_meth_free(c->bio_meth);
 	SSL_CTX_free(c->ssl_ctx);
 fail2:
 	evf_config_clear(&c->cfg);
@@ -76,6 +82,7 @@ static void destroy(struct evf_client *c)
 	event_del(&c->drain);
 	dns_teardown(c);
 	SSL_CTX_free(c->ssl_ctx);
+	BIO_meth_free(c->bio_meth);
 	evf_config_clear(&c->cfg);
 	free(c);
 }
@@ -175,13 +182,17 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
 		TAILQ_REMOVE(&c->done, t, link);
 		evf_result res = {
 			.error = t->error,
-			.detail = t->error ? t->detail : NULL,
+			/* the copy of the detail may have failed for lack of memory */
+			.detail = !t->error ? NULL : t->detail ? t->detail : evf_strerror(t->error),
 			.status = t->status,
 			.bytes = t->bytes,
 			.url = t->url,
 			.tls_version = t->tls_version,
 			.reused = t->reused,
 			.timings = t->timings,
+			.effective_url = t->effective_url ? t->effective_url : t->url,
+			.redirects = t->redirects,
+			.retries = t->retries,
 		};
 		t->in_callback = 1;
 		t->cb.on_done(t, &res, t->arg);

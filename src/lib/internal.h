@@ -108,7 +108,8 @@ int64_t policy_retry_after_ms(const char *value, time_t now);
 uint64_t policy_backoff_ms(unsigned base_ms, unsigned max_ms, unsigned attempt,
                            int64_t retry_after_ms);
 int policy_same_origin(const struct evf_url *a, const struct evf_url *b);
-/* Authorization, Cookie and the like: dropped when a redirect leaves the origin. */
+/* Authorization, Cookie, Host and the like: dropped when a redirect leaves
+ * the origin. */
 int policy_credential_header(const char *line);
 
 /* -------------------------------------------------------------------- dns */
@@ -158,6 +159,7 @@ int tcp_connect_check(struct conn *cn);
 
 /* tls.c */
 SSL_CTX *tls_ctx_new(const struct evf_config *cfg, char *why, size_t whylen);
+BIO_METHOD *tls_bio_method_new(void);
 int tls_conn_setup(struct conn *cn);
 void tls_session_free(SSL_SESSION *s);
 
@@ -334,6 +336,7 @@ struct evf_client {
 	struct event_base *base;
 	struct evf_config cfg;
 	SSL_CTX *ssl_ctx;
+	BIO_METHOD *bio_meth;      /* sockets without SIGPIPE */
 	struct evdns_base *dns;
 	int own_dns;
 	struct xfer_list pending;

@@ -9,7 +9,9 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -17,6 +19,73 @@
 #include "internal.h"
 
 static const unsigned char alpn_http11[] = "\x08http/1.1";
+
+/*
+ * A socket BIO that sends with MSG_NOSIGNAL: OpenSSL's own writes with
+ * write(2), so a peer's reset would raise SIGPIPE in a program that
+ * embeds us and never asked for that.
+ */
+static int sock_write(BIO *b, const char *buf, int len)
+{
+	int fd = (int)(intptr_t)BIO_get_data(b);
+	BIO_clear_retry_flags(b);
+	ssize_t n = send(fd, buf, (size_t)len, MSG_NOSIGNAL);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		BIO_set_retry_write(b);
+	return (int)n;
+}
+
+static int sock_read(BIO *b, char *buf, int len)
+{
+	int fd = (int)(intptr_t)BIO_get_data(b);
+	BIO_clear_retry_flags(b);
+	ssize_t n = recv(fd, buf, (size_t)len, 0);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		BIO_set_retry_read(b);
+	return (int)n;
+}
+
+static int sock_puts(BIO *b, const char *s)
+{
+	return sock_write(b, s, (int)strlen(s));
+}
+
+static long sock_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	switch (cmd) {
+	case BIO_CTRL_FLUSH:
+	case BIO_CTRL_DUP:
+		return 1;
+	case BIO_C_GET_FD:
+		if (ptr)
+			*(int *)ptr = (int)(intptr_t)BIO_get_data(b);
+		return (long)(intptr_t)BIO_get_data(b);
+	default:
+		return 0;
+	}
+}
+
+static int sock_create(BIO *b)
+{
+	BIO_set_init(b, 1);
+	return 1;
+}
+
+BIO_METHOD *tls_bio_method_new(void)
+{
+	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK |
+	                                 BIO_TYPE_DESCRIPTOR,
+	                             "evfetch socket");
+	if (!m)
+		return NULL;
+	if (!BIO_meth_set_write(m, sock_write) || !BIO_meth_set_read(m, sock_read) ||
+	    !BIO_meth_set_puts(m, sock_puts) || !BIO_meth_set_ctrl(m, sock_ctrl) ||
+	    !BIO_meth_set_create(m, sock_create)) {
+		BIO_meth_free(m);
+		return NULL;
+	}
+	return m;
+}
 
 /* Keep the newest session of each host for resumption. */
 static int new_session(SSL *ssl, SSL_SESSION *sess)
@@ -84,8 +153,11 @@ int tls_conn_setup(struct conn *cn)
 		return EVF_ERR_NOMEM;
 	cn->ssl = ssl;
 	SSL_set_app_data(ssl, cn);
-	if (SSL_set_fd(ssl, cn->fd) != 1)
+	BIO *bio = BIO_new(cn->client->bio_meth);
+	if (!bio)
 		return EVF_ERR_NOMEM;
+	BIO_set_data(bio, (void *)(intptr_t)cn->fd);
+	SSL_set_bio(ssl, bio, bio);   /* one reference, owned by ssl */
 	SSL_set_connect_state(ssl);
 	struct in6_addr tmp;
 	int is_ip = evutil_inet_pton(AF_INET, h->name, &tmp) == 1 ||
