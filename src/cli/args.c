@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,10 @@
 #define MAX_COUNT 1000000u
 /* Timeouts end up as unsigned milliseconds. */
 #define MAX_SECONDS 4000000u
+#define MAX_RETRIES 100u
+#define DEFAULT_MAX_REDIRS 10u
+#define DEFAULT_RETRY_DELAY_MS 1000u
+#define DEFAULT_RETRY_MAX_MS 60000u
 
 enum {
 	OPT_DISCARD = 256,
@@ -33,6 +38,13 @@ enum {
 	OPT_NO_PROGRESS,
 	OPT_NO_KEEPALIVE,
 	OPT_NO_SESSIONID,
+	OPT_MAX_REDIRS,
+	OPT_COMPRESSED,
+	OPT_MAX_FILESIZE,
+	OPT_IDLE_TIMEOUT,
+	OPT_RETRY,
+	OPT_RETRY_DELAY,
+	OPT_RETRY_MAX_TIME,
 };
 
 static const struct option long_options[] = {
@@ -51,6 +63,14 @@ static const struct option long_options[] = {
 	{ "dns-servers", required_argument, NULL, OPT_DNS_SERVERS },
 	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
 	{ "max-time", required_argument, NULL, 'm' },
+	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+	{ "location", no_argument, NULL, 'L' },
+	{ "max-redirs", required_argument, NULL, OPT_MAX_REDIRS },
+	{ "compressed", no_argument, NULL, OPT_COMPRESSED },
+	{ "max-filesize", required_argument, NULL, OPT_MAX_FILESIZE },
+	{ "retry", required_argument, NULL, OPT_RETRY },
+	{ "retry-delay", required_argument, NULL, OPT_RETRY_DELAY },
+	{ "retry-max-time", required_argument, NULL, OPT_RETRY_MAX_TIME },
 	{ "header", required_argument, NULL, 'H' },
 	{ "user-agent", required_argument, NULL, 'A' },
 	{ "head", no_argument, NULL, 'I' },
@@ -65,7 +85,7 @@ static const struct option long_options[] = {
 };
 
 /* The leading ':' makes getopt report a missing argument as ':'. */
-static const char short_options[] = ":i:o:d:c:km:H:A:IfsvhV";
+static const char short_options[] = ":i:o:d:c:km:H:A:IfLsvhV";
 
 static const char usage_text[] =
 "Usage: evfetch [OPTIONS] URL...\n"
@@ -84,11 +104,25 @@ static const char usage_text[] =
 "  -c, --concurrency N      transfers in flight at once (default 50)\n"
 "      --per-host N         connections per host (default: no extra limit)\n"
 "      --connect-timeout SEC  limit for TCP connect and TLS handshake\n"
-"  -m, --max-time SEC       limit for each whole transfer\n"
+"  -m, --max-time SEC       limit for each whole transfer (each try of it)\n"
+"      --idle-timeout SEC   limit for a wait for response data\n"
 "  -I, --head               send HEAD instead of GET\n"
 "  -f, --fail               count an HTTP status of 400 or more as failure\n"
 "  -H, --header 'NAME: VALUE'  add a request header (repeatable)\n"
 "  -A, --user-agent STRING  the User-Agent header\n"
+"  -L, --location           follow redirects (301, 302, 303, 307, 308)\n"
+"      --max-redirs N       with -L, follow at most N redirects (default 10;\n"
+"                           0 makes every redirect fail)\n"
+"      --compressed         ask for gzip or deflate and decode the body\n"
+"      --max-filesize BYTES  fail a body larger than BYTES after decoding\n"
+"                           (a K, M or G suffix means KiB, MiB or GiB)\n"
+"      --retry N            try again up to N times (0 to 100) after a\n"
+"                           transient failure or status 408, 429, 500,\n"
+"                           502, 503 or 504\n"
+"      --retry-delay SEC    delay before the first retry, doubled for each\n"
+"                           next one, with jitter (default 1)\n"
+"      --retry-max-time SEC  the longest delay before a retry, also when\n"
+"                           Retry-After asks for more (default 60)\n"
 "TLS and DNS:\n"
 "      --cacert FILE        trust the CA certificates in FILE\n"
 "      --capath DIR         trust the CA certificates in DIR\n"
@@ -104,7 +138,8 @@ static const char usage_text[] =
 "  -h, --help               show this help and exit\n"
 "  -V, --version            show the version and exit\n"
 "\n"
-"SEC may have a fraction (0.5); 0 means no limit.\n"
+"SEC may have a fraction (0.5); 0 means no limit (with --retry-delay: no\n"
+"delay).\n"
 "Exit status: 0 all URLs fetched, 1 some failed, 2 usage error.\n";
 
 static void
@@ -156,9 +191,22 @@ option_label(int val)
 	return label;
 }
 
-/* A whole number from 1 to MAX_COUNT, digits only. */
+/* Where the value of an option given in seconds goes. */
+static unsigned *
+seconds_field(struct cli_opts *o, int opt)
+{
+	switch (opt) {
+	case 'm': return &o->max_time_ms;
+	case OPT_IDLE_TIMEOUT: return &o->idle_timeout_ms;
+	case OPT_RETRY_DELAY: return &o->retry_delay_ms;
+	case OPT_RETRY_MAX_TIME: return &o->retry_max_ms;
+	default: return &o->connect_timeout_ms;
+	}
+}
+
+/* A whole number from min to max, digits only. */
 static int
-parse_count(const char *s, unsigned *out)
+parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
 {
 	unsigned long v;
 	char *end;
@@ -167,7 +215,7 @@ parse_count(const char *s, unsigned *out)
 		return -1;
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (*end != '\0' || errno != 0 || v < 1 || v > MAX_COUNT)
+	if (*end != '\0' || errno != 0 || v < min || v > max)
 		return -1;
 	*out = (unsigned)v;
 	return 0;
@@ -202,6 +250,36 @@ parse_seconds(const char *s, unsigned *ms)
 	if (*s != '\0' || digits == 0)
 		return -1;
 	*ms = (unsigned)(whole * 1000 + frac + rest);
+	return 0;
+}
+
+/*
+ * A byte count: digits with an optional K, M or G (or k, m, g) for KiB,
+ * MiB or GiB.  0 is refused: "no limit" is what leaving the option out
+ * means.
+ */
+static int
+parse_size(const char *s, uint64_t *out)
+{
+	uint64_t v = 0, mult = 1;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	for (; isdigit((unsigned char)*s); s++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	switch (*s) {
+	case '\0': break;
+	case 'K': case 'k': mult = 1ull << 10; s++; break;
+	case 'M': case 'm': mult = 1ull << 20; s++; break;
+	case 'G': case 'g': mult = 1ull << 30; s++; break;
+	default: return -1;
+	}
+	if (*s != '\0' || v == 0 || v > UINT64_MAX / mult)
+		return -1;
+	*out = v * mult;
 	return 0;
 }
 
@@ -251,6 +329,13 @@ check_combinations(struct cli_opts *o, int nouts)
 		cli_usage_error("empty file name for -i/--input-file");
 		return -1;
 	}
+	if (o->retry_delay_ms > o->retry_max_ms) {
+		cli_usage_error("--retry-delay (%u.%03u s) is longer than "
+		                "--retry-max-time (%u.%03u s)",
+		                o->retry_delay_ms / 1000, o->retry_delay_ms % 1000,
+		                o->retry_max_ms / 1000, o->retry_max_ms % 1000);
+		return -1;
+	}
 	return 0;
 }
 
@@ -276,6 +361,9 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 
 	memset(o, 0, sizeof *o);
 	o->concurrency = 50;
+	o->max_redirs = DEFAULT_MAX_REDIRS;
+	o->retry_delay_ms = DEFAULT_RETRY_DELAY_MS;
+	o->retry_max_ms = DEFAULT_RETRY_MAX_MS;
 	o->out_mode = CLI_OUT_STDOUT;
 	/* Repeatable options cannot occur more often than there are words. */
 	o->resolves = calloc((size_t)argc + 1, sizeof *o->resolves);
@@ -304,8 +392,8 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 			break;
 		case 'c':
 		case OPT_PER_HOST:
-			if (parse_count(optarg, c == 'c' ? &o->concurrency :
-			                                   &o->per_host) < 0) {
+			if (parse_uint(optarg, 1, MAX_COUNT, c == 'c' ?
+			               &o->concurrency : &o->per_host) < 0) {
 				cli_usage_error("%s: '%s' is not a whole number from "
 				                "1 to %u", option_label(c), optarg,
 				                MAX_COUNT);
@@ -314,14 +402,40 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 			break;
 		case OPT_CONNECT_TIMEOUT:
 		case 'm':
-			if (parse_seconds(optarg, c == 'm' ? &o->max_time_ms :
-			                  &o->connect_timeout_ms) < 0) {
+		case OPT_IDLE_TIMEOUT:
+		case OPT_RETRY_DELAY:
+		case OPT_RETRY_MAX_TIME:
+			if (parse_seconds(optarg, seconds_field(o, c)) < 0) {
 				cli_usage_error("%s: '%s' is not a number of seconds "
 				                "from 0 to %u", option_label(c), optarg,
 				                MAX_SECONDS);
 				return CLI_PARSE_USAGE;
 			}
+			/* 0 means no limit: no cap on the delay. */
+			if (c == OPT_RETRY_MAX_TIME && o->retry_max_ms == 0)
+				o->retry_max_ms = UINT_MAX;
 			break;
+		case OPT_MAX_REDIRS:
+		case OPT_RETRY:
+			if (parse_uint(optarg, 0, c == OPT_RETRY ? MAX_RETRIES :
+			               MAX_COUNT, c == OPT_RETRY ? &o->retries :
+			               &o->max_redirs) < 0) {
+				cli_usage_error("%s: '%s' is not a whole number from "
+				                "0 to %u", option_label(c), optarg,
+				                c == OPT_RETRY ? MAX_RETRIES : MAX_COUNT);
+				return CLI_PARSE_USAGE;
+			}
+			break;
+		case OPT_MAX_FILESIZE:
+			if (parse_size(optarg, &o->max_filesize) < 0) {
+				cli_usage_error("%s: '%s' is not a size in bytes above 0 "
+				                "(digits, optionally followed by K, M or G)",
+				                option_label(c), optarg);
+				return CLI_PARSE_USAGE;
+			}
+			break;
+		case 'L': o->follow = 1; break;
+		case OPT_COMPRESSED: o->compressed = 1; break;
 		case OPT_CACERT: o->cacert = optarg; break;
 		case OPT_CAPATH: o->capath = optarg; break;
 		case 'k': o->insecure = 1; break;

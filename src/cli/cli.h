@@ -134,6 +134,14 @@ struct cli_opts {
 	size_t nheaders;
 	const char *user_agent;
 	int head, fail;
+	int follow;                /* -L */
+	unsigned max_redirs;       /* with -L; 0 = a redirect fails */
+	int compressed;
+	uint64_t max_filesize;     /* 0 = no limit */
+	unsigned retries;          /* --retry */
+	unsigned retry_delay_ms;   /* before the first retry, then doubled */
+	unsigned retry_max_ms;     /* cap on any delay; UINT_MAX = none */
+	unsigned idle_timeout_ms;  /* 0 = none */
 	const char *report;        /* --report; "-" is stdout */
 	int silent, no_progress, verbose;
 };
@@ -268,6 +276,8 @@ struct cli_outcome {
 	const char *tls_version;
 	int reused;
 	const char *file;
+	const char *effective_url; /* the last URL requested; NULL = url */
+	unsigned redirects, retries;
 };
 
 struct cli_stats {

@@ -135,6 +135,22 @@ build_config(const struct cli_opts *o)
 	if (o->fail)
 		bad |= config_check(evf_config_set_fail_on_http_error(cfg, 1),
 		                    "-f/--fail", "");
+	if (o->follow)
+		bad |= config_check(evf_config_set_follow_redirects(cfg, 1,
+		                    o->max_redirs), "--max-redirs", "N");
+	if (o->compressed)
+		bad |= config_check(evf_config_set_decode(cfg, 1),
+		                    "--compressed", "");
+	if (o->max_filesize != 0)
+		bad |= config_check(evf_config_set_max_body(cfg, o->max_filesize),
+		                    "--max-filesize", "BYTES");
+	if (o->retries != 0)
+		bad |= config_check(evf_config_set_retries(cfg, o->retries,
+		                    o->retry_delay_ms, o->retry_max_ms),
+		                    "--retry-delay", "SEC");
+	if (o->idle_timeout_ms != 0)
+		bad |= config_check(evf_config_set_idle_timeout(cfg,
+		                    o->idle_timeout_ms), "--idle-timeout", "SEC");
 	if (bad) {
 		evf_config_free(cfg);
 		return NULL;
@@ -260,6 +276,9 @@ xfer_on_done(evf_transfer *t, const evf_result *res, void *arg)
 	o.total_us = res->timings.total_us;
 	o.tls_version = res->tls_version;
 	o.reused = res->reused;
+	o.effective_url = res->effective_url;
+	o.redirects = res->redirects;
+	o.retries = res->retries;
 	if (o.ok && cli_sink_commit(&app->out, &x->sink, o.url, &file) < 0) {
 		/* Fetched, but the body could not be kept. */
 		o.ok = 0;

@@ -53,7 +53,10 @@ cli_report_close(struct cli_report *r)
 	return r->failed ? -1 : 0;
 }
 
-/* The keys and their order are part of the tool's interface. */
+/*
+ * The keys and their order are part of the tool's interface: new keys are
+ * only ever appended.
+ */
 static void
 report_line(struct cli_report *r, const struct cli_outcome *o)
 {
@@ -80,6 +83,15 @@ report_line(struct cli_report *r, const struct cli_outcome *o)
 	cli_json_bool(b, o->reused);
 	cli_buf_puts(b, ",\"file\":");
 	cli_json_cstring(b, o->file);
+	cli_buf_puts(b, ",\"effective_url\":");
+	if (o->effective_url != NULL)
+		cli_json_cstring(b, o->effective_url);
+	else
+		cli_json_string(b, o->url, o->url_len);
+	cli_buf_puts(b, ",\"redirects\":");
+	cli_json_u64(b, o->redirects);
+	cli_buf_puts(b, ",\"retries\":");
+	cli_json_u64(b, o->retries);
 	cli_buf_puts(b, "}\n");
 	if (b->oom) {
 		/* Drop the memory so that the next line can try again. */
@@ -136,6 +148,14 @@ print_verbose(const struct cli_outcome *o)
 	        (unsigned long long)(o->total_us % 1000),
 	        o->reused ? "reused connection" : "new connection");
 	put_safe_str(o->tls_version != NULL ? o->tls_version : "no TLS");
+	if (o->redirects != 0) {
+		fprintf(stderr, ", %u redirect%s to ", o->redirects,
+		        o->redirects == 1 ? "" : "s");
+		put_safe_str(o->effective_url != NULL ? o->effective_url : "?");
+	}
+	if (o->retries != 0)
+		fprintf(stderr, ", %u retr%s", o->retries,
+		        o->retries == 1 ? "y" : "ies");
 	if (o->file != NULL) {
 		fputs(", saved as ", stderr);
 		put_safe_str(o->file);

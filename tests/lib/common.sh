@@ -48,6 +48,13 @@ if [ -z "${OPENSSL_BIN+set}" ]; then OPENSSL_BIN=$(command -v openssl || true); 
 if [ -z "${NGINX+set}" ]; then
 	NGINX=$(PATH=$PATH:/usr/sbin:/sbin command -v nginx || true)
 fi
+# A version manager's shim (pyenv) can cost 150 ms per start, and the
+# tests start python3 hundreds of times: use the interpreter it runs.
+if [ -n "$PYTHON3" ]; then
+	_py=$("$PYTHON3" -c 'import sys; print(sys.executable)' 2>/dev/null) &&
+		[ -n "$_py" ] && [ -x "$_py" ] && PYTHON3=$_py
+	unset _py
+fi
 export TOP_SRCDIR TOP_BUILDDIR EVFETCH LIBTOOL PYTHON3 OPENSSL_BIN NGINX
 
 # Never let the user's environment decide which CAs are trusted.

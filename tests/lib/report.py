@@ -27,6 +27,10 @@ KEYS = {
     "time_total_ms": (int, float),
     "tls_version": (str, type(None)),
     "reused": (bool,),
+    "file": (str, type(None)),
+    "effective_url": (str,),
+    "redirects": (int,),
+    "retries": (int,),
 }
 
 ERROR_KINDS = {
@@ -101,6 +105,8 @@ def check_record(r):
             problems.append("failed with error_kind %r" % r["error_kind"])
         if not r["error"]:
             problems.append("failed with no error text")
+    if r["redirects"] < 0 or r["retries"] < 0:
+        problems.append("negative redirects or retries")
     if r["bytes"] < 0 or r["time_total_ms"] < 0:
         problems.append("negative bytes or time")
     return problems

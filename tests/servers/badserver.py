@@ -51,14 +51,46 @@ path chooses what the server does, so one server covers every scenario:
   /gzip-bomb            Content-Encoding: gzip, ~100 KB expanding to 100 MiB
   /slow-503-then-ok?key=K   503 the first time K is seen, 200 afterwards
   /retry-after[?key=K]  503 with Retry-After: 1 (with a key: only the first
-                        time, 200 afterwards)
+                        time, 200 afterwards); ?after=S sends S instead,
+                        ?date=1 sends it as an HTTP-date S seconds ahead
+  /rel/ANY/PATH[?to=T&code=C]  with to: status C (default 302) and
+                        Location: T exactly as given; without: 200, body =
+                        the request target + "\n" (for relative redirects)
+  /disposition/NAME     200, body "disposition\n", Content-Disposition:
+                        attachment; filename="../../evil" (and filename*)
+  /deflate-raw/N        raw deflate (no zlib wrapper) of body_bytes(N),
+                        Content-Encoding: deflate
+  /gzip-truncated/N     gzip of body_bytes(N) cut after half of its bytes,
+                        framed correctly (Content-Length of what is sent)
+  (/gzip, /deflate, /deflate-raw and /gzip-bomb take ?chunked=1 for chunked
+  framing and ?close=1 for a close-delimited body)
+  /seeded/NAME?n=N      200, body = seeded_body(NAME, N) (?chunked=1)
+  /flaky/KIND/NAME?key=K&n=N   the first time K is seen, fail as KIND:
+                        reset (a partial status line, then RST),
+                        stall-head (no answer), stall-body (the head, no
+                        body), 503, trunc-head (a partial head, then close),
+                        trunc-body (the head and half the body, then close);
+                        afterwards like /seeded/NAME?n=N
+  /dup-cl-same          Content-Length: 5 twice
+  /cl-list              Content-Length: 5, 5
+  /cl-plus              Content-Length: +5
+  /cl-space-colon       "Content-Length : 5" (whitespace before the colon)
+  /huge-status          status code 99999999999999999999
+  /four-digit-status    status code 2000
+  /chunk-no-crlf        chunk data not followed by CRLF
+  /chunk-negative       chunk size -5
+  /header-nul           a NUL byte inside a header value
+  /te-unknown           Transfer-Encoding: chunked, then a second header
+                        Transfer-Encoding: gzip (chunked not last)
 Any request may carry ?idle-close=S: the server then closes the connection
 (cleanly) when no next request arrives within S seconds.
 
 Any other path gets a 404 whose body names the request target.  HEAD is honoured by the well-behaved scenarios.
 
 body_bytes(N) is a fixed 63-byte pattern repeated to N bytes; print it with
-`badserver.py --print-body N`.
+`badserver.py --print-body N`.  seeded_body(NAME, N) is "NAME\n" followed
+by N bytes of the pattern starting at an offset taken from NAME, so every
+name has its own body (tests import this file to compute it).
 
 Options:
   --port P              0 (default) picks a free port
@@ -82,6 +114,7 @@ import socket
 import ssl
 import struct
 import sys
+import time
 import warnings
 import zlib
 from urllib.parse import parse_qs, urlsplit
@@ -103,6 +136,17 @@ def body_bytes(n, offset=0):
     start = offset % len(PATTERN)
     reps = (start + n) // len(PATTERN) + 1
     return (PATTERN * reps)[start:start + n]
+
+
+def seeded_body(name, n):
+    """The body of /seeded/NAME?n=N: unique to NAME, N + len(NAME) + 1 bytes."""
+    offset = zlib.crc32(name.encode("utf-8", "surrogateescape")) % len(PATTERN)
+    return name.encode("utf-8", "surrogateescape") + b"\n" + body_bytes(n, offset)
+
+
+def deflate_raw(data):
+    co = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return co.compress(data) + co.flush()
 
 
 class Request:
@@ -398,16 +442,38 @@ class BadServer:
         return await self.reply(writer, req, 302, b"next\n",
                                 [("Location", "/redirect-chain/%d" % (left - 1))])
 
+    async def encoded(self, req, writer, data, coding):
+        """data with Content-Encoding coding, framed as the query asks."""
+        hdrs = [("Content-Encoding", coding)]
+        if req.query.get("chunked") == "1":
+            await self.send(writer, head(200, hdrs + [("Transfer-Encoding", "chunked")]))
+            if req.method != "HEAD":
+                await self.send(writer, chunked(data, sizes=(1, 7, 300, 5000, 16384)))
+            return KEEP
+        if req.query.get("close") == "1":
+            await self.send(writer, head(200, hdrs + [("Connection", "close")]))
+            if req.method != "HEAD":
+                await self.send(writer, data)
+            return CLOSE
+        return await self.reply(writer, req, 200, data, hdrs)
+
     async def h_gzip(self, req, arg, reader, writer, **_):
         co = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
         data = co.compress(body_bytes(int(arg))) + co.flush()
-        return await self.reply(writer, req, 200, data,
-                                [("Content-Encoding", "gzip")])
+        return await self.encoded(req, writer, data, "gzip")
 
     async def h_deflate(self, req, arg, reader, writer, **_):
         data = zlib.compress(body_bytes(int(arg)))
-        return await self.reply(writer, req, 200, data,
-                                [("Content-Encoding", "deflate")])
+        return await self.encoded(req, writer, data, "deflate")
+
+    async def h_deflate_raw(self, req, arg, reader, writer, **_):
+        return await self.encoded(req, writer, deflate_raw(body_bytes(int(arg))),
+                                  "deflate")
+
+    async def h_gzip_truncated(self, req, arg, reader, writer, **_):
+        co = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        data = co.compress(body_bytes(int(arg))) + co.flush()
+        return await self.encoded(req, writer, data[:len(data) // 2], "gzip")
 
     async def h_bad_gzip(self, req, arg, reader, writer, **_):
         data = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + b"not deflate data" * 8
@@ -419,8 +485,7 @@ class BadServer:
             co = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
             zeros = bytes(1 << 20)
             self.bomb = b"".join(co.compress(zeros) for _ in range(100)) + co.flush()
-        return await self.reply(writer, req, 200, self.bomb,
-                                [("Content-Encoding", "gzip")])
+        return await self.encoded(req, writer, self.bomb, "gzip")
 
     async def h_slow_503_then_ok(self, req, arg, reader, writer, **_):
         key = req.query.get("key", "")
@@ -435,8 +500,64 @@ class BadServer:
             return await self.reply(writer, req, 200, b"ok %s\n" % key.encode())
         if key is not None:
             self.seen_keys.add(key)
+        after = req.query.get("after", "1")
+        if req.query.get("date") == "1":
+            # An HTTP-date has whole seconds: round up so the client never
+            # sees less than asked.
+            when = time.time() + float(after) + 1
+            after = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(when))
         return await self.reply(writer, req, 503, b"later\n",
-                                [("Retry-After", "1")])
+                                [("Retry-After", after)])
+
+    async def h_rel(self, req, arg, reader, writer, **_):
+        if "to" in req.query:
+            return await self.reply(writer, req, int(req.query.get("code", "302")),
+                                    b"redirect\n", [("Location", req.query["to"])])
+        return await self.reply(writer, req, 200, req.target.encode("latin-1") + b"\n")
+
+    async def h_disposition(self, req, arg, reader, writer, **_):
+        return await self.reply(writer, req, 200, b"disposition\n", [
+            ("Content-Disposition", 'attachment; filename="../../evil"; '
+             "filename*=UTF-8''..%2F..%2Fevil2")])
+
+    async def h_seeded(self, req, arg, reader, writer, **_):
+        data = seeded_body(arg, int(req.query.get("n", "0")))
+        if req.query.get("chunked") == "1":
+            await self.send(writer, head(200, [("Transfer-Encoding", "chunked")]))
+            if req.method != "HEAD":
+                await self.send(writer, chunked(data, sizes=(1000, 1, 4096, 77)))
+            return KEEP
+        return await self.reply(writer, req, 200, data)
+
+    async def h_flaky(self, req, arg, reader, writer, **kw):
+        kind, _, name = arg.partition("/")
+        key = req.query.get("key", "")
+        if key in self.seen_keys:
+            return await self.h_seeded(req, name, reader, writer, **kw)
+        self.seen_keys.add(key)
+        data = seeded_body(name, int(req.query.get("n", "0")))
+        if kind == "reset":
+            await self.send(writer, b"HTTP/1.1 2")
+            await asyncio.sleep(0.05)
+            rst(writer)
+            return DONE
+        if kind == "stall-head":
+            await self.wait_for_eof(reader)
+            return CLOSE
+        if kind == "stall-body":
+            await self.send(writer, head(200, [("Content-Length", str(len(data)))]))
+            await self.wait_for_eof(reader)
+            return CLOSE
+        if kind == "503":
+            return await self.reply(writer, req, 503, b"flaky\n")
+        if kind == "trunc-head":
+            await self.send(writer, b"HTTP/1.1 200 OK\r\nContent-Le")
+            return CLOSE
+        if kind == "trunc-body":
+            await self.send(writer, head(200, [("Content-Length", str(len(data)))]) +
+                            data[:len(data) // 2])
+            return CLOSE
+        raise ValueError(kind)
 
     # ------------------------------------------------------- bad behaviour
 
@@ -550,6 +671,48 @@ class BadServer:
         await self.send(writer, head(200, hdrs + [("Content-Length", "2")]) + b"hi")
         return CLOSE
 
+    async def raw(self, writer, data):
+        """Send data as the whole response and close."""
+        await self.send(writer, data)
+        return CLOSE
+
+    async def h_dup_cl_same(self, req, arg, reader, writer, **_):
+        return await self.raw(writer, head(200, [("Content-Length", "5"),
+                                                 ("Content-Length", "5")]) + b"hello")
+
+    async def h_cl_list(self, req, arg, reader, writer, **_):
+        return await self.raw(writer, head(200, [("Content-Length", "5, 5")]) + b"hello")
+
+    async def h_cl_plus(self, req, arg, reader, writer, **_):
+        return await self.raw(writer, head(200, [("Content-Length", "+5")]) + b"hello")
+
+    async def h_cl_space_colon(self, req, arg, reader, writer, **_):
+        return await self.raw(writer, b"HTTP/1.1 200 OK\r\nContent-Length : 5\r\n\r\nhello")
+
+    async def h_huge_status(self, req, arg, reader, writer, **_):
+        return await self.raw(writer, b"HTTP/1.1 99999999999999999999 OK\r\n"
+                              b"Content-Length: 2\r\n\r\nhi")
+
+    async def h_four_digit_status(self, req, arg, reader, writer, **_):
+        return await self.raw(writer, b"HTTP/1.1 2000 OK\r\nContent-Length: 2\r\n\r\nhi")
+
+    async def h_chunk_no_crlf(self, req, arg, reader, writer, **_):
+        return await self.raw(writer, head(200, [("Transfer-Encoding", "chunked")]) +
+                              b"5\r\nhelloXX5\r\nworld\r\n0\r\n\r\n")
+
+    async def h_chunk_negative(self, req, arg, reader, writer, **_):
+        return await self.raw(writer, head(200, [("Transfer-Encoding", "chunked")]) +
+                              b"-5\r\nhello\r\n0\r\n\r\n")
+
+    async def h_header_nul(self, req, arg, reader, writer, **_):
+        return await self.raw(writer, b"HTTP/1.1 200 OK\r\nX-Nul: a\x00b\r\n"
+                              b"Content-Length: 2\r\n\r\nhi")
+
+    async def h_te_unknown(self, req, arg, reader, writer, **_):
+        return await self.raw(writer, head(200, [("Transfer-Encoding", "chunked"),
+                                                 ("Transfer-Encoding", "gzip")]) +
+                              b"5\r\nhello\r\n0\r\n\r\n")
+
     async def h_extra_bytes(self, req, arg, reader, writer, **_):
         fake = head(200, [("Content-Length", "6")]) + b"POISON"
         delay = float(req.query.get("delay", "0"))
@@ -653,6 +816,44 @@ class BadServer:
             self.connections, self.requests))
 
 
+def send_handshake_alerts():
+    """Make asyncio send the TLS alert of a failed handshake.
+
+    asyncio's SSLProtocol (Python 3.11 and later) aborts the connection as
+    soon as the server's handshake fails, dropping the alert that OpenSSL
+    wrote (protocol_version, handshake_failure, ...), so the client sees a
+    bare EOF.  Hand the pending bytes to the socket first.  Without those
+    private methods (other Python versions) nothing changes.
+    """
+    try:
+        from asyncio import sslproto
+    except ImportError:
+        return
+    proto = getattr(sslproto, "SSLProtocol", None)
+    again = getattr(sslproto, "SSLAgainErrors", None)
+    if (again is None or not hasattr(proto, "_do_handshake") or
+            not hasattr(proto, "_process_outgoing") or
+            not hasattr(proto, "_on_handshake_complete")):
+        return
+
+    # The method as Python 3.11 has it, plus the flush before failing.
+    def _do_handshake(self):
+        try:
+            self._sslobj.do_handshake()
+        except again:
+            self._process_outgoing()
+        except ssl.SSLError as exc:
+            try:
+                self._process_outgoing()
+            except Exception:
+                pass
+            self._on_handshake_complete(exc)
+        else:
+            self._on_handshake_complete(None)
+
+    proto._do_handshake = _do_handshake
+
+
 def raise_fd_limit():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = hard if hard != resource.RLIM_INFINITY else 65536
@@ -682,6 +883,8 @@ def main():
         sys.stdout.buffer.write(body_bytes(args.print_body))
         return 0
     raise_fd_limit()
+    if args.tls:
+        send_handshake_alerts()
     server = BadServer(args)
     try:
         asyncio.run(server.run())
