@@ -1,0 +1,903 @@
+#!/usr/bin/env bash
+# bench/run.sh - evfetch against curl, wget2 (and h2load) on a local nginx.
+#
+# Usage: bench/run.sh [workload...]
+#
+# Workloads (default: all of them, in this order):
+#   small50    20,000 x 1 KiB over keep-alive TLS at -c 50
+#   small300   20,000 x 1 KiB at -c 300
+#   medium50   20,000 x 16 KiB at -c 50
+#   medium300  20,000 x 16 KiB at -c 300
+#   large50    1,000 x 1 MiB at -c 50
+#   handshake  2,000 x 1 KiB, a new connection per URL at -c 50: full TLS
+#              handshakes and resumed sessions (h2load as well)
+#   slow1k     1,000 rate-limited transfers (1 KiB/s) open at once: RSS
+#   slow10k    10,000 of them
+#   stream     1,000,000 URLs streamed from a pipe into evfetch at -c 50,
+#              peak RSS against 10,000 URLs the same way
+#
+# Peers: curl, wget2 and h2load (nghttp2-client), and GNU time for peak
+# RSS, are installed with apt-get (as root or through sudo -n) when missing;
+# a peer that cannot be installed is skipped with a note.
+#
+# Environment:
+#   EVFETCH_BIN   the evfetch binary (default ./build/src/cli/.libs/evfetch;
+#                 a libtool wrapper is replaced by the binary it runs)
+#   RUNS          runs per tool and workload (default 3)
+#   STREAM_URLS   URLs of the long stream run (default 1000000)
+#   SLOW_HOLD     seconds to keep sampling once every slow transfer is open
+#                 (default 5)
+#   BENCH_NO_INSTALL=1  never call apt-get
+#   BENCH_KEEP=1  keep the work directory (lists, logs, raw results)
+#   NGINX         the nginx binary (default: from PATH or /usr/sbin)
+#
+# Everything runs on 127.0.0.1 against an nginx started here with one
+# worker process; it is stopped at exit.  The results table goes to
+# standard output and to bench/results/latest.md; progress goes to stderr.
+set -u
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=$(cd "$HERE/.." && pwd)
+RUNS=${RUNS:-3}
+STREAM_URLS=${STREAM_URLS:-1000000}
+SLOW_HOLD=${SLOW_HOLD:-5}
+ALL_WORKLOADS="small50 small300 medium50 medium300 large50 handshake slow1k slow10k stream"
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "bench: $*"; exit 1; }
+
+case "$RUNS" in '' | *[!0-9]* | 0) die "RUNS must be a positive integer" ;; esac
+
+WORKLOADS=${*:-$ALL_WORKLOADS}
+for w in $WORKLOADS; do
+	case " $ALL_WORKLOADS " in
+	*" $w "*) ;;
+	*) die "unknown workload '$w' (known: $ALL_WORKLOADS)" ;;
+	esac
+done
+want() { case " $WORKLOADS " in *" $1 "*) return 0 ;; esac; return 1; }
+
+# ------------------------------------------------------------------ tools
+if [ "$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi
+APT_UPDATED=0
+# install_pkg PKG: install a Debian package; false when that is impossible.
+install_pkg() {
+	[ "${BENCH_NO_INSTALL:-0}" = 1 ] && return 1
+	command -v apt-get >/dev/null 2>&1 || return 1
+	if [ -n "$SUDO" ] && ! sudo -n true 2>/dev/null; then
+		return 1
+	fi
+	say "== installing $1"
+	if [ "$APT_UPDATED" = 0 ]; then
+		$SUDO apt-get update -q >&2 || return 1
+		APT_UPDATED=1
+	fi
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q \
+		--no-install-recommends "$1" >&2
+}
+# have CMD PKG: CMD is in PATH, installing PKG when it is not.
+have() {
+	PATH=$PATH:/usr/sbin:/sbin command -v "$1" >/dev/null 2>&1 && return 0
+	install_pkg "$2" || return 1
+	PATH=$PATH:/usr/sbin:/sbin command -v "$1" >/dev/null 2>&1
+}
+
+NOTES=()
+note() { NOTES+=("$*"); say "note: $*"; }
+
+have python3 python3 || die "python3 is needed"
+have openssl openssl || die "openssl is needed"
+have nginx nginx || die "nginx is needed"
+# GNU time reports a client's peak RSS (see measure.py below).
+if [ -x /usr/bin/time ] || install_pkg time; then
+	TIME_BIN=/usr/bin/time
+else
+	TIME_BIN=
+	note "GNU time (package time) is missing: no peak RSS for the throughput runs"
+fi
+: "${NGINX:=$(PATH=$PATH:/usr/sbin:/sbin command -v nginx)}"
+HAVE_CURL=0 HAVE_WGET2=0 HAVE_H2LOAD=0
+if have curl curl; then HAVE_CURL=1; else note "curl is missing and could not be installed: skipped"; fi
+if have wget2 wget2; then HAVE_WGET2=1; else note "wget2 is missing and could not be installed: skipped"; fi
+if want handshake; then
+	if have h2load nghttp2-client; then HAVE_H2LOAD=1; else note "h2load (nghttp2-client) is missing: no h2load comparison"; fi
+fi
+
+# The evfetch binary itself, never the libtool wrapper (which is a shell
+# script that would be timed too).
+EVFETCH_BIN=${EVFETCH_BIN:-$TOP/build/src/cli/.libs/evfetch}
+if [ -f "$EVFETCH_BIN" ] && head -c 2 "$EVFETCH_BIN" | grep -q '#!'; then
+	d=$(dirname "$EVFETCH_BIN")
+	[ -x "$d/.libs/evfetch" ] || die "$EVFETCH_BIN is a wrapper script and $d/.libs/evfetch is missing"
+	EVFETCH_BIN=$d/.libs/evfetch
+fi
+[ -x "$EVFETCH_BIN" ] || die "no evfetch at $EVFETCH_BIN (build with scripts/bootstrap-debian.sh, or set EVFETCH_BIN)"
+EVFETCH_BIN=$(cd "$(dirname "$EVFETCH_BIN")" && pwd)/$(basename "$EVFETCH_BIN")
+case $EVFETCH_BIN in
+*/src/cli/.libs/evfetch)
+	libdir=${EVFETCH_BIN%/src/cli/.libs/evfetch}/.libs
+	[ -d "$libdir" ] && export LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+	;;
+esac
+"$EVFETCH_BIN" --version >/dev/null 2>&1 || die "$EVFETCH_BIN does not run"
+
+# ---------------------------------------------------------- descriptors
+# 10,000 open transfers need 10,000 descriptors in evfetch and as many in
+# nginx.  Raise the limits as far as we may.
+if [ -z "$SUDO" ]; then
+	ulimit -Hn 65536 2>/dev/null || true
+fi
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+NOFILE=$(ulimit -n)
+case $NOFILE in unlimited) NOFILE=1048576 ;; esac
+
+# ------------------------------------------------------------ work area
+W=$(mktemp -d "${TMPDIR:-/tmp}/evfetch-bench.XXXXXX") || die "mktemp failed"
+NGINX_PID=
+cleanup() {
+	if [ -n "$NGINX_PID" ]; then
+		kill -TERM "$NGINX_PID" 2>/dev/null
+		for _ in $(seq 50); do kill -0 "$NGINX_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$NGINX_PID" 2>/dev/null
+		wait "$NGINX_PID" 2>/dev/null
+	fi
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then
+		say "kept $W"
+	else
+		rm -rf -- "$W"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY SSL_CERT_FILE SSL_CERT_DIR
+mkdir -p "$W/pki" "$W/www/slow" "$W/logs" "$W/tmp" "$W/lists" "$W/out" "$W/home"
+
+# ------------------------------------------------------------------ PKI
+ossl() { openssl "$@" 2>>"$W/pki/openssl.log" || die "openssl $1 failed, see $W/pki/openssl.log"; }
+ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$W/pki/ca.key"
+ossl req -new -x509 -key "$W/pki/ca.key" -sha256 -days 7 -subj "/CN=evfetch bench CA" \
+	-addext "basicConstraints=critical,CA:TRUE" \
+	-addext "keyUsage=critical,keyCertSign,cRLSign" -out "$W/pki/ca.pem"
+ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$W/pki/server.key"
+ossl req -new -key "$W/pki/server.key" -subj "/CN=localhost" -out "$W/pki/server.csr"
+cat >"$W/pki/server.ext" <<EOF
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost, IP:127.0.0.1
+EOF
+ossl x509 -req -in "$W/pki/server.csr" -sha256 -days 7 -CA "$W/pki/ca.pem" \
+	-CAkey "$W/pki/ca.key" -set_serial 4242 -extfile "$W/pki/server.ext" \
+	-out "$W/pki/server.pem"
+CA=$W/pki/ca.pem
+
+head -c 1024 /dev/urandom >"$W/www/1k.bin"
+head -c 16384 /dev/urandom >"$W/www/16k.bin"
+head -c 1048576 /dev/urandom >"$W/www/1m.bin"
+head -c 65536 /dev/urandom >"$W/www/slow/64k.bin"
+
+# ---------------------------------------------------------------- nginx
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+PORT=$(free_port) HS_PORT=$(free_port) STATUS_PORT=$(free_port)
+NGINX_NOFILE=$((NOFILE > 65536 ? 65536 : NOFILE))
+NGINX_CONNS=$((NGINX_NOFILE - 64))
+cat >"$W/nginx.conf" <<EOF
+# Generated by bench/run.sh.
+worker_processes 1;
+worker_rlimit_nofile $NGINX_NOFILE;
+pid $W/nginx.pid;
+error_log $W/logs/error.log warn;
+events {
+    worker_connections $NGINX_CONNS;
+}
+http {
+    default_type application/octet-stream;
+    client_body_temp_path $W/tmp/body;
+    proxy_temp_path $W/tmp/proxy;
+    fastcgi_temp_path $W/tmp/fastcgi;
+    uwsgi_temp_path $W/tmp/uwsgi;
+    scgi_temp_path $W/tmp/scgi;
+    access_log off;
+    sendfile on;
+    tcp_nodelay on;
+    keepalive_requests 1000000;
+    keepalive_timeout 300s;
+    send_timeout 300s;
+    gzip off;
+    server_tokens off;
+    open_file_cache max=64 inactive=300s;
+    ssl_protocols TLSv1.3;
+    ssl_certificate $W/pki/server.pem;
+    ssl_certificate_key $W/pki/server.key;
+    ssl_session_cache shared:BENCH:64m;
+    ssl_session_timeout 1h;
+    root $W/www;
+    log_format hs '\$connection_requests \$ssl_session_reused';
+
+    # Keep-alive workloads, slow transfers and the stream.
+    server {
+        listen 127.0.0.1:$PORT ssl backlog=4096;
+        location / { }
+        location /n/ {
+            default_type text/plain;
+            return 200 "ok\n";
+        }
+        location /slow/ {
+            limit_rate 1k;
+        }
+    }
+    # The handshake workload: one log line per request tells whether the
+    # connection was new and whether its TLS session was resumed.
+    server {
+        listen 127.0.0.1:$HS_PORT ssl backlog=4096;
+        access_log $W/logs/hs.log hs;
+        location / { }
+    }
+    # Plain HTTP, for stub_status only.
+    server {
+        listen 127.0.0.1:$STATUS_PORT;
+        location = /status { stub_status; }
+    }
+}
+EOF
+# nginx reads inherited listening sockets from the environment variable
+# NGINX, so drop it.  master_process off: the one process is the worker.
+env -u NGINX "$NGINX" -p "$W" -c "$W/nginx.conf" -e "$W/logs/error.log" \
+	-g 'daemon off; master_process off;' >>"$W/logs/stdout.log" 2>&1 &
+NGINX_PID=$!
+for _ in $(seq 100); do
+	(exec 3<>"/dev/tcp/127.0.0.1/$STATUS_PORT") 2>/dev/null && break
+	kill -0 "$NGINX_PID" 2>/dev/null || break
+	sleep 0.1
+done
+(exec 3<>"/dev/tcp/127.0.0.1/$STATUS_PORT") 2>/dev/null || {
+	cat "$W/logs/stdout.log" "$W/logs/error.log" >&2
+	die "nginx did not start"
+}
+say "== nginx $NGINX_PID on 127.0.0.1:$PORT (handshakes :$HS_PORT), work dir $W"
+BASE=https://127.0.0.1:$PORT
+HS_BASE=https://127.0.0.1:$HS_PORT
+
+# --------------------------------------------------------- the measurer
+# Runs one command and records, for that process alone (wait4), its wall
+# time, user and system CPU and peak RSS.  With --slow it also samples
+# VmRSS every 100 ms, waits until nginx is writing --need responses at
+# once, keeps them open --hold seconds, then stops the client with SIGTERM.
+cat >"$W/measure.py" <<'PYEOF'
+import argparse, json, os, signal, socket, subprocess, sys, time
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--out", required=True)
+ap.add_argument("--tag", required=True)
+ap.add_argument("--stdout", default="/dev/null")
+ap.add_argument("--stderr", default="/dev/null")
+ap.add_argument("--limit", type=float, default=600)
+ap.add_argument("--slow", action="store_true")
+ap.add_argument("--need", type=int, default=0)
+ap.add_argument("--status-port", type=int, default=0)
+ap.add_argument("--hold", type=float, default=5)
+ap.add_argument("--server-pid", type=int, default=0)
+ap.add_argument("--time-bin", default="")
+ap.add_argument("cmd", nargs=argparse.REMAINDER)
+a = ap.parse_args()
+cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
+
+def writing():
+    """Responses nginx is sending now, less the status request itself."""
+    try:
+        with socket.create_connection(("127.0.0.1", a.status_port), 2) as s:
+            s.sendall(b"GET /status HTTP/1.0\r\n\r\n")
+            data = b""
+            while True:
+                b = s.recv(4096)
+                if not b:
+                    break
+                data += b
+        for line in data.decode().splitlines():
+            if line.startswith("Reading:"):
+                f = line.split()
+                return int(f[3]) - 1
+    except OSError:
+        pass
+    return -1
+
+def status_kib(pid, key):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+def server_ticks():
+    """User+system CPU of the server process so far, in clock ticks."""
+    try:
+        with open("/proc/%d/stat" % a.server_pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return None
+
+def busy_ticks():
+    """CPU time of the whole machine so far, in clock ticks: that of
+    processes (user, nice, system) and that of interrupts (irq, softirq:
+    where the kernel moves loopback packets, charged to no process) and
+    steal (taken by the hypervisor)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal
+    return v[0] + v[1] + v[2], v[5] + v[6], v[7]
+
+out = open(a.stdout, "wb")
+s0 = server_ticks() if a.server_pid else None
+b0 = busy_ticks()
+err = open(a.stderr, "wb")
+t0 = time.monotonic()
+# Linux carries a process's peak RSS across exec, so a child forked from
+# this Python process would report at least Python's own RSS as its peak.
+# GNU time, a small process, forks the client afresh and reports its true
+# peak (%M, KiB); CPU and wall come from wait4 here (time's own CPU is a
+# millisecond or so).  The slow mode reads VmHWM of the client's own
+# address space instead, which starts anew at exec.
+rss_file = a.out + ".rss"
+if not a.slow and a.time_bin:
+    cmd = [a.time_bin, "-q", "-f", "%M", "-o", rss_file, "--"] + cmd
+p = subprocess.Popen(cmd, stdout=out, stderr=err, start_new_session=True)
+rec = {"tag": a.tag}
+rusage = None
+status = None
+if a.slow:
+    peak_sampled = hwm = 0
+    most_open = 0
+    all_open_at = None
+    reason = "timeout"
+    next_status = 0.0
+    while True:
+        now = time.monotonic()
+        r = status_kib(p.pid, "VmRSS")
+        peak_sampled = max(peak_sampled, r)
+        hwm = max(hwm, status_kib(p.pid, "VmHWM"))
+        if now >= next_status:
+            n = writing()
+            most_open = max(most_open, n)
+            if all_open_at is None and n >= a.need:
+                all_open_at = now
+            next_status = now + 0.5
+        if all_open_at is not None and now - all_open_at >= a.hold:
+            reason = "held"
+            break
+        if now - t0 > a.limit:
+            break
+        pid, st, ru = os.wait4(p.pid, os.WNOHANG)
+        if pid:
+            status, rusage, reason = st, ru, "exited early"
+            break
+        time.sleep(0.1)
+    end_rss = 0
+    if rusage is None:
+        hwm = max(hwm, status_kib(p.pid, "VmHWM"))
+        end_rss = status_kib(p.pid, "VmRSS")
+        p.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        while True:
+            pid, st, ru = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                status, rusage = st, ru
+                break
+            if time.monotonic() > deadline:
+                p.kill()
+                _, status, rusage = os.wait4(p.pid, 0)
+                reason += ", killed"
+                break
+            time.sleep(0.05)
+    rec.update(peak_sampled_kib=peak_sampled, hwm_kib=hwm, end_rss_kib=end_rss,
+               most_open=most_open,
+               open_secs=(round(time.monotonic() - all_open_at, 2)
+                          if all_open_at else None), end=reason)
+else:
+    while True:
+        pid, st, ru = os.wait4(p.pid, os.WNOHANG)
+        if pid:
+            status, rusage = st, ru
+            break
+        if time.monotonic() - t0 > a.limit:
+            os.killpg(p.pid, signal.SIGKILL)
+            _, status, rusage = os.wait4(p.pid, 0)
+            rec["end"] = "killed after %g s" % a.limit
+            break
+        time.sleep(0.002)
+wall = time.monotonic() - t0
+s1 = server_ticks() if a.server_pid else None
+tck = os.sysconf("SC_CLK_TCK")
+if s0 is not None and s1 is not None:
+    rec["server_cpu"] = (s1 - s0) / tck
+# Process CPU that neither the client nor nginx used during the run:
+# other processes on the machine (and this script's sampling), which the
+# client and nginx had to share the cores with.
+b1 = busy_ticks()
+other = (b1[0] - b0[0]) / tck - rusage.ru_utime - rusage.ru_stime - rec.get("server_cpu", 0)
+rec["other_cpu"] = max(0.0, other)
+rec["irq_cpu"] = (b1[1] - b0[1]) / tck
+rec["steal_cpu"] = (b1[2] - b0[2]) / tck
+if os.WIFSIGNALED(status):
+    rc = -os.WTERMSIG(status)
+else:
+    rc = os.WEXITSTATUS(status)
+maxrss = rusage.ru_maxrss
+if not a.slow:
+    if a.time_bin:
+        try:
+            maxrss = int(open(rss_file).read().split()[-1])
+            os.unlink(rss_file)
+        except (OSError, ValueError, IndexError):
+            maxrss = None
+    else:
+        maxrss = None   # would be Python's peak, not the client's
+else:
+    maxrss = hwm
+rec.update(wall=wall, user=rusage.ru_utime, sys=rusage.ru_stime,
+           maxrss_kib=maxrss, rc=rc)
+with open(a.out, "a") as f:
+    f.write(json.dumps(rec) + "\n")
+PYEOF
+
+RAW=$W/results.jsonl
+: >"$RAW"
+# measure TAG [measure.py options] -- CMD...
+measure() {
+	local tag=$1
+	shift
+	python3 "$W/measure.py" --out "$RAW" --tag "$tag" --server-pid "$NGINX_PID" \
+		--time-bin "$TIME_BIN" "$@"
+}
+# add_fields KEY=VALUE...: add fields to the last raw record.
+add_fields() {
+	python3 - "$RAW" "$@" <<'PYEOF'
+import json, sys
+path = sys.argv[1]
+lines = open(path).read().splitlines()
+rec = json.loads(lines[-1])
+for kv in sys.argv[2:]:
+    k, v = kv.split("=", 1)
+    try:
+        v = int(v)
+    except ValueError:
+        try:
+            v = float(v)
+        except ValueError:
+            pass
+    rec[k] = v
+lines[-1] = json.dumps(rec)
+open(path, "w").write("\n".join(lines) + "\n")
+PYEOF
+}
+
+# ------------------------------------------------------------ URL lists
+# mklist NAME BASE PATH COUNT: BASE/PATH?i=1..COUNT in lists/NAME.txt and,
+# for curl, lists/NAME.curl (one url and one output per transfer).
+mklist() {
+	local name=$1 base=$2 path=$3 count=$4
+	[ -e "$W/lists/$name.txt" ] && return 0
+	seq 1 "$count" | awk -v u="$base$path" '{ print u "?i=" $1 }' >"$W/lists/$name.txt"
+	awk '{ print "url = \"" $0 "\""; print "output = \"/dev/null\"" }' \
+		"$W/lists/$name.txt" >"$W/lists/$name.curl"
+}
+
+# The result of one run: ok count from each tool's own output.
+FAILS=()
+check_run() {
+	local tool=$1 tag=$2 n=$3 rc=$4 okcount=$5 errfile=$6
+	add_fields ok="$okcount" urls="$n" tool="$tool"
+	if [ "$rc" != 0 ] || [ "$okcount" != "$n" ]; then
+		FAILS+=("$tag $tool: exit $rc, $okcount of $n ok; stderr: $(head -c 600 "$errfile" | tr '\n' '|')")
+		say "   !! $tool: exit $rc, $okcount of $n ok"
+	fi
+}
+
+rc_of_last() { tail -n 1 "$RAW" | python3 -c 'import json,sys; print(json.load(sys.stdin)["rc"])'; }
+
+# run_tool TOOL TAG LIST COUNT CONC [extra options...]
+run_tool() {
+	local tool=$1 tag=$2 list=$3 n=$4 c=$5 okc rc
+	shift 5
+	local o=$W/out/$tag.$tool.out e=$W/out/$tag.$tool.err
+	case $tool in
+	evfetch)
+		measure "$tag" --stdout "$o" --stderr "$e" -- \
+			"$EVFETCH_BIN" -c "$c" --discard --no-progress --cacert "$CA" \
+			"$@" -i "$W/lists/$list.txt"
+		rc=$(rc_of_last)
+		# "evfetch: 20000 URLs, 20000 ok, 0 failed, ..."
+		okc=$(sed -n 's/^evfetch: [0-9]* URLs, \([0-9]*\) ok,.*/\1/p' "$e" | tail -n 1)
+		;;
+	curl)
+		# -w prints each transfer's status: the ok count.
+		measure "$tag" --stdout "$o" --stderr "$e" -- \
+			curl --parallel --parallel-max "$c" --parallel-immediate -s -S \
+			--cacert "$CA" -w '%{http_code}\n' "$@" -K "$W/lists/$list.curl"
+		rc=$(rc_of_last)
+		okc=$(grep -c '^200$' "$o")
+		;;
+	wget2)
+		# HOME points at an empty directory: no .wgetrc, nothing saved.
+		HOME=$W/home measure "$tag" --stdout "$o" --stderr "$e" -- \
+			wget2 --max-threads="$c" -q -O /dev/null --no-robots \
+			--ca-certificate="$CA" --no-hsts --no-hpkp --no-netrc \
+			--no-config "$@" -i "$W/lists/$list.txt"
+		rc=$(rc_of_last)
+		# wget2 has no count of its own: exit status 0 means every URL.
+		if [ "$rc" = 0 ]; then okc=$n; else okc='?'; fi
+		;;
+	esac
+	check_run "$tool" "$tag" "$n" "$rc" "${okc:-0}" "$e"
+}
+
+TOOLS=(evfetch)
+[ "$HAVE_CURL" = 1 ] && TOOLS+=(curl)
+[ "$HAVE_WGET2" = 1 ] && TOOLS+=(wget2)
+
+# order RUN: the tools rotated by RUN, so that no tool always goes first.
+order() {
+	local r=$1 i n=${#TOOLS[@]}
+	for ((i = 0; i < n; i++)); do
+		printf '%s ' "${TOOLS[(i + r) % n]}"
+	done
+}
+
+# throughput WORKLOAD LIST COUNT CONC
+throughput() {
+	local wl=$1 list=$2 n=$3 c=$4 r tool
+	for ((r = 0; r < RUNS; r++)); do
+		for tool in $(order "$r"); do
+			say "-- $wl run $((r + 1))/$RUNS: $tool"
+			run_tool "$tool" "$wl" "$list" "$n" "$c"
+		done
+	done
+}
+
+# hs_counts: "NEW REUSED" connections in the handshake log since truncation.
+hs_counts() {
+	sleep 0.2
+	awk '$1 == 1 { n++; if ($2 == "r") r++ } END { printf "%d %d\n", n, r }' "$W/logs/hs.log"
+}
+
+handshakes() {
+	local n=2000 c=50 r tool mode newc reused okc rc
+	mklist hs "$HS_BASE" /1k.bin "$n"
+	for ((r = 0; r < RUNS; r++)); do
+		for mode in full resumed; do
+			for tool in $(order "$r") $([ "$HAVE_H2LOAD" = 1 ] && echo h2load); do
+				say "-- handshake-$mode run $((r + 1))/$RUNS: $tool"
+				: >"$W/logs/hs.log"
+				rm -f "$W/home/tls-sessions"
+				case $tool:$mode in
+				evfetch:full) run_tool evfetch "hs-$mode" hs "$n" "$c" --no-http-keep-alive --no-sessionid ;;
+				evfetch:resumed) run_tool evfetch "hs-$mode" hs "$n" "$c" --no-http-keep-alive ;;
+				curl:full) run_tool curl "hs-$mode" hs "$n" "$c" -H 'Connection: close' --no-sessionid ;;
+				curl:resumed) run_tool curl "hs-$mode" hs "$n" "$c" -H 'Connection: close' ;;
+				# wget2 keeps connections open despite --no-http-keep-alive
+				# unless the request asks the server to close.
+				wget2:full) run_tool wget2 "hs-$mode" hs "$n" "$c" --no-http-keep-alive \
+					--header 'Connection: close' --no-tls-resume ;;
+				wget2:resumed) run_tool wget2 "hs-$mode" hs "$n" "$c" --no-http-keep-alive \
+					--header 'Connection: close' \
+					--tls-resume --tls-session-file="$W/home/tls-sessions" ;;
+				h2load:full)
+					# h2load resumes each client's session when it
+					# reconnects and has no switch against that, so full
+					# handshakes take $((n / c)) runs of $c clients with one
+					# request each.  The rate uses the sum of h2load's own
+					# "finished in" times (process start-up excluded); the CPU
+					# includes the $((n / c)) start-ups.
+					local o=$W/out/hs-full.h2load.out e=$W/out/hs-full.h2load.err
+					measure "hs-$mode" --stdout "$o" --stderr "$e" -- \
+						bash -c 'for ((i = 0; i < $1; i++)); do
+							h2load --h1 -n "$2" -c "$2" -H "Connection: close" "$3" || exit
+						done' h2load-batches $((n / c)) "$c" "$HS_BASE/1k.bin"
+					rc=$(rc_of_last)
+					okc=$(sed -n 's/^requests: .* \([0-9]*\) succeeded.*/\1/p' "$o" |
+						awk '{ s += $1 } END { print s + 0 }')
+					check_run h2load "hs-$mode" "$n" "$rc" "${okc:-0}" "$o"
+					add_fields rate_wall="$(awk '/^finished in/ {
+						t = $3; sub(/,$/, "", t)
+						if (t ~ /ms$/) { sub(/ms$/, "", t); t /= 1000 } else sub(/s$/, "", t)
+						s += t } END { print s }' "$o")"
+					;;
+				h2load:resumed)
+					# One run: each of the 50 clients reconnects after every
+					# response and resumes its session.
+					local o=$W/out/hs-resumed.h2load.out e=$W/out/hs-resumed.h2load.err
+					measure "hs-$mode" --stdout "$o" --stderr "$e" -- \
+						h2load --h1 -n "$n" -c "$c" -H 'Connection: close' "$HS_BASE/1k.bin"
+					rc=$(rc_of_last)
+					okc=$(sed -n 's/^requests: .* \([0-9]*\) succeeded.*/\1/p' "$o")
+					check_run h2load "hs-$mode" "$n" "$rc" "${okc:-0}" "$o"
+					;;
+				esac
+				read -r newc reused < <(hs_counts)
+				add_fields new_conns="$newc" resumed="$reused"
+			done
+		done
+	done
+}
+
+# slow TAG N TOOL: N rate-limited transfers open at once; sample RSS.
+slow_run() {
+	local tag=$1 n=$2 tool=$3 o e
+	o=$W/out/$tag.$tool.out e=$W/out/$tag.$tool.err
+	mklist "slow$n" "$BASE" /slow/64k.bin "$n"
+	case $tool in
+	evfetch)
+		measure "$tag" --slow --need "$n" --status-port "$STATUS_PORT" \
+			--hold "$SLOW_HOLD" --limit 120 --stdout "$o" --stderr "$e" -- \
+			"$EVFETCH_BIN" -c "$n" --discard --no-progress --cacert "$CA" \
+			-i "$W/lists/slow$n.txt"
+		;;
+	wget2)
+		HOME=$W/home measure "$tag" --slow --need "$n" --status-port "$STATUS_PORT" \
+			--hold "$SLOW_HOLD" --limit 120 --stdout "$o" --stderr "$e" -- \
+			wget2 --max-threads="$n" -q -O /dev/null --no-robots \
+			--ca-certificate="$CA" --no-hsts --no-hpkp --no-netrc --no-config \
+			-i "$W/lists/slow$n.txt"
+		;;
+	esac
+	# Every transfer is still running when SIGTERM arrives, so none may
+	# have failed: evfetch names a failed URL as "evfetch: URL: kind: ...",
+	# wget2 says anything at all only on errors (-q).
+	local errs
+	case $tool in
+	evfetch) errs=$(grep -E '^evfetch: https?://' "$e") ;;
+	*) errs=$(cat "$e") ;;
+	esac
+	add_fields tool="$tool" urls="$n" errlines="$(printf '%s' "$errs" | grep -c .)"
+	if [ -n "$errs" ]; then
+		FAILS+=("$tag $tool: errors before SIGTERM: $(printf '%s' "$errs" | head -c 600 | tr '\n' '|')")
+	fi
+	# Let nginx drop the closed connections before the next run.
+	sleep 1
+}
+
+slow() {
+	local tag=$1 n=$2 r tool
+	local need=$((n + 64))
+	if [ "$NOFILE" -lt "$need" ]; then
+		note "$tag skipped: the descriptor limit is $NOFILE, below $need"
+		return
+	fi
+	local tools=(evfetch)
+	# curl's --parallel-max stops at 300; wget2 runs a thread per transfer.
+	[ "$HAVE_WGET2" = 1 ] && [ "$n" -le 1000 ] && tools+=(wget2)
+	for ((r = 0; r < RUNS; r++)); do
+		# The idle baseline: the same client with one slow transfer.
+		for tool in "${tools[@]}"; do
+			say "-- $tag run $((r + 1))/$RUNS: $tool (idle, 1 transfer)"
+			slow_run "$tag-idle" 1 "$tool"
+			say "-- $tag run $((r + 1))/$RUNS: $tool ($n transfers)"
+			slow_run "$tag" "$n" "$tool"
+		done
+	done
+}
+
+stream() {
+	local r n okc rc e
+	for ((r = 0; r < RUNS; r++)); do
+		for n in 10000 "$STREAM_URLS"; do
+			say "-- stream run $((r + 1))/$RUNS: evfetch, $n URLs from a pipe"
+			e=$W/out/stream$n.err
+			seq 1 "$n" | awk -v u="$BASE/n/" '{ print u $1 }' |
+				measure "stream$n" --limit 600 --stderr "$e" -- \
+					"$EVFETCH_BIN" -c 50 --discard --no-progress --cacert "$CA" -i -
+			rc=$(rc_of_last)
+			okc=$(sed -n 's/^evfetch: [0-9]* URLs, \([0-9]*\) ok,.*/\1/p' "$e" | tail -n 1)
+			check_run evfetch "stream$n" "$n" "$rc" "${okc:-0}" "$e"
+		done
+	done
+}
+
+# ------------------------------------------------------------------ runs
+STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
+for w in $WORKLOADS; do
+	say "== $w"
+	case $w in
+	small50) mklist small "$BASE" /1k.bin 20000; throughput small50 small 20000 50 ;;
+	small300) mklist small "$BASE" /1k.bin 20000; throughput small300 small 20000 300 ;;
+	medium50) mklist medium "$BASE" /16k.bin 20000; throughput medium50 medium 20000 50 ;;
+	medium300) mklist medium "$BASE" /16k.bin 20000; throughput medium300 medium 20000 300 ;;
+	large50) mklist large "$BASE" /1m.bin 1000; throughput large50 large 1000 50 ;;
+	handshake) handshakes ;;
+	slow1k) slow slow1k 1000 ;;
+	slow10k) slow slow10k 10000 ;;
+	stream) stream ;;
+	esac
+done
+grep -i -E 'emerg|alert|crit|\[error\]' "$W/logs/error.log" >"$W/logs/nginx-errors.txt" 2>/dev/null
+if [ -s "$W/logs/nginx-errors.txt" ]; then
+	note "nginx logged errors (first lines): $(head -n 3 "$W/logs/nginx-errors.txt" | cut -c1-200 | tr '\n' '|')"
+fi
+
+# --------------------------------------------------------------- report
+mkdir -p "$HERE/results"
+{
+	printf '%s\n' "${NOTES[@]}" | grep . | sed 's/^/note: /'
+	printf '%s\n' "${FAILS[@]}" | grep . | sed 's/^/FAILED: /'
+} >"$W/notes.txt"
+python3 - "$RAW" "$W/notes.txt" "$STARTED" "$RUNS" "$STREAM_URLS" "$HERE/results/latest.md" \
+	"$(nproc)" "$EVFETCH_BIN" "$SLOW_HOLD" <<'PYEOF'
+import json, statistics, sys
+raw, notes_path, started, runs, stream_n, out_path, ncpu, evbin, hold = sys.argv[1:]
+stream_n = int(stream_n)
+recs = [json.loads(l) for l in open(raw) if l.strip()]
+notes = [l.rstrip("\n") for l in open(notes_path) if l.strip()]
+
+def med(xs):
+    return statistics.median(xs) if xs else None
+
+def fmt(x, nd=0):
+    if x is None:
+        return "-"
+    if nd == 0:
+        return "{:,.0f}".format(x)
+    return "{:,.{}f}".format(x, nd)
+
+def rng(xs, nd=0):
+    if not xs:
+        return "-"
+    return "{} ({}–{})".format(fmt(med(xs), nd), fmt(min(xs), nd), fmt(max(xs), nd))
+
+def by(tag, tool):
+    return [r for r in recs if r["tag"] == tag and r.get("tool") == tool]
+
+def a_ok(rs):
+    return any(r["maxrss_kib"] for r in rs)
+
+def ok_runs(rs):
+    return [r for r in rs if r.get("ok") == r.get("urls") and r["rc"] == 0]
+
+out = []
+w = out.append
+w("# evfetch benchmark results")
+w("")
+w("Started {}; {} run(s) per tool and workload, tools alternating run by run; "
+  "{} CPU(s) shared by nginx (one worker process) and the client, nothing pinned. "
+  "evfetch: `{}`.".format(started, runs, ncpu, evbin))
+w("")
+w("Figures are median (min–max) over the runs. CPU is user+sys of the client "
+  "process alone (wait4), per URL. RSS is the client's peak resident set. "
+  "Ratios are evfetch's median divided by the peer's.")
+w("")
+
+tput = [("small50", "20,000 x 1 KiB, -c 50"), ("small300", "20,000 x 1 KiB, -c 300"),
+        ("medium50", "20,000 x 16 KiB, -c 50"), ("medium300", "20,000 x 16 KiB, -c 300"),
+        ("large50", "1,000 x 1 MiB, -c 50"),
+        ("hs-full", "2,000 new connections, full TLS 1.3 handshake, -c 50 (URLs/s = handshakes/s)"),
+        ("hs-resumed", "2,000 new connections, resumed TLS 1.3 session, -c 50 (URLs/s = handshakes/s)")]
+tools = ["evfetch", "curl", "wget2", "h2load"]
+rows = []
+for tag, desc in tput:
+    if not any(r["tag"] == tag for r in recs):
+        continue
+    ev = by(tag, "evfetch")
+    evg = ok_runs(ev)
+    ev_rate = med([r["urls"] / r.get("rate_wall", r["wall"]) for r in evg])
+    ev_cpu = med([(r["user"] + r["sys"]) * 1e6 / r["urls"] for r in evg])
+    ev_rss = med([r["maxrss_kib"] for r in evg if r["maxrss_kib"]])
+    for tool in tools:
+        rs = by(tag, tool)
+        if not rs:
+            continue
+        good = ok_runs(rs)
+        rate = [r["urls"] / r.get("rate_wall", r["wall"]) for r in good]
+        scpu = [r["server_cpu"] * 1e6 / r["urls"] for r in good if "server_cpu" in r]
+        cpu = [(r["user"] + r["sys"]) * 1e6 / r["urls"] for r in good]
+        rss = [r["maxrss_kib"] / 1024 for r in good if r["maxrss_kib"]]
+        conns = ""
+        if tag.startswith("hs-"):
+            conns = " / ".join("{}/{}".format(r.get("new_conns", "?"), r.get("resumed", "?")) for r in rs)
+        ratio = ""
+        if tool != "evfetch" and good and ev_rate:
+            ratio = "{:.2f}x rate, {:.2f}x CPU".format(ev_rate / med(rate), ev_cpu / med(cpu))
+            if ev_rss and rss:
+                ratio += ", {:.2f}x RSS".format(ev_rss / 1024 / med(rss))
+        bad = len(rs) - len(good)
+        rows.append((desc, tool, rng(rate), rng(cpu, 1), rng(rss, 1), rng(scpu, 1), ratio,
+                     ("{} of {} runs failed".format(bad, len(rs)) if bad else "") +
+                     (("conns/resumed per run: " + conns) if conns else "")))
+if rows:
+    w("## Throughput and handshakes")
+    w("")
+    w("| workload | tool | URLs/s | client CPU µs/URL | client peak RSS MiB | nginx CPU µs/URL | evfetch ÷ peer | notes |")
+    w("|---|---|---|---|---|---|---|---|")
+    last = None
+    for row in rows:
+        desc = row[0]
+        w("| " + " | ".join((desc if desc != last else "",) + row[1:]) + " |")
+        last = desc
+    w("")
+    if any(r["tag"].startswith("hs-") for r in recs):
+        w("Handshake rows: \"conns/resumed\" are the new connections and resumed TLS "
+          "sessions nginx saw in each run. h2load cannot turn session resumption off, so "
+          "its full-handshake figure comes from 40 runs of 50 clients x 1 request; its rate "
+          "uses the sum of h2load's own times (start-up excluded), its CPU includes the 40 "
+          "start-ups. h2load does not verify the server certificate; the others do.")
+        w("")
+
+srows = []
+for tag, n in (("slow1k", 1000), ("slow10k", 10000)):
+    for tool in tools:
+        rs = by(tag, tool)
+        idle = by(tag + "-idle", tool)
+        if not rs:
+            continue
+        held = [r for r in rs if r.get("end", "").startswith("held")]
+        idle_kib = med([r["hwm_kib"] for r in idle]) or 0
+        idle_end = med([r["end_rss_kib"] for r in idle if r.get("end_rss_kib")]) or idle_kib
+        per = [(r["hwm_kib"] - idle_kib) * 1024 / n for r in held]
+        per_end = [(r["end_rss_kib"] - idle_end) * 1024 / n for r in held if r.get("end_rss_kib")]
+        srows.append(("{:,} open transfers".format(n), tool,
+                      fmt(idle_kib / 1024, 1), rng([r["hwm_kib"] / 1024 for r in rs], 1),
+                      rng(per), rng(per_end), " / ".join(str(r.get("most_open")) for r in rs),
+                      "; ".join(sorted(set(r.get("end", "") for r in rs)))))
+if srows:
+    w("## Open transfers (1 KiB/s each, 64 KiB bodies; RSS sampled every 100 ms, peak = VmHWM)")
+    w("")
+    w("| workload | tool | idle RSS MiB | peak RSS MiB | bytes per open transfer (peak) | bytes per open transfer (end) | open at nginx per run | end |")
+    w("|---|---|---|---|---|---|---|---|")
+    for r in srows:
+        w("| " + " | ".join(r) + " |")
+    w("")
+    w("Bytes per open transfer (peak) = (peak RSS - peak RSS of the same client with one "
+      "slow transfer) / transfers; (end) uses the RSS just before SIGTERM, after every "
+      "transfer had been open {} s. \"open at nginx\" is the most responses nginx's "
+      "stub_status showed in progress at once.".format(hold))
+    w("")
+
+st_small = ok_runs(by("stream10000", "evfetch"))
+st_big = ok_runs(by("stream%d" % stream_n, "evfetch"))
+if by("stream10000", "evfetch") or by("stream%d" % stream_n, "evfetch"):
+    w("## Streamed input (URLs piped into `evfetch -i - -c 50`, tiny bodies)")
+    w("")
+    w("| URLs | URLs/s | CPU µs/URL | peak RSS MiB | failed runs |")
+    w("|---|---|---|---|---|")
+    for n, rs, allrs in ((10000, st_small, by("stream10000", "evfetch")),
+                         (stream_n, st_big, by("stream%d" % stream_n, "evfetch"))):
+        w("| {:,} | {} | {} | {} | {} |".format(
+            n, rng([r["urls"] / r["wall"] for r in rs]),
+            rng([(r["user"] + r["sys"]) * 1e6 / r["urls"] for r in rs], 1),
+            rng([r["maxrss_kib"] / 1024 for r in rs if r["maxrss_kib"]], 2), len(allrs) - len(rs)))
+    if st_small and st_big and a_ok(st_small) and a_ok(st_big):
+        a = med([r["maxrss_kib"] for r in st_small if r["maxrss_kib"]])
+        b = med([r["maxrss_kib"] for r in st_big if r["maxrss_kib"]])
+        w("")
+        w("Peak RSS of {:,} URLs is {:+.1f}% of that of 10,000.".format(stream_n, (b / a - 1) * 100))
+    w("")
+
+busy = {}
+for r in recs:
+    if r.get("wall") and "other_cpu" in r:
+        share = r["other_cpu"] / r["wall"]
+        busy.setdefault(r["tag"], []).append(share)
+noisy = ["{} (up to {:.0f}% of a core)".format(t, max(v) * 100)
+         for t, v in busy.items() if max(v) > 0.10]
+if noisy:
+    notes.append("other processes used CPU during: " + ", ".join(noisy) +
+                 "; those figures are less trustworthy")
+else:
+    notes.append("no run saw more than 10% of a core used by other processes")
+
+if notes:
+    w("## Notes")
+    w("")
+    for n in notes:
+        w("- " + n)
+    w("")
+text = "\n".join(out)
+open(out_path, "w").write(text)
+print(text)
+PYEOF
+say "== wrote $HERE/results/latest.md"
+[ ${#FAILS[@]} -eq 0 ]
