@@ -331,10 +331,22 @@ static int overridden(const char *const *extra, size_t n, const char *name)
 	return 0;
 }
 
+/* Append the strings of a NULL-terminated list; the caller sized buf. */
+static size_t put(char *buf, size_t o, const char *const *parts)
+{
+	for (; *parts; parts++) {
+		size_t n = strlen(*parts);
+		memcpy(buf + o, *parts, n);
+		o += n;
+	}
+	return o;
+}
+
 char *http1_request(const char *method, const char *target,
                     const char *authority, const char *user_agent,
                     const char *const *extra, size_t nextra, size_t *len)
 {
+	/* built with memcpy: printf cost a tenth of a kept-alive request */
 	size_t cap = strlen(method) + strlen(target) + strlen(authority) +
 	             strlen(user_agent) + 64;
 	for (size_t i = 0; i < nextra; i++)
@@ -342,20 +354,18 @@ char *http1_request(const char *method, const char *target,
 	char *buf = malloc(cap);
 	if (!buf)
 		return NULL;
-	size_t o = 0;
-	o += (size_t)snprintf(buf + o, cap - o, "%s %s HTTP/1.1\r\n", method, target);
+	size_t o = put(buf, 0, (const char *const[]){method, " ", target, " HTTP/1.1\r\n", NULL});
 	if (!overridden(extra, nextra, "host"))
-		o += (size_t)snprintf(buf + o, cap - o, "Host: %s\r\n", authority);
+		o = put(buf, o, (const char *const[]){"Host: ", authority, "\r\n", NULL});
 	if (!overridden(extra, nextra, "user-agent") && *user_agent)
-		o += (size_t)snprintf(buf + o, cap - o, "User-Agent: %s\r\n", user_agent);
+		o = put(buf, o, (const char *const[]){"User-Agent: ", user_agent, "\r\n", NULL});
 	if (!overridden(extra, nextra, "accept"))
-		o += (size_t)snprintf(buf + o, cap - o, "Accept: */*\r\n");
-	for (size_t i = 0; i < nextra; i++) {
-		if (removes_header(extra[i]))
-			continue;
-		o += (size_t)snprintf(buf + o, cap - o, "%s\r\n", extra[i]);
-	}
-	o += (size_t)snprintf(buf + o, cap - o, "\r\n");
+		o = put(buf, o, (const char *const[]){"Accept: */*\r\n", NULL});
+	for (size_t i = 0; i < nextra; i++)
+		if (!removes_header(extra[i]))
+			o = put(buf, o, (const char *const[]){extra[i], "\r\n", NULL});
+	o = put(buf, o, (const char *const[]){"\r\n", NULL});
+	buf[o] = '\0';
 	*len = o;
 	return buf;
 }
