@@ -62,9 +62,24 @@ static int on_message_begin(llhttp_t *p)
 	return 0;
 }
 
+/* Trailer fields are not kept, only counted against the head limit. */
+static int trailer_bytes(struct http1_parser *h, size_t len)
+{
+	h->trailer_raw += len;
+	if (h->trailer_raw > h->limits.max_header_bytes) {
+		char why[96];
+		snprintf(why, sizeof why, "response trailers larger than %zu bytes",
+		         h->limits.max_header_bytes);
+		return fail(h, EVF_ERR_PROTOCOL, why);
+	}
+	return 0;
+}
+
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
 	struct http1_parser *h = H(p);
+	if (h->head_done)
+		return trailer_bytes(h, len);
 	if (!h->in_field) {
 		if (++h->nheaders > h->limits.max_headers) {
 			char why[96];
@@ -80,18 +95,26 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 static int on_header_field_complete(llhttp_t *p)
 {
 	struct http1_parser *h = H(p);
+	if (h->head_done)
+		return 0;
 	h->in_field = 0;
 	return terminate(h) ? -1 : 0;
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
-	return head_append(H(p), at, len) ? -1 : 0;
+	struct http1_parser *h = H(p);
+	if (h->head_done)
+		return trailer_bytes(h, len);
+	return head_append(h, at, len) ? -1 : 0;
 }
 
 static int on_header_value_complete(llhttp_t *p)
 {
-	return terminate(H(p)) ? -1 : 0;
+	struct http1_parser *h = H(p);
+	if (h->head_done)
+		return 0;
+	return terminate(h) ? -1 : 0;
 }
 
 /* Trim blanks around a header value in place. */
@@ -115,9 +138,13 @@ static int on_headers_complete(llhttp_t *p)
 	if (status == 101)
 		return fail(h, EVF_ERR_PROTOCOL, "unexpected 101 Switching Protocols");
 	if (status >= 100 && status < 200) {
-		/* interim response: forget it, the final one follows */
+		/* interim response: forget it, the final one follows.  1 tells
+		 * llhttp it has no body even if it names a length (RFC 9110,
+		 * 15.2): its bytes belong to the final response */
 		h->interim = 1;
-		return 0;
+		h->hlen = 0;
+		h->nheaders = 0;
+		return 1;
 	}
 	h->head_done = 1;
 	evf_header stackh[32];

@@ -33,6 +33,7 @@ struct http1_parser {
 	char *hbuf;          /* status text, then name\0value\0 pairs */
 	size_t hlen, hcap;
 	size_t head_raw;     /* raw bytes before the final head ended */
+	size_t trailer_raw;  /* trailer field bytes (not kept) */
 	unsigned nheaders;
 	int in_field;        /* inside a header name */
 	int head_request;    /* a HEAD request: no body follows */

@@ -240,6 +240,25 @@ int main(void)
 	ok(o.rc == 1 && o.got.blen == 0 && o.used == strlen(nc) - 3,
 	   "204 with Content-Length: no body, the 3 bytes are left over (not reused)");
 
+	const char *i103 = "HTTP/1.1 103 Early Hints\r\nTransfer-Encoding: chunked\r\n\r\n"
+	                   "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	expect_ok("a 1xx naming a body has none", i103, 0, 0, 200, "Content-Length=2;", "ok",
+	          strlen(i103), 1);
+	const char *i100 = "HTTP/1.1 100 Continue\r\nContent-Length: 5\r\n\r\n"
+	                   "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	expect_ok("a 100 with Content-Length has no body", i100, 0, 0, 200, NULL, "ok",
+	          strlen(i100), 1);
+	o3 = (size_t)snprintf(big, sizeof big,
+	                      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n");
+	for (int i = 0; i < 10; i++)
+		o3 += (size_t)snprintf(big + o3, sizeof big - o3, "X-T: %0500d\r\n", i);
+	snprintf(big + o3, sizeof big - o3, "\r\n");
+	expect_err("5 KB of trailers past the 4 KB limit", big, 0, EVF_ERR_PROTOCOL);
+	const char *tr = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n"
+	                 "X-Trailer: t\r\n\r\n";
+	expect_ok("small trailers are accepted and not kept", tr, 0, 0, 200, NULL, "ok",
+	          strlen(tr), 1);
+
 	request_heads();
 	return done_testing();
 }
