@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Every test: the suite on a normal build, then again on an ASan+UBSan
-# build.  Ends with "N passed, N failed" summed over everything that ran.
+# build, then every libFuzzer target for a short while (tests/fuzz/run.sh,
+# in build-fuzz/) and part of the suite under valgrind (tests/valgrind.sh,
+# in build/).  Ends with "N passed, N failed" summed over everything that
+# ran.  EVF_FUZZ_SECONDS sets the time per fuzz target (default 20).
 set -u
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -38,6 +41,30 @@ for trs in $(find "$top/build" "$top/build-asan" -name '*.trs' 2>/dev/null); do
 		failed=$((failed + 1))   # a crashed or plan-less script
 	fi
 done
+
+# Fuzzing and valgrind print their own "N passed, N failed" (fuzz targets;
+# TAP points plus one per script for a clean valgrind log): add them in.
+# No such line at all counts as one failure.
+run_counted() { # NAME CMD...
+	local name=$1 log line p f
+	shift
+	echo "== $name"
+	log=$(mktemp "${TMPDIR:-/tmp}/evfetch-$name.XXXXXX") || { failed=$((failed + 1)); return; }
+	"$@" 2>&1 | tee "$log"
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+	rm -f "$log"
+	if [ -z "$line" ]; then
+		failed=$((failed + 1))
+		return
+	fi
+	p=${line%% passed*}
+	f=${line#*, }
+	passed=$((passed + p))
+	failed=$((failed + ${f%% failed}))
+}
+run_counted fuzz tests/fuzz/run.sh "${EVF_FUZZ_SECONDS:-20}"
+run_counted valgrind sh -c 'cd "$1" && exec make -s check-valgrind' sh "$top/build"
+
 [ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$status" -eq 0 ]
