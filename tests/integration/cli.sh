@@ -12,7 +12,8 @@ need_evfetch
 need_python
 start_badserver
 H=http://127.0.0.1:$BADSERVER_PORT
-REFUSED=http://127.0.0.1:$(free_port)/refused
+refused_port
+REFUSED=http://127.0.0.1:$REFUSED_PORT/refused
 
 # --- usage errors ---------------------------------------------------------------------
 # usage_error NAME ARGS...: exit status 2, a message on stderr, nothing on

@@ -114,7 +114,7 @@ expect_kind "RST after the request over TLS" 'network|connect|tls' "$S/reset"
 expect_kind "RST in the middle of the body" 'network|truncated' "$H/reset-mid"
 expect_kind "RST in the middle of the body over TLS" 'network|truncated|tls' "$S/reset-mid"
 
-REFUSED_PORT=$(free_port)
+refused_port
 expect_kind "connection refused" connect "http://127.0.0.1:$REFUSED_PORT/"
 cmp_ok "$EVF_MS" -lt 5000 "connection refused: reported at once"
 expect_kind "connection refused (https)" connect "https://127.0.0.1:$REFUSED_PORT/"

@@ -40,7 +40,7 @@ H2=http://127.0.0.1:$P2
 LOG2=$BADSERVER_LOG
 start_badserver --handshake-stall
 STALL_PORT=$BADSERVER_PORT
-REFUSED_PORT=$(free_port)
+refused_port
 
 N=0
 # fetch URL ARGS...: one URL with -o; the body in $BODY, the report in $R.

@@ -21,6 +21,10 @@
 #                        SELFSIGNED_PORT, HTTP_PORT, NGINX_ACCESS_LOG,
 #                        NGINX_ERROR_LOG, WWW_DIR.  Calls skip_all when
 #                        $NGINX is missing.
+#   refused_port         sets REFUSED_PORT to a port kept bound (not
+#                        listening) until the test ends: connecting to it
+#                        is always refused (call it in the test's shell,
+#                        not in $(...))
 #   nginx_log_lines PORT  the access log lines of one port (after a
 #                        short wait for nginx to write them)
 #
@@ -49,6 +53,28 @@ s = socket.socket()
 s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])
 s.close()'
+}
+
+# A port that refuses connections for the whole test: a helper process
+# keeps it bound without listening, so no other test's server can take it
+# (which a port merely found free could not promise under make -j).
+refused_port() {
+	local f=$T/refused-port.$RANDOM
+	"$PYTHON3" -c '
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
+sys.stdout.close()
+time.sleep(3600)' > "$f" &
+	local pid=$!
+	at_exit "kill $pid 2>/dev/null"
+	for _ in $(seq 1 50); do
+		[ -s "$f" ] && break
+		sleep 0.1
+	done
+	REFUSED_PORT=$(cat "$f")
+	[ -n "$REFUSED_PORT" ] || bail_out "refused_port: no port"
 }
 
 _ossl() {
