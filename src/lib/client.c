@@ -49,6 +49,12 @@ EVF_API evf_client *evf_client_new(struct event_base *base, const evf_config *cf
 	}
 	if ((e = dns_setup(c)) != 0)
 		goto fail3;
+	/* a common timeout: adding it to many events costs O(1) */
+	c->idle_tv = event_base_init_common_timeout(base, &(struct timeval){EVF_IDLE_TIMEOUT_SEC, 0});
+	if (!c->idle_tv) {
+		e = EVF_ERR_NOMEM;
+		goto fail3;
+	}
 	event_assign(&c->kick, base, -1, 0, kick_cb, c);
 	event_assign(&c->drain, base, -1, 0, drain_cb, c);
 	if (err)

@@ -331,6 +331,7 @@ void transfer_acquire(struct evf_transfer *t);
 /* ----------------------------------------------------------------- client */
 
 #define EVF_HOST_BUCKETS_MIN 64
+#define EVF_IDLE_TIMEOUT_SEC 30  /* pooled connections are closed after this */
 
 struct evf_client {
 	struct event_base *base;
@@ -354,6 +355,7 @@ struct evf_client {
 	unsigned nunused;
 	unsigned nidle_total;
 	unsigned nhandshakes;      /* TLS handshakes in progress */
+	const struct timeval *idle_tv; /* libevent common timeout for pooled connections */
 	struct conn_list hs_wait;  /* connected, waiting for a handshake slot */
 	int depth;                 /* nesting of library code on the stack */
 	int freed;                 /* evf_client_free was called */

@@ -20,7 +20,6 @@
 
 #include "internal.h"
 
-#define IDLE_TIMEOUT_SEC 30
 #define READS_PER_WAKEUP 8
 
 static void io_cb(evutil_socket_t fd, short what, void *arg);
@@ -40,16 +39,21 @@ void conn_arm(struct conn *cn, enum conn_op op, int want)
 	short need = want == IO_WANT_READ ? EV_READ : want == IO_WANT_WRITE ? EV_WRITE : 0;
 	int idle = op == OP_IDLE;
 	cn->op = op;
-	if (need == cn->armed && !idle)
+	if (need == cn->armed) {
+		/* the usual cycle (read the response, park, write the next
+		 * request, read) stays on EV_READ and costs no epoll_ctl; an
+		 * idle timeout left over from parking is ignored by io_cb */
+		if (idle)
+			event_add(&cn->ev, cn->client->idle_tv);
 		return;
+	}
 	if (cn->armed)
 		event_del(&cn->ev);
 	cn->armed = 0;
 	if (!need)
 		return;
 	event_assign(&cn->ev, cn->client->base, cn->fd, need | EV_PERSIST, io_cb, cn);
-	struct timeval tv = {IDLE_TIMEOUT_SEC, 0};
-	event_add(&cn->ev, idle ? &tv : NULL);
+	event_add(&cn->ev, idle ? cn->client->idle_tv : NULL);
 	cn->armed = need;
 }
 
@@ -368,6 +372,8 @@ static void io_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *cn = arg;
 	struct evf_client *c = cn->client;
+	if (what == EV_TIMEOUT && cn->op != OP_IDLE)
+		return;   /* an idle timeout outliving its parking */
 	client_enter(c);
 	conn_resume(cn, what);
 	client_leave(c);

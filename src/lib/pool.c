@@ -112,9 +112,8 @@ struct conn *pool_take_idle(struct host *h)
 	if (!cn)
 		return NULL;
 	pool_remove_idle(cn);
-	if (cn->armed)
-		event_del(&cn->ev);
-	cn->armed = 0;
+	/* the read event stays armed: the request's write comes next and the
+	 * response's read after it, and re-arming costs two epoll_ctl calls */
 	cn->state = CS_BUSY;
 	return cn;
 }

@@ -109,6 +109,9 @@ SSL_CTX *tls_ctx_new(const struct evf_config *cfg, char *why, size_t whylen)
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	/* give idle connections' buffers back; they are the bulk of memory */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	/* one recv for whatever the kernel holds, not one per record header
+	 * and one per record body */
+	SSL_CTX_set_read_ahead(ctx, 1);
 	if (cfg->no_session_reuse) {
 		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
