@@ -55,25 +55,6 @@ fetch() {
 	load_report
 }
 
-# load_report: the first line of $R into REP (one python3 run per fetch,
-# not one per field); get FIELD prints a field as rep_get would.
-declare -A REP
-load_report() {
-	local k v
-	REP=()
-	while IFS= read -r -d '' k && IFS= read -r -d '' v; do
-		REP[$k]=$v
-	done < <("$PYTHON3" -c '
-import json, sys
-try:
-    r = json.loads(open(sys.argv[1]).readline())
-except (OSError, ValueError):
-    r = {}
-for k, v in r.items():
-    sys.stdout.write("%s\0%s\0" % (k, v if isinstance(v, str) else json.dumps(v)))
-' "$R")
-}
-get() { printf '%s\n' "${REP[$1]-<missing>}"; }
 
 # no_output NAME: the last fetch left no file and no temp file.
 no_output() {

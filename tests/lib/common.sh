@@ -17,7 +17,8 @@
 #                      EVFETCH_WRAPPER (e.g. "valgrind -q --error-exitcode=99")
 #                      runs it through "$LIBTOOL --mode=execute";
 #   rep_get FILE FIELD [URL], rep_count FILE PYEXPR, rep_check FILE,
-#   rep_lines FILE     queries on a --report file (tests/lib/report.py).
+#   rep_lines FILE     queries on a --report file (tests/lib/report.py);
+#   load_report, get FIELD   the first line of $R, read once, field by field.
 #
 # Every failed test prints, once per evfetch run, the last command line, its
 # exit status and the end of its stderr.
@@ -271,3 +272,23 @@ report_ok() {
 files_in() {
 	(cd "$1" 2>/dev/null && find . -mindepth 1 -printf '%P\n' | LC_ALL=C sort)
 }
+
+# load_report: the first line of $R into REP (one python3 run per fetch,
+# not one per field); get FIELD prints a field as rep_get would.
+declare -gA REP
+load_report() {
+	local k v
+	REP=()
+	while IFS= read -r -d '' k && IFS= read -r -d '' v; do
+		REP[$k]=$v
+	done < <("$PYTHON3" -c '
+import json, sys
+try:
+    r = json.loads(open(sys.argv[1]).readline())
+except (OSError, ValueError):
+    r = {}
+for k, v in r.items():
+    sys.stdout.write("%s\0%s\0" % (k, v if isinstance(v, str) else json.dumps(v)))
+' "$R")
+}
+get() { printf '%s\n' "${REP[$1]-<missing>}"; }
