@@ -146,7 +146,7 @@ EVF_API int evf_config_set_max_body(evf_config *cfg, uint64_t bytes);
 EVF_API int evf_config_set_retries(evf_config *cfg, unsigned n, unsigned base_ms,
                                    unsigned max_ms);
 /*
- * TLS handshakes in progress at once (default 128); more connections wait
+ * TLS handshakes in progress at once (default 32); more connections wait
  * for a slot after their TCP connect.  A handshake holds far more memory
  * than an established connection, so this bounds the peak.
  */

@@ -15,7 +15,7 @@ void evf_config_defaults(struct evf_config *cfg)
 	cfg->max_header_bytes = 64 * 1024;
 	cfg->max_headers = 100;
 	cfg->retry_base_ms = 1000;
-	cfg->max_handshakes = 128;
+	cfg->max_handshakes = 32;
 	cfg->retry_max_ms = 60000;
 }
 

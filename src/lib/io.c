@@ -145,6 +145,10 @@ static void do_handshake(struct conn *cn)
 
 static void connected(struct conn *cn)
 {
+	/* the other addresses are no longer needed: give them back now, not
+	 * when the connection closes */
+	evutil_freeaddrinfo(cn->ai);
+	cn->ai = cn->ai_next = NULL;
 	if (cn->xfer)
 		cn->xfer->timings.connect_us = since_start(cn);
 	if (!cn->host->tls) {
