@@ -22,6 +22,7 @@ TOP=${TOP:-15}
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "callgrind: $*"; exit 1; }
+. "$HERE/lib.sh"
 
 if [ "$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi
 need() {
@@ -110,18 +111,7 @@ http {
     }
 }
 EOF
-env -u NGINX "$NGINX" -p "$W" -c "$W/nginx.conf" -e "$W/logs/error.log" \
-	-g 'daemon off; master_process off;' >>"$W/logs/stdout.log" 2>&1 &
-NGINX_PID=$!
-for _ in $(seq 100); do
-	(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-	kill -0 "$NGINX_PID" 2>/dev/null || break
-	sleep 0.1
-done
-(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || {
-	cat "$W/logs/stdout.log" "$W/logs/error.log" >&2
-	die "nginx did not start"
-}
+start_nginx "$PORT"
 
 seq 1 $((URLS * 2)) | awk -v u="https://127.0.0.1:$PORT/1k.bin" '{ print u "?i=" $1 }' >"$W/double.txt"
 head -n "$URLS" "$W/double.txt" >"$W/urls.txt"

@@ -45,6 +45,7 @@ ALL_WORKLOADS="small50 small300 medium50 medium300 large50 handshake slow1k slow
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "bench: $*"; exit 1; }
+. "$HERE/lib.sh"
 
 case "$RUNS" in '' | *[!0-9]* | 0) die "RUNS must be a positive integer" ;; esac
 
@@ -243,20 +244,7 @@ http {
     }
 }
 EOF
-# nginx reads inherited listening sockets from the environment variable
-# NGINX, so drop it.  master_process off: the one process is the worker.
-env -u NGINX "$NGINX" -p "$W" -c "$W/nginx.conf" -e "$W/logs/error.log" \
-	-g 'daemon off; master_process off;' >>"$W/logs/stdout.log" 2>&1 &
-NGINX_PID=$!
-for _ in $(seq 100); do
-	(exec 3<>"/dev/tcp/127.0.0.1/$STATUS_PORT") 2>/dev/null && break
-	kill -0 "$NGINX_PID" 2>/dev/null || break
-	sleep 0.1
-done
-(exec 3<>"/dev/tcp/127.0.0.1/$STATUS_PORT") 2>/dev/null || {
-	cat "$W/logs/stdout.log" "$W/logs/error.log" >&2
-	die "nginx did not start"
-}
+start_nginx "$STATUS_PORT"
 say "== nginx $NGINX_PID on 127.0.0.1:$PORT (handshakes :$HS_PORT), work dir $W"
 BASE=https://127.0.0.1:$PORT
 HS_BASE=https://127.0.0.1:$HS_PORT
