@@ -16,11 +16,13 @@
 
 #define H(p) ((struct http1_parser *)(p)->data)
 
+static void head_free(struct http1_parser *h);
+
 static int fail(struct http1_parser *h, int err, const char *why)
 {
 	if (!h->error) {
 		h->error = err;
-		snprintf(h->why, sizeof h->why, "%s", why);
+		h->why = strdup(why); /* NULL when memory ran out: see http1_why */
 	}
 	return -1;
 }
@@ -174,7 +176,7 @@ static int on_headers_complete(llhttp_t *p)
 		free(hv);
 	/* the head is only valid during on_head: give its memory back, as a
 	 * long body would otherwise keep it for nothing */
-	http1_release(h);
+	head_free(h);
 	if (rc < 0)
 		return fail(h, rc, "stopped after the response head");
 	/* 1 tells llhttp that no body follows: a HEAD request, or a status
@@ -234,18 +236,33 @@ int http1_content_length(const struct http1_parser *h, uint64_t *len)
 	return 1;
 }
 
-void http1_release(struct http1_parser *h)
+/* The head was delivered: its buffer is no longer needed. */
+static void head_free(struct http1_parser *h)
 {
 	free(h->hbuf);
 	h->hbuf = NULL;
 	h->hcap = h->hlen = 0;
 }
 
+void http1_release(struct http1_parser *h)
+{
+	head_free(h);
+	free(h->why);
+	h->why = NULL;
+}
+
+const char *http1_why(const struct http1_parser *h)
+{
+	if (h->why)
+		return h->why;
+	return h->error ? evf_strerror(h->error) : "";
+}
+
 static int llhttp_failure(struct http1_parser *h, llhttp_errno_t e)
 {
 	if (h->error)
 		return h->error;
-	char why[sizeof h->why];
+	char why[160];
 	const char *reason = llhttp_get_error_reason(&h->p);
 	snprintf(why, sizeof why, "malformed response: %s%s%s", llhttp_errno_name(e),
 	         reason ? ": " : "", reason ? reason : "");

@@ -43,12 +43,15 @@ struct http1_parser {
 	int complete;        /* the final response is complete */
 	int keep_alive;      /* the connection may be reused afterwards */
 	int error;           /* a negative evf_error once failed */
-	char why[160];
+	char *why;           /* what failed, on the heap: see http1_why */
 };
 
 void http1_init(struct http1_parser *h, const struct http1_limits *lim,
                 const struct http1_sink *sink, int head_request);
+/* Free what the parser holds; http1_init may follow. */
 void http1_release(struct http1_parser *h);
+/* Why the parser failed: never NULL once http1_feed or http1_eof failed. */
+const char *http1_why(const struct http1_parser *h);
 
 /*
  * Feed bytes.  Returns 0 when more are needed, 1 when the response is

@@ -309,6 +309,11 @@ void transfer_connected(struct evf_transfer *t)
 
 void transfer_request_sent(struct evf_transfer *t)
 {
+	/* the head is out: a retry on a new connection builds it again, and
+	 * an open transfer should not hold it for the length of its body */
+	free(t->req);
+	t->req = NULL;
+	t->req_len = t->req_off = 0;
 	t->state = XS_RESPONSE;
 	t->last_io_us = evf_now_us();
 	if (t->client->cfg.idle_timeout_ms)
@@ -390,7 +395,7 @@ static void response_stopped(struct evf_transfer *t, int r)
 	} else if (r == STOP_RETRY) {
 		schedule_retry(t);
 	} else {
-		const char *why = t->detail ? t->detail : t->conn->http.why;
+		const char *why = t->detail ? t->detail : http1_why(&t->conn->http);
 		transfer_finish(t, r, why);
 	}
 }
@@ -439,9 +444,8 @@ void transfer_on_eof(struct evf_transfer *t, int clean)
 		response_stopped(t, r);
 		return;
 	}
-	char why[sizeof cn->http.why];
-	snprintf(why, sizeof why, "%s", cn->http.why);
-	transfer_conn_failed(t, r, why);
+	/* transfer_conn_failed copies the text before the connection goes */
+	transfer_conn_failed(t, r, http1_why(&cn->http));
 }
 
 void transfer_conn_failed(struct evf_transfer *t, int err, const char *why)

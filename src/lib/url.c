@@ -13,9 +13,7 @@
 
 void evf_url_clear(struct evf_url *u)
 {
-	free(u->host);
-	free(u->target);
-	free(u->authority);
+	free(u->host); /* target and authority live in the same block */
 	memset(u, 0, sizeof *u);
 }
 
@@ -73,21 +71,28 @@ int evf_url_parse(struct evf_url *u, const char *url, const char **why)
 		host++;
 		hlen -= 2;
 	}
-	rc = EVF_ERR_NOMEM;
-	if (!(u->host = evf_strndup(host, hlen)))
-		goto out;
-	for (char *p = u->host; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
 	u->port = port > 0 ? port : (u->tls ? 443 : 80);
 	if (!path || !*path)
 		path = "/";
-	u->target = query ? evf_asprintf("%s?%s", path, query) : evf_strdup(path);
+	/* one allocation holds host, target and authority, in that order */
 	int default_port = u->port == (u->tls ? 443 : 80);
 	const char *lb = u->ipv6 ? "[" : "", *rb = u->ipv6 ? "]" : "";
-	u->authority = default_port ? evf_asprintf("%s%s%s", lb, u->host, rb)
-	                            : evf_asprintf("%s%s%s:%d", lb, u->host, rb, u->port);
-	if (!u->target || !u->authority)
+	size_t plen = strlen(path), qlen = query ? strlen(query) + 1 : 0;
+	size_t alen = hlen + 2 * (size_t)u->ipv6 + (default_port ? 0 : 12); /* ":" and a port */
+	size_t size = hlen + 1 + plen + qlen + 1 + alen + 1;
+	rc = EVF_ERR_NOMEM;
+	if (!(u->host = malloc(size)))
 		goto out;
+	for (size_t i = 0; i < hlen; i++)
+		u->host[i] = (char)tolower((unsigned char)host[i]);
+	u->host[hlen] = '\0';
+	u->target = u->host + hlen + 1;
+	snprintf(u->target, plen + qlen + 1, "%s%s%s", path, query ? "?" : "", query ? query : "");
+	u->authority = u->target + plen + qlen + 1;
+	if (default_port)
+		snprintf(u->authority, alen + 1, "%s%s%s", lb, u->host, rb);
+	else
+		snprintf(u->authority, alen + 1, "%s%s%s:%d", lb, u->host, rb, u->port);
 	if (u->target[0] != '/') {
 		*why = "the URL's path must start with '/'";
 		rc = EVF_ERR_URL;

@@ -213,7 +213,7 @@ static void parse(const uint8_t *flags, struct pieces *pc, const char *text,
 				CHECK(!st.stopped);
 			} else {
 				CHECK(h.error == rc);
-				CHECK(h.why[0] != '\0');
+				CHECK(h.why != NULL && h.why[0] != '\0');
 				if (st.stopped)
 					CHECK(rc == st.sink_error);
 			}
@@ -229,7 +229,7 @@ static void parse(const uint8_t *flags, struct pieces *pc, const char *text,
 				CHECK(st.heads == 1);
 				CHECK(!h.keep_alive);
 			} else {
-				CHECK(h.why[0] != '\0');
+				CHECK(h.why != NULL && h.why[0] != '\0');
 			}
 			/* both are sticky */
 			CHECK(http1_eof(&h, *flags & 1) == rc);

@@ -76,7 +76,7 @@ static struct outcome run(const char *text, size_t len, size_t step, int head, i
 	if (o.rc == 0 && eof_kind)
 		o.rc = http1_eof(&h, eof_kind == 1);
 	o.keep_alive = h.keep_alive;
-	snprintf(o.why, sizeof o.why, "%s", h.why);
+	snprintf(o.why, sizeof o.why, "%s", h.why ? h.why : "");
 	http1_release(&h);
 	return o;
 }
