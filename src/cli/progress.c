@@ -5,7 +5,10 @@
  * URL: at thousands of URLs a second, drawing per URL would spend more
  * time on the terminal than on the network.
  */
+#include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -40,13 +43,27 @@ cli_format_bytes(char *dst, size_t dstsz, double bytes)
 	snprintf(dst, dstsz, "%.1f %s", bytes, units[i]);
 }
 
+/* The terminal's width, so the line never wraps (a wrapped line cannot be
+ * redrawn with a carriage return). */
+static unsigned
+columns(void)
+{
+	struct winsize ws;
+
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
+		return ws.ws_col;
+	return 80;
+}
+
 static void
 draw(struct cli_app *app)
 {
 	struct cli_progress *p = &app->progress;
 	const struct cli_stats *st = &app->stats;
 	double now = cli_now(), dt = now - p->last_t, inst;
-	char bytes[32], rate[32];
+	char bytes[32], rate[32], text[160], bar[160];
+	unsigned cols = columns(), width;
+	int n;
 
 	if (dt > 0) {
 		inst = (double)(st->received - p->last_bytes) / dt;
@@ -58,12 +75,30 @@ draw(struct cli_app *app)
 	}
 	cli_format_bytes(bytes, sizeof bytes, (double)st->received);
 	cli_format_bytes(rate, sizeof rate, p->rate);
-	fprintf(stderr, "\r%llu/%llu%s done, %llu failed, %u active, %s, %s/s"
-	        "\033[K",
-	        (unsigned long long)st->done, (unsigned long long)st->started,
-	        app->input_done ? "" : "+", (unsigned long long)st->failed,
-	        app->client != NULL ? evf_client_active(app->client) : 0,
-	        bytes, rate);
+	n = snprintf(text, sizeof text, "%llu/%llu%s done, %llu failed, %u active, %s, %s/s",
+	             (unsigned long long)st->done, (unsigned long long)st->started,
+	             app->input_done ? "" : "+", (unsigned long long)st->failed,
+	             app->client != NULL ? evf_client_active(app->client) : 0,
+	             bytes, rate);
+	if (n < 0)
+		return;
+	/* A bar once the number of URLs is known (the whole input read);
+	 * "[", "] ", the percentage and a space take 8 columns. */
+	bar[0] = '\0';
+	width = (unsigned)n + 8 < cols ? cols - (unsigned)n - 9 : 0;
+	if (width > 50)
+		width = 50;
+	if (app->input_done && st->started > 0 && width >= 10) {
+		unsigned fill = (unsigned)(st->done * width / st->started);
+		unsigned pct = (unsigned)(st->done * 100 / st->started);
+		size_t k = 0;
+
+		bar[k++] = '[';
+		for (unsigned i = 0; i < width; i++)
+			bar[k++] = i < fill ? '=' : i == fill ? '>' : ' ';
+		snprintf(bar + k, sizeof bar - k, "] %3u%% ", pct);
+	}
+	fprintf(stderr, "\r%s%.*s\033[K", bar, (int)(cols - 1 - strlen(bar)), text);
 	fflush(stderr);
 	p->drawn = 1;
 }
