@@ -162,6 +162,8 @@ SSL_CTX *tls_ctx_new(const struct evf_config *cfg, char *why, size_t whylen);
 BIO_METHOD *tls_bio_method_new(void);
 int tls_conn_setup(struct conn *cn);
 void tls_session_free(SSL_SESSION *s);
+struct tls_verified;
+void tls_verified_free(struct tls_verified *v);
 
 /* ------------------------------------------------------------ connection */
 
@@ -236,6 +238,7 @@ struct host {
 	unsigned nidle;
 	TAILQ_HEAD(, evf_transfer) waiting;
 	SSL_SESSION *session;      /* for resumption */
+	struct tls_verified *verified; /* the last chain that passed verification */
 	struct host *hnext;        /* hash chain */
 	TAILQ_ENTRY(host) unused;  /* on the client's list of unused hosts */
 	unsigned on_unused : 1;

@@ -4,7 +4,8 @@
  *
  * Every client has the same TLS settings, so scheme, name and port are the
  * whole key.  Hosts without connections or waiters stay cached (for their
- * TLS session) on a bounded LRU list.
+ * TLS session and their last verified certificate chain) on a bounded LRU
+ * list.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@ static void host_free(struct evf_client *c, struct host *h)
 	}
 	c->nhosts--;
 	tls_session_free(h->session);
+	tls_verified_free(h->verified);
 	free(h->name);
 	free(h);
 }

@@ -10,7 +10,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 
 #include <openssl/err.h>
@@ -99,6 +101,213 @@ static int new_session(SSL *ssl, SSL_SESSION *sess)
 	return 1; /* we keep the reference */
 }
 
+/*
+ * The verification cache.
+ *
+ * X509_verify_cert is a function of the presented chain, the trust store,
+ * the verification parameters and the time.  The store and every parameter
+ * but the peer's name are fixed when tls_ctx_new makes the SSL_CTX, and
+ * evfetch adds no CRLs, no DANE and no verify callback.  So each host keeps
+ * the last chain that passed: the exact DER of every certificate the server
+ * presented, in order, the host name or IP address it was checked against
+ * (read back from the SSL's parameters, i.e. what SSL_set1_host set), the
+ * window in which every certificate of the built chain is valid, and that
+ * chain.  A later full handshake that presents the very same bytes for the
+ * very same name, inside that window and within TLS_VERIFIED_TTL of the
+ * check, gets the same result without building and checking the chain
+ * again.  Only successes are kept; a failure is always verified in full.
+ *
+ * What is not cached: the server's CertificateVerify signature over this
+ * handshake's transcript (proof that it holds the certificate's key) and
+ * its Finished are checked by OpenSSL on every handshake, after this.
+ *
+ * The TTL bounds what the key does not cover: CA files that appear in or
+ * vanish from a --capath directory while we run.  Anything that one day
+ * makes verification depend on more (CRLs, OCSP, per-connection
+ * parameters, a verify callback) must join the key or bypass the cache.
+ */
+#define TLS_VERIFIED_TTL 600 /* seconds */
+
+struct tls_verified {
+	unsigned char *key;       /* per presented cert: 4-byte length, DER */
+	size_t keylen;
+	char *name;               /* the host name or IP address checked */
+	int is_ip;
+	unsigned int hostflags;
+	unsigned long vflags;
+	int depth;
+	int auth_level;
+	time_t valid_from;        /* every cert of the chain is valid after */
+	time_t valid_until;       /* ... and before */
+	time_t expires;           /* checked + TLS_VERIFIED_TTL */
+	STACK_OF(X509) *chain;    /* as X509_verify_cert built it */
+};
+
+void tls_verified_free(struct tls_verified *v)
+{
+	if (!v)
+		return;
+	free(v->key);
+	free(v->name);
+	sk_X509_pop_free(v->chain, X509_free);
+	free(v);
+}
+
+/* The presented chain as one byte string; NULL when it cannot be had. */
+static unsigned char *chain_key(STACK_OF(X509) *sk, size_t *len)
+{
+	int num = sk_X509_num(sk);
+	size_t n = 0;
+	if (num <= 0)
+		return NULL;
+	for (int i = 0; i < num; i++) {
+		int l = i2d_X509(sk_X509_value(sk, i), NULL);
+		if (l <= 0)
+			return NULL;
+		n += 4 + (size_t)l;
+	}
+	unsigned char *buf = malloc(n), *p = buf;
+	if (!buf)
+		return NULL;
+	for (int i = 0; i < num; i++) {
+		if ((size_t)(p - buf) + 4 > n)
+			goto fail;
+		unsigned char *q = p + 4;
+		int l = i2d_X509(sk_X509_value(sk, i), &q);
+		if (l <= 0 || q - (p + 4) != l || (size_t)(q - buf) > n)
+			goto fail;
+		p[0] = (unsigned char)(l >> 24);
+		p[1] = (unsigned char)(l >> 16);
+		p[2] = (unsigned char)(l >> 8);
+		p[3] = (unsigned char)l;
+		p = q;
+	}
+	if ((size_t)(p - buf) != n)
+		goto fail;
+	*len = n;
+	return buf;
+fail:
+	free(buf);
+	return NULL;
+}
+
+/* The one identity the verifier checks: SSL_set1_host sets either one host
+ * name or, for an address literal, one IP address.  NULL for anything
+ * else, which is then verified without the cache. */
+static char *checked_name(X509_VERIFY_PARAM *vp, int *is_ip)
+{
+	if (X509_VERIFY_PARAM_get0_email(vp))
+		return NULL;
+	const char *host = X509_VERIFY_PARAM_get0_host(vp, 0);
+	char *ip = X509_VERIFY_PARAM_get1_ip_asc(vp);
+	char *r = NULL;
+	if (host && !ip && !X509_VERIFY_PARAM_get0_host(vp, 1)) {
+		*is_ip = 0;
+		r = evf_strdup(host);
+	} else if (ip && !host) {
+		*is_ip = 1;
+		r = evf_strdup(ip);
+	}
+	OPENSSL_free(ip);
+	return r;
+}
+
+/* The window in which every certificate of chain is valid, a second
+ * narrower on each side than X509_verify_cert's own test. */
+static int chain_window(STACK_OF(X509) *chain, time_t now, time_t *from, time_t *until)
+{
+	int num = sk_X509_num(chain);
+	if (num <= 0)
+		return 0;
+	for (int i = 0; i < num; i++) {
+		X509 *x = sk_X509_value(chain, i);
+		int day, sec;
+		if (!ASN1_TIME_diff(&day, &sec, NULL, X509_get0_notBefore(x)))
+			return 0;
+		time_t nb = now + (time_t)day * 86400 + sec + 1;
+		if (!ASN1_TIME_diff(&day, &sec, NULL, X509_get0_notAfter(x)))
+			return 0;
+		time_t na = now + (time_t)day * 86400 + sec - 1;
+		if (i == 0 || nb > *from)
+			*from = nb;
+		if (i == 0 || na < *until)
+			*until = na;
+	}
+	return *from < *until;
+}
+
+/* SSL_CTX_set_cert_verify_callback: X509_verify_cert, or its remembered
+ * success for exactly this chain and name. */
+static int verify_chain(X509_STORE_CTX *xs, void *arg)
+{
+	(void)arg;
+	SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct conn *cn = ssl ? SSL_get_app_data(ssl) : NULL;
+	X509_VERIFY_PARAM *vp = X509_STORE_CTX_get0_param(xs);
+	if (!cn || !cn->host || !vp)
+		return X509_verify_cert(xs);
+	unsigned long vflags = X509_VERIFY_PARAM_get_flags(vp);
+	if (vflags & (X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL))
+		return X509_verify_cert(xs);
+	struct host *h = cn->host;
+	int is_ip = 0;
+	size_t keylen = 0;
+	char *name = checked_name(vp, &is_ip);
+	unsigned char *key = name ? chain_key(X509_STORE_CTX_get0_untrusted(xs), &keylen) : NULL;
+	if (!key) {
+		free(name);
+		return X509_verify_cert(xs);
+	}
+	unsigned int hostflags = X509_VERIFY_PARAM_get_hostflags(vp);
+	int depth = X509_VERIFY_PARAM_get_depth(vp);
+	int auth_level = X509_VERIFY_PARAM_get_auth_level(vp);
+	time_t now = time(NULL);
+	struct tls_verified *v = h->verified;
+	if (v && v->keylen == keylen && memcmp(v->key, key, keylen) == 0 &&
+	    v->is_ip == is_ip && strcmp(v->name, name) == 0 && v->hostflags == hostflags &&
+	    v->vflags == vflags && v->depth == depth && v->auth_level == auth_level &&
+	    now > v->valid_from &&
+	    now < v->valid_until && now < v->expires) {
+		STACK_OF(X509) *chain = X509_chain_up_ref(v->chain);
+		if (chain) {
+			free(key);
+			free(name);
+			/* SSL_get0_verified_chain and SSL_get_verify_result as
+			 * after a full check (SSL_get0_peername stays NULL) */
+			X509_STORE_CTX_set0_verified_chain(xs, chain);
+			X509_STORE_CTX_set_error(xs, X509_V_OK);
+			return 1;
+		}
+	}
+	int ok = X509_verify_cert(xs);
+	struct tls_verified *nv = NULL;
+	STACK_OF(X509) *chain = NULL;
+	time_t from, until;
+	if (ok == 1 && X509_STORE_CTX_get_error(xs) == X509_V_OK &&
+	    (chain = X509_STORE_CTX_get1_chain(xs)) && chain_window(chain, now, &from, &until) &&
+	    (nv = calloc(1, sizeof *nv))) {
+		nv->key = key;
+		nv->keylen = keylen;
+		nv->name = name;
+		nv->is_ip = is_ip;
+		nv->hostflags = hostflags;
+		nv->vflags = vflags;
+		nv->depth = depth;
+		nv->auth_level = auth_level;
+		nv->valid_from = from;
+		nv->valid_until = until;
+		nv->expires = now + TLS_VERIFIED_TTL;
+		nv->chain = chain;
+		tls_verified_free(h->verified);
+		h->verified = nv;
+		return ok;
+	}
+	sk_X509_pop_free(chain, X509_free);
+	free(key);
+	free(name);
+	return ok;
+}
+
 SSL_CTX *tls_ctx_new(const struct evf_config *cfg, char *why, size_t whylen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -127,6 +336,7 @@ SSL_CTX *tls_ctx_new(const struct evf_config *cfg, char *why, size_t whylen)
 		return ctx;
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_cert_verify_callback(ctx, verify_chain, NULL);
 	if (cfg->ca_file || cfg->ca_path) {
 		if (SSL_CTX_load_verify_locations(ctx, cfg->ca_file, cfg->ca_path) != 1) {
 			unsigned long e = ERR_peek_last_error();

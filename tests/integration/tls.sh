@@ -139,6 +139,64 @@ like "$(rep_get "$R" error_kind)" '^(tls|protocol)$' \
 fetch_one "http://127.0.0.1:$HTTPS_PORT/hello.txt"
 is "$(rep_get "$R" status)" 400 "http to a TLS port: nginx's 400 is reported"
 
+# --- the verification cache ----------------------------------------------------------
+# A host remembers the last chain that passed verification; a full handshake
+# that presents the same chain for the same name skips chain building.  A
+# different chain, or the same chain for another name, is verified in full.
+N=$((N + 1))
+R=$T/r.$N.jsonl
+: >"$T/urls-same"
+for i in 1 2 3 4 5 6 7 8; do
+	echo "https://127.0.0.1:$HTTPS_PORT/n/same-chain-$i" >>"$T/urls-same"
+done
+evf --cacert "$CA_FILE" --discard --no-progress --report "$R" -c 2 \
+	--no-http-keep-alive --no-sessionid -i "$T/urls-same"
+is "$EVF_RC" 0 "8 full handshakes with one chain: exit status 0"
+is "$(rep_count "$R" 'r["ok"]')" 8 "8 full handshakes with one chain: all ok"
+
+# One host whose certificate changes after the first connection: each new
+# chain fails although the first one passed.
+start_badserver --tls "$PKI_DIR/server.pem" "$PKI_DIR/server.key" \
+	--tls-next "$PKI_DIR/expired.pem" "$PKI_DIR/expired.key" \
+	--tls-next "$PKI_DIR/selfsigned.pem" "$PKI_DIR/selfsigned.key" \
+	--tls-next "$PKI_DIR/wronghost.pem" "$PKI_DIR/wronghost.key" \
+	--tls-next "$PKI_DIR/server.pem" "$PKI_DIR/server.key"
+N=$((N + 1))
+R=$T/r.$N.jsonl
+evf --cacert "$CA_FILE" --discard --no-progress --report "$R" -c 1 \
+	--no-http-keep-alive --no-sessionid \
+	"https://127.0.0.1:$BADSERVER_PORT/ok/10" \
+	"https://127.0.0.1:$BADSERVER_PORT$NEVER/next-expired" \
+	"https://127.0.0.1:$BADSERVER_PORT$NEVER/next-selfsigned" \
+	"https://127.0.0.1:$BADSERVER_PORT$NEVER/next-wronghost" \
+	"https://127.0.0.1:$BADSERVER_PORT/ok/11"
+is "$(rep_get "$R" ok "https://127.0.0.1:$BADSERVER_PORT/ok/10")" true \
+	"a changing certificate: the first, good one is ok"
+like "$(rep_get "$R" error "https://127.0.0.1:$BADSERVER_PORT$NEVER/next-expired")" 'expired' \
+	"a changing certificate: then an expired one fails"
+like "$(rep_get "$R" error "https://127.0.0.1:$BADSERVER_PORT$NEVER/next-selfsigned")" 'self.signed' \
+	"a changing certificate: then a self-signed one fails"
+like "$(rep_get "$R" error "https://127.0.0.1:$BADSERVER_PORT$NEVER/next-wronghost")" \
+	'mismatch|host|name|verif' "a changing certificate: then one for another name fails"
+is "$(rep_get "$R" ok "https://127.0.0.1:$BADSERVER_PORT/ok/11")" true \
+	"a changing certificate: the good one again is ok"
+is "$(grep -c "$NEVER" "$BADSERVER_LOG")" 0 "no request was sent over a changed, bad certificate"
+
+# The same chain for a name it does not carry, after it passed for one it does.
+N=$((N + 1))
+R=$T/r.$N.jsonl
+evf --cacert "$CA_FILE" --discard --no-progress --report "$R" -c 1 --no-http-keep-alive \
+	--no-sessionid --resolve "not-in-cert.test:$HTTPS_PORT:127.0.0.1" \
+	--resolve "evfetch.test:$HTTPS_PORT:127.0.0.1" \
+	"https://evfetch.test:$HTTPS_PORT/n/cache-good" \
+	"https://not-in-cert.test:$HTTPS_PORT$NEVER/cache-other-name"
+is "$(rep_get "$R" ok "https://evfetch.test:$HTTPS_PORT/n/cache-good")" true \
+	"one chain, two names: the name in the certificate is ok"
+is "$(rep_get "$R" error_kind "https://not-in-cert.test:$HTTPS_PORT$NEVER/cache-other-name")" tls \
+	"one chain, two names: the other name fails"
+sleep 0.2
+is "$(grep -c "$NEVER" "$NGINX_ACCESS_LOG")" 0 "no request was sent for a name the cached chain lacks"
+
 # --- TLS versions (badserver) -----------------------------------------------------------
 start_badserver --tls "$PKI_DIR/server.pem" "$PKI_DIR/server.key" --tls-max TLSv1.2
 fetch_one "https://127.0.0.1:$BADSERVER_PORT/ok/10" --cacert "$CA_FILE"

@@ -98,6 +98,8 @@ Options:
                         without it the port is the first line on stdout
   --tls CERT KEY        serve TLS
   --tls-max VERSION     TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3 (and --tls-min)
+  --tls-next CERT KEY   (repeatable) the first TLS connection presents the
+                        --tls certificate, the later ones these in turn
   --handshake-stall     accept TCP connections, then read and send nothing
   --log FILE            one line per connection and request (default stderr)
 
@@ -773,6 +775,23 @@ class BadServer:
                 # A system that cannot offer old versions at all still
                 # makes a server that clients cannot agree with.
                 self.log("warning: TLS version limits: %s" % e)
+        if self.args.tls_next:
+            # The server name callback runs on every handshake, with or
+            # without SNI: switch the connection to the next certificate.
+            others = []
+            for cert, key in self.args.tls_next:
+                o = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                o.load_cert_chain(cert, key)
+                others.append(o)
+            seen = [0]
+
+            def pick(sslobj, server_name, _ctx):
+                n = seen[0]
+                seen[0] += 1
+                if n > 0:
+                    sslobj.context = others[(n - 1) % len(others)]
+                return None
+            ctx.sni_callback = pick
         return ctx
 
     async def run(self):
@@ -872,6 +891,7 @@ def main():
     p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     p.add_argument("--tls-max", choices=["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"])
     p.add_argument("--tls-min", choices=["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"])
+    p.add_argument("--tls-next", nargs=2, action="append", metavar=("CERT", "KEY"))
     p.add_argument("--handshake-stall", action="store_true")
     p.add_argument("--stall-max", type=float, default=300.0,
                    help="seconds a stalled connection is held at most")
