@@ -45,6 +45,9 @@ fetch_one "https://127.0.0.1:$HTTPS_PORT/hello.txt" --cacert "$CA_FILE"
 is "$EVF_RC" 0 "test CA, IP address in the certificate: exit status 0"
 is "$(rep_get "$R" ok)" true "test CA, IP address: ok"
 like "$(rep_get "$R" tls_version)" '^TLSv1\.[23]$' "test CA: tls_version TLSv1.2 or TLSv1.3"
+sleep 0.2
+like "$(grep ' "GET /hello.txt ' "$NGINX_ACCESS_LOG" | tail -n 1)" 'tls=TLSv1\.3/TLS_AES_128_GCM_SHA256$' \
+	"test CA: TLS 1.3 with TLS_AES_128_GCM_SHA256, offered first"
 
 fetch_one "https://evfetch.test:$HTTPS_PORT/hello.txt" --cacert "$CA_FILE" \
 	--resolve "evfetch.test:$HTTPS_PORT:127.0.0.1"
