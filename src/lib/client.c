@@ -245,6 +245,9 @@ EVF_API evf_transfer *evf_fetch(evf_client *c, const evf_request *req,
 		t->nheaders = req->nheaders;
 	}
 	t->client = c;
+	if ((e = transfer_timer_new(t)) != 0)
+		goto fail;
+	e = EVF_ERR_NOMEM;
 	t->method = req->method;
 	t->cb = *cb;
 	t->arg = arg;
@@ -256,10 +259,8 @@ EVF_API evf_transfer *evf_fetch(evf_client *c, const evf_request *req,
 		*err = 0;
 	return t;
 fail:
-	if (t) {
-		free(t->url);
-		free(t);
-	}
+	if (t)
+		transfer_free(t);   /* what was made so far; the rest is NULL */
 	if (err)
 		*err = e;
 	return NULL;

@@ -281,7 +281,7 @@ struct evf_transfer {
 	struct evf_url u;
 	struct host *host;
 	struct conn *conn;
-	struct event timer;
+	struct event *timer;       /* only when a deadline or a retry may need it */
 	int timer_set;
 	char *effective_url;       /* after redirects; NULL = url */
 	unsigned redirects, retries;
@@ -327,6 +327,8 @@ int transfer_on_data(struct evf_transfer *t, const char *data, size_t len);
 void transfer_on_eof(struct evf_transfer *t, int clean);
 void transfer_finish(struct evf_transfer *t, int err, const char *why);
 void transfer_free(struct evf_transfer *t);
+/* Make t's timer if the client's settings can need one; 0 or EVF_ERR_NOMEM. */
+int transfer_timer_new(struct evf_transfer *t);
 void transfer_start(struct evf_transfer *t);
 /* Find or open a connection for t, or queue it on its host. */
 void transfer_acquire(struct evf_transfer *t);

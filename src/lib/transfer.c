@@ -44,16 +44,15 @@ static uint64_t deadline_of(const struct evf_transfer *t)
 static void arm_timer_at(struct evf_transfer *t, uint64_t deadline)
 {
 	if (t->timer_set) {
-		event_del(&t->timer);
+		event_del(t->timer);
 		t->timer_set = 0;
 	}
-	if (!deadline)
+	if (!deadline || !t->timer)
 		return;
 	uint64_t now = evf_now_us();
 	uint64_t left = deadline > now ? deadline - now : 0;
 	struct timeval tv = {(time_t)(left / 1000000u), (suseconds_t)(left % 1000000u)};
-	evtimer_assign(&t->timer, t->client->base, timer_cb, t);
-	evtimer_add(&t->timer, &tv);
+	evtimer_add(t->timer, &tv);
 	t->timer_set = 1;
 }
 
@@ -484,7 +483,7 @@ void transfer_finish(struct evf_transfer *t, int err, const char *why)
 	}
 	t->state = XS_DONE;
 	if (t->timer_set) {
-		event_del(&t->timer);
+		event_del(t->timer);
 		t->timer_set = 0;
 	}
 	t->error = err;
@@ -534,10 +533,20 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	client_leave(c);
 }
 
+int transfer_timer_new(struct evf_transfer *t)
+{
+	const struct evf_config *cfg = &t->client->cfg;
+	if (!cfg->connect_timeout_ms && !cfg->total_timeout_ms && !cfg->idle_timeout_ms &&
+	    !cfg->retries)
+		return 0;   /* no deadline and no retry wait: no timer */
+	t->timer = evtimer_new(t->client->base, timer_cb, t);
+	return t->timer ? 0 : EVF_ERR_NOMEM;
+}
+
 void transfer_free(struct evf_transfer *t)
 {
-	if (t->timer_set)
-		event_del(&t->timer);
+	if (t->timer)
+		event_free(t->timer);
 	free(t->url);
 	free(t->effective_url);
 	free(t->location);
