@@ -201,7 +201,7 @@ static int on_message_complete(llhttp_t *p)
 		return 0;
 	}
 	h->complete = 1;
-	h->keep_alive = llhttp_should_keep_alive(p);
+	h->keep_alive = llhttp_should_keep_alive(p) != 0;
 	return HPE_PAUSED;
 }
 
@@ -225,7 +225,7 @@ void http1_init(struct http1_parser *h, const struct http1_limits *lim,
 	h->p.data = h;
 	h->limits = *lim;
 	h->sink = *sink;
-	h->head_request = head_request;
+	h->head_request = head_request != 0;
 }
 
 int http1_content_length(const struct http1_parser *h, uint64_t *len)

@@ -35,14 +35,14 @@ struct http1_parser {
 	size_t head_raw;     /* raw bytes before the final head ended */
 	size_t trailer_raw;  /* trailer field bytes (not kept) */
 	unsigned nheaders;
-	int in_field;        /* inside a header name */
-	int head_request;    /* a HEAD request: no body follows */
-	int interim;         /* the current message is a 1xx */
-	int head_done;       /* the final response's head was delivered */
-	int started;         /* a byte of the response arrived */
-	int complete;        /* the final response is complete */
-	int keep_alive;      /* the connection may be reused afterwards */
 	int error;           /* a negative evf_error once failed */
+	unsigned in_field : 1;     /* inside a header name */
+	unsigned head_request : 1; /* a HEAD request: no body follows */
+	unsigned interim : 1;      /* the current message is a 1xx */
+	unsigned head_done : 1;    /* the final response's head was delivered */
+	unsigned started : 1;      /* a byte of the response arrived */
+	unsigned complete : 1;     /* the final response is complete */
+	unsigned keep_alive : 1;   /* the connection may be reused afterwards */
 	char *why;           /* what failed, on the heap: see http1_why */
 };
 

@@ -190,23 +190,24 @@ enum conn_op {
 struct conn {
 	struct evf_client *client;
 	struct host *host;
-	evutil_socket_t fd;
 	const struct transport_ops *ops;
 	SSL *ssl;
 	struct event ev;           /* the one I/O event, re-armed as needed */
-	short armed;               /* EV_READ or EV_WRITE currently added, 0 if none */
-	enum conn_state state;
-	enum conn_op op;
 	struct dns_query *dnsq;
 	struct evutil_addrinfo *ai, *ai_next;
-	int last_errno;
 	char *peer;                /* last address tried, for error texts */
 	struct evf_transfer *xfer; /* the transfer using the connection */
 	TAILQ_ENTRY(conn) link;    /* host idle list, or the handshake queue */
-	unsigned requests;         /* requests served so far */
 	uint64_t idle_since;
 	struct http1_parser http;
+	/* the small fields together, so the struct has no holes */
+	evutil_socket_t fd;
+	int last_errno;
+	unsigned requests;         /* requests served so far */
 	int dns_result;
+	enum conn_state state;
+	enum conn_op op;
+	short armed;               /* EV_READ or EV_WRITE currently added, 0 if none */
 	unsigned dns_sync : 1;     /* inside dns_resolve: answers are kept */
 	unsigned dns_answered : 1;
 };
@@ -271,9 +272,7 @@ struct evf_transfer {
 	struct evf_client *client;
 	TAILQ_ENTRY(evf_transfer) link; /* pending, host waiting or done queue */
 	TAILQ_ENTRY(evf_transfer) live_link; /* on the client's live list */
-	enum xfer_state state;
 	char *url;
-	enum evf_method method;
 	char **headers;
 	size_t nheaders;
 	evf_callbacks cb;
@@ -282,7 +281,6 @@ struct evf_transfer {
 	struct host *host;
 	struct conn *conn;
 	struct event *timer;       /* only when a deadline or a retry may need it */
-	int timer_set;
 	char *effective_url;       /* after redirects; NULL = url */
 	unsigned redirects, retries;
 	char *location;            /* the redirect being followed */
@@ -296,13 +294,17 @@ struct evf_transfer {
 	char *req;                 /* request head */
 	size_t req_len, req_off;
 	/* result */
-	int error;
 	char *detail;
-	int status;
 	uint64_t bytes;
-	int reused;
 	const char *tls_version;
 	evf_timings timings;
+	/* the small fields together, so the struct has no holes */
+	enum xfer_state state;
+	enum evf_method method;
+	int timer_set;
+	int error;                 /* result, with status */
+	int status;
+	int reused;
 	unsigned got_response_byte : 1;
 	unsigned retried_stale : 1;
 	unsigned counted_active : 1;
