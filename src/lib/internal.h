@@ -161,7 +161,8 @@ int tcp_connect_check(struct conn *cn);
 SSL_CTX *tls_ctx_new(const struct evf_config *cfg, char *why, size_t whylen);
 BIO_METHOD *tls_bio_method_new(void);
 int tls_conn_setup(struct conn *cn);
-void tls_session_free(SSL_SESSION *s);
+/* Free the sessions a host keeps. */
+void tls_sessions_free(struct host *h);
 struct tls_verified;
 void tls_verified_free(struct tls_verified *v);
 
@@ -210,9 +211,14 @@ struct conn {
 	short armed;               /* EV_READ or EV_WRITE currently added, 0 if none */
 	unsigned dns_sync : 1;     /* inside dns_resolve: answers are kept */
 	unsigned dns_answered : 1;
+	unsigned gated : 1;        /* CS_HS_WAIT on its host's gate, not hs_wait */
+	unsigned producer : 1;     /* counted in host->producers */
+	unsigned got_session : 1;  /* the server gave this connection a session */
 };
 
 TAILQ_HEAD(conn_list, conn);
+
+#define EVF_HOST_SESSIONS 4        /* TLS sessions kept per host */
 
 /* io.c */
 void conn_open(struct host *h, struct evf_transfer *t);
@@ -222,6 +228,9 @@ void conn_start_request(struct conn *cn);
 void conn_park(struct conn *cn);
 /* Begin the TLS handshake of a connected socket (it holds a slot). */
 void conn_start_tls(struct conn *cn);
+/* A session arrived for h, or one of its handshakes ended: let waiting
+ * connections go, one per TLS 1.3 ticket. */
+void conn_gate_release(struct host *h);
 /* Re-arm a read that evf_transfer_pause stopped. */
 void conn_resume_reading(struct conn *cn);
 /* Record a failure text in the client's scratch buffer. */
@@ -238,7 +247,17 @@ struct host {
 	struct conn_list idle;
 	unsigned nidle;
 	TAILQ_HEAD(, evf_transfer) waiting;
-	SSL_SESSION *session;      /* for resumption */
+	/* TLS sessions for resumption, oldest first: a TLS 1.3 session (a
+	 * ticket) serves one connection, an older one any number */
+	SSL_SESSION *sessions[EVF_HOST_SESSIONS];
+	unsigned nsessions;
+	/* A host without a session lets one handshake go first and holds
+	 * its other new connections on the gate until tickets come, one
+	 * connection per ticket: resumed handshakes cost half the CPU and
+	 * less memory than full ones. */
+	unsigned producers;        /* handshakes that may still bring a session */
+	struct conn_list gate;
+	unsigned no_tickets : 1;   /* a handshake ended without a session */
 	struct tls_verified *verified; /* the last chain that passed verification */
 	struct host *hnext;        /* hash chain */
 	TAILQ_ENTRY(host) unused;  /* on the client's list of unused hosts */

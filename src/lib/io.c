@@ -10,6 +10,7 @@
  * consumed before the loop waits on the socket again.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 
 static void io_cb(evutil_socket_t fd, short what, void *arg);
 static void handshake_over(struct conn *cn);
+static void producer_done(struct conn *cn, int ok);
 static void do_write(struct conn *cn);
 
 void conn_set_why(struct conn *cn, const char *fmt, ...)
@@ -64,10 +66,12 @@ void conn_close(struct conn *cn)
 	if (cn->state == CS_IDLE)
 		pool_remove_idle(cn);
 	else if (cn->state == CS_HS_WAIT)
-		TAILQ_REMOVE(&c->hs_wait, cn, link);
+		TAILQ_REMOVE(cn->gated ? &h->gate : &c->hs_wait, cn, link);
 	else if (cn->state == CS_HANDSHAKING)
 		handshake_over(cn);
 	cn->state = CS_CLOSED;
+	if (cn->producer)
+		producer_done(cn, 0);
 	if (cn->armed)
 		event_del(&cn->ev);
 	cn->armed = 0;
@@ -132,6 +136,10 @@ static void do_handshake(struct conn *cn)
 	}
 	handshake_over(cn);
 	cn->state = CS_BUSY;
+	/* TLS 1.2 gives its session in the handshake; a TLS 1.3 ticket
+	 * comes after it, and do_read settles that */
+	if (cn->producer && (r < 0 || SSL_version(cn->ssl) < TLS1_3_VERSION))
+		producer_done(cn, r == 0);
 	if (r < 0) {
 		conn_fail(cn, r);
 		return;
@@ -167,8 +175,54 @@ static void connected(struct conn *cn)
 	conn_start_tls(cn);
 }
 
+void conn_gate_release(struct host *h)
+{
+	struct evf_client *c = h->client;
+	struct conn *cn;
+	unsigned n = UINT_MAX;   /* all of them */
+	if (TAILQ_EMPTY(&h->gate))
+		return;
+	if (h->nsessions == 0 && h->producers > 0 && !h->no_tickets)
+		return;          /* a ticket may still come */
+	if (h->nsessions > 0 && h->producers > 0 && !h->no_tickets &&
+	    SSL_SESSION_get_protocol_version(h->sessions[h->nsessions - 1]) >= TLS1_3_VERSION)
+		n = h->nsessions;   /* one connection per ticket */
+	while (n-- > 0 && (cn = TAILQ_FIRST(&h->gate))) {
+		TAILQ_REMOVE(&h->gate, cn, link);
+		cn->gated = 0;
+		TAILQ_INSERT_TAIL(&c->hs_wait, cn, link);
+	}
+	client_kick(c);
+}
+
+/* cn's handshake can bring no session any more.  ok: it completed, so a
+ * server that gave nothing by now gives no tickets. */
+static void producer_done(struct conn *cn, int ok)
+{
+	struct host *h = cn->host;
+	cn->producer = 0;
+	h->producers--;
+	if (ok && !cn->got_session)
+		h->no_tickets = 1;
+	conn_gate_release(h);
+}
+
 void conn_start_tls(struct conn *cn)
 {
+	struct host *h = cn->host;
+	if (!cn->client->cfg.no_session_reuse) {
+		if (h->nsessions == 0 && h->producers > 0 && !h->no_tickets) {
+			/* a handshake with this host is under way: wait for
+			 * the session it brings rather than make a full one */
+			cn->state = CS_HS_WAIT;
+			cn->gated = 1;
+			conn_arm(cn, OP_NONE, 0);
+			TAILQ_INSERT_TAIL(&h->gate, cn, link);
+			return;
+		}
+		cn->producer = 1;
+		h->producers++;
+	}
 	cn->ops = &evf_tls_ops;
 	cn->state = CS_HANDSHAKING;
 	cn->client->nhandshakes++;
@@ -311,6 +365,8 @@ static void do_read(struct conn *cn)
 		}
 		size_t got = 0;
 		int r = cn->ops->read(cn, c->rbuf, sizeof c->rbuf, &got);
+		if (cn->producer)
+			producer_done(cn, r >= 0); /* a ticket comes first, if at all */
 		if (r == IO_DONE) {
 			if (transfer_on_data(cn->xfer, (const char *)c->rbuf, got))
 				return;   /* the connection was handed on or closed */

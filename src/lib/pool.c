@@ -36,7 +36,7 @@ static void host_free(struct evf_client *c, struct host *h)
 		c->nunused--;
 	}
 	c->nhosts--;
-	tls_session_free(h->session);
+	tls_sessions_free(h);
 	tls_verified_free(h->verified);
 	free(h->name);
 	free(h);
@@ -96,6 +96,7 @@ struct host *pool_host(struct evf_client *c, const struct evf_url *u)
 	h->port = u->port;
 	TAILQ_INIT(&h->idle);
 	TAILQ_INIT(&h->waiting);
+	TAILQ_INIT(&h->gate);
 	h->hnext = c->hosts[b];
 	c->hosts[b] = h;
 	c->nhosts++;

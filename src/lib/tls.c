@@ -89,16 +89,45 @@ BIO_METHOD *tls_bio_method_new(void)
 	return m;
 }
 
-/* Keep the newest session of each host for resumption. */
+/* Keep a session the server gave for resumption: the newest few per host. */
 static int new_session(SSL *ssl, SSL_SESSION *sess)
 {
 	struct conn *cn = SSL_get_app_data(ssl);
 	if (!cn || !cn->host)
 		return 0;
-	if (cn->host->session)
-		SSL_SESSION_free(cn->host->session);
-	cn->host->session = sess;
+	struct host *h = cn->host;
+	if (h->nsessions == EVF_HOST_SESSIONS) {
+		SSL_SESSION_free(h->sessions[0]);
+		memmove(h->sessions, h->sessions + 1, (EVF_HOST_SESSIONS - 1) * sizeof *h->sessions);
+		h->nsessions--;
+	}
+	h->sessions[h->nsessions++] = sess;
+	h->no_tickets = 0;
+	cn->got_session = 1;
+	conn_gate_release(h);
 	return 1; /* we keep the reference */
+}
+
+/* A session for a new connection to h, with a reference for the caller. */
+static SSL_SESSION *take_session(struct host *h)
+{
+	if (h->nsessions == 0)
+		return NULL;
+	SSL_SESSION *s = h->sessions[h->nsessions - 1];
+	if (SSL_SESSION_get_protocol_version(s) >= TLS1_3_VERSION) {
+		/* a ticket is for one connection (RFC 8446, C.4); OpenSSL
+		 * would not offer it twice anyway */
+		h->nsessions--;
+		return s;
+	}
+	SSL_SESSION_up_ref(s);
+	return s;
+}
+
+void tls_sessions_free(struct host *h)
+{
+	while (h->nsessions > 0)
+		SSL_SESSION_free(h->sessions[--h->nsessions]);
 }
 
 /*
@@ -389,8 +418,11 @@ int tls_conn_setup(struct conn *cn)
 		conn_set_why(cn, "cannot check the certificate against '%s'", h->name);
 		return EVF_ERR_TLS;
 	}
-	if (h->session && !cn->client->cfg.no_session_reuse)
-		SSL_set_session(ssl, h->session);
+	SSL_SESSION *sess = cn->client->cfg.no_session_reuse ? NULL : take_session(h);
+	if (sess) {
+		SSL_set_session(ssl, sess);   /* on failure: a full handshake */
+		SSL_SESSION_free(sess);
+	}
 	return 0;
 }
 
@@ -520,11 +552,6 @@ static void tls_free(struct conn *cn)
 	}
 }
 
-void tls_session_free(SSL_SESSION *s)
-{
-	if (s)
-		SSL_SESSION_free(s);
-}
 
 const struct transport_ops evf_tls_ops = {
 	.name = "tls",

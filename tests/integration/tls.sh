@@ -46,7 +46,7 @@ is "$EVF_RC" 0 "test CA, IP address in the certificate: exit status 0"
 is "$(rep_get "$R" ok)" true "test CA, IP address: ok"
 like "$(rep_get "$R" tls_version)" '^TLSv1\.[23]$' "test CA: tls_version TLSv1.2 or TLSv1.3"
 sleep 0.2
-like "$(grep ' "GET /hello.txt ' "$NGINX_ACCESS_LOG" | tail -n 1)" 'tls=TLSv1\.3/TLS_AES_128_GCM_SHA256$' \
+like "$(grep ' "GET /hello.txt ' "$NGINX_ACCESS_LOG" | tail -n 1)" 'tls=TLSv1\.3/TLS_AES_128_GCM_SHA256/' \
 	"test CA: TLS 1.3 with TLS_AES_128_GCM_SHA256, offered first"
 
 fetch_one "https://evfetch.test:$HTTPS_PORT/hello.txt" --cacert "$CA_FILE" \
@@ -199,6 +199,60 @@ is "$(rep_get "$R" error_kind "https://not-in-cert.test:$HTTPS_PORT$NEVER/cache-
 	"one chain, two names: the other name fails"
 sleep 0.2
 is "$(grep -c "$NEVER" "$NGINX_ACCESS_LOG")" 0 "no request was sent for a name the cached chain lacks"
+
+# --- TLS session resumption ---------------------------------------------------------
+# New connections to one host at once: the first makes a full handshake and
+# the others wait for its tickets, one connection per ticket (a TLS 1.3
+# ticket serves once), so every later handshake is resumed.
+N=$((N + 1))
+R=$T/r.$N.jsonl
+: >"$T/urls-resume"
+for i in $(seq 30); do
+	echo "https://127.0.0.1:$HTTPS_PORT/n/resume-$i" >>"$T/urls-resume"
+done
+evf --cacert "$CA_FILE" --discard --no-progress --report "$R" -c 10 \
+	--no-http-keep-alive -i "$T/urls-resume"
+is "$(rep_count "$R" 'r["ok"]')" 30 "30 new connections at -c 10: all ok"
+sleep 0.2
+is "$(grep -c ' "GET /n/resume-[0-9]* .*/r$' "$NGINX_ACCESS_LOG")" 29 \
+	"30 new connections at -c 10: 29 resumed TLS sessions"
+is "$(grep -c ' "GET /n/resume-[0-9]* .*/\.$' "$NGINX_ACCESS_LOG")" 1 \
+	"30 new connections at -c 10: one full handshake"
+
+N=$((N + 1))
+R=$T/r.$N.jsonl
+sed 's/resume-/noresume-/' "$T/urls-resume" >"$T/urls-noresume"
+evf --cacert "$CA_FILE" --discard --no-progress --report "$R" -c 10 \
+	--no-http-keep-alive --no-sessionid -i "$T/urls-noresume"
+is "$(rep_count "$R" 'r["ok"]')" 30 "--no-sessionid: all ok"
+sleep 0.2
+is "$(grep -c ' "GET /n/noresume-[0-9]* .*/\.$' "$NGINX_ACCESS_LOG")" 30 \
+	"--no-sessionid: 30 full handshakes"
+
+# Servers that give no tickets, that speak TLS 1.2, or whose certificate
+# fails: connections held for a ticket must not wait for nothing.
+for mode in no-tickets tls12 bad-cert; do
+	case $mode in
+	no-tickets) start_badserver --tls "$PKI_DIR/server.pem" "$PKI_DIR/server.key" --no-tickets ;;
+	tls12) start_badserver --tls "$PKI_DIR/server.pem" "$PKI_DIR/server.key" --tls-max TLSv1.2 ;;
+	bad-cert) start_badserver --tls "$PKI_DIR/expired.pem" "$PKI_DIR/expired.key" ;;
+	esac
+	N=$((N + 1))
+	R=$T/r.$N.jsonl
+	urls=()
+	for i in 1 2 3 4 5 6 7 8; do
+		urls+=("https://127.0.0.1:$BADSERVER_PORT/ok/$i")
+	done
+	evf --cacert "$CA_FILE" --discard --no-progress --report "$R" -c 8 \
+		--no-http-keep-alive "${urls[@]}"
+	is "$(rep_lines "$R")" 8 "$mode, 8 connections at once: one report line each"
+	if [ "$mode" = bad-cert ]; then
+		is "$(rep_count "$R" 'r["error_kind"] == "tls"')" 8 "$mode: every one fails verification"
+	else
+		is "$(rep_count "$R" 'r["ok"]')" 8 "$mode: all ok"
+	fi
+	cmp_ok "$EVF_MS" -lt 20000 "$mode: done in ${EVF_MS} ms (no waiting for a ticket)"
+done
 
 # --- TLS versions (badserver) -----------------------------------------------------------
 start_badserver --tls "$PKI_DIR/server.pem" "$PKI_DIR/server.key" --tls-max TLSv1.2

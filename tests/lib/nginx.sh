@@ -229,7 +229,7 @@ http {
     scgi_temp_path $dir/tmp/scgi;
     log_format evf '\$server_port \$connection \$connection_requests '
                    '"\$request" \$status \$body_bytes_sent "\$http_host" '
-                   'tls=\$ssl_protocol/\$ssl_cipher';
+                   'tls=\$ssl_protocol/\$ssl_cipher/\$ssl_session_reused';
     access_log $dir/logs/access.log evf;
     keepalive_requests 100000;
     keepalive_timeout 60;

@@ -100,6 +100,7 @@ Options:
   --tls-max VERSION     TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3 (and --tls-min)
   --tls-next CERT KEY   (repeatable) the first TLS connection presents the
                         --tls certificate, the later ones these in turn
+  --no-tickets          give no TLS session tickets (and keep no sessions)
   --handshake-stall     accept TCP connections, then read and send nothing
   --log FILE            one line per connection and request (default stderr)
 
@@ -775,6 +776,9 @@ class BadServer:
                 # A system that cannot offer old versions at all still
                 # makes a server that clients cannot agree with.
                 self.log("warning: TLS version limits: %s" % e)
+        if self.args.no_tickets:
+            ctx.num_tickets = 0
+            ctx.options |= ssl.OP_NO_TICKET
         if self.args.tls_next:
             # The server name callback runs on every handshake, with or
             # without SNI: switch the connection to the next certificate.
@@ -892,6 +896,7 @@ def main():
     p.add_argument("--tls-max", choices=["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"])
     p.add_argument("--tls-min", choices=["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"])
     p.add_argument("--tls-next", nargs=2, action="append", metavar=("CERT", "KEY"))
+    p.add_argument("--no-tickets", action="store_true")
     p.add_argument("--handshake-stall", action="store_true")
     p.add_argument("--stall-max", type=float, default=300.0,
                    help="seconds a stalled connection is held at most")
