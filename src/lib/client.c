@@ -237,8 +237,10 @@ EVF_API evf_transfer *evf_fetch(evf_client *c, const evf_request *req,
 	    (req->nheaders && !req->headers))
 		goto fail;
 	e = EVF_ERR_NOMEM;
-	if (!(t = calloc(1, sizeof *t)) || !(t->url = evf_strdup(req->url)))
+	size_t ulen = strlen(req->url);
+	if (!(t = calloc(1, sizeof *t + ulen + 1)))   /* the URL right behind */
 		goto fail;
+	t->url = memcpy(t->urlbuf, req->url, ulen + 1);
 	if (req->nheaders) {
 		if (!(t->headers = copy_lines(req->headers, req->nheaders, &e)))
 			goto fail;

@@ -156,6 +156,8 @@ extern const struct transport_ops evf_tls_ops;
 /* tcp.c: start or continue a nonblocking connect over cn->ai_next. */
 int tcp_connect_next(struct conn *cn);
 int tcp_connect_check(struct conn *cn);
+/* "address:port" of cn's peer, for an error text (a scratch buffer). */
+const char *conn_peer(struct conn *cn);
 
 /* tls.c */
 SSL_CTX *tls_ctx_new(const struct evf_config *cfg, char *why, size_t whylen);
@@ -196,7 +198,7 @@ struct conn {
 	struct event ev;           /* the one I/O event, re-armed as needed */
 	struct dns_query *dnsq;
 	struct evutil_addrinfo *ai, *ai_next;
-	char *peer;                /* last address tried, for error texts */
+	struct evutil_addrinfo *ai_cur; /* the address being tried, until connected */
 	struct evf_transfer *xfer; /* the transfer using the connection */
 	TAILQ_ENTRY(conn) link;    /* host idle list, or the handshake queue */
 	uint64_t idle_since;
@@ -291,7 +293,7 @@ struct evf_transfer {
 	struct evf_client *client;
 	TAILQ_ENTRY(evf_transfer) link; /* pending, host waiting or done queue */
 	TAILQ_ENTRY(evf_transfer) live_link; /* on the client's live list */
-	char *url;
+	char *url;                 /* as given: in urlbuf */
 	char **headers;
 	size_t nheaders;
 	evf_callbacks cb;
@@ -333,6 +335,7 @@ struct evf_transfer {
 	unsigned paused : 1;
 	unsigned head_delivered : 1; /* the caller has seen this response */
 	unsigned cross_origin : 1;   /* a redirect left the first origin */
+	char urlbuf[];               /* url points here */
 };
 
 TAILQ_HEAD(xfer_list, evf_transfer);
@@ -386,6 +389,7 @@ struct evf_client {
 	int depth;                 /* nesting of library code on the stack */
 	int freed;                 /* evf_client_free was called */
 	char why[512];             /* scratch for error texts */
+	char peerbuf[64];          /* conn_peer's text: "[IPv6 address]:port" */
 	unsigned char rbuf[16384]; /* shared read buffer */
 };
 

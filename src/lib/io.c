@@ -89,7 +89,6 @@ void conn_close(struct conn *cn)
 	if (cn->ai)
 		evutil_freeaddrinfo(cn->ai);
 	http1_release(&cn->http);
-	free(cn->peer);
 	free(cn);
 	h->nconns--;
 	if (!c->freed)
@@ -156,7 +155,7 @@ static void connected(struct conn *cn)
 	/* the other addresses are no longer needed: give them back now, not
 	 * when the connection closes */
 	evutil_freeaddrinfo(cn->ai);
-	cn->ai = cn->ai_next = NULL;
+	cn->ai = cn->ai_next = cn->ai_cur = NULL;
 	if (cn->xfer)
 		cn->xfer->timings.connect_us = since_start(cn);
 	if (!cn->host->tls) {

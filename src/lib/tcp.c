@@ -14,21 +14,41 @@
 
 #include "internal.h"
 
-static void describe_peer(struct conn *cn, const struct evutil_addrinfo *a)
+/* "address:port" of sa into buf, for error texts. */
+static const char *format_addr(char *buf, size_t len, const struct sockaddr *sa)
 {
 	char addr[INET6_ADDRSTRLEN] = "?";
 	int port = 0;
-	if (a->ai_family == AF_INET) {
-		const struct sockaddr_in *s = (const void *)a->ai_addr;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s = (const void *)sa;
 		inet_ntop(AF_INET, &s->sin_addr, addr, sizeof addr);
 		port = ntohs(s->sin_port);
-	} else if (a->ai_family == AF_INET6) {
-		const struct sockaddr_in6 *s = (const void *)a->ai_addr;
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s = (const void *)sa;
 		inet_ntop(AF_INET6, &s->sin6_addr, addr, sizeof addr);
 		port = ntohs(s->sin6_port);
 	}
-	free(cn->peer);
-	cn->peer = evf_asprintf(a->ai_family == AF_INET6 ? "[%s]:%d" : "%s:%d", addr, port);
+	snprintf(buf, len, sa->sa_family == AF_INET6 ? "[%s]:%d" : "%s:%d", addr, port);
+	return buf;
+}
+
+const char *conn_peer(struct conn *cn)
+{
+	/* formatted when an error needs it, not kept with every connection */
+	char *buf = cn->client->peerbuf;
+	size_t len = sizeof cn->client->peerbuf;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	int saved = errno;
+	if (cn->ai_cur)
+		format_addr(buf, len, cn->ai_cur->ai_addr);
+	else if (cn->fd >= 0 && getpeername(cn->fd, (struct sockaddr *)&ss, &sl) == 0)
+		format_addr(buf, len, (struct sockaddr *)&ss);
+	else
+		snprintf(buf, len, strchr(cn->host->name, ':') ? "[%s]:%d" : "%s:%d",
+		         cn->host->name, cn->host->port);
+	errno = saved;
+	return buf;
 }
 
 int tcp_connect_next(struct conn *cn)
@@ -37,7 +57,7 @@ int tcp_connect_next(struct conn *cn)
 	while (cn->ai_next) {
 		struct evutil_addrinfo *a = cn->ai_next;
 		cn->ai_next = a->ai_next;
-		describe_peer(cn, a);
+		cn->ai_cur = a;
 		int fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0) {
 			cn->last_errno = errno;
@@ -58,7 +78,7 @@ int tcp_connect_next(struct conn *cn)
 		cn->last_errno = errno;
 		close(fd);
 	}
-	conn_set_why(cn, "connect to %s failed: %s", cn->peer ? cn->peer : "the server",
+	conn_set_why(cn, "connect to %s failed: %s", cn->ai_cur ? conn_peer(cn) : "the server",
 	             strerror(cn->last_errno ? cn->last_errno : ECONNREFUSED));
 	return resource ? EVF_ERR_RESOURCE : EVF_ERR_CONNECT;
 }
@@ -96,7 +116,8 @@ static int tcp_read(struct conn *cn, void *buf, size_t len, size_t *got)
 		return IO_EOF;
 	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 		return IO_WANT_READ;
-	conn_set_why(cn, "receive from %s failed: %s", cn->peer, strerror(errno));
+	int e = errno;
+	conn_set_why(cn, "receive from %s failed: %s", conn_peer(cn), strerror(e));
 	return EVF_ERR_NETWORK;
 }
 
@@ -110,7 +131,8 @@ static int tcp_write(struct conn *cn, const void *buf, size_t len, size_t *put)
 	*put = 0;
 	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 		return IO_WANT_WRITE;
-	conn_set_why(cn, "send to %s failed: %s", cn->peer, strerror(errno));
+	int e = errno;
+	conn_set_why(cn, "send to %s failed: %s", conn_peer(cn), strerror(e));
 	return EVF_ERR_NETWORK;
 }
 

@@ -27,9 +27,17 @@ static const unsigned char alpn_http11[] = "\x08http/1.1";
  * write(2), so a peer's reset would raise SIGPIPE in a program that
  * embeds us and never asked for that.
  */
+/* The BIO's data is its connection: the SSL finds it there too (an
+ * SSL_set_app_data would cost every connection an ex_data stack). */
+static int bio_fd(BIO *b)
+{
+	const struct conn *cn = BIO_get_data(b);
+	return cn ? cn->fd : -1;
+}
+
 static int sock_write(BIO *b, const char *buf, int len)
 {
-	int fd = (int)(intptr_t)BIO_get_data(b);
+	int fd = bio_fd(b);
 	BIO_clear_retry_flags(b);
 	ssize_t n = send(fd, buf, (size_t)len, MSG_NOSIGNAL);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -39,7 +47,7 @@ static int sock_write(BIO *b, const char *buf, int len)
 
 static int sock_read(BIO *b, char *buf, int len)
 {
-	int fd = (int)(intptr_t)BIO_get_data(b);
+	int fd = bio_fd(b);
 	BIO_clear_retry_flags(b);
 	ssize_t n = recv(fd, buf, (size_t)len, 0);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -60,8 +68,8 @@ static long sock_ctrl(BIO *b, int cmd, long num, void *ptr)
 		return 1;
 	case BIO_C_GET_FD:
 		if (ptr)
-			*(int *)ptr = (int)(intptr_t)BIO_get_data(b);
-		return (long)(intptr_t)BIO_get_data(b);
+			*(int *)ptr = bio_fd(b);
+		return bio_fd(b);
 	default:
 		return 0;
 	}
@@ -89,10 +97,17 @@ BIO_METHOD *tls_bio_method_new(void)
 	return m;
 }
 
+/* The connection of an SSL of ours, or NULL once tls_free let go of it. */
+static struct conn *ssl_conn(const SSL *ssl)
+{
+	BIO *b = SSL_get_rbio(ssl);
+	return b ? BIO_get_data(b) : NULL;
+}
+
 /* Keep a session the server gave for resumption: the newest few per host. */
 static int new_session(SSL *ssl, SSL_SESSION *sess)
 {
-	struct conn *cn = SSL_get_app_data(ssl);
+	struct conn *cn = ssl_conn(ssl);
 	if (!cn || !cn->host)
 		return 0;
 	struct host *h = cn->host;
@@ -271,7 +286,7 @@ static int verify_chain(X509_STORE_CTX *xs, void *arg)
 {
 	(void)arg;
 	SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
-	struct conn *cn = ssl ? SSL_get_app_data(ssl) : NULL;
+	struct conn *cn = ssl ? ssl_conn(ssl) : NULL;
 	X509_VERIFY_PARAM *vp = X509_STORE_CTX_get0_param(xs);
 	if (!cn || !cn->host || !vp)
 		return X509_verify_cert(xs);
@@ -401,11 +416,10 @@ int tls_conn_setup(struct conn *cn)
 	if (!ssl)
 		return EVF_ERR_NOMEM;
 	cn->ssl = ssl;
-	SSL_set_app_data(ssl, cn);
 	BIO *bio = BIO_new(cn->client->bio_meth);
 	if (!bio)
 		return EVF_ERR_NOMEM;
-	BIO_set_data(bio, (void *)(intptr_t)cn->fd);
+	BIO_set_data(bio, cn);
 	SSL_set_bio(ssl, bio, bio);   /* one reference, owned by ssl */
 	SSL_set_connect_state(ssl);
 	struct in6_addr tmp;
@@ -431,7 +445,9 @@ static int tls_failure(struct conn *cn, int sslerr, const char *what)
 {
 	long vr = SSL_get_verify_result(cn->ssl);
 	unsigned long e = ERR_peek_last_error();
-	const char *peer = cn->peer ? cn->peer : cn->host->name;
+	int saved = errno;
+	const char *peer = conn_peer(cn);
+	errno = saved;
 	if (vr != X509_V_OK && what[0] == 'h') {
 		conn_set_why(cn, "TLS handshake with %s failed: certificate verify failed: %s",
 		             peer, X509_verify_cert_error_string(vr));
@@ -466,8 +482,16 @@ static int tls_handshake(struct conn *cn)
 	ERR_clear_error();
 	errno = 0;
 	int r = SSL_connect(cn->ssl);
-	if (r == 1)
+	if (r == 1) {
+		/* TLS 1.3 checks the server's certificate and sends a
+		 * ClientHello in the handshake only (it has no renegotiation):
+		 * the name kept for the check and the ALPN list can go */
+		if (SSL_version(cn->ssl) >= TLS1_3_VERSION) {
+			SSL_set1_host(cn->ssl, NULL);
+			SSL_set_alpn_protos(cn->ssl, NULL, 0);
+		}
 		return IO_DONE;
+	}
 	int e = SSL_get_error(cn->ssl, r);
 	if (e == SSL_ERROR_WANT_READ)
 		return IO_WANT_READ;
@@ -500,7 +524,8 @@ static int tls_read(struct conn *cn, void *buf, size_t len, size_t *got)
 			return IO_EOF_UNCLEAN;
 		}
 		if (e == SSL_ERROR_SYSCALL && errno) {
-			conn_set_why(cn, "receive from %s failed: %s", cn->peer, strerror(errno));
+			int saved = errno;
+			conn_set_why(cn, "receive from %s failed: %s", conn_peer(cn), strerror(saved));
 			ERR_clear_error();
 			return EVF_ERR_NETWORK;
 		}
@@ -520,7 +545,8 @@ static int tls_write(struct conn *cn, const void *buf, size_t len, size_t *put)
 	if (e == SSL_ERROR_WANT_WRITE)
 		return IO_WANT_WRITE;
 	if (e == SSL_ERROR_SYSCALL && errno) {
-		conn_set_why(cn, "send to %s failed: %s", cn->peer, strerror(errno));
+		int saved = errno;
+		conn_set_why(cn, "send to %s failed: %s", conn_peer(cn), strerror(saved));
 		ERR_clear_error();
 		return EVF_ERR_NETWORK;
 	}
@@ -546,7 +572,9 @@ static void tls_shutdown(struct conn *cn)
 static void tls_free(struct conn *cn)
 {
 	if (cn->ssl) {
-		SSL_set_app_data(cn->ssl, NULL);
+		BIO *b = SSL_get_rbio(cn->ssl);
+		if (b)
+			BIO_set_data(b, NULL);
 		SSL_free(cn->ssl);
 		cn->ssl = NULL;
 	}

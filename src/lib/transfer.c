@@ -547,7 +547,6 @@ void transfer_free(struct evf_transfer *t)
 {
 	if (t->timer)
 		event_free(t->timer);
-	free(t->url);
 	free(t->effective_url);
 	free(t->location);
 	for (size_t i = 0; i < t->nheaders; i++)
