@@ -200,6 +200,28 @@ is "$(rep_get "$R" error_kind "https://not-in-cert.test:$HTTPS_PORT$NEVER/cache-
 sleep 0.2
 is "$(grep -c "$NEVER" "$NGINX_ACCESS_LOG")" 0 "no request was sent for a name the cached chain lacks"
 
+# The cache never outlives a certificate: a chain that passed is checked in
+# full again once a certificate in it has expired, in the same process.
+end=$(date -u -d '+10 seconds' +%Y%m%d%H%M%SZ)
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/short.key" 2>/dev/null &&
+	openssl req -new -key "$T/short.key" -subj "/CN=localhost" -out "$T/short.csr" 2>/dev/null &&
+	openssl ca -batch -notext -config "$PKI_DIR/ca-db/ca.cnf" -cert "$PKI_DIR/ca.pem" \
+		-keyfile "$PKI_DIR/ca.key" -startdate 20200101000000Z -enddate "$end" \
+		-extensions expired_ext -in "$T/short.csr" -out "$T/short.pem" 2>/dev/null
+is "$?" 0 "a certificate that expires in 10 s is made"
+start_badserver --tls "$T/short.pem" "$T/short.key"
+N=$((N + 1))
+R=$T/r.$N.jsonl
+evf --cacert "$CA_FILE" --discard --no-progress --report "$R" -c 1 \
+	--no-http-keep-alive --no-sessionid \
+	"https://127.0.0.1:$BADSERVER_PORT/trickle/12?interval=1" \
+	"https://127.0.0.1:$BADSERVER_PORT$NEVER/after-expiry"
+is "$(rep_get "$R" ok "https://127.0.0.1:$BADSERVER_PORT/trickle/12?interval=1")" true \
+	"a short-lived certificate: ok while it is valid"
+like "$(rep_get "$R" error "https://127.0.0.1:$BADSERVER_PORT$NEVER/after-expiry")" 'expired' \
+	"a short-lived certificate: the same chain fails once it has expired"
+is "$(grep -c "$NEVER" "$BADSERVER_LOG")" 0 "no request was sent over the expired certificate"
+
 # --- TLS session resumption ---------------------------------------------------------
 # New connections to one host at once: the first makes a full handshake and
 # the others wait for its tickets, one connection per ticket (a TLS 1.3
