@@ -40,18 +40,7 @@ need openssl openssl
 need python3 python3
 : "${NGINX:=$(PATH=$PATH:/usr/sbin:/sbin command -v nginx)}"
 
-EVFETCH_BIN=${EVFETCH_BIN:-$ROOT/build/src/cli/.libs/evfetch}
-if [ -f "$EVFETCH_BIN" ] && head -c 2 "$EVFETCH_BIN" | grep -q '#!'; then
-	EVFETCH_BIN=$(dirname "$EVFETCH_BIN")/.libs/evfetch
-fi
-[ -x "$EVFETCH_BIN" ] || die "no evfetch at $EVFETCH_BIN (build it, or set EVFETCH_BIN)"
-EVFETCH_BIN=$(cd "$(dirname "$EVFETCH_BIN")" && pwd)/$(basename "$EVFETCH_BIN")
-case $EVFETCH_BIN in
-*/src/cli/.libs/evfetch)
-	libdir=${EVFETCH_BIN%/src/cli/.libs/evfetch}/.libs
-	[ -d "$libdir" ] && export LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-	;;
-esac
+find_evfetch "$ROOT"
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/evfetch-callgrind.XXXXXX") || die "mktemp failed"
 NGINX_PID=

@@ -104,23 +104,7 @@ if want handshake; then
 	if have h2load nghttp2-client; then HAVE_H2LOAD=1; else note "h2load (nghttp2-client) is missing: no h2load comparison"; fi
 fi
 
-# The evfetch binary itself, never the libtool wrapper (which is a shell
-# script that would be timed too).
-EVFETCH_BIN=${EVFETCH_BIN:-$TOP/build/src/cli/.libs/evfetch}
-if [ -f "$EVFETCH_BIN" ] && head -c 2 "$EVFETCH_BIN" | grep -q '#!'; then
-	d=$(dirname "$EVFETCH_BIN")
-	[ -x "$d/.libs/evfetch" ] || die "$EVFETCH_BIN is a wrapper script and $d/.libs/evfetch is missing"
-	EVFETCH_BIN=$d/.libs/evfetch
-fi
-[ -x "$EVFETCH_BIN" ] || die "no evfetch at $EVFETCH_BIN (build with scripts/bootstrap-debian.sh, or set EVFETCH_BIN)"
-EVFETCH_BIN=$(cd "$(dirname "$EVFETCH_BIN")" && pwd)/$(basename "$EVFETCH_BIN")
-case $EVFETCH_BIN in
-*/src/cli/.libs/evfetch)
-	libdir=${EVFETCH_BIN%/src/cli/.libs/evfetch}/.libs
-	[ -d "$libdir" ] && export LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-	;;
-esac
-"$EVFETCH_BIN" --version >/dev/null 2>&1 || die "$EVFETCH_BIN does not run"
+find_evfetch "$TOP"
 
 # ---------------------------------------------------------- descriptors
 # 10,000 open transfers need 10,000 descriptors in evfetch and as many in

@@ -174,6 +174,12 @@ static void connected(struct conn *cn)
 	conn_start_tls(cn);
 }
 
+/* h has no session, but a handshake under way may still bring one. */
+static int gate_closed(const struct host *h)
+{
+	return h->nsessions == 0 && h->producers > 0 && !h->no_tickets;
+}
+
 void conn_gate_release(struct host *h)
 {
 	struct evf_client *c = h->client;
@@ -181,8 +187,8 @@ void conn_gate_release(struct host *h)
 	unsigned n = UINT_MAX;   /* all of them */
 	if (TAILQ_EMPTY(&h->gate))
 		return;
-	if (h->nsessions == 0 && h->producers > 0 && !h->no_tickets)
-		return;          /* a ticket may still come */
+	if (gate_closed(h))
+		return;
 	if (h->nsessions > 0 && h->producers > 0 && !h->no_tickets &&
 	    SSL_SESSION_get_protocol_version(h->sessions[h->nsessions - 1]) >= TLS1_3_VERSION)
 		n = h->nsessions;   /* one connection per ticket */
@@ -210,7 +216,7 @@ void conn_start_tls(struct conn *cn)
 {
 	struct host *h = cn->host;
 	if (!cn->client->cfg.no_session_reuse) {
-		if (h->nsessions == 0 && h->producers > 0 && !h->no_tickets) {
+		if (gate_closed(h)) {
 			/* a handshake with this host is under way: wait for
 			 * the session it brings rather than make a full one */
 			cn->state = CS_HS_WAIT;
