@@ -147,8 +147,9 @@ EVF_API int evf_config_set_retries(evf_config *cfg, unsigned n, unsigned base_ms
                                    unsigned max_ms);
 /*
  * TLS handshakes in progress at once (default 32); more connections wait
- * for a slot after their TCP connect.  A handshake holds far more memory
- * than an established connection, so this bounds the peak.
+ * for a slot before their TCP connect, first come, first served.  A
+ * handshake holds far more memory than an established connection, so
+ * this bounds the peak.
  */
 EVF_API int evf_config_set_max_handshakes(evf_config *cfg, unsigned n);
 /* Fail a transfer that receives no byte for ms milliseconds (0 = never). */

@@ -144,7 +144,7 @@ static void kick_cb(evutil_socket_t fd, short what, void *arg)
 	while (!c->freed && c->nhandshakes < c->cfg.max_handshakes &&
 	       (cn = TAILQ_FIRST(&c->hs_wait))) {
 		TAILQ_REMOVE(&c->hs_wait, cn, link);
-		conn_start_tls(cn);
+		conn_start(cn);
 	}
 	while (!c->freed && c->nactive < c->cfg.max_transfers &&
 	       (t = TAILQ_FIRST(&c->pending))) {

@@ -173,7 +173,7 @@ void tls_verified_free(struct tls_verified *v);
 enum conn_state {
 	CS_RESOLVING,
 	CS_CONNECTING,
-	CS_HS_WAIT,   /* connected, waiting for a handshake slot */
+	CS_HS_WAIT,   /* resolved, no socket yet: waiting for a handshake slot */
 	CS_HANDSHAKING,
 	CS_BUSY,      /* serving a transfer */
 	CS_IDLE,      /* in the pool */
@@ -216,6 +216,8 @@ struct conn {
 	unsigned gated : 1;        /* CS_HS_WAIT on its host's gate, not hs_wait */
 	unsigned producer : 1;     /* counted in host->producers */
 	unsigned got_session : 1;  /* the server gave this connection a session */
+	unsigned slot : 1;         /* holds one of the client's handshake slots */
+	unsigned promised : 1;     /* a ticket of its host is kept for it */
 };
 
 TAILQ_HEAD(conn_list, conn);
@@ -228,8 +230,9 @@ void conn_close(struct conn *cn);
 void conn_arm(struct conn *cn, enum conn_op op, int want);
 void conn_start_request(struct conn *cn);
 void conn_park(struct conn *cn);
-/* Begin the TLS handshake of a connected socket (it holds a slot). */
-void conn_start_tls(struct conn *cn);
+/* Open the socket of a resolved connection; a TLS one takes a handshake
+ * slot first (the caller checked there is one). */
+void conn_start(struct conn *cn);
 /* A session arrived for h, or one of its handshakes ended: let waiting
  * connections go, one per TLS 1.3 ticket. */
 void conn_gate_release(struct host *h);
@@ -258,6 +261,7 @@ struct host {
 	 * connection per ticket: resumed handshakes cost half the CPU and
 	 * less memory than full ones. */
 	unsigned producers;        /* handshakes that may still bring a session */
+	unsigned npromised;        /* tickets kept for connections in hs_wait */
 	struct conn_list gate;
 	unsigned no_tickets : 1;   /* a handshake ended without a session */
 	struct tls_verified *verified; /* the last chain that passed verification */
@@ -385,7 +389,7 @@ struct evf_client {
 	unsigned nidle_total;
 	unsigned nhandshakes;      /* TLS handshakes in progress */
 	const struct timeval *idle_tv; /* libevent common timeout for pooled connections */
-	struct conn_list hs_wait;  /* connected, waiting for a handshake slot */
+	struct conn_list hs_wait;  /* resolved, waiting for a handshake slot */
 	int depth;                 /* nesting of library code on the stack */
 	int freed;                 /* evf_client_free was called */
 	char why[512];             /* scratch for error texts */

@@ -25,6 +25,8 @@
 
 static void io_cb(evutil_socket_t fd, short what, void *arg);
 static void handshake_over(struct conn *cn);
+static void do_handshake(struct conn *cn);
+static void connect_result(struct conn *cn, int r);
 static void producer_done(struct conn *cn, int ok);
 static void do_write(struct conn *cn);
 
@@ -67,9 +69,15 @@ void conn_close(struct conn *cn)
 		pool_remove_idle(cn);
 	else if (cn->state == CS_HS_WAIT)
 		TAILQ_REMOVE(cn->gated ? &h->gate : &c->hs_wait, cn, link);
-	else if (cn->state == CS_HANDSHAKING)
+	if (cn->slot)
 		handshake_over(cn);
 	cn->state = CS_CLOSED;
+	if (cn->promised) {
+		/* the ticket kept for it can serve a connection on the gate */
+		cn->promised = 0;
+		h->npromised--;
+		conn_gate_release(h);
+	}
 	if (cn->producer)
 		producer_done(cn, 0);
 	if (cn->armed)
@@ -121,6 +129,7 @@ static uint64_t since_start(struct conn *cn)
 static void handshake_over(struct conn *cn)
 {
 	struct evf_client *c = cn->client;
+	cn->slot = 0;
 	c->nhandshakes--;
 	if (!TAILQ_EMPTY(&c->hs_wait))
 		client_kick(c);
@@ -162,40 +171,78 @@ static void connected(struct conn *cn)
 		conn_ready(cn);
 		return;
 	}
-	struct evf_client *c = cn->client;
-	if (c->nhandshakes >= c->cfg.max_handshakes) {
-		/* handshakes in flight hold most of a connection's transient
-		 * memory (and CPU): queue instead of starting them all at once */
-		cn->state = CS_HS_WAIT;
-		conn_arm(cn, OP_NONE, 0);
-		TAILQ_INSERT_TAIL(&c->hs_wait, cn, link);
-		return;
-	}
-	conn_start_tls(cn);
+	/* the slot was taken before the socket was opened: the ClientHello
+	 * goes out now, whatever else is waiting */
+	cn->state = CS_HANDSHAKING;
+	do_handshake(cn);
 }
 
-/* h has no session, but a handshake under way may still bring one. */
+/*
+ * Sessions a new connection to h can still count on.  A TLS 1.3 ticket
+ * serves one connection, so tickets promised to connections already let
+ * through the gate are not free; an older session serves any number.
+ */
+static unsigned sessions_free(const struct host *h)
+{
+	if (h->nsessions == 0)
+		return 0;
+	if (SSL_SESSION_get_protocol_version(h->sessions[h->nsessions - 1]) < TLS1_3_VERSION)
+		return UINT_MAX;
+	return h->nsessions > h->npromised ? h->nsessions - h->npromised : 0;
+}
+
+/*
+ * cn, to a TLS host, is let through the gate: it counts as a handshake
+ * that may bring a session from now on, and a free ticket is kept for it
+ * until it starts.
+ */
+static void pass_gate(struct conn *cn)
+{
+	struct host *h = cn->host;
+	unsigned n = sessions_free(h);
+	cn->producer = 1;
+	h->producers++;
+	if (n > 0 && n != UINT_MAX) {
+		cn->promised = 1;
+		h->npromised++;
+	}
+}
+
+/* h has no session to spare, but a handshake on its way may still bring
+ * one; or connections wait on the gate already, and come first. */
 static int gate_closed(const struct host *h)
 {
-	return h->nsessions == 0 && h->producers > 0 && !h->no_tickets;
+	if (!TAILQ_EMPTY(&h->gate))
+		return 1;
+	return sessions_free(h) == 0 && h->producers > 0 && !h->no_tickets;
+}
+
+/* Queue cn, resolved but without a socket, for a handshake slot. */
+static void wait_for_slot(struct conn *cn)
+{
+	cn->state = CS_HS_WAIT;
+	TAILQ_INSERT_TAIL(&cn->client->hs_wait, cn, link);
 }
 
 void conn_gate_release(struct host *h)
 {
 	struct evf_client *c = h->client;
 	struct conn *cn;
-	unsigned n = UINT_MAX;   /* all of them */
 	if (TAILQ_EMPTY(&h->gate))
 		return;
-	if (gate_closed(h))
-		return;
-	if (h->nsessions > 0 && h->producers > 0 && !h->no_tickets &&
-	    SSL_SESSION_get_protocol_version(h->sessions[h->nsessions - 1]) >= TLS1_3_VERSION)
-		n = h->nsessions;   /* one connection per ticket */
+	/* one connection per ticket not yet promised; when no handshake is
+	 * on its way to bring more, one more to make a full handshake; all
+	 * of them when the server gives no tickets */
+	unsigned n = sessions_free(h);
+	if (h->no_tickets)
+		n = UINT_MAX;
+	else if (h->producers == 0 && n != UINT_MAX)
+		n++;
 	while (n-- > 0 && (cn = TAILQ_FIRST(&h->gate))) {
 		TAILQ_REMOVE(&h->gate, cn, link);
 		cn->gated = 0;
-		TAILQ_INSERT_TAIL(&c->hs_wait, cn, link);
+		pass_gate(cn);
+		wait_for_slot(cn);
 	}
 	client_kick(c);
 }
@@ -212,35 +259,62 @@ static void producer_done(struct conn *cn, int ok)
 	conn_gate_release(h);
 }
 
-void conn_start_tls(struct conn *cn)
+/*
+ * cn is resolved: open its socket now, or queue it.  A TLS connection
+ * first takes a handshake slot and, when its host's first handshake may
+ * still bring a session, waits on the gate for one; only then does it
+ * connect.  So a connected socket always sends its ClientHello at once: a
+ * server that handshakes one connection at a time, in accept order, is
+ * never left waiting on a socket that waits on a queue.  Both queues are
+ * first come, first served.
+ */
+static void conn_admit(struct conn *cn)
 {
+	struct evf_client *c = cn->client;
 	struct host *h = cn->host;
-	if (!cn->client->cfg.no_session_reuse) {
+	if (h->tls && !c->cfg.no_session_reuse) {
 		if (gate_closed(h)) {
-			/* a handshake with this host is under way: wait for
-			 * the session it brings rather than make a full one */
+			/* wait for the session a handshake on its way
+			 * brings rather than make a full one */
 			cn->state = CS_HS_WAIT;
 			cn->gated = 1;
-			conn_arm(cn, OP_NONE, 0);
 			TAILQ_INSERT_TAIL(&h->gate, cn, link);
 			return;
 		}
-		cn->producer = 1;
-		h->producers++;
+		pass_gate(cn);
 	}
-	cn->ops = &evf_tls_ops;
-	cn->state = CS_HANDSHAKING;
-	cn->client->nhandshakes++;
-	int r = tls_conn_setup(cn);
-	if (r < 0) {
-		handshake_over(cn);
-		cn->state = CS_BUSY;
-		if (r == EVF_ERR_NOMEM)
-			conn_set_why(cn, "out of memory for a TLS connection");
-		conn_fail(cn, r);
+	if (h->tls && (c->nhandshakes >= c->cfg.max_handshakes || !TAILQ_EMPTY(&c->hs_wait))) {
+		/* handshakes in flight hold most of a connection's transient
+		 * memory (and CPU): queue instead of starting them all at once */
+		wait_for_slot(cn);
 		return;
 	}
-	do_handshake(cn);
+	conn_start(cn);
+}
+
+void conn_start(struct conn *cn)
+{
+	struct evf_client *c = cn->client;
+	struct host *h = cn->host;
+	cn->state = CS_CONNECTING;
+	if (h->tls) {
+		cn->ops = &evf_tls_ops;
+		cn->slot = 1;
+		c->nhandshakes++;
+		/* takes the session (the promised ticket) now */
+		int r = tls_conn_setup(cn);
+		if (cn->promised) {
+			cn->promised = 0;
+			h->npromised--;
+		}
+		if (r < 0) {
+			if (r == EVF_ERR_NOMEM)
+				conn_set_why(cn, "out of memory for a TLS connection");
+			conn_fail(cn, r);
+			return;
+		}
+	}
+	connect_result(cn, tcp_connect_next(cn));
 }
 
 static void connect_result(struct conn *cn, int r)
@@ -271,8 +345,7 @@ static void dns_finish(struct conn *cn, int result, struct evutil_addrinfo *ai)
 	cn->ai = cn->ai_next = ai;
 	if (cn->xfer)
 		cn->xfer->timings.dns_us = since_start(cn);
-	cn->state = CS_CONNECTING;
-	connect_result(cn, tcp_connect_next(cn));
+	conn_admit(cn);
 }
 
 static void dns_done(int result, struct evutil_addrinfo *ai, void *arg)
