@@ -226,6 +226,9 @@ struct cli_name_hint {
 struct cli_output {
 	enum cli_out_mode mode;
 	const char *path;          /* -o FILE or -d DIR as given */
+	char *target;              /* -o: where path leads, links followed */
+	int in_place;              /* -o onto a device, FIFO or descriptor */
+	int fd;                    /* with in_place: open on path, or -1 */
 	char *tmp_dir;             /* where temp files go */
 	mode_t file_mode;          /* 0666 minus the umask, for saved files */
 	size_t spool_mem;          /* bytes held by all in-memory spools */
