@@ -138,6 +138,8 @@ static const char usage_text[] =
 "  -h, --help               show this help and exit\n"
 "  -V, --version            show the version and exit\n"
 "\n"
+"Long options are taken by their whole name only; a value may also follow\n"
+"an '=' (--max-time=5).\n"
 "SEC may have a fraction (0.5); 0 means no limit (with --retry-delay: no\n"
 "delay).\n"
 "Exit status: 0 all URLs fetched, 1 some failed, 2 usage error.\n";
@@ -339,25 +341,131 @@ check_combinations(struct cli_opts *o, int nouts)
 	return 0;
 }
 
-/* The message for getopt's '?': what exactly was wrong with argv. */
-static void
-unknown_option(int argc, char **argv)
+/* Levenshtein distance of a[0..alen) and b, or UINT_MAX when a is long. */
+static unsigned
+edit_distance(const char *a, size_t alen, const char *b)
 {
-	const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+	unsigned row[64], diag, up, i, j;
+	size_t blen = strlen(b);
 
-	if (optopt != 0 && strncmp(arg, "--", 2) == 0)
+	if (alen >= sizeof row / sizeof row[0] || blen >= sizeof row / sizeof row[0])
+		return UINT_MAX;
+	for (j = 0; j <= blen; j++)
+		row[j] = j;
+	for (i = 1; i <= alen; i++) {
+		diag = row[0];
+		row[0] = i;
+		for (j = 1; j <= blen; j++) {
+			up = row[j];
+			row[j] = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < row[j])
+				row[j] = up + 1;
+			if (row[j - 1] + 1 < row[j])
+				row[j] = row[j - 1] + 1;
+			diag = up;
+		}
+	}
+	return row[blen];
+}
+
+/*
+ * The option a mistyped name most likely meant: the only one it begins,
+ * else the nearest within two edits (one for a name of up to four
+ * letters), or NULL.
+ */
+static const char *
+nearest_option(const char *name, size_t len)
+{
+	const struct option *o, *prefix = NULL, *near = NULL;
+	unsigned nprefix = 0, d, best = UINT_MAX;
+
+	for (o = long_options; o->name != NULL; o++) {
+		if (len > 0 && strncmp(o->name, name, len) == 0) {
+			prefix = o;
+			nprefix++;
+		}
+		d = edit_distance(name, len, o->name);
+		if (d < best) {
+			best = d;
+			near = o;
+		}
+	}
+	if (nprefix == 1)
+		return prefix->name;
+	if (near != NULL && best <= (len <= 4 ? 1u : 2u))
+		return near->name;
+	return NULL;
+}
+
+/*
+ * getopt_long also takes any unambiguous abbreviation, so "--user
+ * alice:secret" would become a User-Agent.  Only whole names are taken:
+ * the option in arg ("--name" or "--name=value") must be one of ours.
+ */
+static int
+is_exact_long(const char *arg)
+{
+	const struct option *o;
+	size_t len = strcspn(arg + 2, "=");
+
+	for (o = long_options; o->name != NULL; o++)
+		if (strlen(o->name) == len && strncmp(o->name, arg + 2, len) == 0)
+			return 1;
+	return 0;
+}
+
+/* Never the value after '=': it may be a password. */
+static void
+unknown_long(const char *arg)
+{
+	size_t len = strcspn(arg + 2, "=");
+	const char *near = nearest_option(arg + 2, len);
+
+	if (near != NULL)
+		cli_usage_error("unknown option '%.*s'; did you mean '--%s'?",
+		                (int)len + 2, arg, near);
+	else
+		cli_usage_error("unknown option '%.*s'", (int)len + 2, arg);
+}
+
+/*
+ * The argv element of the long option getopt_long just returned: the one
+ * before its argument when the argument came as a separate word.
+ */
+static const char *
+long_option_word(char **argv)
+{
+	if (optarg != NULL && optind >= 2 && optarg == argv[optind - 1])
+		return argv[optind - 2];
+	return argv[optind - 1];
+}
+
+/*
+ * The message for getopt's ':' and '?': what exactly was wrong with argv.
+ * from_long: the error is about the long option in argv[optind - 1] (a
+ * short one in the middle of "-xyz" leaves optind where it was).
+ */
+static void
+bad_option(int c, char **argv, int from_long)
+{
+	const char *arg = from_long ? argv[optind - 1] : "";
+
+	if (from_long && !is_exact_long(arg))
+		unknown_long(arg);
+	else if (c == ':')
+		cli_usage_error("option %s needs an argument",
+		                option_label(optopt));
+	else if (from_long)
 		cli_usage_error("option '%.*s' takes no argument",
 		                (int)strcspn(arg, "="), arg);
-	else if (optopt != 0)
-		cli_usage_error("unknown option '-%c'", optopt);
 	else
-		cli_usage_error("unknown or ambiguous option '%s'", arg);
+		cli_usage_error("unknown option '-%c'", optopt);
 }
 
 enum cli_parse_result
 cli_parse_args(int argc, char **argv, struct cli_opts *o)
 {
-	int c, nouts = 0;
+	int c, idx, before, nouts = 0;
 
 	memset(o, 0, sizeof *o);
 	o->concurrency = 50;
@@ -374,8 +482,16 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 	}
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, short_options, long_options,
-	                        NULL)) != -1) {
+	for (;;) {
+		before = optind;
+		idx = -1;
+		c = getopt_long(argc, argv, short_options, long_options, &idx);
+		if (c == -1)
+			break;
+		if (idx >= 0 && !is_exact_long(long_option_word(argv))) {
+			unknown_long(long_option_word(argv));
+			return CLI_PARSE_USAGE;
+		}
 		switch (c) {
 		case 'i': o->input_file = optarg; break;
 		case 'o':
@@ -457,12 +573,9 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 		case 'V':
 			printf("evfetch %s\n", EVF_VERSION_STRING);
 			return CLI_PARSE_EXIT;
-		case ':':
-			cli_usage_error("option %s needs an argument",
-			                option_label(optopt));
-			return CLI_PARSE_USAGE;
 		default:
-			unknown_option(argc, argv);
+			bad_option(c, argv, optind > before &&
+			           strncmp(argv[optind - 1], "--", 2) == 0);
 			return CLI_PARSE_USAGE;
 		}
 	}

@@ -54,6 +54,26 @@ usage_error "-H without a colon" -H 'NoColonHere' "$U"
 usage_error "-H with a line break" -H $'X-A: b\r\nX-Injected: yes' "$U"
 usage_error "a malformed --resolve" --resolve 'nonsense' "$U"
 
+# Long options are taken by their whole name only: getopt_long alone would
+# take "--user" as --user-agent and send the password as the User-Agent.
+usage_error "--user (a prefix of --user-agent)" --user alice:secret "$U"
+like "$(cat "$EVF_ERR")" "unknown option '--user'; did you mean '--user-agent'\?" \
+	"--user: named as unknown, --user-agent suggested"
+unlike "$(cat "$EVF_ERR")" secret "--user: the value is not repeated on stderr"
+usage_error "--user=alice:secret" --user=alice:secret "$U"
+unlike "$(cat "$EVF_ERR")" secret "--user=VALUE: the value is not repeated on stderr"
+usage_error "--user-agen (cut short)" --user-agen x "$U"
+like "$(cat "$EVF_ERR")" "unknown option '--user-agen'" "--user-agen: named as unknown"
+usage_error "--user-agen last, without its value" "$U" --user-agen
+usage_error "--disc=1 (a prefix with a value)" --disc=1 "$U"
+usage_error "--no (a prefix of three options)" --no "$U"
+evf --user-agent 'exact/1' --no-progress "$H/echo"
+is "$EVF_RC" 0 "--user-agent by its whole name: exit status 0"
+like "$(cat "$EVF_OUT")" $'User-Agent: exact/1\r' "--user-agent by its whole name: sent"
+evf --user-agent='exact/2' --max-time=10 --no-progress "$H/echo"
+is "$EVF_RC" 0 "--opt=value: exit status 0"
+like "$(cat "$EVF_OUT")" $'User-Agent: exact/2\r' "--user-agent=VALUE: sent"
+
 # --- --help and --version --------------------------------------------------------------
 evf --help
 is "$EVF_RC" 0 "--help: exit status 0"
