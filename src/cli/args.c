@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -285,6 +286,29 @@ parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+/*
+ * curl's -d sends request data, so "-d 'a=b'", "-d @file" or "-d '{...}'"
+ * is more likely a curl habit than a directory to create.  An existing
+ * directory of such a name is still used.
+ */
+static int
+check_output_dir(const struct cli_opts *o)
+{
+	const char *d = o->out_path;
+	struct stat st;
+
+	if (o->out_mode != CLI_OUT_DIR || d == NULL ||
+	    (strchr(d, '=') == NULL && d[0] != '@' && d[0] != '{') ||
+	    lstat(d, &st) == 0 || errno != ENOENT)
+		return 0;
+	cli_warn("-d/--output-dir '%s' looks like request data, but here -d "
+	         "names the directory to save the bodies in", d);
+	cli_usage_error("no request data can be sent (only GET and HEAD "
+	                "requests); to save into a new directory of that name, "
+	                "create it first");
+	return -1;
+}
+
 /* Reject what getopt_long let through but the tool cannot use. */
 static int
 check_combinations(struct cli_opts *o, int nouts)
@@ -303,6 +327,8 @@ check_combinations(struct cli_opts *o, int nouts)
 		                                              "-d/--output-dir");
 		return -1;
 	}
+	if (check_output_dir(o) < 0)
+		return -1;
 	if (o->out_mode == CLI_OUT_FILE && o->input_file != NULL) {
 		cli_usage_error("-o/--output saves a single URL; "
 		                "use -d/--output-dir with -i/--input-file");

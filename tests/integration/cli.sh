@@ -67,6 +67,20 @@ like "$(cat "$EVF_ERR")" "unknown option '--user-agen'" "--user-agen: named as u
 usage_error "--user-agen last, without its value" "$U" --user-agen
 usage_error "--disc=1 (a prefix with a value)" --disc=1 "$U"
 usage_error "--no (a prefix of three options)" --no "$U"
+
+# curl's -d sends data; ours names a directory and must not create 'a=b/'.
+usage_error "-d 'a=b' (request data, as for curl)" -d 'a=b' "$U"
+like "$(cat "$EVF_ERR")" "'a=b' looks like request data" "-d 'a=b': says why"
+[ ! -e "$EVF_CWD/a=b" ]
+ok $? "-d 'a=b': no directory a=b was made"
+usage_error "-d @data.json" -d @data.json "$U"
+usage_error "-d '{\"a\":1}'" -d '{"a":1}' "$U"
+is "$(files_in "$EVF_CWD")" "" "-d with request data: nothing made in the working directory"
+mkdir "$EVF_CWD/k=v"
+evf -d 'k=v' --no-progress "$H/name/kv.txt"
+is "$EVF_RC" 0 "-d with an existing directory named k=v: exit status 0"
+is "$(cat "$EVF_CWD/k=v/kv.txt" 2>/dev/null)" /name/kv.txt "-d with an existing directory named k=v: the body is saved there"
+rm -rf "$EVF_CWD/k=v"
 evf --user-agent 'exact/1' --no-progress "$H/echo"
 is "$EVF_RC" 0 "--user-agent by its whole name: exit status 0"
 like "$(cat "$EVF_OUT")" $'User-Agent: exact/1\r' "--user-agent by its whole name: sent"
