@@ -96,7 +96,8 @@ static const char usage_text[] =
 "  -i, --input-file FILE    read more URLs from FILE, one per line ('-' for\n"
 "                           standard input; blank lines and # comments skipped)\n"
 "Output (default: bodies to standard output, each one whole):\n"
-"  -o, --output FILE        save the body of the single URL to FILE\n"
+"  -o, --output FILE        save the body of the single URL to FILE ('-' for\n"
+"                           standard output)\n"
 "  -d, --output-dir DIR     save each body in DIR under a name from its URL\n"
 "      --discard            drop the bodies\n"
 "      --report FILE        one JSON line per URL to FILE ('-' for standard\n"
@@ -338,6 +339,11 @@ check_combinations(struct cli_opts *o, int nouts)
 		cli_usage_error("-o/--output saves a single URL, got %zu; "
 		                "use -d/--output-dir for several", o->nurls);
 		return -1;
+	}
+	/* "-o -" is standard output, as in curl and wget ("./-" is a file). */
+	if (o->out_mode == CLI_OUT_FILE && strcmp(o->out_path, "-") == 0) {
+		o->out_mode = CLI_OUT_STDOUT;
+		o->out_path = NULL;
 	}
 	/* One URL streams straight through; several are kept apart. */
 	if (o->out_mode == CLI_OUT_STDOUT &&

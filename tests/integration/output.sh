@@ -142,6 +142,19 @@ badserver_body 100000 >"$T/expected"
 cmp -s "$T/expected" "$P/o/chunked.bin"
 ok $? "-o with a chunked body: byte-exact"
 
+# -o - is standard output, as in curl and wget; ./- is a file.
+evf -o - --no-progress --report "$T/odash.jsonl" "$H/ok/5000"
+is "$EVF_RC" 0 "-o -: exit status 0"
+badserver_body 5000 >"$T/expected"
+cmp -s "$T/expected" "$EVF_OUT"
+ok $? "-o -: the body goes to standard output"
+is "$(files_in "$EVF_CWD")" "" "-o -: no file named '-'"
+is "$(rep_get "$T/odash.jsonl" file)" null "-o -: the report names no file"
+evf -o ./- --no-progress "$H/ok/5000"
+cmp -s "$T/expected" "$EVF_CWD/-"
+ok $? "-o ./-: a file named '-'"
+rm -f "$EVF_CWD/-"
+
 # --- -o onto links, devices and FIFOs -----------------------------------------------------
 # A rename over these would replace the link or the node itself: links are
 # followed, devices and FIFOs are written in place.
