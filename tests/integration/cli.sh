@@ -243,6 +243,16 @@ evf -s --discard "$H/ok/1" "$REFUSED"
 is "$EVF_RC" 1 "-s: still exit status 1"
 is "$(cat "$EVF_ERR")" "" "-s: nothing on stderr"
 
+# The summary counts in words that agree with the number.
+evf --discard --no-progress "$H/ok/1"
+like "$(tail -n 1 "$EVF_ERR")" '^evfetch: 1 URL, 1 ok, 0 failed, ' "the summary of one URL says '1 URL'"
+unlike "$(cat "$EVF_ERR")" '(^|[^0-9])1 URLs' "the summary never says '1 URLs'"
+evf --discard --no-progress "$H/ok/1" "$H/ok/2"
+like "$(tail -n 1 "$EVF_ERR")" '^evfetch: 2 URLs, 2 ok, 0 failed, ' "the summary of two URLs says '2 URLs'"
+evf --discard --no-progress "$H/trickle/2?interval=0.5"
+like "$(tail -n 1 "$EVF_ERR")" '^evfetch: 1 URL, 1 ok, .* \(1 URL/s\)$' \
+	"one URL in about a second: '(1 URL/s)'"
+
 evf -v --discard --no-progress "$H/ok/1" "$H/ok/2"
 is "$EVF_RC" 0 "-v: exit status 0"
 like "$(cat "$EVF_ERR")" "/ok/1" "-v: the first URL is mentioned on stderr"
