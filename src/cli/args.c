@@ -106,8 +106,11 @@ static const char usage_text[] =
 "  -c, --concurrency N      transfers in flight at once (default 50)\n"
 "      --per-host N         connections per host (default: no extra limit)\n"
 "      --connect-timeout SEC  limit for TCP connect and TLS handshake\n"
-"  -m, --max-time SEC       limit for each whole transfer (each try of it)\n"
-"      --idle-timeout SEC   limit for a wait for response data\n"
+"                           (default 30; 0 = none)\n"
+"  -m, --max-time SEC       limit for each whole transfer (each try of it;\n"
+"                           default none)\n"
+"      --idle-timeout SEC   limit for a wait for response data (default 60;\n"
+"                           0 = none)\n"
 "  -I, --head               send HEAD instead of GET\n"
 "  -f, --fail               count an HTTP status of 400 or more as failure\n"
 "  -H, --header 'NAME: VALUE'  add a request header (repeatable)\n"
@@ -205,6 +208,21 @@ seconds_field(struct cli_opts *o, int opt)
 	case OPT_RETRY_DELAY: return &o->retry_delay_ms;
 	case OPT_RETRY_MAX_TIME: return &o->retry_max_ms;
 	default: return &o->connect_timeout_ms;
+	}
+}
+
+/*
+ * The library has its own defaults for these timeouts, so "given" is
+ * kept apart from the value: an explicit 0 must reach it to turn one off.
+ */
+static void
+mark_timeout_set(struct cli_opts *o, int opt)
+{
+	switch (opt) {
+	case 'm': o->max_time_set = 1; break;
+	case OPT_IDLE_TIMEOUT: o->idle_timeout_set = 1; break;
+	case OPT_CONNECT_TIMEOUT: o->connect_timeout_set = 1; break;
+	default: break;
 	}
 }
 
@@ -559,6 +577,7 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 				                MAX_SECONDS);
 				return CLI_PARSE_USAGE;
 			}
+			mark_timeout_set(o, c);
 			/* 0 means no limit: no cap on the delay. */
 			if (c == OPT_RETRY_MAX_TIME && o->retry_max_ms == 0)
 				o->retry_max_ms = UINT_MAX;

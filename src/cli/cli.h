@@ -130,6 +130,8 @@ struct cli_opts {
 	size_t nresolves;
 	const char *dns_servers;
 	unsigned connect_timeout_ms, max_time_ms;   /* 0 = none */
+	/* Given on the command line: else the library's default applies. */
+	int connect_timeout_set, max_time_set, idle_timeout_set;
 	const char **headers;      /* -H lines, in order */
 	size_t nheaders;
 	const char *user_agent;

@@ -99,6 +99,9 @@ done
 for opt in i o d c k m H A I f s v h V; do
 	like "$help" "(^|[[:space:],])-$opt([[:space:],]|$)" "--help mentions -$opt"
 done
+like "$help" '--connect-timeout SEC[^-]*\(default 30; 0 = none\)' "--help: the default of --connect-timeout"
+like "$help" '--idle-timeout SEC[^-]*\(default 60;[[:space:]]+0 = none\)' "--help: the default of --idle-timeout"
+like "$help" '--max-time SEC[^-]*default none' "--help: -m has no default limit"
 evf -h
 is "$EVF_RC" 0 "-h: exit status 0"
 is "$(cat "$EVF_OUT")" "$help" "-h prints the same text as --help"
@@ -242,6 +245,13 @@ isnt "$(cat "$EVF_ERR")" "" "a failure is mentioned on stderr"
 evf -s --discard "$H/ok/1" "$REFUSED"
 is "$EVF_RC" 1 "-s: still exit status 1"
 is "$(cat "$EVF_ERR")" "" "-s: nothing on stderr"
+
+# 0 turns a timeout off, also one the library has a default for: it is
+# accepted and passed on.
+evf --connect-timeout 0 --idle-timeout 0 -m 0 --discard --no-progress "$H/ok/100"
+is "$EVF_RC" 0 "--connect-timeout 0 --idle-timeout 0 -m 0: exit status 0"
+evf --connect-timeout=0 --idle-timeout=0 --discard --no-progress "$H/trickle/2?interval=0.3"
+is "$EVF_RC" 0 "--connect-timeout=0 --idle-timeout=0 with a slow body: exit status 0"
 
 # The summary counts in words that agree with the number.
 evf --discard --no-progress "$H/ok/1"
