@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -95,7 +96,8 @@ static const char usage_text[] =
 "  -i, --input-file FILE    read more URLs from FILE, one per line ('-' for\n"
 "                           standard input; blank lines and # comments skipped)\n"
 "Output (default: bodies to standard output, each one whole):\n"
-"  -o, --output FILE        save the body of the single URL to FILE\n"
+"  -o, --output FILE        save the body of the single URL to FILE ('-' for\n"
+"                           standard output)\n"
 "  -d, --output-dir DIR     save each body in DIR under a name from its URL\n"
 "      --discard            drop the bodies\n"
 "      --report FILE        one JSON line per URL to FILE ('-' for standard\n"
@@ -104,8 +106,11 @@ static const char usage_text[] =
 "  -c, --concurrency N      transfers in flight at once (default 50)\n"
 "      --per-host N         connections per host (default: no extra limit)\n"
 "      --connect-timeout SEC  limit for TCP connect and TLS handshake\n"
-"  -m, --max-time SEC       limit for each whole transfer (each try of it)\n"
-"      --idle-timeout SEC   limit for a wait for response data\n"
+"                           (default 30; 0 = none)\n"
+"  -m, --max-time SEC       limit for each whole transfer (each try of it;\n"
+"                           default none)\n"
+"      --idle-timeout SEC   limit for a wait for response data (default 60;\n"
+"                           0 = none)\n"
 "  -I, --head               send HEAD instead of GET\n"
 "  -f, --fail               count an HTTP status of 400 or more as failure\n"
 "  -H, --header 'NAME: VALUE'  add a request header (repeatable)\n"
@@ -138,6 +143,8 @@ static const char usage_text[] =
 "  -h, --help               show this help and exit\n"
 "  -V, --version            show the version and exit\n"
 "\n"
+"Long options are taken by their whole name only; a value may also follow\n"
+"an '=' (--max-time=5).\n"
 "SEC may have a fraction (0.5); 0 means no limit (with --retry-delay: no\n"
 "delay).\n"
 "Exit status: 0 all URLs fetched, 1 some failed, 2 usage error.\n";
@@ -201,6 +208,21 @@ seconds_field(struct cli_opts *o, int opt)
 	case OPT_RETRY_DELAY: return &o->retry_delay_ms;
 	case OPT_RETRY_MAX_TIME: return &o->retry_max_ms;
 	default: return &o->connect_timeout_ms;
+	}
+}
+
+/*
+ * The library has its own defaults for these timeouts, so "given" is
+ * kept apart from the value: an explicit 0 must reach it to turn one off.
+ */
+static void
+mark_timeout_set(struct cli_opts *o, int opt)
+{
+	switch (opt) {
+	case 'm': o->max_time_set = 1; break;
+	case OPT_IDLE_TIMEOUT: o->idle_timeout_set = 1; break;
+	case OPT_CONNECT_TIMEOUT: o->connect_timeout_set = 1; break;
+	default: break;
 	}
 }
 
@@ -283,6 +305,29 @@ parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+/*
+ * curl's -d sends request data, so "-d 'a=b'", "-d @file" or "-d '{...}'"
+ * is more likely a curl habit than a directory to create.  An existing
+ * directory of such a name is still used.
+ */
+static int
+check_output_dir(const struct cli_opts *o)
+{
+	const char *d = o->out_path;
+	struct stat st;
+
+	if (o->out_mode != CLI_OUT_DIR || d == NULL ||
+	    (strchr(d, '=') == NULL && d[0] != '@' && d[0] != '{') ||
+	    lstat(d, &st) == 0 || errno != ENOENT)
+		return 0;
+	cli_warn("-d/--output-dir '%s' looks like request data, but here -d "
+	         "names the directory to save the bodies in", d);
+	cli_usage_error("no request data can be sent (only GET and HEAD "
+	                "requests); to save into a new directory of that name, "
+	                "create it first");
+	return -1;
+}
+
 /* Reject what getopt_long let through but the tool cannot use. */
 static int
 check_combinations(struct cli_opts *o, int nouts)
@@ -301,6 +346,8 @@ check_combinations(struct cli_opts *o, int nouts)
 		                                              "-d/--output-dir");
 		return -1;
 	}
+	if (check_output_dir(o) < 0)
+		return -1;
 	if (o->out_mode == CLI_OUT_FILE && o->input_file != NULL) {
 		cli_usage_error("-o/--output saves a single URL; "
 		                "use -d/--output-dir with -i/--input-file");
@@ -310,6 +357,11 @@ check_combinations(struct cli_opts *o, int nouts)
 		cli_usage_error("-o/--output saves a single URL, got %zu; "
 		                "use -d/--output-dir for several", o->nurls);
 		return -1;
+	}
+	/* "-o -" is standard output, as in curl and wget ("./-" is a file). */
+	if (o->out_mode == CLI_OUT_FILE && strcmp(o->out_path, "-") == 0) {
+		o->out_mode = CLI_OUT_STDOUT;
+		o->out_path = NULL;
 	}
 	/* One URL streams straight through; several are kept apart. */
 	if (o->out_mode == CLI_OUT_STDOUT &&
@@ -339,25 +391,131 @@ check_combinations(struct cli_opts *o, int nouts)
 	return 0;
 }
 
-/* The message for getopt's '?': what exactly was wrong with argv. */
-static void
-unknown_option(int argc, char **argv)
+/* Levenshtein distance of a[0..alen) and b, or UINT_MAX when a is long. */
+static unsigned
+edit_distance(const char *a, size_t alen, const char *b)
 {
-	const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+	unsigned row[64], diag, up, i, j;
+	size_t blen = strlen(b);
 
-	if (optopt != 0 && strncmp(arg, "--", 2) == 0)
+	if (alen >= sizeof row / sizeof row[0] || blen >= sizeof row / sizeof row[0])
+		return UINT_MAX;
+	for (j = 0; j <= blen; j++)
+		row[j] = j;
+	for (i = 1; i <= alen; i++) {
+		diag = row[0];
+		row[0] = i;
+		for (j = 1; j <= blen; j++) {
+			up = row[j];
+			row[j] = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < row[j])
+				row[j] = up + 1;
+			if (row[j - 1] + 1 < row[j])
+				row[j] = row[j - 1] + 1;
+			diag = up;
+		}
+	}
+	return row[blen];
+}
+
+/*
+ * The option a mistyped name most likely meant: the only one it begins,
+ * else the nearest within two edits (one for a name of up to four
+ * letters), or NULL.
+ */
+static const char *
+nearest_option(const char *name, size_t len)
+{
+	const struct option *o, *prefix = NULL, *near = NULL;
+	unsigned nprefix = 0, d, best = UINT_MAX;
+
+	for (o = long_options; o->name != NULL; o++) {
+		if (len > 0 && strncmp(o->name, name, len) == 0) {
+			prefix = o;
+			nprefix++;
+		}
+		d = edit_distance(name, len, o->name);
+		if (d < best) {
+			best = d;
+			near = o;
+		}
+	}
+	if (nprefix == 1)
+		return prefix->name;
+	if (near != NULL && best <= (len <= 4 ? 1u : 2u))
+		return near->name;
+	return NULL;
+}
+
+/*
+ * getopt_long also takes any unambiguous abbreviation, so "--user
+ * alice:secret" would become a User-Agent.  Only whole names are taken:
+ * the option in arg ("--name" or "--name=value") must be one of ours.
+ */
+static int
+is_exact_long(const char *arg)
+{
+	const struct option *o;
+	size_t len = strcspn(arg + 2, "=");
+
+	for (o = long_options; o->name != NULL; o++)
+		if (strlen(o->name) == len && strncmp(o->name, arg + 2, len) == 0)
+			return 1;
+	return 0;
+}
+
+/* Never the value after '=': it may be a password. */
+static void
+unknown_long(const char *arg)
+{
+	size_t len = strcspn(arg + 2, "=");
+	const char *near = nearest_option(arg + 2, len);
+
+	if (near != NULL)
+		cli_usage_error("unknown option '%.*s'; did you mean '--%s'?",
+		                (int)len + 2, arg, near);
+	else
+		cli_usage_error("unknown option '%.*s'", (int)len + 2, arg);
+}
+
+/*
+ * The argv element of the long option getopt_long just returned: the one
+ * before its argument when the argument came as a separate word.
+ */
+static const char *
+long_option_word(char **argv)
+{
+	if (optarg != NULL && optind >= 2 && optarg == argv[optind - 1])
+		return argv[optind - 2];
+	return argv[optind - 1];
+}
+
+/*
+ * The message for getopt's ':' and '?': what exactly was wrong with argv.
+ * from_long: the error is about the long option in argv[optind - 1] (a
+ * short one in the middle of "-xyz" leaves optind where it was).
+ */
+static void
+bad_option(int c, char **argv, int from_long)
+{
+	const char *arg = from_long ? argv[optind - 1] : "";
+
+	if (from_long && !is_exact_long(arg))
+		unknown_long(arg);
+	else if (c == ':')
+		cli_usage_error("option %s needs an argument",
+		                option_label(optopt));
+	else if (from_long)
 		cli_usage_error("option '%.*s' takes no argument",
 		                (int)strcspn(arg, "="), arg);
-	else if (optopt != 0)
-		cli_usage_error("unknown option '-%c'", optopt);
 	else
-		cli_usage_error("unknown or ambiguous option '%s'", arg);
+		cli_usage_error("unknown option '-%c'", optopt);
 }
 
 enum cli_parse_result
 cli_parse_args(int argc, char **argv, struct cli_opts *o)
 {
-	int c, nouts = 0;
+	int c, idx, before, nouts = 0;
 
 	memset(o, 0, sizeof *o);
 	o->concurrency = 50;
@@ -374,8 +532,16 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 	}
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, short_options, long_options,
-	                        NULL)) != -1) {
+	for (;;) {
+		before = optind;
+		idx = -1;
+		c = getopt_long(argc, argv, short_options, long_options, &idx);
+		if (c == -1)
+			break;
+		if (idx >= 0 && !is_exact_long(long_option_word(argv))) {
+			unknown_long(long_option_word(argv));
+			return CLI_PARSE_USAGE;
+		}
 		switch (c) {
 		case 'i': o->input_file = optarg; break;
 		case 'o':
@@ -411,6 +577,7 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 				                MAX_SECONDS);
 				return CLI_PARSE_USAGE;
 			}
+			mark_timeout_set(o, c);
 			/* 0 means no limit: no cap on the delay. */
 			if (c == OPT_RETRY_MAX_TIME && o->retry_max_ms == 0)
 				o->retry_max_ms = UINT_MAX;
@@ -457,12 +624,9 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 		case 'V':
 			printf("evfetch %s\n", EVF_VERSION_STRING);
 			return CLI_PARSE_EXIT;
-		case ':':
-			cli_usage_error("option %s needs an argument",
-			                option_label(optopt));
-			return CLI_PARSE_USAGE;
 		default:
-			unknown_option(argc, argv);
+			bad_option(c, argv, optind > before &&
+			           strncmp(argv[optind - 1], "--", 2) == 0);
 			return CLI_PARSE_USAGE;
 		}
 	}

@@ -130,6 +130,8 @@ struct cli_opts {
 	size_t nresolves;
 	const char *dns_servers;
 	unsigned connect_timeout_ms, max_time_ms;   /* 0 = none */
+	/* Given on the command line: else the library's default applies. */
+	int connect_timeout_set, max_time_set, idle_timeout_set;
 	const char **headers;      /* -H lines, in order */
 	size_t nheaders;
 	const char *user_agent;
@@ -226,6 +228,9 @@ struct cli_name_hint {
 struct cli_output {
 	enum cli_out_mode mode;
 	const char *path;          /* -o FILE or -d DIR as given */
+	char *target;              /* -o: where path leads, links followed */
+	int in_place;              /* -o onto a device, FIFO or descriptor */
+	int fd;                    /* with in_place: open on path, or -1 */
 	char *tmp_dir;             /* where temp files go */
 	mode_t file_mode;          /* 0666 minus the umask, for saved files */
 	size_t spool_mem;          /* bytes held by all in-memory spools */

@@ -120,10 +120,11 @@ build_config(const struct cli_opts *o)
 	if (o->dns_servers != NULL && !bad)
 		bad |= config_check(evf_config_set_dns_servers(cfg, o->dns_servers),
 		                    "--dns-servers", o->dns_servers);
-	if (o->connect_timeout_ms != 0)
+	/* Only when given, 0 included: otherwise the library's default. */
+	if (o->connect_timeout_set)
 		bad |= config_check(evf_config_set_connect_timeout(cfg,
 		                    o->connect_timeout_ms), "--connect-timeout", "SEC");
-	if (o->max_time_ms != 0)
+	if (o->max_time_set)
 		bad |= config_check(evf_config_set_total_timeout(cfg,
 		                    o->max_time_ms), "-m/--max-time", "SEC");
 	if (o->user_agent != NULL && !bad)
@@ -148,7 +149,7 @@ build_config(const struct cli_opts *o)
 		bad |= config_check(evf_config_set_retries(cfg, o->retries,
 		                    o->retry_delay_ms, o->retry_max_ms),
 		                    "--retry-delay", "SEC");
-	if (o->idle_timeout_ms != 0)
+	if (o->idle_timeout_set)
 		bad |= config_check(evf_config_set_idle_timeout(cfg,
 		                    o->idle_timeout_ms), "--idle-timeout", "SEC");
 	if (bad) {

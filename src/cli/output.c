@@ -7,7 +7,15 @@
  * or link on one file system) and a failed transfer just removes it.  In
  * -d mode an existing file is never replaced: the final name is claimed
  * with link(), which fails with EEXIST instead of overwriting, and "name.N"
- * is tried next.
+ * is tried next.  Neither link() nor O_CREAT|O_EXCL follows a symbolic
+ * link at the new name, so a link or device planted in DIR is skipped
+ * like any other taken name, never written through.
+ *
+ * -o follows symbolic links first, as open() would: the temp file and the
+ * rename go to the file the link leads to, and the link stays.  Renaming
+ * over a device or a FIFO would replace the node (as root, "-o /dev/null"
+ * would destroy it), so those, and names like /dev/stdout that stand for
+ * an open descriptor, are opened and written in place instead.
  *
  * Several bodies bound for standard output would interleave, so each one
  * is spooled (in memory while small, then in an unlinked temp file) and
@@ -15,17 +23,25 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/vfs.h>
+#endif
 
 #include "cli.h"
 
 /* Give up looking for a free "name.N" after this many taken ones. */
 #define MAX_SUFFIX_TRIES 1000000u
+/* As many symbolic links in a row as Linux follows before ELOOP. */
+#define MAX_LINKS 40
+/* statfs's f_type of /proc (PROC_SUPER_MAGIC in <linux/magic.h>). */
+#define PROC_FS_MAGIC 0x9fa0
 
 static char *
 xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -124,15 +140,128 @@ parent_dir(const char *path)
 	return strndup(path, (size_t)(slash - path));
 }
 
+/*
+ * The links in /proc/PID/fd (and so /dev/stdout and /dev/fd/N, which lead
+ * there) are not names of files: they stand for whatever the descriptor
+ * is open on, a pipe as well as a file that a shell opened for appending.
+ */
+static int
+is_proc_dir(const char *dir)
+{
+#ifdef __linux__
+	struct statfs sf;
+
+	return statfs(dir, &sf) == 0 && sf.f_type == PROC_FS_MAGIC;
+#else
+	(void)dir;
+	return 0;
+#endif
+}
+
+/*
+ * Where -o's path leads, following symbolic links one at a time (a link
+ * to a name that does not exist yet leads to that name).  *descriptor is
+ * set when the way goes through /proc: the link itself is returned then.
+ * NULL with errno set on a loop or a link that cannot be read.
+ */
+static char *
+follow_links(const char *path, int *descriptor)
+{
+	char *cur = strdup(path), *dir, *next;
+	char buf[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+	int hops;
+
+	*descriptor = 0;
+	for (hops = 0; cur != NULL; hops++) {
+		/* Not a link, or not there (to be created): the end. */
+		if (lstat(cur, &st) < 0 || !S_ISLNK(st.st_mode))
+			return cur;
+		if (hops == MAX_LINKS) {
+			free(cur);
+			errno = ELOOP;
+			return NULL;
+		}
+		if ((dir = parent_dir(cur)) == NULL)
+			break;
+		if (is_proc_dir(dir)) {
+			free(dir);
+			*descriptor = 1;
+			return cur;
+		}
+		n = readlink(cur, buf, sizeof buf);
+		if (n < 0 || (size_t)n >= sizeof buf) {
+			if (n >= 0)
+				errno = ENAMETOOLONG;
+			free(dir);
+			free(cur);
+			return NULL;
+		}
+		buf[n] = '\0';
+		/* A relative link is relative to the directory it is in. */
+		next = buf[0] == '/' ? strdup(buf) : xasprintf("%s/%s", dir, buf);
+		free(dir);
+		free(cur);
+		cur = next;
+	}
+	free(cur);
+	errno = ENOMEM;
+	return NULL;
+}
+
+/*
+ * -o FILE: a regular file (or a new one) is replaced atomically through a
+ * temp file beside the file the links lead to; anything else is opened
+ * now, before the transfer starts (a FIFO waits here for its reader), and
+ * written in place.  A regular file reached through a descriptor name is
+ * appended to, as the descriptor would (a shell's >> must not be undone).
+ */
+static int
+init_file(struct cli_output *out)
+{
+	struct stat st;
+	int descriptor, exists, flags = O_WRONLY | O_NOCTTY | O_CLOEXEC;
+
+	out->target = follow_links(out->path, &descriptor);
+	if (out->target == NULL) {
+		cli_usage_error("cannot follow '%s': %s", out->path,
+		                strerror(errno));
+		return -1;
+	}
+	exists = stat(out->target, &st) == 0;
+	if (exists && S_ISDIR(st.st_mode)) {
+		cli_usage_error("'%s' is a directory; use -d/--output-dir",
+		                out->path);
+		return -1;
+	}
+	if (descriptor || (exists && !S_ISREG(st.st_mode))) {
+		if (exists && S_ISREG(st.st_mode))
+			flags |= O_APPEND;
+		out->fd = open(out->path, flags);
+		if (out->fd < 0) {
+			cli_usage_error("cannot open '%s' for writing: %s",
+			                out->path, strerror(errno));
+			return -1;
+		}
+		out->in_place = 1;
+		return 0;
+	}
+	out->tmp_dir = parent_dir(out->target);
+	return 1;
+}
+
 int
 cli_output_init(struct cli_output *out, const struct cli_opts *o)
 {
 	mode_t mask = umask(0);
 	struct stat st;
 	const char *tmp;
+	int rc;
 
 	umask(mask);
 	memset(out, 0, sizeof *out);
+	out->fd = -1;
 	out->mode = o->out_mode;
 	out->path = o->out_path;
 	out->file_mode = 0666 & ~mask;
@@ -151,12 +280,9 @@ cli_output_init(struct cli_output *out, const struct cli_opts *o)
 		out->tmp_dir = strdup(out->path);
 		break;
 	case CLI_OUT_FILE:
-		if (stat(out->path, &st) == 0 && S_ISDIR(st.st_mode)) {
-			cli_usage_error("'%s' is a directory; use -d/--output-dir",
-			                out->path);
-			return -1;
-		}
-		out->tmp_dir = parent_dir(out->path);
+		rc = init_file(out);
+		if (rc <= 0)
+			return rc;
 		break;
 	case CLI_OUT_SPOOL:
 		tmp = getenv("TMPDIR");
@@ -180,8 +306,13 @@ cli_output_init(struct cli_output *out, const struct cli_opts *o)
 void
 cli_output_free(struct cli_output *out)
 {
+	if (out->in_place && out->fd >= 0)
+		close(out->fd);
+	out->fd = -1;
 	free(out->tmp_dir);
+	free(out->target);
 	out->tmp_dir = NULL;
+	out->target = NULL;
 }
 
 void
@@ -276,6 +407,12 @@ cli_sink_write(struct cli_output *out, struct cli_sink *s, const void *data,
 	case CLI_OUT_STDOUT:
 		if (write_all(STDOUT_FILENO, data, len) < 0)
 			return sink_fail(s, "writing to", "standard output", errno);
+		return 0;
+	case CLI_OUT_FILE:
+		if (!out->in_place)
+			break;
+		if (write_all(out->fd, data, len) < 0)
+			return sink_fail(s, "writing to", out->path, errno);
 		return 0;
 	case CLI_OUT_SPOOL:
 		if (s->fd >= 0 || spool_mem(out, s, data, len) == 0)
@@ -404,6 +541,19 @@ claimed:
 	return 0;
 }
 
+/* Nothing to rename; close() may still report a lost write. */
+static int
+commit_in_place(struct cli_output *out, struct cli_sink *s, char **file)
+{
+	int rc = close(out->fd);
+
+	out->fd = -1;
+	if (rc < 0)
+		return sink_fail(s, "writing to", out->path, errno);
+	*file = strdup(out->path);
+	return 0;
+}
+
 int
 cli_sink_commit(struct cli_output *out, struct cli_sink *s, const char *url,
                 char **file)
@@ -417,6 +567,9 @@ cli_sink_commit(struct cli_output *out, struct cli_sink *s, const char *url,
 		sink_close(out, s);
 		return rc;
 	case CLI_OUT_FILE:
+		if (out->in_place)
+			return commit_in_place(out, s, file);
+		break;
 	case CLI_OUT_DIR:
 		break;
 	default:
@@ -432,7 +585,7 @@ cli_sink_commit(struct cli_output *out, struct cli_sink *s, const char *url,
 		sink_fail(s, "writing to a file in", out->tmp_dir, errno);
 	} else if (out->mode == CLI_OUT_DIR) {
 		rc = claim_name(out, s, url, file);
-	} else if (rename(s->tmp_path, out->path) < 0) {
+	} else if (rename(s->tmp_path, out->target) < 0) {
 		rc = sink_fail(s, "saving as", out->path, errno);
 	} else {
 		free(s->tmp_path);

@@ -151,18 +151,27 @@ cli_progress_clear(struct cli_app *app)
 	app->progress.drawn = 0;
 }
 
+/* "1 URL", "2 URLs": the number as printed decides. */
+static const char *
+url_noun(const char *number)
+{
+	return strcmp(number, "1") == 0 ? "URL" : "URLs";
+}
+
 void
 cli_progress_summary(struct cli_app *app)
 {
 	const struct cli_stats *st = &app->stats;
 	double secs = cli_now() - app->progress.start;
-	char bytes[32];
+	char bytes[32], done[24], rate[32];
 
 	cli_progress_clear(app);
 	cli_format_bytes(bytes, sizeof bytes, (double)st->bytes);
-	fprintf(stderr, "evfetch: %llu URLs, %llu ok, %llu failed, %s in %.2f s "
-	        "(%.0f URLs/s)\n",
-	        (unsigned long long)st->done, (unsigned long long)st->ok,
-	        (unsigned long long)st->failed, bytes, secs,
-	        secs > 0 ? (double)st->done / secs : 0.0);
+	snprintf(done, sizeof done, "%llu", (unsigned long long)st->done);
+	snprintf(rate, sizeof rate, "%.0f",
+	         secs > 0 ? (double)st->done / secs : 0.0);
+	fprintf(stderr, "evfetch: %s %s, %llu ok, %llu failed, %s in %.2f s "
+	        "(%s %s/s)\n", done, url_noun(done),
+	        (unsigned long long)st->ok, (unsigned long long)st->failed,
+	        bytes, secs, rate, url_noun(rate));
 }

@@ -54,6 +54,40 @@ usage_error "-H without a colon" -H 'NoColonHere' "$U"
 usage_error "-H with a line break" -H $'X-A: b\r\nX-Injected: yes' "$U"
 usage_error "a malformed --resolve" --resolve 'nonsense' "$U"
 
+# Long options are taken by their whole name only: getopt_long alone would
+# take "--user" as --user-agent and send the password as the User-Agent.
+usage_error "--user (a prefix of --user-agent)" --user alice:secret "$U"
+like "$(cat "$EVF_ERR")" "unknown option '--user'; did you mean '--user-agent'\?" \
+	"--user: named as unknown, --user-agent suggested"
+unlike "$(cat "$EVF_ERR")" secret "--user: the value is not repeated on stderr"
+usage_error "--user=alice:secret" --user=alice:secret "$U"
+unlike "$(cat "$EVF_ERR")" secret "--user=VALUE: the value is not repeated on stderr"
+usage_error "--user-agen (cut short)" --user-agen x "$U"
+like "$(cat "$EVF_ERR")" "unknown option '--user-agen'" "--user-agen: named as unknown"
+usage_error "--user-agen last, without its value" "$U" --user-agen
+usage_error "--disc=1 (a prefix with a value)" --disc=1 "$U"
+usage_error "--no (a prefix of three options)" --no "$U"
+
+# curl's -d sends data; ours names a directory and must not create 'a=b/'.
+usage_error "-d 'a=b' (request data, as for curl)" -d 'a=b' "$U"
+like "$(cat "$EVF_ERR")" "'a=b' looks like request data" "-d 'a=b': says why"
+[ ! -e "$EVF_CWD/a=b" ]
+ok $? "-d 'a=b': no directory a=b was made"
+usage_error "-d @data.json" -d @data.json "$U"
+usage_error "-d '{\"a\":1}'" -d '{"a":1}' "$U"
+is "$(files_in "$EVF_CWD")" "" "-d with request data: nothing made in the working directory"
+mkdir "$EVF_CWD/k=v"
+evf -d 'k=v' --no-progress "$H/name/kv.txt"
+is "$EVF_RC" 0 "-d with an existing directory named k=v: exit status 0"
+is "$(cat "$EVF_CWD/k=v/kv.txt" 2>/dev/null)" /name/kv.txt "-d with an existing directory named k=v: the body is saved there"
+rm -rf "$EVF_CWD/k=v"
+evf --user-agent 'exact/1' --no-progress "$H/echo"
+is "$EVF_RC" 0 "--user-agent by its whole name: exit status 0"
+like "$(cat "$EVF_OUT")" $'User-Agent: exact/1\r' "--user-agent by its whole name: sent"
+evf --user-agent='exact/2' --max-time=10 --no-progress "$H/echo"
+is "$EVF_RC" 0 "--opt=value: exit status 0"
+like "$(cat "$EVF_OUT")" $'User-Agent: exact/2\r' "--user-agent=VALUE: sent"
+
 # --- --help and --version --------------------------------------------------------------
 evf --help
 is "$EVF_RC" 0 "--help: exit status 0"
@@ -65,6 +99,9 @@ done
 for opt in i o d c k m H A I f s v h V; do
 	like "$help" "(^|[[:space:],])-$opt([[:space:],]|$)" "--help mentions -$opt"
 done
+like "$help" '--connect-timeout SEC[^-]*\(default 30; 0 = none\)' "--help: the default of --connect-timeout"
+like "$help" '--idle-timeout SEC[^-]*\(default 60;[[:space:]]+0 = none\)' "--help: the default of --idle-timeout"
+like "$help" '--max-time SEC[^-]*default none' "--help: -m has no default limit"
 evf -h
 is "$EVF_RC" 0 "-h: exit status 0"
 is "$(cat "$EVF_OUT")" "$help" "-h prints the same text as --help"
@@ -208,6 +245,23 @@ isnt "$(cat "$EVF_ERR")" "" "a failure is mentioned on stderr"
 evf -s --discard "$H/ok/1" "$REFUSED"
 is "$EVF_RC" 1 "-s: still exit status 1"
 is "$(cat "$EVF_ERR")" "" "-s: nothing on stderr"
+
+# 0 turns a timeout off, also one the library has a default for: it is
+# accepted and passed on.
+evf --connect-timeout 0 --idle-timeout 0 -m 0 --discard --no-progress "$H/ok/100"
+is "$EVF_RC" 0 "--connect-timeout 0 --idle-timeout 0 -m 0: exit status 0"
+evf --connect-timeout=0 --idle-timeout=0 --discard --no-progress "$H/trickle/2?interval=0.3"
+is "$EVF_RC" 0 "--connect-timeout=0 --idle-timeout=0 with a slow body: exit status 0"
+
+# The summary counts in words that agree with the number.
+evf --discard --no-progress "$H/ok/1"
+like "$(tail -n 1 "$EVF_ERR")" '^evfetch: 1 URL, 1 ok, 0 failed, ' "the summary of one URL says '1 URL'"
+unlike "$(cat "$EVF_ERR")" '(^|[^0-9])1 URLs' "the summary never says '1 URLs'"
+evf --discard --no-progress "$H/ok/1" "$H/ok/2"
+like "$(tail -n 1 "$EVF_ERR")" '^evfetch: 2 URLs, 2 ok, 0 failed, ' "the summary of two URLs says '2 URLs'"
+evf --discard --no-progress "$H/trickle/2?interval=0.5"
+like "$(tail -n 1 "$EVF_ERR")" '^evfetch: 1 URL, 1 ok, .* \(1 URL/s\)$' \
+	"one URL in about a second: '(1 URL/s)'"
 
 evf -v --discard --no-progress "$H/ok/1" "$H/ok/2"
 is "$EVF_RC" 0 "-v: exit status 0"

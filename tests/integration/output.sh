@@ -1,7 +1,9 @@
 #!/bin/bash
 # output.sh - where bodies go: -d names derived safely from URLs (never
-# outside the directory), failed transfers leave nothing behind, -o, and
-# several bodies on standard output each whole, never interleaved.
+# outside the directory, never through a link planted there), failed
+# transfers leave nothing behind, -o (also onto symlinks, devices, FIFOs
+# and descriptor names), and several bodies on standard output each whole,
+# never interleaved.
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 : "${TOP_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
 . "$TOP_SRCDIR/tests/lib/common.sh"
@@ -139,6 +141,101 @@ evf -o "$P/o/chunked.bin" --no-progress "$H/chunked/100000"
 badserver_body 100000 >"$T/expected"
 cmp -s "$T/expected" "$P/o/chunked.bin"
 ok $? "-o with a chunked body: byte-exact"
+
+# -o - is standard output, as in curl and wget; ./- is a file.
+evf -o - --no-progress --report "$T/odash.jsonl" "$H/ok/5000"
+is "$EVF_RC" 0 "-o -: exit status 0"
+badserver_body 5000 >"$T/expected"
+cmp -s "$T/expected" "$EVF_OUT"
+ok $? "-o -: the body goes to standard output"
+is "$(files_in "$EVF_CWD")" "" "-o -: no file named '-'"
+is "$(rep_get "$T/odash.jsonl" file)" null "-o -: the report names no file"
+evf -o ./- --no-progress "$H/ok/5000"
+cmp -s "$T/expected" "$EVF_CWD/-"
+ok $? "-o ./-: a file named '-'"
+rm -f "$EVF_CWD/-"
+
+# --- -o onto links, devices and FIFOs -----------------------------------------------------
+# A rename over these would replace the link or the node itself: links are
+# followed, devices and FIFOs are written in place.
+badserver_body 5000 >"$T/expected"
+D=$P/odev
+mkdir -p "$D"
+if [ "$(id -u)" = 0 ]; then
+	# A clone of /dev/null, never the real one.
+	mknod "$D/null" c 1 3
+	evf -o "$D/null" --no-progress "$H/ok/5000"
+	is "$EVF_RC" 0 "-o onto a character device: exit status 0"
+	[ -c "$D/null" ]
+	ok $? "-o onto a character device: still that device"
+	is "$(files_in "$D")" null "-o onto a character device: no temp file beside it"
+	rm -f "$D/null"
+else
+	skip "mknod needs root" 3
+fi
+
+mkfifo "$D/fifo"
+timeout 30 cat "$D/fifo" >"$T/fifo.out" &
+reader=$!
+evf -o "$D/fifo" --no-progress "$H/ok/5000"
+is "$EVF_RC" 0 "-o onto a FIFO: exit status 0"
+# The reader waits for a writer that never comes when the FIFO was replaced.
+[ -p "$D/fifo" ] || kill "$reader" 2>/dev/null
+wait "$reader"
+cmp -s "$T/expected" "$T/fifo.out"
+ok $? "-o onto a FIFO: the reader gets the body"
+[ -p "$D/fifo" ]
+ok $? "-o onto a FIFO: still a FIFO"
+is "$(files_in "$D")" fifo "-o onto a FIFO: no temp file beside it"
+rm -f "$D/fifo"
+
+# A link to a file in another directory: the temp file goes there too.
+mkdir -p "$D/real" "$D/link"
+echo old >"$D/real/file.bin"
+ln -s ../real/file.bin "$D/link/file.bin"
+evf -o "$D/link/file.bin" --no-progress --report "$T/olink.jsonl" "$H/ok/5000"
+is "$EVF_RC" 0 "-o onto a symlink to a file: exit status 0"
+[ -L "$D/link/file.bin" ] && [ "$(readlink "$D/link/file.bin")" = ../real/file.bin ]
+ok $? "-o onto a symlink: the link stays as it was"
+cmp -s "$T/expected" "$D/real/file.bin"
+ok $? "-o onto a symlink: its target gets the body"
+is "$(files_in "$D")" "$(printf '%s\n' link link/file.bin real real/file.bin)" \
+	"-o onto a symlink: no temp file left, no other file made"
+like "$(rep_get "$T/olink.jsonl" file)" '/link/file\.bin$' "-o onto a symlink: the report names the link"
+
+# A dangling link: the file it names is created.
+ln -s new.bin "$D/real/dangling"
+evf -o "$D/real/dangling" --no-progress "$H/ok/5000"
+is "$EVF_RC" 0 "-o onto a dangling symlink: exit status 0"
+[ -L "$D/real/dangling" ] && cmp -s "$T/expected" "$D/real/new.bin"
+ok $? "-o onto a dangling symlink: the link stays, the file it names gets the body"
+
+# A name for an open descriptor (what /dev/stdout is): written in place.
+ln -s /proc/self/fd/1 "$D/stdout"
+evf -o "$D/stdout" --no-progress "$H/ok/5000"
+is "$EVF_RC" 0 "-o onto a link to /proc/self/fd/1: exit status 0"
+cmp -s "$T/expected" "$EVF_OUT"
+ok $? "-o onto a link to /proc/self/fd/1: the body goes to standard output"
+[ -L "$D/stdout" ]
+ok $? "-o onto a link to /proc/self/fd/1: the link stays"
+(cd "$EVF_CWD" && timeout 50 "$EVFETCH" -o "$D/stdout" --no-progress "$H/ok/5000" \
+	2>/dev/null </dev/null | cat >"$T/pipe.out")
+cmp -s "$T/expected" "$T/pipe.out"
+ok $? "-o onto a link to /proc/self/fd/1 with standard output a pipe: the body goes there"
+
+# -d never writes through a link, a device or a FIFO that has the name.
+D=$P/dlinks
+mkdir -p "$D"
+echo keep >"$P/victim"
+ln -s ../victim "$D/name.txt"
+mkfifo "$D/fifo.txt"
+evf -d "$D" --no-progress "$H/name/name.txt" "$H/name/fifo.txt"
+is "$EVF_RC" 0 "-d with a symlink and a FIFO under the names: exit status 0"
+is "$(cat "$P/victim")" keep "-d: the file a planted symlink points to is untouched"
+[ -L "$D/name.txt" ] && [ -p "$D/fifo.txt" ]
+ok $? "-d: the symlink and the FIFO stay as they were"
+is "$(cat "$D/name.txt.1" "$D/fifo.txt.1" 2>/dev/null)" "$(printf '%s\n' /name/name.txt /name/fifo.txt)" \
+	"-d: the bodies are saved under the next free names"
 
 # --- standard output --------------------------------------------------------------------
 evf --no-progress "$H/ok/200000"
