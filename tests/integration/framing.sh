@@ -1,13 +1,15 @@
 #!/bin/bash
 # framing.sh - strict HTTP/1.1 framing and TLS faults against
 # tests/servers/badserver.py: conflicting or malformed Content-Length,
-# Content-Length with Transfer-Encoding, bad chunk sizes and chunk ends,
-# broken status lines, HTTP/0.9, oversized or too many header lines, NUL
-# bytes in a head (all error_kind protocol, no file left); responses with
-# extra bytes and servers that close idle connections must never poison
-# the connection pool; certificate faults (expired, self-signed, wrong
-# host, missing intermediate), a TLS 1.0-only server and a handshake that
-# stalls (error_kind tls or timeout, each with a detail that says why).
+# Content-Length with Transfer-Encoding, bad chunk sizes, chunk extensions
+# and chunk ends, broken status lines, HTTP/0.9, oversized or too many
+# header lines, NUL bytes in a head (all error_kind protocol, no file
+# left), while valid chunk extensions (quoted-pairs, BWS) are accepted;
+# responses with extra bytes and servers that close idle connections must
+# never poison the connection pool; certificate faults (expired,
+# self-signed, wrong host, missing intermediate), a TLS 1.0-only server and
+# a handshake that stalls (error_kind tls or timeout, each with a detail
+# that says why).
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 : "${TOP_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
 . "$TOP_SRCDIR/tests/lib/common.sh"
@@ -102,6 +104,17 @@ must_fail "chunk size 'zz'" protocol "$H/bad-chunk"
 must_fail "chunk size past 64 bits" 'protocol|too_large' "$H/huge-chunk-size"
 must_fail "chunk size -5" protocol "$H/chunk-negative"
 must_fail "chunk size 'zz' over TLS" protocol "$S/bad-chunk"
+# RFC 9112, 7.1.1: quoted-pairs, BWS and several extensions on a line are
+# valid (llhttp 8 alone refuses them); an unterminated quoted string is not.
+for base in "$H" "$S"; do
+	fetch "$base/chunked/70000?ext=quoted&trailer=1"
+	is "$EVF_RC/$(get ok)/$(get bytes)" 0/true/70000 \
+		"${base%%:*}: chunk extensions with quoted-pairs and BWS: ok, 70000 bytes"
+	badserver_body 70000 | cmp -s - "$BODY"
+	ok $? "${base%%:*}: chunk extensions with quoted-pairs and BWS: the right bytes"
+done
+must_fail "an unterminated quoted string in a chunk extension" protocol "$H/chunk-bad-ext"
+like "$(get error)" 'chunk extension' "an unterminated quoted string: the detail names the chunk extension"
 fetch "$H/chunk-no-crlf"
 known_bug "$BUG_CHUNK_CRLF" is "$(get error_kind)" protocol \
 	"chunk data followed by 'XX' instead of CRLF: protocol"
