@@ -154,8 +154,12 @@ static int on_headers_complete(llhttp_t *p)
 	struct http1_parser *h = H(p);
 	int status = p->status_code;
 
-	if (status < 100 || status > 999)
-		return fail(h, EVF_ERR_PROTOCOL, "malformed response: status code out of range");
+	if (status < 100 || status > 999) {
+		char why[96];
+		snprintf(why, sizeof why, "the server's status line has an invalid status code (%03d)",
+		         status);
+		return fail(h, EVF_ERR_PROTOCOL, why);
+	}
 	if (status == 101)
 		return fail(h, EVF_ERR_PROTOCOL, "unexpected 101 Switching Protocols");
 	if (status >= 100 && status < 200) {
@@ -288,14 +292,56 @@ const char *http1_why(const struct http1_parser *h)
 	return h->error ? evf_strerror(h->error) : "";
 }
 
+/*
+ * What the llhttp errors a response can cause mean to a user.  llhttp's
+ * reason follows in parentheses where it says more (which character, an
+ * overflow, a duplicate); its error names (HPE_*) say nothing to a user.
+ */
+static const struct {
+	llhttp_errno_t e;
+	int with_reason;
+	const char *text;
+} llhttp_texts[] = {
+	{HPE_INVALID_CONSTANT, 0, "the server did not answer with HTTP/1.x"},
+	{HPE_INVALID_VERSION, 1, "the server's status line has an invalid or unsupported HTTP version"},
+	{HPE_INVALID_STATUS, 1, "the server's status line has an invalid status code"},
+	{HPE_INVALID_HEADER_TOKEN, 1, "the server sent an invalid header line"},
+	{HPE_UNEXPECTED_SPACE, 0, "the server sent a header line that starts with whitespace"},
+	{HPE_LF_EXPECTED, 1, "a line or chunk of the response does not end in CRLF"},
+	{HPE_CR_EXPECTED, 1, "a line or chunk of the response does not end in CRLF"},
+	{HPE_STRICT, 1, "a line or chunk of the response does not end in CRLF"},
+	{HPE_INVALID_CONTENT_LENGTH, 1, "the server sent an invalid Content-Length"},
+	{HPE_UNEXPECTED_CONTENT_LENGTH, 1, "the server sent an ambiguous body length"},
+	{HPE_INVALID_TRANSFER_ENCODING, 1, "the server sent an invalid Transfer-Encoding"},
+	{HPE_INVALID_CHUNK_SIZE, 1, "the server sent an invalid chunk size"},
+	{HPE_CLOSED_CONNECTION, 0, "the server sent more data after announcing Connection: close"},
+	{HPE_INVALID_EOF_STATE, 0, "the connection closed in the middle of the response"},
+};
+
 static int llhttp_failure(struct http1_parser *h, llhttp_errno_t e)
 {
 	if (h->error)
 		return h->error;
-	char why[160];
 	const char *reason = llhttp_get_error_reason(&h->p);
-	snprintf(why, sizeof why, "malformed response: %s%s%s", llhttp_errno_name(e),
-	         reason ? ": " : "", reason ? reason : "");
+	if (reason && !*reason)
+		reason = NULL;
+	const char *text = NULL;
+	int with_reason = 1;
+	for (size_t i = 0; i < sizeof llhttp_texts / sizeof llhttp_texts[0]; i++) {
+		if (llhttp_texts[i].e == e) {
+			text = llhttp_texts[i].text;
+			with_reason = llhttp_texts[i].with_reason;
+			break;
+		}
+	}
+	char why[192];
+	if (!text) /* not an error a response should cause: name it */
+		snprintf(why, sizeof why, "the response could not be parsed (%s%s%s)",
+		         llhttp_errno_name(e), reason ? ": " : "", reason ? reason : "");
+	else if (with_reason && reason)
+		snprintf(why, sizeof why, "%s (%s)", text, reason);
+	else
+		snprintf(why, sizeof why, "%s", text);
 	fail(h, EVF_ERR_PROTOCOL, why);
 	return h->error;
 }
@@ -400,7 +446,7 @@ static size_t chunk_ext_skip(struct http1_parser *h, const char *data, size_t le
 	for (size_t i = 0; i < len; i++) {
 		enum chunk_line next = chunk_ext_next(h->cline, (unsigned char)data[i]);
 		if (next == CL_BAD) {
-			fail(h, EVF_ERR_PROTOCOL, "malformed response: invalid chunk extension");
+			fail(h, EVF_ERR_PROTOCOL, "the server sent an invalid chunk extension");
 			return i;
 		}
 		h->cline = next;

@@ -82,6 +82,8 @@ slow_input() {
 
 # ============================================================ Content-Length
 must_fail "two different Content-Length" protocol "$H/dup-cl"
+is "$(get error)" "the server sent an ambiguous body length (Duplicate Content-Length)" \
+	"two different Content-Length: the detail says so in words"
 must_fail "Content-Length given twice with the same value" protocol "$H/dup-cl-same"
 must_fail "Content-Length: 5, 5" protocol "$H/cl-list"
 must_fail "Content-Length: +5" protocol "$H/cl-plus"
@@ -123,10 +125,16 @@ known_bug "$BUG_CHUNK_CRLF" is "$(files_in "$T/out.$N")" "" \
 
 # ============================================================ status lines, heads
 must_fail "a garbage status" protocol "$H/garbage-status"
+like "$(get error)" "^the server's status line has an invalid status code" \
+	"a garbage status: the detail says so in words"
 must_fail "a status of 20 digits" protocol "$H/huge-status"
 must_fail "a four-digit status" protocol "$H/four-digit-status"
 must_fail "no status line (HTTP/0.9)" protocol "$H/no-status-line"
+is "$(get error)" "the server did not answer with HTTP/1.x" \
+	"no status line: the detail says so in words"
 must_fail "no status line over TLS" protocol "$S/no-status-line"
+is "$(get error)" "the server did not answer with HTTP/1.x" \
+	"no status line over TLS: the detail says so in words"
 must_fail "a 1 MiB header line" 'protocol|too_large' "$H/long-header"
 like "$(get error)" 'larger|long|size|limit' "a 1 MiB header line: the detail names the limit"
 must_fail "10000 header lines" 'protocol|too_large' "$H/many-headers"
