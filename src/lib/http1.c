@@ -5,6 +5,12 @@
  * The parser stops at the end of the final response (llhttp is paused in
  * on_message_complete) so the caller learns how many bytes belonged to it:
  * anything after that poisons a keep-alive connection.
+ *
+ * llhttp 8 refuses valid chunk extensions (a quoted-pair, BWS, a second
+ * extension after a token value), strict mode or not.  So llhttp is also
+ * paused where a chunk-size line starts; http1_feed gives it the size and
+ * the line end, and checks the extensions between them itself (RFC 9112,
+ * 7.1.1): llhttp never sees them, and evfetch ignores them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +56,19 @@ static int terminate(struct http1_parser *h)
 {
 	/* a NUL separates fields; counted like the CRLF it replaces */
 	return head_append(h, "", 1);
+}
+
+/*
+ * llhttp reads a chunk-size line next: pause it there (after_headers_complete
+ * or the next chunk's size follows on resume) so that http1_feed can take
+ * the line's extensions out of its way.
+ */
+static int chunk_line_next(struct http1_parser *h)
+{
+	if (!(h->p.flags & F_CHUNKED))
+		return 0;
+	h->cline = CL_START;
+	return HPE_PAUSED;
 }
 
 static int on_message_begin(llhttp_t *p)
@@ -135,8 +154,12 @@ static int on_headers_complete(llhttp_t *p)
 	struct http1_parser *h = H(p);
 	int status = p->status_code;
 
-	if (status < 100 || status > 999)
-		return fail(h, EVF_ERR_PROTOCOL, "malformed response: status code out of range");
+	if (status < 100 || status > 999) {
+		char why[96];
+		snprintf(why, sizeof why, "the server's status line has an invalid status code (%03d)",
+		         status);
+		return fail(h, EVF_ERR_PROTOCOL, why);
+	}
 	if (status == 101)
 		return fail(h, EVF_ERR_PROTOCOL, "unexpected 101 Switching Protocols");
 	if (status >= 100 && status < 200) {
@@ -181,7 +204,9 @@ static int on_headers_complete(llhttp_t *p)
 		return fail(h, rc, "stopped after the response head");
 	/* 1 tells llhttp that no body follows: a HEAD request, or a status
 	 * that never has one (RFC 9110, 6.4.1), whatever Content-Length says */
-	return h->head_request || status == 204 || status == 304 ? 1 : 0;
+	if (h->head_request || status == 204 || status == 304)
+		return 1;
+	return chunk_line_next(h);
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t len)
@@ -191,6 +216,14 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 	if (rc < 0)
 		return fail(h, rc, "stopped while receiving the body");
 	return 0;
+}
+
+static int on_chunk_complete(llhttp_t *p)
+{
+	/* after the last chunk (F_TRAILING) only the message's end follows */
+	if (p->flags & F_TRAILING)
+		return 0;
+	return chunk_line_next(H(p));
 }
 
 static int on_message_complete(llhttp_t *p)
@@ -213,6 +246,7 @@ static const llhttp_settings_t settings = {
 	.on_header_value_complete = on_header_value_complete,
 	.on_headers_complete = on_headers_complete,
 	.on_body = on_body,
+	.on_chunk_complete = on_chunk_complete,
 	.on_message_complete = on_message_complete,
 };
 
@@ -258,16 +292,168 @@ const char *http1_why(const struct http1_parser *h)
 	return h->error ? evf_strerror(h->error) : "";
 }
 
+/*
+ * What the llhttp errors a response can cause mean to a user.  llhttp's
+ * reason follows in parentheses where it says more (which character, an
+ * overflow, a duplicate); its error names (HPE_*) say nothing to a user.
+ */
+static const struct {
+	llhttp_errno_t e;
+	int with_reason;
+	const char *text;
+} llhttp_texts[] = {
+	{HPE_INVALID_CONSTANT, 0, "the server did not answer with HTTP/1.x"},
+	{HPE_INVALID_VERSION, 1, "the server's status line has an invalid or unsupported HTTP version"},
+	{HPE_INVALID_STATUS, 1, "the server's status line has an invalid status code"},
+	{HPE_INVALID_HEADER_TOKEN, 1, "the server sent an invalid header line"},
+	{HPE_UNEXPECTED_SPACE, 0, "the server sent a header line that starts with whitespace"},
+	{HPE_LF_EXPECTED, 1, "a line or chunk of the response does not end in CRLF"},
+	{HPE_CR_EXPECTED, 1, "a line or chunk of the response does not end in CRLF"},
+	{HPE_STRICT, 1, "a line or chunk of the response does not end in CRLF"},
+	{HPE_INVALID_CONTENT_LENGTH, 1, "the server sent an invalid Content-Length"},
+	{HPE_UNEXPECTED_CONTENT_LENGTH, 1, "the server sent an ambiguous body length"},
+	{HPE_INVALID_TRANSFER_ENCODING, 1, "the server sent an invalid Transfer-Encoding"},
+	{HPE_INVALID_CHUNK_SIZE, 1, "the server sent an invalid chunk size"},
+	{HPE_CLOSED_CONNECTION, 0, "the server sent more data after announcing Connection: close"},
+	{HPE_INVALID_EOF_STATE, 0, "the connection closed in the middle of the response"},
+};
+
 static int llhttp_failure(struct http1_parser *h, llhttp_errno_t e)
 {
 	if (h->error)
 		return h->error;
-	char why[160];
 	const char *reason = llhttp_get_error_reason(&h->p);
-	snprintf(why, sizeof why, "malformed response: %s%s%s", llhttp_errno_name(e),
-	         reason ? ": " : "", reason ? reason : "");
+	if (reason && !*reason)
+		reason = NULL;
+	const char *text = NULL;
+	int with_reason = 1;
+	for (size_t i = 0; i < sizeof llhttp_texts / sizeof llhttp_texts[0]; i++) {
+		if (llhttp_texts[i].e == e) {
+			text = llhttp_texts[i].text;
+			with_reason = llhttp_texts[i].with_reason;
+			break;
+		}
+	}
+	char why[192];
+	if (!text) /* not an error a response should cause: name it */
+		snprintf(why, sizeof why, "the response could not be parsed (%s%s%s)",
+		         llhttp_errno_name(e), reason ? ": " : "", reason ? reason : "");
+	else if (with_reason && reason)
+		snprintf(why, sizeof why, "%s (%s)", text, reason);
+	else
+		snprintf(why, sizeof why, "%s", text);
 	fail(h, EVF_ERR_PROTOCOL, why);
 	return h->error;
+}
+
+static int is_hex(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+
+/* tchar, RFC 9110, 5.6.2 */
+static int is_tchar(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ||
+	       (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* qdtext, RFC 9110, 5.6.4: HTAB, SP, VCHAR but '"' and '\\', obs-text */
+static int is_qdtext(unsigned char c)
+{
+	return c == '\t' || (c >= 0x20 && c != 0x7f && c != '"' && c != '\\');
+}
+
+/* The end of one extension: BWS (then ws), ';' or the CR of the line end. */
+static enum chunk_line ext_end(unsigned char c, enum chunk_line ws)
+{
+	if (c == ' ' || c == '\t')
+		return ws;
+	if (c == ';')
+		return CL_NAME_START;
+	return c == '\r' ? CL_NONE : CL_BAD;
+}
+
+/*
+ * One byte of chunk-ext (RFC 9112, 7.1.1):
+ *   *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )
+ * CL_NONE at the CR that ends the line.
+ */
+static enum chunk_line chunk_ext_next(enum chunk_line st, unsigned char c)
+{
+	int ws = c == ' ' || c == '\t';
+	switch (st) {
+	case CL_SEMI:
+		return ws ? CL_SEMI : c == ';' ? CL_NAME_START : CL_BAD;
+	case CL_NAME_START:
+		return ws ? CL_NAME_START : is_tchar(c) ? CL_NAME : CL_BAD;
+	case CL_NAME:
+		if (is_tchar(c))
+			return CL_NAME;
+		return c == '=' ? CL_VALUE_START : ext_end(c, CL_NAME_END);
+	case CL_NAME_END:
+		if (ws)
+			return CL_NAME_END;
+		return c == '=' ? CL_VALUE_START : c == ';' ? CL_NAME_START : CL_BAD;
+	case CL_VALUE_START:
+		if (ws)
+			return CL_VALUE_START;
+		return c == '"' ? CL_QUOTED : is_tchar(c) ? CL_TOKEN : CL_BAD;
+	case CL_TOKEN:
+		return is_tchar(c) ? CL_TOKEN : ext_end(c, CL_SEMI);
+	case CL_QUOTED:
+		if (c == '"')
+			return CL_VALUE_END;
+		return c == '\\' ? CL_QUOTED_PAIR : is_qdtext(c) ? CL_QUOTED : CL_BAD;
+	case CL_QUOTED_PAIR:
+		/* HTAB, SP, VCHAR, obs-text */
+		return c == '\t' || (c >= 0x20 && c != 0x7f) ? CL_QUOTED : CL_BAD;
+	case CL_VALUE_END:
+		return ext_end(c, CL_SEMI);
+	default:
+		return CL_BAD;
+	}
+}
+
+/*
+ * On a chunk-size line: how many of the len bytes llhttp reads next.  The
+ * size digits; then, when an extension follows (BWS or ';' after at least
+ * one digit), none until chunk_ext_skip is past it, else all the rest:
+ * the line end, or whatever llhttp refuses.
+ */
+static size_t chunk_size_span(struct http1_parser *h, const char *data, size_t len)
+{
+	size_t i = 0;
+	while (i < len && is_hex((unsigned char)data[i]))
+		i++;
+	if (i == len) {
+		h->cline = CL_SIZE;
+		return len;
+	}
+	char c = data[i];
+	if ((i > 0 || h->cline == CL_SIZE) && (c == ';' || c == ' ' || c == '\t')) {
+		h->cline = CL_SEMI;
+		return i;
+	}
+	h->cline = CL_NONE;
+	return len;
+}
+
+/* Check chunk extension bytes and consume them, up to the CR of the line
+ * end, which is left for llhttp (it wants CRLF).  Returns the bytes used. */
+static size_t chunk_ext_skip(struct http1_parser *h, const char *data, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		enum chunk_line next = chunk_ext_next(h->cline, (unsigned char)data[i]);
+		if (next == CL_BAD) {
+			fail(h, EVF_ERR_PROTOCOL, "the server sent an invalid chunk extension");
+			return i;
+		}
+		h->cline = next;
+		if (next == CL_NONE)
+			return i;
+	}
+	return len;
 }
 
 int http1_feed(struct http1_parser *h, const char *data, size_t len, size_t *used)
@@ -279,7 +465,18 @@ int http1_feed(struct http1_parser *h, const char *data, size_t len, size_t *use
 		return 1;
 	size_t off = 0;
 	while (off < len) {
+		if (h->cline >= CL_SEMI) {
+			off += chunk_ext_skip(h, data + off, len - off);
+			if (h->error)
+				return h->error;
+			continue;
+		}
 		size_t n = len - off;
+		if (h->cline != CL_NONE) {
+			n = chunk_size_span(h, data + off, n);
+			if (n == 0)
+				continue;
+		}
 		int in_head = !h->head_done;
 		if (in_head) {
 			/* every raw byte before the final head's end counts: leading
@@ -310,6 +507,10 @@ int http1_feed(struct http1_parser *h, const char *data, size_t len, size_t *use
 		if (e == HPE_PAUSED && h->complete) {
 			*used = off;
 			return 1;
+		}
+		if (e == HPE_PAUSED && h->cline == CL_START) {
+			llhttp_resume(&h->p);
+			continue;
 		}
 		return llhttp_failure(h, e);
 	}

@@ -26,6 +26,28 @@ struct http1_limits {
 	unsigned max_headers;
 };
 
+/*
+ * Where the parser stands on a chunk-size line (RFC 9112, 7.1.1).  llhttp
+ * reads the size and the CRLF; the chunk extensions between them are checked
+ * in http1.c and never reach llhttp, which refuses some valid ones (a
+ * quoted-pair, BWS, a second extension after a token value).
+ */
+enum chunk_line {
+	CL_NONE,         /* not on a chunk-size line, or past its extensions */
+	CL_START,        /* the line starts with the next byte */
+	CL_SIZE,         /* after a size digit */
+	CL_SEMI,         /* after BWS: ';' must follow */
+	CL_NAME_START,   /* after ';' and BWS: a name must follow */
+	CL_NAME,         /* in a name */
+	CL_NAME_END,     /* after a name and BWS: '=' or ';' must follow */
+	CL_VALUE_START,  /* after '=' and BWS: a token or a quoted-string */
+	CL_TOKEN,        /* in a token value */
+	CL_QUOTED,       /* in a quoted-string */
+	CL_QUOTED_PAIR,  /* after a backslash in a quoted-string */
+	CL_VALUE_END,    /* after the closing quote */
+	CL_BAD           /* not a chunk extension */
+};
+
 struct http1_parser {
 	llhttp_t p;
 	struct http1_sink sink;
@@ -36,6 +58,7 @@ struct http1_parser {
 	size_t trailer_raw;  /* trailer field bytes (not kept) */
 	unsigned nheaders;
 	int error;           /* a negative evf_error once failed */
+	enum chunk_line cline;
 	unsigned in_field : 1;     /* inside a header name */
 	unsigned head_request : 1; /* a HEAD request: no body follows */
 	unsigned interim : 1;      /* the current message is a 1xx */

@@ -1,13 +1,15 @@
 #!/bin/bash
 # framing.sh - strict HTTP/1.1 framing and TLS faults against
 # tests/servers/badserver.py: conflicting or malformed Content-Length,
-# Content-Length with Transfer-Encoding, bad chunk sizes and chunk ends,
-# broken status lines, HTTP/0.9, oversized or too many header lines, NUL
-# bytes in a head (all error_kind protocol, no file left); responses with
-# extra bytes and servers that close idle connections must never poison
-# the connection pool; certificate faults (expired, self-signed, wrong
-# host, missing intermediate), a TLS 1.0-only server and a handshake that
-# stalls (error_kind tls or timeout, each with a detail that says why).
+# Content-Length with Transfer-Encoding, bad chunk sizes, chunk extensions
+# and chunk ends, broken status lines, HTTP/0.9, oversized or too many
+# header lines, NUL bytes in a head (all error_kind protocol, no file
+# left), while valid chunk extensions (quoted-pairs, BWS) are accepted;
+# responses with extra bytes and servers that close idle connections must
+# never poison the connection pool; certificate faults (expired,
+# self-signed, wrong host, missing intermediate), a TLS 1.0-only server and
+# a handshake that stalls (error_kind tls or timeout, each with a detail
+# that says why).
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 : "${TOP_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
 . "$TOP_SRCDIR/tests/lib/common.sh"
@@ -80,6 +82,8 @@ slow_input() {
 
 # ============================================================ Content-Length
 must_fail "two different Content-Length" protocol "$H/dup-cl"
+is "$(get error)" "the server sent an ambiguous body length (Duplicate Content-Length)" \
+	"two different Content-Length: the detail says so in words"
 must_fail "Content-Length given twice with the same value" protocol "$H/dup-cl-same"
 must_fail "Content-Length: 5, 5" protocol "$H/cl-list"
 must_fail "Content-Length: +5" protocol "$H/cl-plus"
@@ -102,6 +106,17 @@ must_fail "chunk size 'zz'" protocol "$H/bad-chunk"
 must_fail "chunk size past 64 bits" 'protocol|too_large' "$H/huge-chunk-size"
 must_fail "chunk size -5" protocol "$H/chunk-negative"
 must_fail "chunk size 'zz' over TLS" protocol "$S/bad-chunk"
+# RFC 9112, 7.1.1: quoted-pairs, BWS and several extensions on a line are
+# valid (llhttp 8 alone refuses them); an unterminated quoted string is not.
+for base in "$H" "$S"; do
+	fetch "$base/chunked/70000?ext=quoted&trailer=1"
+	is "$EVF_RC/$(get ok)/$(get bytes)" 0/true/70000 \
+		"${base%%:*}: chunk extensions with quoted-pairs and BWS: ok, 70000 bytes"
+	badserver_body 70000 | cmp -s - "$BODY"
+	ok $? "${base%%:*}: chunk extensions with quoted-pairs and BWS: the right bytes"
+done
+must_fail "an unterminated quoted string in a chunk extension" protocol "$H/chunk-bad-ext"
+like "$(get error)" 'chunk extension' "an unterminated quoted string: the detail names the chunk extension"
 fetch "$H/chunk-no-crlf"
 known_bug "$BUG_CHUNK_CRLF" is "$(get error_kind)" protocol \
 	"chunk data followed by 'XX' instead of CRLF: protocol"
@@ -110,10 +125,16 @@ known_bug "$BUG_CHUNK_CRLF" is "$(files_in "$T/out.$N")" "" \
 
 # ============================================================ status lines, heads
 must_fail "a garbage status" protocol "$H/garbage-status"
+like "$(get error)" "^the server's status line has an invalid status code" \
+	"a garbage status: the detail says so in words"
 must_fail "a status of 20 digits" protocol "$H/huge-status"
 must_fail "a four-digit status" protocol "$H/four-digit-status"
 must_fail "no status line (HTTP/0.9)" protocol "$H/no-status-line"
+is "$(get error)" "the server did not answer with HTTP/1.x" \
+	"no status line: the detail says so in words"
 must_fail "no status line over TLS" protocol "$S/no-status-line"
+is "$(get error)" "the server did not answer with HTTP/1.x" \
+	"no status line over TLS: the detail says so in words"
 must_fail "a 1 MiB header line" 'protocol|too_large' "$H/long-header"
 like "$(get error)" 'larger|long|size|limit' "a 1 MiB header line: the detail names the limit"
 must_fail "10000 header lines" 'protocol|too_large' "$H/many-headers"

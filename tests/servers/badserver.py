@@ -6,7 +6,8 @@ path chooses what the server does, so one server covers every scenario:
 
   /ok/N                 N bytes (body_bytes(N)), Content-Length, keep-alive
   /chunked/N            N bytes, valid chunked encoding (?ext=1 adds chunk
-                        extensions, ?trailer=1 a trailer field)
+                        extensions, ?ext=quoted quoted ones with quoted-pairs,
+                        BWS and several per line, ?trailer=1 a trailer field)
   /fill/N?c=X           N bytes of the character X (default a); ?chunked=1
   /name/ANYTHING        200, body = the request target as received + "\\n"
   /echo                 200, body = the request head as received
@@ -79,6 +80,7 @@ path chooses what the server does, so one server covers every scenario:
   /four-digit-status    status code 2000
   /chunk-no-crlf        chunk data not followed by CRLF
   /chunk-negative       chunk size -5
+  /chunk-bad-ext        a chunk extension whose quoted string never ends
   /header-nul           a NUL byte inside a header value
   /te-unknown           Transfer-Encoding: chunked, then a second header
                         Transfer-Encoding: gzip (chunked not last)
@@ -185,18 +187,28 @@ def head(status, headers=(), reason=None, version="HTTP/1.1"):
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-def chunked(data, sizes=(1, 10, 100, 1000, 4096), ext=False, trailer=False):
+# Valid chunk extensions (RFC 9112, 7.1.1) that llhttp 8 alone refuses.
+QUOTED_EXTS = (b';name="q;uo\\"ted"', b' ; a = "x\\\\y" ;\tb', b';c=d;e="\\\x80"',
+               b'', b'; f="" ;g=h')
+
+
+def chunked(data, sizes=(1, 10, 100, 1000, 4096), ext=None, trailer=False):
+    """ext: None, "1" (a token extension on every other chunk) or "quoted"
+    (QUOTED_EXTS in turn, on the last chunk too)."""
     out, i, k = [], 0, 0
     while i < len(data):
         n = sizes[k % len(sizes)]
         piece = data[i:i + n]
         size = b"%x" % len(piece)
-        if ext and k % 2 == 0:
+        if ext == "quoted":
+            size += QUOTED_EXTS[k % len(QUOTED_EXTS)]
+        elif ext == "1" and k % 2 == 0:
             size += b";evf=%d" % k
         out.append(size + b"\r\n" + piece + b"\r\n")
         i += n
         k += 1
-    out.append(b"0\r\nX-Trailer: yes\r\n\r\n" if trailer else b"0\r\n\r\n")
+    last = b'0;end="\\"ok\\""' if ext == "quoted" else b"0"
+    out.append(last + (b"\r\nX-Trailer: yes\r\n\r\n" if trailer else b"\r\n\r\n"))
     return b"".join(out)
 
 
@@ -363,7 +375,7 @@ class BadServer:
             await self.send(writer, head(200, hdrs))
             return KEEP
         await self.send(writer, head(200, hdrs) + chunked(
-            data, ext=req.query.get("ext") == "1",
+            data, ext=req.query.get("ext"),
             trailer=req.query.get("trailer") == "1"))
         return KEEP
 
@@ -706,6 +718,10 @@ class BadServer:
     async def h_chunk_negative(self, req, arg, reader, writer, **_):
         return await self.raw(writer, head(200, [("Transfer-Encoding", "chunked")]) +
                               b"-5\r\nhello\r\n0\r\n\r\n")
+
+    async def h_chunk_bad_ext(self, req, arg, reader, writer, **_):
+        return await self.raw(writer, head(200, [("Transfer-Encoding", "chunked")]) +
+                              b'5;a="hello\r\nhello\r\n0\r\n\r\n')
 
     async def h_header_nul(self, req, arg, reader, writer, **_):
         return await self.raw(writer, b"HTTP/1.1 200 OK\r\nX-Nul: a\x00b\r\n"

@@ -117,6 +117,142 @@ static void expect_err(const char *name, const char *text, int eof_kind, int err
 	}
 }
 
+#define TE_CHUNKED "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+/* expect_err's error kind, and a reason that names what was wrong in words,
+ * not with an llhttp error name. */
+static void expect_why(const char *name, const char *text, int err, const char *about)
+{
+	size_t steps[] = {0, 1};
+	for (size_t i = 0; i < 2; i++) {
+		struct outcome o = run(text, strlen(text), steps[i], 0, 0);
+		is_int(o.rc, err, "%s (step %zu): error %s", name, steps[i], evf_error_name(err));
+		if (!ok(strstr(o.why, about) != NULL && strstr(o.why, "HPE_") == NULL,
+		        "%s (step %zu): the reason says \"%s\"", name, steps[i], about))
+			diag("why: %s", o.why);
+	}
+}
+
+/* What a user reads when llhttp refuses a response (issue 9). */
+static void error_texts(void)
+{
+	static const struct {
+		const char *name, *text, *about;
+	} cases[] = {
+		{"an HTML page without a status line", "<html>hello</html>\n",
+		 "the server did not answer with HTTP/1.x"},
+		{"an SSH banner", "SSH-2.0-OpenSSH_9.2\r\n", "the server did not answer with HTTP/1.x"},
+		{"HTTP/2 in a status line", "HTTP/2 200\r\n\r\n", "unsupported HTTP version"},
+		{"a status code with a letter", "HTTP/1.1 2x0 OK\r\n\r\n",
+		 "the server's status line has an invalid status code"},
+		{"a four-digit status code", "HTTP/1.1 2000 OK\r\n\r\n", "invalid status code"},
+		{"status 000", "HTTP/1.1 000 Zero\r\nContent-Length: 0\r\n\r\n",
+		 "invalid status code (000)"},
+		{"a space in a header name", "HTTP/1.1 200 OK\r\nX A: 1\r\nContent-Length: 0\r\n\r\n",
+		 "the server sent an invalid header line"},
+		{"a header line starting with a space",
+		 "HTTP/1.1 200 OK\r\n X: 1\r\nContent-Length: 0\r\n\r\n", "starts with whitespace"},
+		{"CR without LF in a header line", "HTTP/1.1 200 OK\r\nX: 1\rX\r\n\r\n",
+		 "does not end in CRLF"},
+		{"Content-Length: +5", "HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\nhello",
+		 "the server sent an invalid Content-Length"},
+		{"two Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n"
+		 "\r\nhello", "ambiguous body length (Duplicate Content-Length)"},
+		{"Content-Length and Transfer-Encoding",
+		 "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+		 "ambiguous body length"},
+		{"a chunk size of 'zz'", TE_CHUNKED "zz\r\nhello\r\n0\r\n\r\n",
+		 "the server sent an invalid chunk size"},
+		{"chunk data without CRLF", TE_CHUNKED "5\r\nhelloXX0\r\n\r\n",
+		 "a line or chunk of the response does not end in CRLF"},
+		{"an unterminated quoted chunk extension", TE_CHUNKED "5;a=\"b\r\nhello\r\n0\r\n\r\n",
+		 "the server sent an invalid chunk extension"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		expect_why(cases[i].name, cases[i].text, EVF_ERR_PROTOCOL, cases[i].about);
+}
+
+/*
+ * Chunk-size lines (RFC 9112, 7.1, 7.1.1 and RFC 9110, 5.6.4): every valid
+ * form is accepted, whatever llhttp's mode; llhttp 8 itself refuses a
+ * quoted-pair, BWS, and a second extension after a token value.
+ */
+static void chunk_lines(void)
+{
+	static const struct {
+		const char *name, *chunks, *body;
+	} good[] = {
+		{"a quoted-pair in a quoted extension value (issue 9)",
+		 "1a;name=\"q;uo\\\"ted\"\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n",
+		 "abcdefghijklmnopqrstuvwxyz"},
+		{"token values, a name alone, several extensions",
+		 "5;a=b;c;d=e\r\nhello\r\n6;x=1;y=2\r\n world\r\n0\r\n\r\n", "hello world"},
+		{"quoted values: empty, escaped backslash and quote, ';' '=' and spaces",
+		 "5;a=\"\";b=\"\\\\\";c=\"\\\"\";d=\"x; y=z\"\r\nhello\r\n0\r\n\r\n", "hello"},
+		{"BWS before ';', around '=' and after ';'",
+		 "5 ;a=b\r\nhello\r\n6\t; a = \"v\" ;\tb =\tc ; d\r\n world\r\n0 ; z\r\n\r\n",
+		 "hello world"},
+		{"obs-text and a quoted-pair of obs-text or HTAB in a quoted value",
+		 "5;a=\"\x80\xff\";b=\"\\\xa0\\\t\"\r\nhello\r\n0\r\n\r\n", "hello"},
+		{"leading zeros, upper and lower case hex",
+		 "0005\r\nhello\r\n00B;x=1\r\n world, hi!\r\n000\r\n\r\n", "hello world, hi!"},
+		{"extensions on the last chunk, then trailers",
+		 "5;a=1\r\nhello\r\n0;last=\"yes\\!\"\r\nX-Trailer: t\r\nX-Other: u\r\n\r\n", "hello"},
+	};
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		char text[512];
+		snprintf(text, sizeof text, TE_CHUNKED "%s", good[i].chunks);
+		expect_ok(good[i].name, text, 0, 0, 200, NULL, good[i].body, strlen(text), 1);
+	}
+	const char *more = TE_CHUNKED "3;q=\"a\\\"b\"\r\nabc\r\n0\r\n\r\nHTTP/1.1 200 OK\r\n";
+	struct outcome o = run(more, strlen(more), 1, 0, 0);
+	ok(o.rc == 1 && o.used == strlen(more) - 17 && o.got.blen == 3,
+	   "extensions, byte by byte: the response ends at its last CRLF, not after");
+
+	static const struct {
+		const char *name, *chunks, *about;
+	} bad[] = {
+		/* what llhttp refuses: it still reads the size and the line end */
+		{"bare LF after the chunk size", "5\nhello\r\n0\r\n\r\n", "chunk size"},
+		{"bare LF after a chunk extension", "5;a=b\nhello\r\n0\r\n\r\n", "chunk extension"},
+		{"CR without LF after a chunk extension", "5;a=\"b\"\rXhello\r\n0\r\n\r\n", "LF"},
+		{"chunk data not followed by CRLF", "5\r\nhelloXX0\r\n\r\n", "CRLF"},
+		{"chunk data after an extension not followed by CRLF",
+		 "5;a=\"\\\"\"\r\nhello\n0\r\n\r\n", "CRLF"},
+		{"a chunk size that is not hex", "5x;a=b\r\nhello\r\n0\r\n\r\n", "chunk size"},
+		{"an extension without a chunk size", ";a=b\r\nhello\r\n0\r\n\r\n", "chunk size"},
+		{"a chunk size past 64 bits, with an extension",
+		 "10000000000000000;a=b\r\nhello\r\n0\r\n\r\n", "overflow"},
+		/* what http1.c refuses in the extensions */
+		{"a control character in an extension name", "5;a\001=b\r\nhello\r\n0\r\n\r\n",
+		 "chunk extension"},
+		{"a control character in a token value", "5;a=b\001\r\nhello\r\n0\r\n\r\n",
+		 "chunk extension"},
+		{"a control character in a quoted value", "5;a=\"b\001\"\r\nhello\r\n0\r\n\r\n",
+		 "chunk extension"},
+		{"DEL in a quoted value", "5;a=\"b\177\"\r\nhello\r\n0\r\n\r\n", "chunk extension"},
+		{"a quoted-pair of a control character", "5;a=\"\\\001\"\r\nhello\r\n0\r\n\r\n",
+		 "chunk extension"},
+		{"an unterminated quoted value", "5;a=\"bc\r\nhello\r\n0\r\n\r\n", "chunk extension"},
+		{"a quoted value ending in a backslash", "5;a=\"bc\\\r\nhello\r\n0\r\n\r\n",
+		 "chunk extension"},
+		{"an empty extension name", "5;=b\r\nhello\r\n0\r\n\r\n", "chunk extension"},
+		{"';' and nothing after it", "5;\r\nhello\r\n0\r\n\r\n", "chunk extension"},
+		{"'=' and no value", "5;a=\r\nhello\r\n0\r\n\r\n", "chunk extension"},
+		{"whitespace inside a token value", "5;a=b c\r\nhello\r\n0\r\n\r\n", "chunk extension"},
+		{"bytes after a closing quote", "5;a=\"b\"c\r\nhello\r\n0\r\n\r\n", "chunk extension"},
+		{"whitespace at the end of the line", "5;a=b \r\nhello\r\n0\r\n\r\n",
+		 "chunk extension"},
+		{"whitespace after the size alone", "5 \r\nhello\r\n0\r\n\r\n", "chunk extension"},
+		{"whitespace inside the size", "5 5\r\nhello\r\n0\r\n\r\n", "chunk extension"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char text[512];
+		snprintf(text, sizeof text, TE_CHUNKED "%s", bad[i].chunks);
+		expect_why(bad[i].name, text, EVF_ERR_PROTOCOL, bad[i].about);
+	}
+}
+
 static void request_heads(void)
 {
 	size_t len;
@@ -259,6 +395,8 @@ int main(void)
 	expect_ok("small trailers are accepted and not kept", tr, 0, 0, 200, NULL, "ok",
 	          strlen(tr), 1);
 
+	chunk_lines();
+	error_texts();
 	request_heads();
 	return done_testing();
 }
