@@ -93,7 +93,9 @@ EVF_API int evf_config_set_ca_path(evf_config *cfg, const char *dir);
 EVF_API int evf_config_set_insecure(evf_config *cfg, int insecure);
 /*
  * Map "HOST:PORT:ADDR" to a fixed address, like curl's --resolve.  ADDR may
- * be an IPv6 address in brackets.  EVF_ERR_INVALID on a malformed entry.
+ * be an IPv6 address in brackets.  HOST "*" stands for every host on that
+ * port; an entry naming the host itself wins over it.  EVF_ERR_INVALID on
+ * a malformed entry.
  */
 EVF_API int evf_config_add_resolve(evf_config *cfg, const char *entry);
 /*

@@ -68,13 +68,23 @@ int dns_resolve(struct evf_client *c, const char *host, int port,
 	hints_init(&hints);
 	*q = NULL;
 
+	/* an entry for the host itself wins over a '*' one, as in curl */
+	const struct resolve_entry *match = NULL;
 	for (size_t i = 0; i < c->cfg.nresolves; i++) {
 		const struct resolve_entry *r = &c->cfg.resolves[i];
-		if (r->port != port || strcasecmp(r->host, host) != 0)
+		if (r->port != port)
 			continue;
+		if (strcasecmp(r->host, host) == 0) {
+			match = r;
+			break;
+		}
+		if (!match && strcmp(r->host, "*") == 0)
+			match = r;
+	}
+	if (match) {
 		struct evutil_addrinfo *ai = NULL;
 		hints.ai_flags = EVUTIL_AI_NUMERICHOST;
-		int e = evutil_getaddrinfo(r->addr, portstr, &hints, &ai);
+		int e = evutil_getaddrinfo(match->addr, portstr, &hints, &ai);
 		cb(e, e ? NULL : ai, arg);
 		return 0;
 	}

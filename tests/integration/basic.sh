@@ -126,6 +126,24 @@ is "$EVF_RC" 0 "--resolve with a name in the certificate: exit status 0"
 is "$(cat "$T/host2" 2>/dev/null)" "evfetch.test:$HTTPS_PORT" \
 	"Host: name and non-default port"
 
+# '*' stands for every host on its port; an entry naming the host wins
+evf --cacert "$CA_FILE" --resolve "*:$HTTPS_PORT:127.0.0.1" \
+	--no-progress -o "$T/host-wild" "https://evfetch.test:$HTTPS_PORT/host"
+is "$EVF_RC" 0 "--resolve '*:PORT:ADDR': exit status 0"
+is "$(cat "$T/host-wild" 2>/dev/null)" "evfetch.test:$HTTPS_PORT" \
+	"--resolve '*:PORT:ADDR' serves any host name on that port"
+refused_port
+evf --cacert "$CA_FILE" --resolve "*:$HTTPS_PORT:127.0.0.1" \
+	--resolve "evfetch.test:$HTTPS_PORT:[::1]" --no-progress --report "$T/wild.jsonl" \
+	"https://evfetch.test:$HTTPS_PORT/host" "https://localhost:$HTTPS_PORT/host"
+is "$(rep_get "$T/wild.jsonl" ok "https://localhost:$HTTPS_PORT/host")" true \
+	"--resolve: a host without an entry of its own takes the '*' one"
+is "$(rep_get "$T/wild.jsonl" error_kind "https://evfetch.test:$HTTPS_PORT/host")" connect \
+	"--resolve: the entry naming the host wins over '*' (nginx is not on ::1)"
+evf --cacert "$CA_FILE" --resolve "*:$REFUSED_PORT:127.0.0.1" --no-progress \
+	--report "$T/wild2.jsonl" "https://evfetch.test:$HTTPS_PORT/host"
+isnt "$(rep_get "$T/wild2.jsonl" ok)" true "--resolve '*' applies to its own port only"
+
 evf --resolve "localhost:$HTTP_PORT:127.0.0.1" --no-progress -o "$T/host3" \
 	"http://localhost:$HTTP_PORT/host"
 is "$(cat "$T/host3" 2>/dev/null)" "localhost:$HTTP_PORT" \
