@@ -105,7 +105,11 @@ EVF_API int evf_config_add_resolve(evf_config *cfg, const char *entry);
 EVF_API int evf_config_set_dns_servers(evf_config *cfg, const char *list);
 /* Use the caller's evdns_base instead of one of the client's own. */
 EVF_API int evf_config_set_evdns_base(evf_config *cfg, struct evdns_base *dns);
-/* Timeouts in milliseconds, 0 = none.  Connect covers TCP and TLS. */
+/*
+ * Timeouts in milliseconds, 0 = none.  Connect (default 30,000) covers
+ * DNS, the wait for a handshake slot, TCP and TLS; total (default none)
+ * the whole transfer, restarted for each retry.
+ */
 EVF_API int evf_config_set_connect_timeout(evf_config *cfg, unsigned ms);
 EVF_API int evf_config_set_total_timeout(evf_config *cfg, unsigned ms);
 EVF_API int evf_config_set_user_agent(evf_config *cfg, const char *ua);
@@ -154,7 +158,8 @@ EVF_API int evf_config_set_retries(evf_config *cfg, unsigned n, unsigned base_ms
  * this bounds the peak.
  */
 EVF_API int evf_config_set_max_handshakes(evf_config *cfg, unsigned n);
-/* Fail a transfer that receives no byte for ms milliseconds (0 = never). */
+/* Fail a transfer that receives no byte for ms milliseconds while it is
+ * not paused (default 60,000; 0 = never). */
 EVF_API int evf_config_set_idle_timeout(evf_config *cfg, unsigned ms);
 /* Count HTTP status >= 400 as failure (EVF_ERR_HTTP); default off. */
 EVF_API int evf_config_set_fail_on_http_error(evf_config *cfg, int on);
@@ -201,7 +206,16 @@ typedef struct evf_response {
 	size_t nheaders;
 } evf_response;
 
-/* Timings in microseconds from the transfer's start (0 when not reached). */
+/*
+ * Timings in microseconds, as curl counts them.  A transfer starts when it
+ * leaves the client's queue (evf_result.queued_us is the time it spent
+ * there).  total_us runs from that start to the end, over every attempt,
+ * redirect and retry wait.  The phases are those of the last attempt (the
+ * last request made), each from that attempt's start, which includes any
+ * wait for a connection of its host: the name resolved, the TCP connection
+ * made, the TLS handshake done, the first response byte.  0 for a phase
+ * not reached, or skipped because a kept-alive connection served it.
+ */
 typedef struct evf_timings {
 	uint64_t dns_us;
 	uint64_t connect_us;
@@ -223,6 +237,7 @@ typedef struct evf_result {
 	const char *effective_url; /* the URL of the last request made */
 	unsigned redirects;        /* redirects followed */
 	unsigned retries;          /* attempts made after the first */
+	uint64_t queued_us;        /* from evf_fetch to the start (added in 0.2) */
 } evf_result;
 
 /*

@@ -199,6 +199,7 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
 			.effective_url = t->effective_url ? t->effective_url : t->url,
 			.redirects = t->redirects,
 			.retries = t->retries,
+			.queued_us = t->queued_us,
 		};
 		t->in_callback = 1;
 		t->cb.on_done(t, &res, t->arg);
@@ -254,6 +255,7 @@ EVF_API evf_transfer *evf_fetch(evf_client *c, const evf_request *req,
 	t->cb = *cb;
 	t->arg = arg;
 	t->state = XS_QUEUED;
+	t->start_us = evf_now_us();   /* transfer_start turns it into queued_us */
 	TAILQ_INSERT_TAIL(&c->pending, t, link);
 	c->npending++;
 	client_kick(c);

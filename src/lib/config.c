@@ -12,6 +12,9 @@ void evf_config_defaults(struct evf_config *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
 	cfg->max_transfers = 50;
+	/* no transfer may hang for ever on a silent server by default */
+	cfg->connect_timeout_ms = EVF_DEFAULT_CONNECT_TIMEOUT_MS;
+	cfg->idle_timeout_ms = EVF_DEFAULT_IDLE_TIMEOUT_MS;
 	cfg->max_header_bytes = 64 * 1024;
 	cfg->max_headers = 100;
 	cfg->retry_base_ms = 1000;

@@ -73,6 +73,9 @@ struct evf_config {
 	unsigned max_headers;
 };
 
+#define EVF_DEFAULT_CONNECT_TIMEOUT_MS 30000
+#define EVF_DEFAULT_IDLE_TIMEOUT_MS 60000
+
 int evf_config_copy(struct evf_config *dst, const struct evf_config *src);
 void evf_config_clear(struct evf_config *cfg);
 void evf_config_defaults(struct evf_config *cfg);
@@ -313,7 +316,9 @@ struct evf_transfer {
 	struct decoder *dec;       /* content decoding, when asked and needed */
 	uint64_t raw_bytes;        /* body bytes before decoding */
 	uint64_t last_io_us;       /* for the idle timeout */
-	uint64_t start_us;
+	uint64_t start_us;         /* left the client's queue (evf_fetch: queued since) */
+	uint64_t attempt_us;       /* the current attempt began; phase timings count from it */
+	uint64_t queued_us;        /* time in the client's queue */
 	uint64_t connect_deadline_us;
 	uint64_t total_deadline_us;
 	char *req;                 /* request head */

@@ -122,7 +122,7 @@ static void conn_ready(struct conn *cn)
 
 static uint64_t since_start(struct conn *cn)
 {
-	return cn->xfer ? evf_now_us() - cn->xfer->start_us : 0;
+	return cn->xfer ? evf_now_us() - cn->xfer->attempt_us : 0;
 }
 
 /* A handshake ended (or its connection closed): free its slot. */

@@ -131,6 +131,7 @@ static void begin_attempt(struct evf_transfer *t)
 		return;
 	}
 	t->state = XS_CONNECT;
+	t->attempt_us = evf_now_us();
 	arm_timer(t);
 	acquire(t, 1);
 }
@@ -139,7 +140,9 @@ void transfer_start(struct evf_transfer *t)
 {
 	struct evf_client *c = t->client;
 	const char *why = NULL;
-	t->start_us = evf_now_us();
+	uint64_t now = evf_now_us();
+	t->queued_us = now - t->start_us;   /* evf_fetch set it */
+	t->start_us = now;
 	t->retry_after_ms = -1;
 	int rc = evf_url_parse(&t->u, t->url, &why);
 	if (rc) {
@@ -406,7 +409,7 @@ int transfer_on_data(struct evf_transfer *t, const char *data, size_t len)
 	t->last_io_us = evf_now_us();
 	if (!t->got_response_byte) {
 		t->got_response_byte = 1;
-		t->timings.first_byte_us = t->last_io_us - t->start_us;
+		t->timings.first_byte_us = t->last_io_us - t->attempt_us;
 	}
 	size_t used = 0;
 	int r = http1_feed(&cn->http, data, len, &used);

@@ -42,6 +42,8 @@ struct run {
 	int *done_count;
 	int nsucceeded, ndone, inside_fetch, done_inside_fetch;
 	int cancelled_called_back;
+	int timings_out_of_order, nqueued;
+	uint64_t max_queued_us;
 	double last_tick, max_late;
 	struct event *tick;
 	int ticks;
@@ -74,8 +76,26 @@ static void on_done(evf_transfer *t, const evf_result *res, void *arg)
 		r->done_inside_fetch++;
 	r->done_count[it->index]++;
 	r->ndone++;
-	if (res->error == EVF_OK && res->status == 200)
+	if (res->error == EVF_OK && res->status == 200) {
 		r->nsucceeded++;
+		/* each phase of the attempt after the one before it, all within
+		 * the total; a kept-alive connection skips dns, connect, tls */
+		const evf_timings *tm = &res->timings;
+		uint64_t last = 0;
+		uint64_t phases[] = {tm->dns_us, tm->connect_us, tm->tls_us, tm->first_byte_us};
+		for (size_t i = 0; i < sizeof phases / sizeof *phases; i++) {
+			if (phases[i] && phases[i] < last)
+				r->timings_out_of_order++;
+			if (phases[i])
+				last = phases[i];
+		}
+		if (!tm->first_byte_us || tm->first_byte_us > tm->total_us)
+			r->timings_out_of_order++;
+		if (res->queued_us > 0)
+			r->nqueued++;
+		if (res->queued_us > r->max_queued_us)
+			r->max_queued_us = res->queued_us;
+	}
 	else if (r->nsucceeded + 5 > r->ndone)
 		fprintf(stderr, "# %s: %s (%s)\n", res->url, evf_error_name(res->error),
 		        res->detail ? res->detail : "");
@@ -152,8 +172,12 @@ int main(int argc, char **argv)
 	ok(r.done_inside_fetch == 0, "on_done never fired inside evf_fetch");
 	ok(r.cancelled_called_back == 0, "cancelled transfers never called back");
 	ok(r.max_late < 100.0, "the caller's 10 ms timer was never late by 100 ms");
-	printf("# %d transfers in %.1f ms, %d timer ticks, max lateness %.2f ms\n", n,
-	       elapsed, r.ticks, r.max_late);
+	ok(r.timings_out_of_order == 0, "timings: phases in order, first byte within the total");
+	ok(n <= 100 || r.max_queued_us >= 1000,
+	   "timings: with more transfers than slots, some waited in the queue (queued_us)");
+	printf("# %d transfers in %.1f ms, %d timer ticks, max lateness %.2f ms, "
+	       "%d queued (at most %.1f ms)\n", n, elapsed, r.ticks, r.max_late, r.nqueued,
+	       r.max_queued_us / 1e3);
 
 	/* free a client with transfers in flight: no callback may follow */
 	struct run r2 = {0};

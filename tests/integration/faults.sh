@@ -24,6 +24,18 @@ start_badserver --handshake-stall
 STALL_PORT=$BADSERVER_PORT
 start_fakedns --a good.evfetch.test=127.0.0.1 --drop slow.evfetch.test
 
+# The default timeouts (connect 30 s, idle 60 s) run in the background while
+# the rest of the script goes on; their results are checked at the end.
+default_timeout_run() { # NAME URL
+	(cd "$EVF_CWD" && exec timeout -k 5 120 "$EVFETCH" --cacert "$CA_FILE" --no-progress \
+		--discard --report "$T/default-$1.jsonl" "$2") >/dev/null 2>&1 &
+	DEFAULT_PIDS+=("$!")
+}
+DEFAULT_PIDS=()
+DEFAULT_START=$(now_ms)
+default_timeout_run connect "https://127.0.0.1:$STALL_PORT/never"
+default_timeout_run idle "$H/stall-body"
+
 N=0
 # fetch_one URL ARGS...: one URL, the body to $BODY, the report to $R.
 fetch_one() {
@@ -282,5 +294,17 @@ for line in open(sys.argv[2]):
 EOF
 is "$(wc -l <"$T/mixed.diff")" 0 "1200 mixed URLs: every URL has its expected outcome" ||
 	diag "$(head -n 10 "$T/mixed.diff")"
+
+# --- the default timeouts, started at the top ------------------------------------
+for pid in "${DEFAULT_PIDS[@]}"; do wait "$pid"; done
+is "$(rep_get "$T/default-connect.jsonl" error_kind)" timeout \
+	"no --connect-timeout: a handshake that never ends times out by default"
+like "$(rep_get "$T/default-connect.jsonl" error)" 'within 30000 ms' \
+	"no --connect-timeout: after the default 30 s"
+is "$(rep_get "$T/default-idle.jsonl" error_kind)" timeout \
+	"no --idle-timeout: a body that never comes times out by default"
+like "$(rep_get "$T/default-idle.jsonl" error)" 'for 60000 ms' \
+	"no --idle-timeout: after the default 60 s"
+cmp_ok "$(($(now_ms) - DEFAULT_START))" -lt 90000 "both ended within 90 s"
 
 done_testing
