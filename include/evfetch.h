@@ -129,9 +129,9 @@ EVF_API int evf_config_set_keepalive(evf_config *cfg, int on);
 EVF_API int evf_config_set_session_reuse(evf_config *cfg, int on);
 /*
  * Follow 301, 302, 303, 307 and 308 redirects to http and https URLs, at
- * most max of them (default off).  Authorization, Cookie and Host headers
- * given by the caller are dropped once a redirect leaves the original
- * scheme, host and port.
+ * most max of them (default off).  Authorization, Cookie,
+ * Proxy-Authorization and Host headers given by the caller are dropped once
+ * a redirect leaves the original scheme, host and port.
  */
 EVF_API int evf_config_set_follow_redirects(evf_config *cfg, int on, unsigned max);
 /* Ask for gzip and deflate and decode them as they arrive (default off). */

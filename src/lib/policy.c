@@ -80,8 +80,10 @@ int policy_same_origin(const struct evf_url *a, const struct evf_url *b)
 
 int policy_credential_header(const char *line)
 {
-	/* Host too: a Host given for the first server would send the request
-	 * to the wrong virtual host of the next one */
+	/* The one list of headers a redirect that leaves the origin drops;
+	 * evfetch.h, evfetch(3) and evfetch(1) name the same four.  Host too:
+	 * a Host given for the first server would send the request to the
+	 * wrong virtual host of the next one */
 	static const char *const names[] = {"authorization", "cookie", "proxy-authorization",
 	                                    "host"};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {

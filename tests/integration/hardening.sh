@@ -174,14 +174,17 @@ is "$(srv_count "$LOG" "/ok/5?via=noL")" 0 "--max-redirs without -L: the target 
 
 # --- credentials stay with their origin ----------------------------------------------------
 RES=(--resolve "a.test:$P1:127.0.0.1" --resolve "b.test:$P1:127.0.0.1")
-CRED=(-H 'Authorization: Bearer s3cret' -H 'Cookie: session=c00kie' -H 'X-Other: kept')
+CRED=(-H 'Authorization: Bearer s3cret' -H 'Cookie: session=c00kie'
+	-H 'Proxy-Authorization: Basic cHJveHk=' -H 'X-Other: kept')
 # has_creds NAME WANT: the echoed request head of the last fetch has (yes)
 # or lacks (no) both credentials, and always has X-Other.
 has_creds() {
-	local a=no c=no
+	local a=no c=no p=no
 	grep -qi '^Authorization: Bearer s3cret' "$BODY" && a=yes
 	grep -qi '^Cookie: session=c00kie' "$BODY" && c=yes
-	is "$(get ok) $a $c" "true $2 $2" "$1: Authorization and Cookie $([ "$2" = yes ] && echo kept || echo dropped)"
+	grep -qi '^Proxy-Authorization: Basic cHJveHk=' "$BODY" && p=yes
+	is "$(get ok) $a $c $p" "true $2 $2 $2" \
+		"$1: Authorization, Cookie and Proxy-Authorization $([ "$2" = yes ] && echo kept || echo dropped)"
 	grep -qi '^X-Other: kept' "$BODY"
 	ok $? "$1: other -H headers are still sent"
 }

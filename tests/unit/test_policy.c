@@ -96,6 +96,11 @@ static void retry_policy(void)
 	ok(policy_credential_header("Authorization: Bearer x") &&
 	   policy_credential_header("cookie: a=b") && !policy_credential_header("X-Cookie: 1") &&
 	   !policy_credential_header("Authorization-X: 1"), "credential headers");
+	/* the list evfetch.h, evfetch(3) and evfetch(1) give: all four, no more */
+	ok(policy_credential_header("Proxy-Authorization: Basic eA==") &&
+	   policy_credential_header("HOST: other.test") &&
+	   !policy_credential_header("User-Agent: x") && !policy_credential_header("Accept: */*"),
+	   "Proxy-Authorization and Host are dropped off-origin too, other headers are not");
 }
 
 struct sinkbuf {
