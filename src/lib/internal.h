@@ -191,6 +191,7 @@ enum conn_op {
 	OP_WRITE,
 	OP_READ,
 	OP_IDLE,
+	OP_ARM_FAILED, /* event_add failed: io_cb fails the connection */
 };
 
 struct conn {
@@ -344,6 +345,7 @@ struct evf_transfer {
 	unsigned paused : 1;
 	unsigned head_delivered : 1; /* the caller has seen this response */
 	unsigned cross_origin : 1;   /* a redirect left the first origin */
+	unsigned timer_failed : 1;   /* evtimer_add failed: timer_cb ends it */
 	char urlbuf[];               /* url points here */
 };
 

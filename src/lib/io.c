@@ -38,6 +38,21 @@ void conn_set_why(struct conn *cn, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * event_add failed (epoll_ctl: out of memory, or the watch limit): fail the
+ * connection from the loop, through io_cb, as any other I/O error, rather
+ * than leave it waiting for an event that never comes.
+ */
+static void arm_failed(struct conn *cn)
+{
+	cn->last_errno = errno;
+	if (cn->armed)
+		event_del(&cn->ev);
+	cn->armed = 0;
+	cn->op = OP_ARM_FAILED;
+	event_active(&cn->ev, EV_READ, 1);
+}
+
 void conn_arm(struct conn *cn, enum conn_op op, int want)
 {
 	short need = want == IO_WANT_READ ? EV_READ : want == IO_WANT_WRITE ? EV_WRITE : 0;
@@ -47,8 +62,8 @@ void conn_arm(struct conn *cn, enum conn_op op, int want)
 		/* the usual cycle (read the response, park, write the next
 		 * request, read) stays on EV_READ and costs no epoll_ctl; an
 		 * idle timeout left over from parking is ignored by io_cb */
-		if (idle)
-			event_add(&cn->ev, cn->client->idle_tv);
+		if (idle && event_add(&cn->ev, cn->client->idle_tv) != 0)
+			arm_failed(cn);
 		return;
 	}
 	if (cn->armed)
@@ -57,7 +72,10 @@ void conn_arm(struct conn *cn, enum conn_op op, int want)
 	if (!need)
 		return;
 	event_assign(&cn->ev, cn->client->base, cn->fd, need | EV_PERSIST, io_cb, cn);
-	event_add(&cn->ev, idle ? cn->client->idle_tv : NULL);
+	if (event_add(&cn->ev, idle ? cn->client->idle_tv : NULL) != 0) {
+		arm_failed(cn);
+		return;
+	}
 	cn->armed = need;
 }
 
@@ -80,8 +98,8 @@ void conn_close(struct conn *cn)
 	}
 	if (cn->producer)
 		producer_done(cn, 0);
-	if (cn->armed)
-		event_del(&cn->ev);
+	if (cn->armed || cn->op == OP_ARM_FAILED)
+		event_del(&cn->ev);   /* also off the active queue */
 	cn->armed = 0;
 	if (cn->dnsq) {
 		struct dns_query *q = cn->dnsq;
@@ -500,6 +518,11 @@ static void conn_resume(struct conn *cn, short what)
 		break;
 	case OP_IDLE:
 		idle_check(cn, what);
+		break;
+	case OP_ARM_FAILED:
+		conn_set_why(cn, "cannot watch the connection to %s: %s", conn_peer(cn),
+		             strerror(cn->last_errno));
+		conn_fail(cn, EVF_ERR_RESOURCE);
 		break;
 	case OP_NONE:
 		break;

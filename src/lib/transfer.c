@@ -52,8 +52,13 @@ static void arm_timer_at(struct evf_transfer *t, uint64_t deadline)
 	uint64_t now = evf_now_us();
 	uint64_t left = deadline > now ? deadline - now : 0;
 	struct timeval tv = {(time_t)(left / 1000000u), (suseconds_t)(left % 1000000u)};
-	evtimer_add(t->timer, &tv);
-	t->timer_set = 1;
+	if (evtimer_add(t->timer, &tv) != 0) {
+		/* a transfer whose deadline cannot be kept must not run on
+		 * without it: end it from the loop */
+		t->timer_failed = 1;
+		event_active(t->timer, EV_TIMEOUT, 1);
+	}
+	t->timer_set = 1;   /* event_del takes it off the active queue too */
 }
 
 static void arm_timer(struct evf_transfer *t)
@@ -510,7 +515,9 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	client_enter(c);
 	uint64_t now = evf_now_us();
 	char why[160];
-	if (t->state == XS_RETRY_WAIT) {
+	if (t->timer_failed) {
+		transfer_finish(t, EVF_ERR_RESOURCE, "cannot set a timer (out of memory)");
+	} else if (t->state == XS_RETRY_WAIT) {
 		if (cfg->total_timeout_ms)
 			t->total_deadline_us = now + 1000u * (uint64_t)cfg->total_timeout_ms;
 		begin_attempt(t);

@@ -295,6 +295,32 @@ EOF
 is "$(wc -l <"$T/mixed.diff")" 0 "1200 mixed URLs: every URL has its expected outcome" ||
 	diag "$(head -n 10 "$T/mixed.diff")"
 
+# --- event_add fails (epoll_ctl: ENOMEM) -----------------------------------------
+# tests/lib/failepoll.c, preloaded, makes epoll_ctl refuse after N watches:
+# every URL still ends with exactly one result, the failed ones with kind
+# resource and a reason, and nothing hangs.
+if "${CC:-cc}" -shared -fPIC -o "$T/failepoll.so" "$TOP_SRCDIR/tests/lib/failepoll.c" -ldl \
+	2>"$T/failepoll.cc.log"; then
+	for n in 0 1 2 3 5 8; do
+		N=$((N + 1))
+		R=$T/r.$N.jsonl
+		LD_PRELOAD=$T/failepoll.so EVF_FAIL_EPOLL_AFTER=$n \
+			ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+			evf --cacert "$CA_FILE" --no-progress --discard --report "$R" -c 2 \
+			"$H/ok/5" "$S/ok/6" "$H/ok/7" "$S/ok/8"
+		is "$(rep_lines "$R")" 4 "epoll_ctl fails after $n watches: one result per URL"
+		is "$(rep_count "$R" 'not r["ok"] and (r["error_kind"] != "resource" or "cannot watch" not in r["error"])')" 0 \
+			"epoll_ctl fails after $n watches: every failure is kind resource, with the reason"
+		cmp_ok "$EVF_MS" -lt 10000 "epoll_ctl fails after $n watches: no hang"
+		if [ "$n" = 0 ]; then
+			is "$(rep_count "$R" 'r["error_kind"] == "resource"')" 4 \
+				"epoll_ctl always fails: every URL fails with kind resource"
+		fi
+	done
+else
+	skip "no C compiler for tests/lib/failepoll.c" 25
+fi
+
 # --- the default timeouts, started at the top ------------------------------------
 for pid in "${DEFAULT_PIDS[@]}"; do wait "$pid"; done
 is "$(rep_get "$T/default-connect.jsonl" error_kind)" timeout \
