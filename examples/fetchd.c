@@ -11,6 +11,7 @@
  *   GET /stats[?reset=1]          counters and the worst lateness of a
  *                                 10 ms timer (what blocked the loop), as
  *                                 JSON; reset=1 restarts that measurement
+ *                                 and max_buffered
  *
  * /proxy shows flow control across the two libraries: when the client's
  * output buffer holds more than --max-buffer bytes the upstream transfer
@@ -19,8 +20,13 @@
  * process buffer the whole body.  A client that goes away cancels its
  * upstream transfer.
  *
+ * With --decode the client asks for gzip and deflate and /proxy streams
+ * the decoded body (its reply names no Content-Encoding).  A pause holds
+ * there too: however well the body compresses, no more than a read
+ * buffer's worth of it waits inside the library.
+ *
  * usage: fetchd --port N [--cacert FILE] [--insecure] [--max-buffer BYTES]
- *               [--max-transfers N]
+ *               [--max-transfers N] [--decode]
  * Listens on 127.0.0.1 only and prints the bound port (useful with
  * --port 0) on standard output.
  */
@@ -433,9 +439,12 @@ static void handle_stats(struct server *srv, struct evhttp_request *req,
                          struct evkeyvalq *query)
 {
 	double lag = srv->lag_max_ms;
+	size_t max_buffered = srv->max_buffered;
 	const char *reset = evhttp_find_header(query, "reset");
-	if (reset && strcmp(reset, "1") == 0)
+	if (reset && strcmp(reset, "1") == 0) {
 		srv->lag_max_ms = 0;
+		srv->max_buffered = 0;
+	}
 
 	struct evbuffer *out = evbuffer_new();
 	if (!out) {
@@ -449,7 +458,7 @@ static void handle_stats(struct server *srv, struct evhttp_request *req,
 	                    "\"max_buffer\":%zu,\"transfers_active\":%u,"
 	                    "\"transfers_queued\":%u,\"loop_lag_max_ms\":%.1f}\n",
 	                    srv->fetch_jobs_active, srv->proxies_active, srv->proxy_pauses,
-	                    srv->proxy_resumes, srv->proxy_client_gone, srv->max_buffered,
+	                    srv->proxy_resumes, srv->proxy_client_gone, max_buffered,
 	                    srv->max_buffer, evf_client_active(srv->client),
 	                    evf_client_queued(srv->client), lag);
 	reply_json(req, out);
@@ -493,7 +502,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 static void usage(void)
 {
 	fprintf(stderr, "usage: fetchd --port N [--cacert FILE] [--insecure] "
-	                "[--max-buffer BYTES] [--max-transfers N]\n");
+	                "[--max-buffer BYTES] [--max-transfers N] [--decode]\n");
 	exit(2);
 }
 
@@ -511,7 +520,7 @@ int main(int argc, char **argv)
 {
 	long port = -1;
 	const char *cacert = NULL;
-	int insecure = 0;
+	int insecure = 0, decode = 0;
 	unsigned max_transfers = 50;
 	struct server srv = {.max_buffer = DEFAULT_MAX_BUFFER};
 
@@ -519,6 +528,10 @@ int main(int argc, char **argv)
 		const char *a = argv[i];
 		if (strcmp(a, "--insecure") == 0) {
 			insecure = 1;
+			continue;
+		}
+		if (strcmp(a, "--decode") == 0) {
+			decode = 1;
 			continue;
 		}
 		if (i + 1 >= argc)
@@ -546,6 +559,7 @@ int main(int argc, char **argv)
 		return 1;
 	if ((cacert && evf_config_set_ca_file(cfg, cacert) != 0) ||
 	    evf_config_set_insecure(cfg, insecure) != 0 ||
+	    evf_config_set_decode(cfg, decode) != 0 ||
 	    evf_config_set_max_transfers(cfg, max_transfers) != 0) {
 		fprintf(stderr, "fetchd: bad client settings\n");
 		return 1;

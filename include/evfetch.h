@@ -287,7 +287,10 @@ EVF_API void evf_transfer_cancel(evf_transfer *t);
  * Stop reading the response body until evf_transfer_resume; for a consumer
  * slower than the network.  Bytes already received (at most one read
  * buffer, 16 KiB) may still reach on_body after the call that paused.
- * Timeouts keep running.  EVF_ERR_INVALID when t is done.
+ * With decoding on, nothing more does: the compressed bytes already
+ * received (at most one read buffer) wait, undecoded, for the resume, and
+ * on_done does not come before they are delivered.  Timeouts keep running.
+ * EVF_ERR_INVALID when t is done.
  */
 EVF_API int evf_transfer_pause(evf_transfer *t);
 /* Read again; on_body fires from the loop, never inside this call. */

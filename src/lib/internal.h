@@ -346,6 +346,9 @@ struct evf_transfer {
 	unsigned head_delivered : 1; /* the caller has seen this response */
 	unsigned cross_origin : 1;   /* a redirect left the first origin */
 	unsigned timer_failed : 1;   /* evtimer_add failed: timer_cb ends it */
+	unsigned held : 1;           /* its decoder keeps input over a pause */
+	unsigned end_held : 1;       /* ...and the response's end was parsed */
+	unsigned end_keep : 1;       /* ...with its connection reusable */
 	char urlbuf[];               /* url points here */
 };
 
@@ -359,6 +362,12 @@ void transfer_request_sent(struct evf_transfer *t);
 void transfer_conn_failed(struct evf_transfer *t, int err, const char *why);
 /* Feed response bytes; returns 1 when the response is complete. */
 int transfer_on_data(struct evf_transfer *t, const char *data, size_t len);
+/*
+ * t->held: decode the input kept over a pause, before reading more.
+ * Returns 1 when the transfer ended (the response was complete) or went
+ * away, 0 to go on.
+ */
+int transfer_feed_held(struct evf_transfer *t);
 void transfer_on_eof(struct evf_transfer *t, int clean);
 void transfer_finish(struct evf_transfer *t, int err, const char *why);
 void transfer_free(struct evf_transfer *t);

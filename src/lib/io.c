@@ -459,6 +459,12 @@ static void do_read(struct conn *cn)
 			conn_arm(cn, OP_READ, 0);   /* evf_transfer_resume re-arms */
 			return;
 		}
+		if (cn->xfer->held) {
+			/* compressed input kept over a pause comes first */
+			if (transfer_feed_held(cn->xfer))
+				return;
+			continue;
+		}
 		size_t got = 0;
 		int r = cn->ops->read(cn, c->rbuf, sizeof c->rbuf, &got);
 		if (cn->producer)
@@ -545,7 +551,8 @@ void conn_resume_reading(struct conn *cn)
 	if (cn->op != OP_READ || cn->armed)
 		return;
 	conn_arm(cn, OP_READ, IO_WANT_READ);
-	/* records may wait inside OpenSSL: look without waiting for the socket */
+	/* records may wait inside OpenSSL, or input kept by the decoder: look
+	 * without waiting for the socket */
 	event_active(&cn->ev, EV_READ, 1);
 }
 

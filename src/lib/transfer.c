@@ -115,6 +115,7 @@ static void reset_attempt(struct evf_transfer *t)
 	t->reused = 0;
 	t->tls_version = NULL;
 	t->got_response_byte = t->retried_stale = t->head_delivered = 0;
+	t->held = t->end_held = t->end_keep = 0;
 	free(t->detail);
 	t->detail = NULL;
 	free(t->req);
@@ -257,7 +258,11 @@ static int sink_head(void *ctx, const evf_response *resp)
 	return r ? set_detail(t, EVF_ERR_IO, "on_head refused the response") : 0;
 }
 
-/* Hand decoded (or plain) body bytes to the caller, within the limit. */
+/*
+ * Hand decoded (or plain) body bytes to the caller, within the limit.  A
+ * decoder stops as soon as the callback has paused the transfer: 16 KiB of
+ * input can decode to 16 MiB, far past what a pause promises.
+ */
 static int deliver(void *ctx, const char *data, size_t len)
 {
 	struct evf_transfer *t = ctx;
@@ -273,7 +278,17 @@ static int deliver(void *ctx, const char *data, size_t len)
 	t->in_callback = 0;
 	if (t->client->freed || t->cancelled)
 		return EVF_ERR_CANCELLED;
-	return r ? set_detail(t, EVF_ERR_IO, "on_body refused the data") : 0;
+	if (r)
+		return set_detail(t, EVF_ERR_IO, "on_body refused the data");
+	return t->paused && t->dec ? DECODE_STOP : 0;
+}
+
+/* r from the decoder: its own failures carry its reason. */
+static int decoded(struct evf_transfer *t, int r)
+{
+	if ((r == EVF_ERR_DECODE || r == EVF_ERR_NOMEM) && t->dec->why[0])
+		set_detail(t, r, "%s", t->dec->why);
+	return r;
 }
 
 static int sink_body(void *ctx, const char *data, size_t len)
@@ -282,10 +297,14 @@ static int sink_body(void *ctx, const char *data, size_t len)
 	t->raw_bytes += len;
 	if (!t->dec)
 		return deliver(t, data, len);
+	/* paused already (in on_head, or earlier in this read): the decoder
+	 * keeps this input for evf_transfer_resume; llhttp goes on through the
+	 * read, so the framing stays where the bytes are */
+	if (t->paused)
+		decoder_stop(t->dec);
 	int r = decoder_feed(t->dec, data, len, deliver, t);
-	if (r == EVF_ERR_DECODE)
-		set_detail(t, r, "%s", t->dec->why);
-	return r;
+	t->held = decoder_stopped(t->dec);
+	return decoded(t, r);
 }
 
 void transfer_attach(struct evf_transfer *t, struct conn *cn, int reused)
@@ -432,11 +451,41 @@ int transfer_on_data(struct evf_transfer *t, const char *data, size_t len)
 		 * mean the server sent more than it framed: never reuse */
 		int keep = cn->http.keep_alive && used == len && !cn->ops->pending(cn) &&
 		           !c->cfg.no_keepalive;
+		if (t->held) {
+			/* paused with input not decoded yet: the transfer ends
+			 * once transfer_feed_held has delivered it */
+			t->end_held = 1;
+			t->end_keep = keep != 0;
+			return 0;
+		}
 		response_complete(t, keep);
 		return 1;
 	}
 	response_stopped(t, r);
 	return 1;
+}
+
+int transfer_feed_held(struct evf_transfer *t)
+{
+	struct evf_client *c = t->client;
+	int r = decoder_resume(t->dec, deliver, t);
+	if (c->freed)
+		return 1;
+	if (t->cancelled) {
+		client_discard(c, t);
+		return 1;
+	}
+	t->held = decoder_stopped(t->dec);
+	if (r < 0) {
+		decoded(t, r);
+		transfer_finish(t, r, t->detail ? t->detail : "stopped while decoding the body");
+		return 1;
+	}
+	if (t->end_held && !t->held) {
+		response_complete(t, t->end_keep);
+		return 1;
+	}
+	return 0;
 }
 
 void transfer_on_eof(struct evf_transfer *t, int clean)

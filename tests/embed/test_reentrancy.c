@@ -8,21 +8,31 @@
  * Each case below does one of those things on a fresh client and then lets
  * the loop run on for a while, counting every callback that should not
  * have come.  Some cases run after a followed redirect or against a
- * transfer waiting to retry.  The last case pauses in on_body and resumes
- * from a timer.
+ * transfer waiting to retry.  The last cases pause in on_body (and the
+ * decoding ones in on_head too) and resume from a timer: first a plain
+ * body, then bodies with content decoding on, where 16 KiB of input can
+ * decode to 16 MiB.  After the callback that paused returns, at most
+ * 16 KiB may reach on_body until the resume (the bound evfetch.h
+ * promises), on_done never comes while paused, and the decoded body
+ * arrives whole and in order.
  *
- * usage: test_reentrancy BASE_URL CA_FILE FILE_1M
+ * usage: test_reentrancy BASE_URL CA_FILE FILE_1M [URL=FILE]...
  *   BASE_URL  e.g. https://127.0.0.1:PORT/ of tests/lib/nginx.sh's nginx,
  *             which serves /n/ANY (a short body) and /1m.bin
  *   FILE_1M   the local copy of /1m.bin, to compare the body with
+ *   URL=FILE  a compressed body (Content-Encoding gzip or deflate) and the
+ *             file it decodes to, for the pause cases with decoding
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <event2/event.h>
 
@@ -34,6 +44,9 @@
 #define MAX_CTX 128
 #define PAUSE_EVERY (128 * 1024)
 #define PAUSE_MS 50
+#define DECODE_PAUSE_EVERY (1024 * 1024)
+#define DECODE_PAUSE_MS 5
+#define AFTER_PAUSE_MAX 16384   /* evfetch.h: at most one read buffer */
 
 static struct event_base *base;
 static const char *base_url, *ca_file;
@@ -70,10 +83,15 @@ struct ctx {
 	int cancelled;
 	int error, status;
 	uint64_t bytes;
-	/* the pause case */
-	unsigned char *buf;
-	size_t len, next_pause;
-	int paused, npauses, in_resume, body_in_resume;
+	/* the pause cases */
+	unsigned char *buf;        /* the body so far, or NULL to compare with want */
+	const unsigned char *want;
+	size_t want_len;
+	size_t len, next_pause, pause_every;
+	int pause_ms;
+	int pause_in_head;         /* pause in on_head too */
+	int paused, npauses, in_resume, body_in_resume, done_while_paused;
+	int mismatch;              /* on_body bytes that differ from want */
 	size_t while_paused, max_while_paused;
 	struct event *resume_timer;
 };
@@ -106,6 +124,7 @@ static void reset_pool(void)
 /* Client options beyond the limits, for the cases that need them. */
 static int opt_redirects;
 static unsigned opt_retries;
+static int opt_decode;
 
 static void new_client(struct cl *cl, unsigned max_transfers, unsigned max_per_host)
 {
@@ -118,6 +137,8 @@ static void new_client(struct cl *cl, unsigned max_transfers, unsigned max_per_h
 		evf_config_set_follow_redirects(cfg, 1, 5);
 	if (opt_retries)
 		evf_config_set_retries(cfg, opt_retries, 1000, 5000);
+	if (opt_decode)
+		evf_config_set_decode(cfg, 1);
 	int err = 0;
 	cl->c = evf_client_new(base, cfg, &err);
 	evf_config_free(cfg);
@@ -152,6 +173,7 @@ static void cancel(struct ctx *x)
 }
 
 static void start(struct ctx *x, const char *path);
+static int pause_now(struct ctx *x);
 
 static int on_head(evf_transfer *t, const evf_response *resp, void *arg)
 {
@@ -164,6 +186,8 @@ static int on_head(evf_transfer *t, const evf_response *resp, void *arg)
 		cancel(x);
 	else if (x->action == ACT_FREE_HEAD)
 		free_client(x->cl);
+	else if (x->action == ACT_PAUSE_BODY && x->pause_in_head)
+		return pause_now(x);
 	return 0;
 }
 
@@ -182,9 +206,13 @@ static int pause_body(struct ctx *x, const void *data, size_t len)
 {
 	if (x->in_resume)
 		x->body_in_resume++;
-	if (x->len + len > file_1m_len + 65536)
-		return -1;
-	memcpy(x->buf + x->len, data, len);
+	if (x->buf) {
+		if (x->len + len > x->want_len + 65536)
+			return -1;
+		memcpy(x->buf + x->len, data, len);
+	} else if (x->len + len > x->want_len || memcmp(x->want + x->len, data, len) != 0) {
+		x->mismatch++;
+	}
 	x->len += len;
 	if (x->paused) {
 		/* "at most one read buffer" may still come after pausing */
@@ -193,15 +221,22 @@ static int pause_body(struct ctx *x, const void *data, size_t len)
 			x->max_while_paused = x->while_paused;
 		return 0;
 	}
-	if (x->len >= x->next_pause && x->len < file_1m_len) {
-		x->next_pause += PAUSE_EVERY;
-		if (evf_transfer_pause(x->t) != 0)
-			return -1;
-		x->paused = 1;
-		x->npauses++;
-		struct timeval tv = {0, PAUSE_MS * 1000};
-		evtimer_add(x->resume_timer, &tv);
+	if (x->len >= x->next_pause && x->len < x->want_len) {
+		x->next_pause = x->len + x->pause_every;
+		return pause_now(x);
 	}
+	return 0;
+}
+
+/* Pause x and resume it from a timer. */
+static int pause_now(struct ctx *x)
+{
+	if (evf_transfer_pause(x->t) != 0)
+		return -1;
+	x->paused = 1;
+	x->npauses++;
+	struct timeval tv = {0, x->pause_ms * 1000};
+	evtimer_add(x->resume_timer, &tv);
 	return 0;
 }
 
@@ -231,6 +266,8 @@ static void on_done(evf_transfer *t, const evf_result *res, void *arg)
 	x->dones++;
 	x->error = res->error;
 	x->status = res->status;
+	if (x->paused)
+		x->done_while_paused++;
 	if (x->resume_timer)
 		event_del(x->resume_timer);   /* done while paused: t is going away */
 	switch (x->action) {
@@ -462,7 +499,9 @@ static void case_pause(void)
 	new_client(&cl, 10, 0);
 	struct ctx *x = new_ctx(&cl, ACT_PAUSE_BODY);
 	x->buf = malloc(file_1m_len + 65536);
-	x->next_pause = PAUSE_EVERY;
+	x->want_len = file_1m_len;
+	x->next_pause = x->pause_every = PAUSE_EVERY;
+	x->pause_ms = PAUSE_MS;
 	x->resume_timer = evtimer_new(base, resume_cb, x);
 	start(x, "1m.bin");
 	struct ctx *xs[] = {x};
@@ -472,12 +511,69 @@ static void case_pause(void)
 	   "pause/resume: the transfer ended once, fetched");
 	is_mem(x->buf, x->len, file_1m, file_1m_len, "pause/resume: the body is byte-exact");
 	ok(x->npauses >= 4, "pause/resume: paused %d times", x->npauses);
-	ok(x->max_while_paused <= 16384,
+	ok(x->max_while_paused <= AFTER_PAUSE_MAX,
 	   "pause/resume: at most 16 KiB arrived while paused (max %zu)", x->max_while_paused);
 	is_int(x->body_in_resume, 0, "pause/resume: on_body never ran inside evf_transfer_resume");
 	is_int(x->late, 0, "pause/resume: resume after a pause succeeded every time");
 	free_client(&cl);
 	reset_pool();
+}
+
+/*
+ * Fetch url with decoding on, pausing in on_head and then every
+ * DECODE_PAUSE_EVERY decoded bytes, each time for DECODE_PAUSE_MS; the
+ * decoded body must equal the file.
+ */
+static void case_pause_decode(const char *url, const char *file)
+{
+	int fd = open(file, O_RDONLY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0 || st.st_size == 0) {
+		printf("Bail out! cannot open %s\n", file);
+		exit(1);
+	}
+	size_t want_len = (size_t)st.st_size;
+	void *want = mmap(NULL, want_len, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (want == MAP_FAILED) {
+		printf("Bail out! cannot map %s\n", file);
+		exit(1);
+	}
+	struct cl cl;
+	opt_decode = 1;
+	new_client(&cl, 10, 0);
+	opt_decode = 0;
+	struct ctx *x = new_ctx(&cl, ACT_PAUSE_BODY);
+	x->want = want;
+	x->want_len = want_len;
+	x->next_pause = x->pause_every = DECODE_PAUSE_EVERY;
+	x->pause_ms = DECODE_PAUSE_MS;
+	x->pause_in_head = 1;
+	x->resume_timer = evtimer_new(base, resume_cb, x);
+	start(x, url);
+	struct ctx *xs[] = {x};
+	run_until_done(xs, 1);
+	run_ms(DECODE_PAUSE_MS * 2);
+	ok(x->dones == 1 && x->error == EVF_OK && x->status == 200,
+	   "pause, decoding %s: the transfer ended once, fetched", url);
+	if (x->error)
+		diag("%s", evf_error_name(x->error));
+	ok(x->len == want_len && x->mismatch == 0,
+	   "pause, decoding %s: the body is byte-exact (%zu of %zu bytes)", url, x->len,
+	   want_len);
+	ok((size_t)x->npauses >= want_len / DECODE_PAUSE_EVERY / 2,
+	   "pause, decoding %s: paused %d times", url, x->npauses);
+	ok(x->max_while_paused <= AFTER_PAUSE_MAX,
+	   "pause, decoding %s: at most 16 KiB reached on_body while paused (max %zu)", url,
+	   x->max_while_paused);
+	is_int(x->done_while_paused, 0, "pause, decoding %s: on_done never came while paused",
+	       url);
+	is_int(x->body_in_resume, 0,
+	       "pause, decoding %s: on_body never ran inside evf_transfer_resume", url);
+	is_int(x->late, 0, "pause, decoding %s: every resume succeeded", url);
+	free_client(&cl);
+	reset_pool();
+	munmap(want, want_len);
 }
 
 static void load_file(const char *path)
@@ -500,8 +596,8 @@ static void load_file(const char *path)
 
 int main(int argc, char **argv)
 {
-	if (argc != 4) {
-		fprintf(stderr, "usage: %s BASE_URL CA_FILE FILE_1M\n", argv[0]);
+	if (argc < 4) {
+		fprintf(stderr, "usage: %s BASE_URL CA_FILE FILE_1M [URL=FILE]...\n", argv[0]);
 		return 2;
 	}
 	base_url = argv[1];
@@ -536,6 +632,15 @@ int main(int argc, char **argv)
 	case_free(ACT_FREE_DONE, "on_done", "n/free", 10);
 	case_free(ACT_FREE_DONE, "on_done with more on_done pending", "notaurl", 10);
 	case_pause();
+	for (int i = 4; i < argc; i++) {
+		char *eq = strrchr(argv[i], '=');
+		if (!eq) {
+			printf("Bail out! not URL=FILE: %s\n", argv[i]);
+			return 1;
+		}
+		*eq = '\0';
+		case_pause_decode(argv[i], eq + 1);
+	}
 
 	close(stall_fd);
 	event_base_free(base);

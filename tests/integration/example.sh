@@ -8,7 +8,11 @@
 #     100 KB/s, with fetchd's output buffer and RSS staying bounded because
 #     the upstream transfer is paused (evf_transfer_pause/resume);
 #   clients that disconnect mid-proxy or mid-fetch cancel their transfers
-#     and leave fetchd serving.
+#     and leave fetchd serving;
+#   fetchd --decode proxies a gzip upstream (16 MiB in about 16 KB) to a
+#     slow client over HTTP and HTTPS, byte-exact, with the bytes waiting
+#     for the client and fetchd's RSS bounded: the pause stops the decoding
+#     too.
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 : "${TOP_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
 . "$TOP_SRCDIR/tests/lib/common.sh"
@@ -33,22 +37,36 @@ if [ -n "${EVFETCH_WRAPPER:-}" ]; then
 	# shellcheck disable=SC2206
 	wrapper=("$LIBTOOL" --mode=execute $EVFETCH_WRAPPER)
 fi
-"${wrapper[@]}" "$FETCHD" --port 0 --cacert "$CA_FILE" \
-	--max-buffer "$MAX_BUFFER" >"$T/fetchd.out" 2>"$T/fetchd.err" &
-FETCHD_PID=$!
-at_exit "stop_pid $FETCHD_PID"
-_fetchd_fail_hook() { diag_file "$T/fetchd.err" 20; }
+# start_fetchd NAME ARGS...: run fetchd with ARGS (output in $T/NAME.out
+# and .err); sets FETCHD_PID, FPORT and BASE.
+_FETCHD_ERRS=()
+_fetchd_fail_hook() {
+	local f
+	for f in "${_FETCHD_ERRS[@]}"; do
+		diag_file "$f" 20
+	done
+}
 TAP_END_FAIL_HOOKS+=(_fetchd_fail_hook)
+start_fetchd() {
+	local name=$1 i
+	shift
+	"${wrapper[@]}" "$FETCHD" --port 0 --cacert "$CA_FILE" "$@" \
+		>"$T/$name.out" 2>"$T/$name.err" &
+	FETCHD_PID=$!
+	at_exit "stop_pid $FETCHD_PID"
+	_FETCHD_ERRS+=("$T/$name.err")
+	for ((i = 0; i < 200; i++)); do
+		[ -s "$T/$name.out" ] && break
+		kill -0 "$FETCHD_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	FPORT=$(head -n 1 "$T/$name.out" 2>/dev/null)
+	BASE=http://127.0.0.1:$FPORT
+}
 
-for ((i = 0; i < 200; i++)); do
-	[ -s "$T/fetchd.out" ] && break
-	kill -0 "$FETCHD_PID" 2>/dev/null || break
-	sleep 0.05
-done
-FPORT=$(head -n 1 "$T/fetchd.out" 2>/dev/null)
+start_fetchd fetchd --max-buffer "$MAX_BUFFER"
 like "$FPORT" '^[0-9]+$' "fetchd prints the port it listens on" ||
 	bail_out "fetchd did not start"
-BASE=http://127.0.0.1:$FPORT
 
 # get PATH OUTFILE [CURL ARGS...]: prints the HTTP status; curl's exit
 # status is in CURL_RC.
@@ -327,5 +345,38 @@ for ((i = 0; i < 100; i++)); do
 done
 wait "$FETCHD_PID"
 is "$?" 0 "fetchd exits 0 on SIGTERM"
+
+# --------------------------------- /proxy of a gzip upstream, decoded
+
+# 16 MiB that gzip squeezes into about 16 KB: one or two reads of the
+# upstream decode to all of it.  Were the pause to stop only the reading,
+# not the decoding, the whole body would land in fetchd's output buffer at
+# once (as it did: max_buffered about 16 MiB).
+nginx_encoded z16m 16 || bail_out "cannot write the compressed body"
+want=$(sha256_of "$WWW_DIR/z16m")
+start_fetchd fetchd-decode --max-buffer "$MAX_BUFFER" --decode
+like "$FPORT" '^[0-9]+$' "fetchd --decode prints the port it listens on" ||
+	bail_out "fetchd --decode did not start"
+for up in "https://127.0.0.1:$HTTPS_PORT" "http://127.0.0.1:$HTTP_PORT"; do
+	scheme=${up%%:*}
+	curl -s -o /dev/null --max-time 10 "$BASE/stats?reset=1"
+	pauses_before=$(fetchd_stat proxy_pauses)
+	slow_get 4000000 "$T/slowz.bin" "/proxy?url=$(urlenc "$up/gzip/z16m")"
+	is "$SLOW_RC:$SLOW_CODE" "0:200" \
+		"--decode: a slow client's /proxy of 16 MiB gzip ($scheme) completes with 200" ||
+		diag_file "$T/slow.err"
+	is "$(sha256_of "$T/slowz.bin")" "$want" \
+		"--decode: the slow client receives the 16 MiB decoded, byte-exact ($scheme)"
+	pauses=$(fetchd_stat proxy_pauses)
+	max_buffered=$(fetchd_stat max_buffered)
+	diag "--decode, $scheme: upstream paused $((pauses - pauses_before)) times;" \
+		"at most $max_buffered bytes waited for the client (threshold $MAX_BUFFER)"
+	cmp_ok "$pauses" -gt "$pauses_before" "--decode: the slow client paused the upstream ($scheme)"
+	# the threshold, the decoded piece that crossed it, and no more: the
+	# decoder stops when on_body pauses
+	cmp_ok "$max_buffered" -le $((MAX_BUFFER + 64 * 1024)) \
+		"--decode: the bytes queued for the client stay near the threshold ($scheme)"
+	rss_bounded "the slow /proxy of 16 MiB gzip over $scheme"
+done
 
 done_testing

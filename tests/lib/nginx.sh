@@ -27,6 +27,10 @@
 #                        not in $(...))
 #   nginx_log_lines PORT  the access log lines of one port (after a
 #                        short wait for nginx to write them)
+#   nginx_encoded NAME MIB  write WWW_DIR/NAME, MIB MiB as compressible as
+#                        zeros (runs of 1 MiB of one letter, A to Z in
+#                        turn), and its compressed forms, which are served
+#                        as /gzip/NAME and /deflate/NAME (below)
 #
 # Served by every nginx server (docroot DIR/www):
 #   /1k.bin /16k.bin /1m.bin   random bytes (DIR/www/NAME.sha256 holds the
@@ -38,6 +42,9 @@
 #   /ua                        200 with the User-Agent as body
 #   /method                    200 with the request method as body
 #   /redirect                  302 to /hello.txt
+#   /gzip/NAME /deflate/NAME   WWW_DIR/gzip/NAME and WWW_DIR/deflate/NAME
+#                              with Content-Encoding: gzip and deflate (a
+#                              zlib stream); see nginx_encoded
 # The access log (NGINX_ACCESS_LOG) has one line per request:
 #   PORT CONNECTION_ID CONNECTION_REQUESTS "REQUEST LINE" STATUS BYTES "HOST"
 
@@ -298,6 +305,12 @@ location = /method {
 location = /redirect {
     return 302 /hello.txt;
 }
+location /gzip/ {
+    add_header Content-Encoding gzip;
+}
+location /deflate/ {
+    add_header Content-Encoding deflate;
+}
 EOF
 }
 
@@ -366,4 +379,27 @@ start_nginx() {
 nginx_log_lines() {
 	sleep 0.2
 	grep "^$1 " "$NGINX_ACCESS_LOG" 2>/dev/null
+}
+
+# Compressed at level 9 as a server's pre-compressed files would be: about
+# 1000 to 1, so 16 KiB of it decode to 16 MiB.
+nginx_encoded() {
+	local name=$1 mib=$2
+	mkdir -p "$WWW_DIR/gzip" "$WWW_DIR/deflate" || return 1
+	"$PYTHON3" - "$WWW_DIR" "$name" "$mib" <<'EOF'
+import sys, zlib
+www, name, mib = sys.argv[1], sys.argv[2], int(sys.argv[3])
+coders = [(open("%s/%s" % (www, name), "wb"), None),
+          (open("%s/gzip/%s" % (www, name), "wb"),
+           zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)),
+          (open("%s/deflate/%s" % (www, name), "wb"), zlib.compressobj(9))]
+for i in range(mib):
+    run = bytes([ord("A") + i % 26]) * (1 << 20)
+    for f, co in coders:
+        f.write(co.compress(run) if co else run)
+for f, co in coders:
+    if co:
+        f.write(co.flush())
+    f.close()
+EOF
 }
