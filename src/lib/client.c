@@ -37,6 +37,8 @@ EVF_API evf_client *evf_client_new(struct event_base *base, const evf_config *cf
 	TAILQ_INIT(&c->done);
 	TAILQ_INIT(&c->live);
 	TAILQ_INIT(&c->hs_wait);
+	TAILQ_INIT(&c->dl_connect);
+	TAILQ_INIT(&c->dl_idle);
 	TAILQ_INIT(&c->unused_hosts);
 	c->ssl_ctx = tls_ctx_new(&c->cfg, c->why, sizeof c->why);
 	if (!c->ssl_ctx) {
@@ -57,6 +59,7 @@ EVF_API evf_client *evf_client_new(struct event_base *base, const evf_config *cf
 	}
 	event_assign(&c->kick, base, -1, 0, kick_cb, c);
 	event_assign(&c->drain, base, -1, 0, drain_cb, c);
+	evtimer_assign(&c->dl_ev, base, transfer_deadlines_cb, c);
 	if (err)
 		*err = 0;
 	return c;
@@ -86,6 +89,7 @@ static void destroy(struct evf_client *c)
 	pool_free_all(c);
 	event_del(&c->kick);
 	event_del(&c->drain);
+	event_del(&c->dl_ev);
 	dns_teardown(c);
 	SSL_CTX_free(c->ssl_ctx);
 	BIO_meth_free(c->bio_meth);

@@ -299,7 +299,7 @@ enum xfer_state {
 
 struct evf_transfer {
 	struct evf_client *client;
-	TAILQ_ENTRY(evf_transfer) link; /* pending, host waiting or done queue */
+	TAILQ_ENTRY(evf_transfer) link; /* pending, host waiting, deadline or done queue */
 	TAILQ_ENTRY(evf_transfer) live_link; /* on the client's live list */
 	char *url;                 /* as given: in urlbuf */
 	char **headers;
@@ -309,7 +309,7 @@ struct evf_transfer {
 	struct evf_url u;
 	struct host *host;
 	struct conn *conn;
-	struct event *timer;       /* only when a deadline or a retry may need it */
+	struct event *timer;       /* only when a total deadline or a retry may need it */
 	char *effective_url;       /* after redirects; NULL = url */
 	unsigned redirects, retries;
 	char *location;            /* the redirect being followed */
@@ -346,6 +346,7 @@ struct evf_transfer {
 	unsigned head_delivered : 1; /* the caller has seen this response */
 	unsigned cross_origin : 1;   /* a redirect left the first origin */
 	unsigned timer_failed : 1;   /* evtimer_add failed: timer_cb ends it */
+	unsigned dl : 2;             /* on the client's connect or idle deadline list */
 	unsigned held : 1;           /* its decoder keeps input over a pause */
 	unsigned end_held : 1;       /* ...and the response's end was parsed */
 	unsigned end_keep : 1;       /* ...with its connection reusable */
@@ -372,6 +373,8 @@ void transfer_on_eof(struct evf_transfer *t, int clean);
 void transfer_finish(struct evf_transfer *t, int err, const char *why);
 void transfer_free(struct evf_transfer *t);
 /* Make t's timer if the client's settings can need one; 0 or EVF_ERR_NOMEM. */
+/* The client's connect and idle deadline timer (dl_ev). */
+void transfer_deadlines_cb(evutil_socket_t fd, short what, void *arg);
 int transfer_timer_new(struct evf_transfer *t);
 void transfer_start(struct evf_transfer *t);
 /* Find or open a connection for t, or queue it on its host. */
@@ -397,6 +400,11 @@ struct evf_client {
 	unsigned nwaiting;
 	struct event kick;        /* deferred dispatch of the pending queue */
 	struct event drain;       /* deferred on_done calls */
+	struct xfer_list dl_connect; /* connecting transfers, by connect deadline */
+	struct xfer_list dl_idle;  /* receiving transfers, by last byte received */
+	struct event dl_ev;        /* set for the earliest of both heads */
+	uint64_t dl_at;            /* when dl_ev is set for, 0 if not */
+	int dl_failed;             /* dl_ev could not be set */
 	int kick_scheduled, drain_scheduled;
 	struct host **hosts;
 	size_t nbuckets, nhosts;

@@ -26,19 +26,111 @@
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg);
 
+/*
+ * Connect and idle deadlines.  Every transfer of a client has the same
+ * connect timeout and the same idle timeout, so a transfer's deadline only
+ * grows with the time it was set: one list per kind, kept in deadline
+ * order by appending (and, for idle, by moving a transfer to the tail
+ * each time bytes arrive), and one client timer for the earliest head.
+ * That costs a transfer no timer of its own (the list reuses its queue
+ * link, free while it connects or reads) and adding is O(1).  Only the
+ * total timeout and retry waits, whose times vary, take a timer per
+ * transfer, and only when they are configured.
+ */
+enum { DL_NONE, DL_CONNECT, DL_IDLE };
+
+static uint64_t dl_deadline(const struct evf_transfer *t)
+{
+	return t->dl == DL_CONNECT ? t->connect_deadline_us
+	                           : t->last_io_us + 1000u * (uint64_t)t->client->cfg.idle_timeout_ms;
+}
+
+/* Point the client's deadline timer at the earliest head, if it is not
+ * set for that time or earlier already. */
+static void dl_arm(struct evf_client *c)
+{
+	uint64_t d = 0;
+	struct evf_transfer *t;
+	if ((t = TAILQ_FIRST(&c->dl_connect)))
+		d = dl_deadline(t);
+	if ((t = TAILQ_FIRST(&c->dl_idle)) && (!d || dl_deadline(t) < d))
+		d = dl_deadline(t);
+	if (!d || (c->dl_at && c->dl_at <= d))
+		return;   /* nothing to wait for, or woken early: dl_cb re-arms */
+	uint64_t now = evf_now_us();
+	uint64_t left = d > now ? d - now : 0;
+	struct timeval tv = {(time_t)(left / 1000000u), (suseconds_t)(left % 1000000u)};
+	if (evtimer_add(&c->dl_ev, &tv) != 0) {
+		/* deadlines that cannot be kept end their transfers */
+		c->dl_failed = 1;
+		event_active(&c->dl_ev, EV_TIMEOUT, 1);
+	}
+	c->dl_at = d;
+}
+
+static void dl_remove(struct evf_transfer *t)
+{
+	if (t->dl == DL_NONE)
+		return;
+	struct evf_client *c = t->client;
+	TAILQ_REMOVE(t->dl == DL_CONNECT ? &c->dl_connect : &c->dl_idle, t, link);
+	t->dl = DL_NONE;
+}
+
+/* Put t at the tail of a deadline list (its deadline is the latest). */
+static void dl_append(struct evf_transfer *t, int kind)
+{
+	struct evf_client *c = t->client;
+	dl_remove(t);
+	TAILQ_INSERT_TAIL(kind == DL_CONNECT ? &c->dl_connect : &c->dl_idle, t, link);
+	t->dl = (unsigned)kind;
+	dl_arm(c);
+}
+
+void transfer_deadlines_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct evf_client *c = arg;
+	struct evf_transfer *t;
+	char why[160];
+	c->dl_at = 0;
+	client_enter(c);
+	uint64_t now = evf_now_us();
+	while (!c->freed && (t = TAILQ_FIRST(&c->dl_connect)) &&
+	       (c->dl_failed || t->connect_deadline_us <= now)) {
+		dl_remove(t);
+		if (c->dl_failed)
+			snprintf(why, sizeof why, "cannot set a timer (out of memory)");
+		else
+			snprintf(why, sizeof why, "no connection to %s within %u ms", t->u.authority,
+			         c->cfg.connect_timeout_ms);
+		transfer_finish(t, c->dl_failed ? EVF_ERR_RESOURCE : EVF_ERR_TIMEOUT, why);
+	}
+	while (!c->freed && (t = TAILQ_FIRST(&c->dl_idle)) &&
+	       (c->dl_failed || dl_deadline(t) <= now)) {
+		if (t->paused && !c->dl_failed) {
+			/* a paused transfer is not idle: its wait starts over */
+			t->last_io_us = now;
+			dl_append(t, DL_IDLE);
+			continue;
+		}
+		dl_remove(t);
+		if (c->dl_failed)
+			snprintf(why, sizeof why, "cannot set a timer (out of memory)");
+		else
+			snprintf(why, sizeof why, "no data from %s for %u ms", t->u.authority,
+			         c->cfg.idle_timeout_ms);
+		transfer_finish(t, c->dl_failed ? EVF_ERR_RESOURCE : EVF_ERR_TIMEOUT, why);
+	}
+	c->dl_failed = 0;
+	if (!c->freed)
+		dl_arm(c);
+	client_leave(c);
+}
+
+/* The per-transfer timer: the total deadline (a retry wait sets its own). */
 static uint64_t deadline_of(const struct evf_transfer *t)
 {
-	const struct evf_config *cfg = &t->client->cfg;
-	uint64_t d = t->total_deadline_us;
-	if (t->state == XS_CONNECT && t->connect_deadline_us &&
-	    (!d || t->connect_deadline_us < d))
-		d = t->connect_deadline_us;
-	if (t->state == XS_RESPONSE && cfg->idle_timeout_ms) {
-		uint64_t idle = t->last_io_us + 1000u * (uint64_t)cfg->idle_timeout_ms;
-		if (!d || idle < d)
-			d = idle;
-	}
-	return d;
+	return t->total_deadline_us;
 }
 
 static void arm_timer_at(struct evf_transfer *t, uint64_t deadline)
@@ -92,10 +184,12 @@ static void acquire(struct evf_transfer *t, int allow_idle)
 		unsigned ms = t->client->cfg.connect_timeout_ms;
 		t->connect_deadline_us = ms ? evf_now_us() + 1000u * (uint64_t)ms : 0;
 		t->state = XS_CONNECT;
-		arm_timer(t);
+		if (ms)
+			dl_append(t, DL_CONNECT);
 		conn_open(h, t);
 		return;
 	}
+	dl_remove(t);   /* the link goes to the host's queue */
 	t->state = XS_WAIT_HOST;
 	pool_mark_used(h);
 	TAILQ_INSERT_TAIL(&h->waiting, t, link);
@@ -320,7 +414,7 @@ void transfer_connected(struct evf_transfer *t)
 	struct conn *cn = t->conn;
 	struct evf_client *c = t->client;
 	t->state = XS_REQUEST;
-	arm_timer(t);   /* the connect deadline is behind us */
+	dl_remove(t);   /* the connect deadline is behind us */
 	if (!t->req && build_request(t) != 0) {
 		transfer_finish(t, EVF_ERR_NOMEM, "out of memory for the request");
 		return;
@@ -343,7 +437,7 @@ void transfer_request_sent(struct evf_transfer *t)
 	t->state = XS_RESPONSE;
 	t->last_io_us = evf_now_us();
 	if (t->client->cfg.idle_timeout_ms)
-		arm_timer(t);
+		dl_append(t, DL_IDLE);
 }
 
 static void follow_redirect(struct evf_transfer *t)
@@ -394,6 +488,7 @@ static void schedule_retry(struct evf_transfer *t)
 	                                t->retry_after_ms);
 	t->retry_after_ms = -1;
 	reset_attempt(t);
+	dl_remove(t);
 	t->state = XS_RETRY_WAIT;
 	arm_timer_at(t, evf_now_us() + ms * 1000u);
 }
@@ -431,6 +526,8 @@ int transfer_on_data(struct evf_transfer *t, const char *data, size_t len)
 	struct evf_client *c = t->client;
 	struct conn *cn = t->conn;
 	t->last_io_us = evf_now_us();
+	if (t->dl == DL_IDLE && TAILQ_NEXT(t, link))
+		dl_append(t, DL_IDLE);   /* the latest idle deadline now */
 	if (!t->got_response_byte) {
 		t->got_response_byte = 1;
 		t->timings.first_byte_us = t->last_io_us - t->attempt_us;
@@ -529,6 +626,7 @@ void transfer_finish(struct evf_transfer *t, int err, const char *why)
 	struct evf_client *c = t->client;
 	if (t->state == XS_DONE)
 		return;
+	dl_remove(t);
 	if (t->state == XS_WAIT_HOST) {
 		TAILQ_REMOVE(&t->host->waiting, t, link);
 		c->nwaiting--;
@@ -570,23 +668,11 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 		if (cfg->total_timeout_ms)
 			t->total_deadline_us = now + 1000u * (uint64_t)cfg->total_timeout_ms;
 		begin_attempt(t);
-	} else if (t->state == XS_CONNECT && t->connect_deadline_us &&
-	           now >= t->connect_deadline_us) {
-		snprintf(why, sizeof why, "no connection to %s within %u ms", t->u.authority,
-		         cfg->connect_timeout_ms);
-		transfer_finish(t, EVF_ERR_TIMEOUT, why);
 	} else if (t->total_deadline_us && now >= t->total_deadline_us) {
 		snprintf(why, sizeof why, "the transfer did not finish within %u ms",
 		         cfg->total_timeout_ms);
 		transfer_finish(t, EVF_ERR_TIMEOUT, why);
-	} else if (t->state == XS_RESPONSE && cfg->idle_timeout_ms && !t->paused &&
-	           now >= t->last_io_us + 1000u * (uint64_t)cfg->idle_timeout_ms) {
-		snprintf(why, sizeof why, "no data from %s for %u ms", t->u.authority,
-		         cfg->idle_timeout_ms);
-		transfer_finish(t, EVF_ERR_TIMEOUT, why);
 	} else {
-		if (t->paused)
-			t->last_io_us = now;   /* a paused transfer is not idle */
 		arm_timer(t);   /* woke early: wait for the rest */
 	}
 	client_leave(c);
@@ -595,15 +681,15 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 int transfer_timer_new(struct evf_transfer *t)
 {
 	const struct evf_config *cfg = &t->client->cfg;
-	if (!cfg->connect_timeout_ms && !cfg->total_timeout_ms && !cfg->idle_timeout_ms &&
-	    !cfg->retries)
-		return 0;   /* no deadline and no retry wait: no timer */
+	if (!cfg->total_timeout_ms && !cfg->retries)
+		return 0;   /* no total deadline and no retry wait: no timer */
 	t->timer = evtimer_new(t->client->base, timer_cb, t);
 	return t->timer ? 0 : EVF_ERR_NOMEM;
 }
 
 void transfer_free(struct evf_transfer *t)
 {
+	dl_remove(t);
 	if (t->timer)
 		event_free(t->timer);
 	free(t->effective_url);
