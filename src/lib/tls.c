@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -352,6 +354,46 @@ static int verify_chain(X509_STORE_CTX *xs, void *arg)
 	return ok;
 }
 
+/* Why SSL_CTX_load_verify_locations refused a CA file (or, less likely,
+ * directory), from the error queue, which it empties: the system's reason
+ * when a call failed, else OpenSSL's own ("no certificate or crl found"). */
+static const char *ca_load_reason(const char *path, int is_dir)
+{
+	unsigned long e, sys = 0, first = 0;
+	while ((e = ERR_get_error()) != 0) {
+		if (!first)
+			first = e;
+		if (!sys && ERR_GET_LIB(e) == ERR_LIB_SYS)
+			sys = e;
+	}
+	if (sys)
+		return strerror(ERR_GET_REASON(sys));
+	/* fopen opens a directory; only the read after it fails, unseen */
+	struct stat st;
+	if (!is_dir && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return strerror(EISDIR);
+	const char *r = first ? ERR_reason_error_string(first) : NULL;
+	return r ? r : "unknown error";
+}
+
+/* OpenSSL opens a CA directory's files only when it looks for an issuer,
+ * and a directory that is not there then shows as an unknown issuer:
+ * check it now, while the reason can still be told. */
+static int ca_dir_usable(const char *dir, char *why, size_t whylen)
+{
+	struct stat st;
+	int e = 0;
+	if (stat(dir, &st) != 0)
+		e = errno;
+	else if (!S_ISDIR(st.st_mode))
+		e = ENOTDIR;
+	else if (access(dir, X_OK) != 0)
+		e = errno;
+	if (e)
+		snprintf(why, whylen, "cannot load CA directory %s: %s", dir, strerror(e));
+	return e == 0;
+}
+
 SSL_CTX *tls_ctx_new(const struct evf_config *cfg, char *why, size_t whylen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -389,11 +431,14 @@ SSL_CTX *tls_ctx_new(const struct evf_config *cfg, char *why, size_t whylen)
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	SSL_CTX_set_cert_verify_callback(ctx, verify_chain, NULL);
 	if (cfg->ca_file || cfg->ca_path) {
+		if (cfg->ca_path && !ca_dir_usable(cfg->ca_path, why, whylen))
+			goto fail_quiet;
 		if (SSL_CTX_load_verify_locations(ctx, cfg->ca_file, cfg->ca_path) != 1) {
-			unsigned long e = ERR_peek_last_error();
-			snprintf(why, whylen, "cannot load CA %s: %s",
-			         cfg->ca_file ? cfg->ca_file : cfg->ca_path,
-			         e ? ERR_reason_error_string(e) : "unknown error");
+			/* the file, almost surely: a directory is only noted here */
+			const char *path = cfg->ca_file ? cfg->ca_file : cfg->ca_path;
+			snprintf(why, whylen, "cannot load CA %s %s: %s",
+			         cfg->ca_file ? "file" : "directory", path,
+			         ca_load_reason(path, !cfg->ca_file));
 			goto fail_quiet;
 		}
 	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
