@@ -485,15 +485,30 @@ int tls_conn_setup(struct conn *cn)
 	return 0;
 }
 
+/* The TLS call that failed.  It, not the words of the detail, decides the
+ * error kind. */
+enum tls_op {
+	TLS_HANDSHAKE,
+	TLS_READ,
+	TLS_WRITE,
+};
+
+static const char *const tls_op_name[] = {
+	[TLS_HANDSHAKE] = "handshake",
+	[TLS_READ] = "read",
+	[TLS_WRITE] = "write",
+};
+
 /* Describe a fatal TLS failure from the verify result and the error queue. */
-static int tls_failure(struct conn *cn, int sslerr, const char *what)
+static int tls_failure(struct conn *cn, int sslerr, enum tls_op op)
 {
+	const char *what = tls_op_name[op];
 	long vr = SSL_get_verify_result(cn->ssl);
 	unsigned long e = ERR_peek_last_error();
 	int saved = errno;
 	const char *peer = conn_peer(cn);
 	errno = saved;
-	if (vr != X509_V_OK && what[0] == 'h') {
+	if (vr != X509_V_OK && op == TLS_HANDSHAKE) {
 		conn_set_why(cn, "TLS handshake with %s failed: certificate verify failed: %s",
 		             peer, X509_verify_cert_error_string(vr));
 	} else if (e) {
@@ -503,7 +518,9 @@ static int tls_failure(struct conn *cn, int sslerr, const char *what)
 	} else if (sslerr == SSL_ERROR_SYSCALL && errno) {
 		conn_set_why(cn, "TLS %s with %s failed: %s", what, peer, strerror(errno));
 		ERR_clear_error();
-		return what[0] == 'h' ? EVF_ERR_TLS : EVF_ERR_NETWORK;
+		/* a server that resets our hello refuses TLS with us; once the
+		 * handshake is done, a reset is the network's, as in plain HTTP */
+		return op == TLS_HANDSHAKE ? EVF_ERR_TLS : EVF_ERR_NETWORK;
 	} else {
 		conn_set_why(cn, "TLS %s with %s failed: the peer closed the connection",
 		             what, peer);
@@ -542,7 +559,7 @@ static int tls_handshake(struct conn *cn)
 		return IO_WANT_READ;
 	if (e == SSL_ERROR_WANT_WRITE)
 		return IO_WANT_WRITE;
-	return tls_failure(cn, e, "handshake");
+	return tls_failure(cn, e, TLS_HANDSHAKE);
 }
 
 static int tls_read(struct conn *cn, void *buf, size_t len, size_t *got)
@@ -574,7 +591,7 @@ static int tls_read(struct conn *cn, void *buf, size_t len, size_t *got)
 			ERR_clear_error();
 			return EVF_ERR_NETWORK;
 		}
-		return tls_failure(cn, e, "read");
+		return tls_failure(cn, e, TLS_READ);
 	}
 }
 
@@ -595,7 +612,7 @@ static int tls_write(struct conn *cn, const void *buf, size_t len, size_t *put)
 		ERR_clear_error();
 		return EVF_ERR_NETWORK;
 	}
-	return tls_failure(cn, e, "write");
+	return tls_failure(cn, e, TLS_WRITE);
 }
 
 static int tls_pending(struct conn *cn)
