@@ -514,7 +514,11 @@ static int tls_failure(struct conn *cn, int sslerr, enum tls_op op)
 	} else if (e) {
 		char buf[256];
 		ERR_error_string_n(e, buf, sizeof buf);
-		conn_set_why(cn, "TLS %s with %s failed: %s", what, peer, buf);
+		/* a record that starts "HTTP/1.1 400" has version 'T' 'P' */
+		int plain = op == TLS_HANDSHAKE && ERR_GET_LIB(e) == ERR_LIB_SSL &&
+		            ERR_GET_REASON(e) == SSL_R_WRONG_VERSION_NUMBER;
+		conn_set_why(cn, "TLS %s with %s failed: %s%s", what, peer, buf,
+		             plain ? " (is this port plain HTTP?)" : "");
 	} else if (sslerr == SSL_ERROR_SYSCALL && errno) {
 		conn_set_why(cn, "TLS %s with %s failed: %s", what, peer, strerror(errno));
 		ERR_clear_error();

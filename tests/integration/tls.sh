@@ -160,8 +160,9 @@ is "$(grep -c "$NEVER" "$NGINX_ACCESS_LOG")" 0 "no request was sent with unusabl
 # --- protocol mix-ups -----------------------------------------------------------------
 fetch_one "https://127.0.0.1:$HTTP_PORT/hello.txt" --cacert "$CA_FILE"
 is "$EVF_RC" 1 "https to a plain HTTP port: exit status 1"
-like "$(rep_get "$R" error_kind)" '^(tls|protocol)$' \
-	"https to a plain HTTP port: error_kind tls (or protocol)"
+is "$(rep_get "$R" error_kind)" tls "https to a plain HTTP port: error_kind tls"
+like "$(rep_get "$R" error)" 'wrong version number \(is this port plain HTTP\?\)$' \
+	"https to a plain HTTP port: the detail asks whether the port is plain HTTP"
 
 fetch_one "http://127.0.0.1:$HTTPS_PORT/hello.txt"
 is "$(rep_get "$R" status)" 400 "http to a TLS port: nginx's 400 is reported"
