@@ -49,10 +49,11 @@ int main(int argc, char **argv)
 		evf_config_set_ca_file(cfg, argv[2]);
 		first = 3;
 	}
-	evf_client *client = evf_client_new(base, cfg, &err);
+	char why[256];
+	evf_client *client = evf_client_new2(base, cfg, &err, why, sizeof why);
 	evf_config_free(cfg);   /* the client keeps a copy */
 	if (!client) {
-		fprintf(stderr, "evf_client_new: %s\n", evf_strerror(err));
+		fprintf(stderr, "evf_client_new2: %s\n", why);
 		return 2;
 	}
 	evf_callbacks cb = {.on_body = on_body, .on_done = on_done};

@@ -173,11 +173,22 @@ typedef struct evf_client evf_client;
 
 /*
  * Create a client on base.  cfg may be NULL for the defaults.  Returns
- * NULL with *err set to EVF_ERR_INVALID (bad base), EVF_ERR_NOMEM or
- * EVF_ERR_TLS (CA file unusable, detail lost: check it with openssl).
+ * NULL with *err set to EVF_ERR_INVALID (no base, or a name server of
+ * evf_config_set_dns_servers that evdns refused), EVF_ERR_NOMEM or
+ * EVF_ERR_TLS (the CA file or directory cannot be loaded).
  */
 EVF_API evf_client *evf_client_new(struct event_base *base,
                                    const evf_config *cfg, int *err);
+/*
+ * evf_client_new, and on failure a sentence saying why in the caller's
+ * buffer why of whylen bytes, cut to fit and NUL-terminated: "cannot load
+ * CA file /x/ca.pem: No such file or directory".  On success why is "".
+ * Nothing is written when why is NULL or whylen 0.  256 bytes hold any
+ * reason but one that quotes a long path.
+ */
+EVF_API evf_client *evf_client_new2(struct event_base *base,
+                                    const evf_config *cfg, int *err,
+                                    char *why, size_t whylen);
 /*
  * Free the client, close its connections and drop every transfer without
  * calling any of their callbacks.  Safe from inside any callback of the

@@ -159,55 +159,30 @@ build_config(const struct cli_opts *o)
 	return cfg;
 }
 
-/* The library cannot say why a CA file failed; an early check can. */
-static int
-check_ca(const struct cli_opts *o)
-{
-	if (o->cacert != NULL && access(o->cacert, R_OK) < 0) {
-		cli_usage_error("--cacert: cannot read '%s': %s", o->cacert,
-		                strerror(errno));
-		return -1;
-	}
-	if (o->capath != NULL && access(o->capath, R_OK | X_OK) < 0) {
-		cli_usage_error("--capath: cannot read directory '%s': %s",
-		                o->capath, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 /* 0, or the exit status for a failure already reported. */
 static int
 create_client(struct cli_app *app)
 {
 	evf_config *cfg;
 	int err = 0;
+	char why[512];
 
-	if (check_ca(&app->opts) < 0)
-		return CLI_EXIT_USAGE;
 	cfg = build_config(&app->opts);
 	if (cfg == NULL)
 		return CLI_EXIT_USAGE;
 	app->base = event_base_new();
 	if (app->base != NULL)
-		app->client = evf_client_new(app->base, cfg, &err);
+		app->client = evf_client_new2(app->base, cfg, &err, why,
+		                              sizeof why);
 	evf_config_free(cfg);
 	if (app->base == NULL) {
 		cli_warn("cannot create the event loop");
 		return CLI_EXIT_FAILED;
 	}
-	if (app->client == NULL && err == EVF_ERR_TLS) {
-		cli_warn("cannot set up TLS: the CA certificates%s%s%s%s are "
-		         "unusable (check them with openssl)",
-		         app->opts.cacert ? " in " : "",
-		         app->opts.cacert ? app->opts.cacert : "",
-		         app->opts.capath ? " in " : "",
-		         app->opts.capath ? app->opts.capath : "");
-		return CLI_EXIT_USAGE;
-	}
 	if (app->client == NULL) {
-		cli_warn("cannot create the client: %s", evf_strerror(err));
-		return CLI_EXIT_FAILED;
+		cli_warn("%s", why);
+		/* EVF_ERR_TLS: an unusable --cacert or --capath */
+		return err == EVF_ERR_TLS ? CLI_EXIT_USAGE : CLI_EXIT_FAILED;
 	}
 	return 0;
 }

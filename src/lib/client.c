@@ -7,6 +7,7 @@
  * with client_enter/client_leave.  evf_client_free from inside a callback
  * only marks the client; the outermost client_leave releases it.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,9 +21,17 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg);
 EVF_API evf_client *evf_client_new(struct event_base *base, const evf_config *cfg,
                                    int *err)
 {
+	return evf_client_new2(base, cfg, err, NULL, 0);
+}
+
+EVF_API evf_client *evf_client_new2(struct event_base *base, const evf_config *cfg,
+                                    int *err, char *why, size_t whylen)
+{
 	int e = EVF_ERR_NOMEM;
+	const char *reason = NULL;
 	if (!base) {
 		e = EVF_ERR_INVALID;
+		reason = "no event_base given";
 		goto fail0;
 	}
 	evf_client *c = calloc(1, sizeof *c);
@@ -62,6 +71,8 @@ EVF_API evf_client *evf_client_new(struct event_base *base, const evf_config *cf
 	evtimer_assign(&c->dl_ev, base, transfer_deadlines_cb, c);
 	if (err)
 		*err = 0;
+	if (why && whylen > 0)
+		why[0] = '\0';
 	return c;
 fail3:
 	dns_teardown(c);
@@ -71,8 +82,16 @@ fail3:
 fail2:
 	evf_config_clear(&c->cfg);
 fail1:
+	/* the reason outlives the client that held it */
+	if (why && whylen > 0)
+		snprintf(why, whylen, "%s", c->why[0] ? c->why : evf_strerror(e));
 	free(c);
+	if (err)
+		*err = e;
+	return NULL;
 fail0:
+	if (why && whylen > 0)
+		snprintf(why, whylen, "%s", reason ? reason : evf_strerror(e));
 	if (err)
 		*err = e;
 	return NULL;

@@ -33,9 +33,14 @@ int dns_setup(struct evf_client *c)
 		if (!copy)
 			return EVF_ERR_NOMEM;
 		int rc = 0;
-		for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-			if (evdns_base_nameserver_ip_add(c->dns, tok) != 0)
+		for (char *tok = strtok_r(copy, ",", &save); tok && !rc;
+		     tok = strtok_r(NULL, ",", &save)) {
+			if (evdns_base_nameserver_ip_add(c->dns, tok) != 0) {
+				snprintf(c->why, sizeof c->why,
+				         "cannot use name server '%s'", tok);
 				rc = EVF_ERR_INVALID;
+			}
+		}
 		free(copy);
 		if (rc)
 			return rc;

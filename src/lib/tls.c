@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -352,6 +354,46 @@ static int verify_chain(X509_STORE_CTX *xs, void *arg)
 	return ok;
 }
 
+/* Why SSL_CTX_load_verify_locations refused a CA file (or, less likely,
+ * directory), from the error queue, which it empties: the system's reason
+ * when a call failed, else OpenSSL's own ("no certificate or crl found"). */
+static const char *ca_load_reason(const char *path, int is_dir)
+{
+	unsigned long e, sys = 0, first = 0;
+	while ((e = ERR_get_error()) != 0) {
+		if (!first)
+			first = e;
+		if (!sys && ERR_GET_LIB(e) == ERR_LIB_SYS)
+			sys = e;
+	}
+	if (sys)
+		return strerror(ERR_GET_REASON(sys));
+	/* fopen opens a directory; only the read after it fails, unseen */
+	struct stat st;
+	if (!is_dir && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return strerror(EISDIR);
+	const char *r = first ? ERR_reason_error_string(first) : NULL;
+	return r ? r : "unknown error";
+}
+
+/* OpenSSL opens a CA directory's files only when it looks for an issuer,
+ * and a directory that is not there then shows as an unknown issuer:
+ * check it now, while the reason can still be told. */
+static int ca_dir_usable(const char *dir, char *why, size_t whylen)
+{
+	struct stat st;
+	int e = 0;
+	if (stat(dir, &st) != 0)
+		e = errno;
+	else if (!S_ISDIR(st.st_mode))
+		e = ENOTDIR;
+	else if (access(dir, X_OK) != 0)
+		e = errno;
+	if (e)
+		snprintf(why, whylen, "cannot load CA directory %s: %s", dir, strerror(e));
+	return e == 0;
+}
+
 SSL_CTX *tls_ctx_new(const struct evf_config *cfg, char *why, size_t whylen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -389,11 +431,14 @@ SSL_CTX *tls_ctx_new(const struct evf_config *cfg, char *why, size_t whylen)
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	SSL_CTX_set_cert_verify_callback(ctx, verify_chain, NULL);
 	if (cfg->ca_file || cfg->ca_path) {
+		if (cfg->ca_path && !ca_dir_usable(cfg->ca_path, why, whylen))
+			goto fail_quiet;
 		if (SSL_CTX_load_verify_locations(ctx, cfg->ca_file, cfg->ca_path) != 1) {
-			unsigned long e = ERR_peek_last_error();
-			snprintf(why, whylen, "cannot load CA %s: %s",
-			         cfg->ca_file ? cfg->ca_file : cfg->ca_path,
-			         e ? ERR_reason_error_string(e) : "unknown error");
+			/* the file, almost surely: a directory is only noted here */
+			const char *path = cfg->ca_file ? cfg->ca_file : cfg->ca_path;
+			snprintf(why, whylen, "cannot load CA %s %s: %s",
+			         cfg->ca_file ? "file" : "directory", path,
+			         ca_load_reason(path, !cfg->ca_file));
 			goto fail_quiet;
 		}
 	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
@@ -440,25 +485,46 @@ int tls_conn_setup(struct conn *cn)
 	return 0;
 }
 
+/* The TLS call that failed.  It, not the words of the detail, decides the
+ * error kind. */
+enum tls_op {
+	TLS_HANDSHAKE,
+	TLS_READ,
+	TLS_WRITE,
+};
+
+static const char *const tls_op_name[] = {
+	[TLS_HANDSHAKE] = "handshake",
+	[TLS_READ] = "read",
+	[TLS_WRITE] = "write",
+};
+
 /* Describe a fatal TLS failure from the verify result and the error queue. */
-static int tls_failure(struct conn *cn, int sslerr, const char *what)
+static int tls_failure(struct conn *cn, int sslerr, enum tls_op op)
 {
+	const char *what = tls_op_name[op];
 	long vr = SSL_get_verify_result(cn->ssl);
 	unsigned long e = ERR_peek_last_error();
 	int saved = errno;
 	const char *peer = conn_peer(cn);
 	errno = saved;
-	if (vr != X509_V_OK && what[0] == 'h') {
+	if (vr != X509_V_OK && op == TLS_HANDSHAKE) {
 		conn_set_why(cn, "TLS handshake with %s failed: certificate verify failed: %s",
 		             peer, X509_verify_cert_error_string(vr));
 	} else if (e) {
 		char buf[256];
 		ERR_error_string_n(e, buf, sizeof buf);
-		conn_set_why(cn, "TLS %s with %s failed: %s", what, peer, buf);
+		/* a record that starts "HTTP/1.1 400" has version 'T' 'P' */
+		int plain = op == TLS_HANDSHAKE && ERR_GET_LIB(e) == ERR_LIB_SSL &&
+		            ERR_GET_REASON(e) == SSL_R_WRONG_VERSION_NUMBER;
+		conn_set_why(cn, "TLS %s with %s failed: %s%s", what, peer, buf,
+		             plain ? " (is this port plain HTTP?)" : "");
 	} else if (sslerr == SSL_ERROR_SYSCALL && errno) {
 		conn_set_why(cn, "TLS %s with %s failed: %s", what, peer, strerror(errno));
 		ERR_clear_error();
-		return what[0] == 'h' ? EVF_ERR_TLS : EVF_ERR_NETWORK;
+		/* a server that resets our hello refuses TLS with us; once the
+		 * handshake is done, a reset is the network's, as in plain HTTP */
+		return op == TLS_HANDSHAKE ? EVF_ERR_TLS : EVF_ERR_NETWORK;
 	} else {
 		conn_set_why(cn, "TLS %s with %s failed: the peer closed the connection",
 		             what, peer);
@@ -497,7 +563,7 @@ static int tls_handshake(struct conn *cn)
 		return IO_WANT_READ;
 	if (e == SSL_ERROR_WANT_WRITE)
 		return IO_WANT_WRITE;
-	return tls_failure(cn, e, "handshake");
+	return tls_failure(cn, e, TLS_HANDSHAKE);
 }
 
 static int tls_read(struct conn *cn, void *buf, size_t len, size_t *got)
@@ -529,7 +595,7 @@ static int tls_read(struct conn *cn, void *buf, size_t len, size_t *got)
 			ERR_clear_error();
 			return EVF_ERR_NETWORK;
 		}
-		return tls_failure(cn, e, "read");
+		return tls_failure(cn, e, TLS_READ);
 	}
 }
 
@@ -550,7 +616,7 @@ static int tls_write(struct conn *cn, const void *buf, size_t len, size_t *put)
 		ERR_clear_error();
 		return EVF_ERR_NETWORK;
 	}
-	return tls_failure(cn, e, "write");
+	return tls_failure(cn, e, TLS_WRITE);
 }
 
 static int tls_pending(struct conn *cn)

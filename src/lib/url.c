@@ -1,5 +1,10 @@
 /*
  * url.c - absolute http(s) URLs, parsed by libevent's evhttp_uri.
+ *
+ * evhttp_uri_parse says only yes or no.  When it says no, refusal() looks
+ * at the URL's parts in the order libevent reads them (RFC 3986: scheme,
+ * authority, path, query, fragment) to say which one is wrong.  It never
+ * accepts anything: libevent stays the parser.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -17,19 +22,170 @@ void evf_url_clear(struct evf_url *u)
 	memset(u, 0, sizeof *u);
 }
 
+/* The first byte that no URL holds unencoded: a space, a control
+ * character or a non-ASCII byte.  NULL when there is none. */
+static const char *first_bad_byte(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s <= 32 || (unsigned char)*s >= 127)
+			return s;
+	return NULL;
+}
+
+/* RFC 3986's character classes; every byte here is printable ASCII. */
+static int unreserved(char c)
+{
+	return isalnum((unsigned char)c) || (c && strchr("-._~", c));
+}
+
+static int sub_delim(char c)
+{
+	return c && strchr("!$&'()*+,;=", c);
+}
+
+static int pct_encoded(const char *p)
+{
+	return p[0] == '%' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2]);
+}
+
+static int scheme_ok(const char *s, const char *end)
+{
+	if (s == end || !isalpha((unsigned char)*s))
+		return 0;
+	while (++s < end)
+		if (!isalnum((unsigned char)*s) && !strchr("+-.", *s))
+			return 0;
+	return 1;
+}
+
+/* [s, end) is an IPv6 address (without its brackets). */
+static int ipv6_ok(const char *s, const char *end)
+{
+	char buf[64];
+	struct in6_addr a;
+	if (end - s >= (ptrdiff_t)sizeof buf)
+		return 0;
+	memcpy(buf, s, (size_t)(end - s));
+	buf[end - s] = '\0';
+	return evutil_inet_pton(AF_INET6, buf, &a) == 1;
+}
+
+/* What is wrong with the port [s, end), or NULL.  An empty port is the
+ * scheme's default (RFC 3986, 3.2.3). */
+static const char *port_refusal(const char *s, const char *end)
+{
+	unsigned long n = 0;
+	for (; s < end; s++) {
+		if (*s < '0' || *s > '9')
+			return "the port is not a number";
+		if (n <= 65535)
+			n = n * 10 + (unsigned long)(*s - '0');
+	}
+	return n > 65535 ? "the port is out of range (1 to 65535)" : NULL;
+}
+
+/* What is wrong with the authority [s, end) ("host[:port]"), or NULL. */
+static const char *authority_refusal(const char *s, const char *end)
+{
+	if (memchr(s, '@', (size_t)(end - s)))
+		return "user names and passwords in URLs are not supported";
+	if (*s == '[') {
+		const char *rb = memchr(s, ']', (size_t)(end - s));
+		if (!rb)
+			return "the IPv6 address has no closing ']'";
+		if (!ipv6_ok(s + 1, rb))
+			return "the host in brackets is not an IPv6 address";
+		if (rb + 1 == end)
+			return NULL;
+		if (rb[1] != ':')
+			return "after the IPv6 address's ']' only a ':' and a port may follow";
+		return port_refusal(rb + 2, end);
+	}
+	const char *colon = NULL;
+	for (const char *p = s; p < end; p++)
+		if (*p == ':')
+			colon = p;
+	if (colon) {
+		const char *why = port_refusal(colon + 1, end);
+		if (why)
+			return why;
+		if (memchr(s, ':', (size_t)(colon - s)))
+			return "more than one ':' after the host (an IPv6 address goes in brackets)";
+		end = colon;
+	}
+	for (const char *p = s; p < end; p++) {
+		if (pct_encoded(p))
+			p += 2;
+		else if (!unreserved(*p) && !sub_delim(*p))
+			return "the host contains a character not allowed in a host name";
+	}
+	return NULL;
+}
+
+/* What is wrong with "path[?query][#fragment]" at p, or NULL. */
+static const char *rest_refusal(const char *p)
+{
+	static const char *const bad_char[] = {
+		"the path contains a character that must be percent-encoded",
+		"the query contains a character that must be percent-encoded",
+		"the fragment contains a character that must be percent-encoded",
+	};
+	static const char *const bad_pct[] = {
+		"a '%' in the path is not followed by two hex digits",
+		"a '%' in the query is not followed by two hex digits",
+		"a '%' in the fragment is not followed by two hex digits",
+	};
+	int part = 0; /* path, query, fragment */
+	for (; *p; p++) {
+		if (*p == '%' && !pct_encoded(p))
+			return bad_pct[part];
+		if (*p == '%')
+			p += 2;
+		else if (*p == '?' && part == 0)
+			part = 1;
+		else if (*p == '#' && part < 2)
+			part = 2;
+		else if (!unreserved(*p) && !sub_delim(*p) && !strchr(":@/?", *p))
+			return bad_char[part];
+	}
+	return NULL;
+}
+
+/* Why libevent refused url, whose bytes are all printable ASCII. */
+static const char *refusal(const char *url)
+{
+	const char *p = url + strcspn(url, ":/?#"), *rest = url, *why;
+	if (*p == ':') {
+		if (!scheme_ok(url, p))
+			return "the scheme is malformed (expected http:// or https://)";
+		rest = p + 1;
+	}
+	if (rest[0] == '/' && rest[1] == '/') {
+		const char *end = rest + 2 + strcspn(rest + 2, "/?#");
+		if ((why = authority_refusal(rest + 2, end)))
+			return why;
+		rest = end;
+	}
+	if ((why = rest_refusal(rest)))
+		return why;
+	return "the URL cannot be parsed";
+}
+
 int evf_url_parse(struct evf_url *u, const char *url, const char **why)
 {
 	memset(u, 0, sizeof *u);
 	*why = NULL;
-	for (const char *p = url; *p; p++) {
-		if ((unsigned char)*p <= 32 || (unsigned char)*p >= 127) {
-			*why = "the URL contains a space, control or non-ASCII character";
-			return EVF_ERR_URL;
-		}
+	const char *bad = first_bad_byte(url);
+	if (bad) {
+		unsigned char c = (unsigned char)*bad;
+		*why = c == ' ' ? "the URL contains a space (write it as %20)"
+		     : c < 32 || c == 127 ? "the URL contains a control character"
+		                          : "the URL contains a non-ASCII byte";
+		return EVF_ERR_URL;
 	}
 	struct evhttp_uri *uri = evhttp_uri_parse_with_flags(url, 0);
 	if (!uri) {
-		*why = "the URL cannot be parsed";
+		*why = refusal(url);
 		return EVF_ERR_URL;
 	}
 	int rc = EVF_ERR_URL;
@@ -63,8 +219,9 @@ int evf_url_parse(struct evf_url *u, const char *url, const char **why)
 	}
 	size_t hlen = strlen(host);
 	if (host[0] == '[') {
-		if (hlen < 3 || host[hlen - 1] != ']') {
-			*why = "malformed IPv6 address";
+		/* libevent also takes RFC 3986's IPvFuture, "[v1.x]" */
+		if (hlen < 3 || host[hlen - 1] != ']' || !ipv6_ok(host + 1, host + hlen - 1)) {
+			*why = "the host in brackets is not an IPv6 address";
 			goto out;
 		}
 		u->ipv6 = 1;
@@ -163,11 +320,9 @@ static char *build(const struct evhttp_uri *u, char *path, const char *query)
 char *evf_url_resolve(const char *base, const char *ref, const char **why)
 {
 	*why = NULL;
-	for (const char *p = ref; *p; p++) {
-		if ((unsigned char)*p <= 32 || (unsigned char)*p >= 127) {
-			*why = "the Location contains a space, control or non-ASCII character";
-			return NULL;
-		}
+	if (first_bad_byte(ref)) {
+		*why = "the Location contains a space, control or non-ASCII character";
+		return NULL;
 	}
 	size_t rlen = strcspn(ref, "#");   /* the fragment stays with the client */
 	char *r = evf_strndup(ref, rlen), *abs = NULL, *out = NULL, *path = NULL;

@@ -187,6 +187,21 @@ for u in "${bad_urls[@]}"; do
 	is "$(rep_get "$R" url)" "$u" "malformed URL '$u': the url field is the input"
 done
 
+# The error field says which part of a malformed URL is wrong.
+R=$T/badparts.jsonl
+evf --discard --no-progress --report "$R" "https://h:99999/" "https://h:12ab/" \
+	"https://[::1/" "https://h/a|b" "$H/ok/8"
+is "$(rep_get "$R" error "https://h:99999/")" "the port is out of range (1 to 65535)" \
+	"a port out of range: the error field says so"
+is "$(rep_get "$R" error "https://h:12ab/")" "the port is not a number" \
+	"a port with letters: the error field says so"
+is "$(rep_get "$R" error "https://[::1/")" "the IPv6 address has no closing ']'" \
+	"an unclosed IPv6 bracket: the error field says so"
+is "$(rep_get "$R" error "https://h/a|b")" \
+	"the path contains a character that must be percent-encoded" \
+	"a '|' in the path: the error field says so"
+is "$(rep_get "$R" ok "$H/ok/8")" true "the good URL next to them is fetched"
+
 R=$T/badmix.jsonl
 evf --discard --no-progress --report "$R" "http://" "$H/ok/9" "ftp://x/" "not a url"
 is "$EVF_RC" 1 "three malformed URLs and a good one: exit status 1"

@@ -22,6 +22,8 @@ start_badserver --tls "$PKI_DIR/server.pem" "$PKI_DIR/server.key"
 S=https://127.0.0.1:$BADSERVER_PORT
 start_badserver --handshake-stall
 STALL_PORT=$BADSERVER_PORT
+start_badserver --handshake-reset
+RESET_PORT=$BADSERVER_PORT
 start_fakedns --a good.evfetch.test=127.0.0.1 --drop slow.evfetch.test
 
 # The default timeouts (connect 30 s, idle 60 s) run in the background while
@@ -125,6 +127,14 @@ expect_kind "RST after the request" 'network|connect' "$H/reset"
 expect_kind "RST after the request over TLS" 'network|connect|tls' "$S/reset"
 expect_kind "RST in the middle of the body" 'network|truncated' "$H/reset-mid"
 expect_kind "RST in the middle of the body over TLS" 'network|truncated|tls' "$S/reset-mid"
+# The same failed recv is a TLS failure during the handshake (the server
+# will not speak TLS with us) and a network one after it.
+expect_kind "RST of the ClientHello" tls "https://127.0.0.1:$RESET_PORT/"
+like "$(rep_get "$R" error)" '^TLS handshake with .* failed: Connection reset by peer$' \
+	"RST of the ClientHello: the detail says handshake and reset"
+expect_kind "RST after a TLS handshake, in the body" network "$S/reset-mid"
+like "$(rep_get "$R" error)" '^receive from .* failed: Connection reset by peer$' \
+	"RST after a TLS handshake, in the body: the detail says receive and reset"
 
 refused_port
 expect_kind "connection refused" connect "http://127.0.0.1:$REFUSED_PORT/"

@@ -126,18 +126,43 @@ is "$(grep -c "$NEVER" "$T/all.log")" 0 \
 	diag "$(grep "$NEVER" "$T/all.log" | head -n 5)"
 
 # --- unusable trust anchors ----------------------------------------------------------
-fetch_one "https://127.0.0.1:$HTTPS_PORT$NEVER/no-ca-file" --cacert "$T/does-not-exist.pem"
-isnt "$EVF_RC" 0 "--cacert with a missing file: a non-zero exit status"
+# unusable_ca WHAT MESSAGE ARGS...: exit status 2, and stderr is exactly
+# "evfetch: MESSAGE", which names the file and says what is wrong with it.
+unusable_ca() {
+	local what=$1 message=$2
+	shift 2
+	fetch_one "https://127.0.0.1:$HTTPS_PORT$NEVER/unusable-ca" "$@"
+	is "$EVF_RC" 2 "$what: exit status 2"
+	is "$(cat "$EVF_ERR")" "evfetch: $message" "$what: the message names it and says why"
+}
+unusable_ca "--cacert with a missing file" \
+	"cannot load CA file $T/does-not-exist.pem: No such file or directory" \
+	--cacert "$T/does-not-exist.pem"
+unusable_ca "--cacert with a directory" "cannot load CA file $T/capath: Is a directory" \
+	--cacert "$T/capath"
 printf 'not a certificate\n' >"$T/garbage.pem"
-fetch_one "https://127.0.0.1:$HTTPS_PORT$NEVER/garbage-ca" --cacert "$T/garbage.pem"
-isnt "$EVF_RC" 0 "--cacert with a file that holds no certificate: a non-zero exit status"
+unusable_ca "--cacert with a file that holds no certificate" \
+	"cannot load CA file $T/garbage.pem: no certificate or crl found" --cacert "$T/garbage.pem"
+cp "$CA_FILE" "$T/unreadable.pem"
+chmod 000 "$T/unreadable.pem"
+if [ -r "$T/unreadable.pem" ]; then
+	skip "root reads a file of mode 000" 2
+else
+	unusable_ca "--cacert with an unreadable file" \
+		"cannot load CA file $T/unreadable.pem: Permission denied" --cacert "$T/unreadable.pem"
+fi
+unusable_ca "--capath with a missing directory" \
+	"cannot load CA directory $T/no-such-dir: No such file or directory" --capath "$T/no-such-dir"
+unusable_ca "--capath with a file" "cannot load CA directory $CA_FILE: Not a directory" \
+	--capath "$CA_FILE"
 is "$(grep -c "$NEVER" "$NGINX_ACCESS_LOG")" 0 "no request was sent with unusable trust anchors"
 
 # --- protocol mix-ups -----------------------------------------------------------------
 fetch_one "https://127.0.0.1:$HTTP_PORT/hello.txt" --cacert "$CA_FILE"
 is "$EVF_RC" 1 "https to a plain HTTP port: exit status 1"
-like "$(rep_get "$R" error_kind)" '^(tls|protocol)$' \
-	"https to a plain HTTP port: error_kind tls (or protocol)"
+is "$(rep_get "$R" error_kind)" tls "https to a plain HTTP port: error_kind tls"
+like "$(rep_get "$R" error)" 'wrong version number \(is this port plain HTTP\?\)$' \
+	"https to a plain HTTP port: the detail asks whether the port is plain HTTP"
 
 fetch_one "http://127.0.0.1:$HTTPS_PORT/hello.txt"
 is "$(rep_get "$R" status)" 400 "http to a TLS port: nginx's 400 is reported"

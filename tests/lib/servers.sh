@@ -2,7 +2,8 @@
 # common.sh).
 #
 #   start_badserver [ARGS...]   run tests/servers/badserver.py with ARGS
-#                               (e.g. --tls CERT KEY, --handshake-stall);
+#                               (e.g. --tls CERT KEY, --handshake-stall,
+#                               --handshake-reset);
 #                               sets BADSERVER_PORT, BADSERVER_PID and
 #                               BADSERVER_LOG (one line per request)
 #   start_fakedns [ARGS...]     run tests/servers/fakedns.py with ARGS

@@ -104,6 +104,8 @@ Options:
                         --tls certificate, the later ones these in turn
   --no-tickets          give no TLS session tickets (and keep no sessions)
   --handshake-stall     accept TCP connections, then read and send nothing
+  --handshake-reset     accept TCP connections, read the first bytes (the
+                        ClientHello), then close with a TCP RST
   --log FILE            one line per connection and request (default stderr)
 
 SIGTERM or SIGINT: close everything and exit 0.
@@ -212,16 +214,16 @@ def chunked(data, sizes=(1, 10, 100, 1000, 4096), ext=None, trailer=False):
     return b"".join(out)
 
 
-def rst(writer):
+def rst(transport):
     """Close the connection with a TCP RST instead of a FIN."""
-    sock = writer.get_extra_info("socket")
+    sock = transport.get_extra_info("socket")
     if sock is not None:
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                             struct.pack("ii", 1, 0))
         except OSError:
             pass
-    writer.transport.abort()
+    transport.abort()
 
 
 # What a handler returns: keep the connection for the next request, close it
@@ -554,7 +556,7 @@ class BadServer:
         if kind == "reset":
             await self.send(writer, b"HTTP/1.1 2")
             await asyncio.sleep(0.05)
-            rst(writer)
+            rst(writer.transport)
             return DONE
         if kind == "stall-head":
             await self.wait_for_eof(reader)
@@ -608,14 +610,14 @@ class BadServer:
         return DONE
 
     async def h_reset(self, req, arg, reader, writer, **_):
-        rst(writer)
+        rst(writer.transport)
         return DONE
 
     async def h_reset_mid(self, req, arg, reader, writer, **_):
         await self.send(writer, head(200, [("Content-Length", "100000")]) +
                         body_bytes(1000))
         await asyncio.sleep(0.2)
-        rst(writer)
+        rst(writer.transport)
         return DONE
 
     async def h_stall_headers(self, req, arg, reader, writer, **_):
@@ -762,6 +764,20 @@ class BadServer:
         def connection_lost(self, exc):
             self.server.stalled.discard(self.transport)
 
+    class ResetProtocol(asyncio.Protocol):
+        def __init__(self, server):
+            self.server = server
+            self.transport = None
+
+        def connection_made(self, transport):
+            self.transport = transport
+            self.server.connections += 1
+
+        def data_received(self, data):
+            self.server.log("conn=%d reset after %d bytes" % (
+                self.server.connections, len(data)))
+            rst(self.transport)
+
     # ----------------------------------------------------------- lifecycle
 
     def tls_context(self):
@@ -822,10 +838,11 @@ class BadServer:
         loop.set_exception_handler(
             lambda _loop, ctx: self.log("asyncio: %s %s" % (
                 ctx.get("message"), ctx.get("exception", ""))))
-        if self.args.handshake_stall:
+        if self.args.handshake_stall or self.args.handshake_reset:
+            proto = (BadServer.StallProtocol if self.args.handshake_stall
+                     else BadServer.ResetProtocol)
             server = await loop.create_server(
-                lambda: BadServer.StallProtocol(self), "127.0.0.1",
-                self.args.port, backlog=4096)
+                lambda: proto(self), "127.0.0.1", self.args.port, backlog=4096)
         else:
             ctx = self.tls_context()
             extra = {"ssl": ctx, "ssl_handshake_timeout": 30} if ctx else {}
@@ -914,6 +931,7 @@ def main():
     p.add_argument("--tls-next", nargs=2, action="append", metavar=("CERT", "KEY"))
     p.add_argument("--no-tickets", action="store_true")
     p.add_argument("--handshake-stall", action="store_true")
+    p.add_argument("--handshake-reset", action="store_true")
     p.add_argument("--stall-max", type=float, default=300.0,
                    help="seconds a stalled connection is held at most")
     p.add_argument("--log")
