@@ -9,9 +9,13 @@
  * Threads: a client and everything made from it must be used from the
  * thread that runs its event_base.
  *
- * The loop: idle keep-alive connections stay registered on the event_base
- * (for up to 30 s), so event_base_dispatch does not return by itself right
- * after the last transfer; evf_client_free closes them.
+ * The loop: a client keeps events registered only while a transfer is
+ * queued or running, its own evdns_base resolves a name, or a keep-alive
+ * connection is pooled.  A pooled connection is closed 30 s after its last
+ * use, or at once by evf_client_close_idle or evf_client_free; with
+ * keep-alive off there are none.  So event_base_dispatch returns by itself
+ * when the last on_done returns (keep-alive off, or evf_client_close_idle
+ * called from it), or 30 s later.
  *
  * Callbacks: every callback runs from the event loop, never from inside the
  * API call that caused it.  A transfer's on_done fires exactly once, unless
@@ -177,6 +181,15 @@ EVF_API evf_client *evf_client_new(struct event_base *base,
  * client: the memory is released once that callback returns.
  */
 EVF_API void evf_client_free(evf_client *client);
+
+/*
+ * Close every idle keep-alive connection of the client now, rather than
+ * 30 s after its last use; transfers and connections in use go on.  Once
+ * nothing else is registered, event_base_dispatch returns.  Returns the
+ * number of connections closed, or EVF_ERR_INVALID for NULL.  Safe from
+ * any callback.
+ */
+EVF_API int evf_client_close_idle(evf_client *client);
 
 /* Transfers started and not yet done, and those waiting for a slot. */
 EVF_API unsigned evf_client_active(const evf_client *client);

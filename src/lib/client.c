@@ -126,6 +126,31 @@ EVF_API unsigned evf_client_queued(const evf_client *c)
 	return c ? c->npending : 0;
 }
 
+EVF_API int evf_client_close_idle(evf_client *c)
+{
+	if (!c || c->freed)
+		return EVF_ERR_INVALID;
+	int n = 0;
+	client_enter(c);
+	/* closing a host's last connection may put it on the LRU of unused
+	 * hosts and evict another: start each bucket over after a close */
+	for (size_t i = 0; i < c->nbuckets && !c->freed; i++) {
+		struct host *h = c->hosts[i];
+		while (h && !c->freed) {
+			struct conn *cn = TAILQ_FIRST(&h->idle);
+			if (!cn) {
+				h = h->hnext;
+				continue;
+			}
+			conn_close(cn);
+			n++;
+			h = c->hosts[i];
+		}
+	}
+	client_leave(c);
+	return n;
+}
+
 void client_kick(struct evf_client *c)
 {
 	if (!c->kick_scheduled && !c->freed) {
