@@ -86,7 +86,10 @@ typedef struct evf_config evf_config;
 EVF_API evf_config *evf_config_new(void);
 EVF_API void evf_config_free(evf_config *cfg);
 
-/* Transfers in flight at once (default 50).  EVF_ERR_INVALID when 0. */
+/*
+ * Transfers in flight at once (default 50, for a batch; a server sets what
+ * its load needs, see evfetch(3)).  EVF_ERR_INVALID when 0.
+ */
 EVF_API int evf_config_set_max_transfers(evf_config *cfg, unsigned n);
 /* Connections per host:port (default 0 = no limit beyond max_transfers). */
 EVF_API int evf_config_set_max_per_host(evf_config *cfg, unsigned n);
@@ -191,7 +194,12 @@ EVF_API void evf_client_free(evf_client *client);
  */
 EVF_API int evf_client_close_idle(evf_client *client);
 
-/* Transfers started and not yet done, and those waiting for a slot. */
+/*
+ * Transfers holding one of the max_transfers slots (taken in evf_fetch when
+ * one is free, kept until on_done is due or the transfer is cancelled),
+ * and transfers waiting for a slot.  queued is nonzero only while active
+ * equals max_transfers.
+ */
 EVF_API unsigned evf_client_active(const evf_client *client);
 EVF_API unsigned evf_client_queued(const evf_client *client);
 
