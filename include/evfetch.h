@@ -63,7 +63,7 @@ enum evf_error {
 	EVF_ERR_CANCELLED = -11,         /* used internally; never reported */
 	EVF_ERR_TOO_MANY_REDIRECTS = -12,
 	EVF_ERR_REDIRECT = -13,          /* an unusable redirect target */
-	EVF_ERR_TOO_LARGE = -14,         /* a body or header past its limit */
+	EVF_ERR_TOO_LARGE = -14,         /* a body, head or trailer past its limit */
 	EVF_ERR_DECODE = -15,            /* content decoding failed */
 	EVF_ERR_TRUNCATED = -16,         /* the body ended before it was complete */
 	EVF_ERR_NETWORK = -17,           /* reset or failed send/receive on an open connection */
@@ -163,7 +163,10 @@ EVF_API int evf_config_set_max_handshakes(evf_config *cfg, unsigned n);
 EVF_API int evf_config_set_idle_timeout(evf_config *cfg, unsigned ms);
 /* Count HTTP status >= 400 as failure (EVF_ERR_HTTP); default off. */
 EVF_API int evf_config_set_fail_on_http_error(evf_config *cfg, int on);
-/* Limits on the response head (defaults 64 KiB and 100 header lines). */
+/*
+ * Limits on the response head (defaults 64 KiB and 100 header lines); the
+ * byte limit bounds trailers too.  Passing one is EVF_ERR_TOO_LARGE.
+ */
 EVF_API int evf_config_set_max_header_bytes(evf_config *cfg, size_t n);
 EVF_API int evf_config_set_max_headers(evf_config *cfg, unsigned n);
 
