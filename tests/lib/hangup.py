@@ -6,17 +6,19 @@ fetchd's /stats shows the request's upstream transfers running, then
 closes its connection (a FIN, or with --reset an RST) and measures how
 long fetchd takes to end those transfers.
 
-    hangup.py BASE PATH --running N [--reset] [--give-up SECS]
+    hangup.py BASE PATH --running N [--reset] [--give-up SECS] [--fields F,...]
 
-BASE is fetchd's http://127.0.0.1:PORT, PATH the request to give up on
-(/fetch?url=... or /proxy?url=...).  Prints one line:
+BASE is the server's http://127.0.0.1:PORT, PATH the request to give up
+on (fetchd's /fetch?url=... or /proxy?url=..., the aggregator's /agg?n=K).
+Prints one line:
 
-    gone_ms=M left=T,Q,J,P
+    gone_ms=M left=V,...
 
-M is the time from the close until /stats showed no transfer active or
-queued and no /fetch or /proxy job (or -1 when that did not happen within
---give-up seconds, default 5), and T,Q,J,P are transfers_active,
-transfers_queued, fetch_jobs_active and proxies_active as last seen.
+M is the time from the close until every one of the --fields of /stats
+was 0 (or -1 when that did not happen within --give-up seconds, default
+5), and V,... their values as last seen; the default fields are
+fetchd's transfers_active, transfers_queued, fetch_jobs_active and
+proxies_active.
 Exit status 0, or 2 when the transfers never started (N were not seen
 running within --give-up seconds).
 """
@@ -28,7 +30,7 @@ import sys
 import time
 import urllib.parse
 
-FIELDS = ("transfers_active", "transfers_queued", "fetch_jobs_active", "proxies_active")
+FIELDS = "transfers_active,transfers_queued,fetch_jobs_active,proxies_active"
 
 
 def stats(host, port):
@@ -51,7 +53,9 @@ def main():
     ap.add_argument("--running", type=int, required=True)
     ap.add_argument("--reset", action="store_true")
     ap.add_argument("--give-up", type=float, default=5.0)
+    ap.add_argument("--fields", default=FIELDS)
     a = ap.parse_args()
+    fields = a.fields.split(",")
     u = urllib.parse.urlsplit(a.base)
     host, port = u.hostname, u.port
 
@@ -74,13 +78,13 @@ def main():
     gone = -1
     while True:
         st = stats(host, port)
-        if all(st[f] == 0 for f in FIELDS):
+        if all(st[f] == 0 for f in fields):
             gone = (time.monotonic() - t0) * 1000
             break
         if time.monotonic() > end:
             break
         time.sleep(0.005)
-    print("gone_ms=%d left=%s" % (gone, ",".join(str(st[f]) for f in FIELDS)))
+    print("gone_ms=%d left=%s" % (gone, ",".join(str(st[f]) for f in fields)))
     return 0
 
 
