@@ -7,6 +7,10 @@
 #                        caller's die) when there is none that runs
 #   start_nginx PORT     start the nginx whose config is in $W/nginx.conf,
 #                        wait until 127.0.0.1:PORT accepts; sets NGINX_PID
+#   make_pki DIR         a CA (DIR/ca.pem) and a server certificate for
+#                        localhost and 127.0.0.1 (DIR/server.pem, .key),
+#                        EC P-256, valid 7 days; openssl's messages go to
+#                        DIR/openssl.log
 find_evfetch() {
 	local d libdir
 	EVFETCH_BIN=${EVFETCH_BIN:-$1/build/src/cli/.libs/evfetch}
@@ -40,4 +44,23 @@ start_nginx() {
 	done
 	cat "$W/logs/stdout.log" "$W/logs/error.log" >&2
 	die "nginx did not start"
+}
+
+make_pki() {
+	local d=$1
+	mkdir -p "$d"
+	_ossl() { openssl "$@" 2>>"$d/openssl.log" || die "openssl $1 failed, see $d/openssl.log"; }
+	_ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$d/ca.key"
+	_ossl req -new -x509 -key "$d/ca.key" -sha256 -days 7 -subj "/CN=evfetch bench CA" \
+		-addext "basicConstraints=critical,CA:TRUE" \
+		-addext "keyUsage=critical,keyCertSign,cRLSign" -out "$d/ca.pem"
+	_ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$d/server.key"
+	_ossl req -new -key "$d/server.key" -subj "/CN=localhost" -out "$d/server.csr"
+	printf '%s\n' "basicConstraints = critical, CA:FALSE" \
+		"keyUsage = critical, digitalSignature" \
+		"extendedKeyUsage = serverAuth" \
+		"subjectAltName = DNS:localhost, IP:127.0.0.1" >"$d/server.ext"
+	_ossl x509 -req -in "$d/server.csr" -sha256 -days 7 -CA "$d/ca.pem" \
+		-CAkey "$d/ca.key" -set_serial 4242 -extfile "$d/server.ext" \
+		-out "$d/server.pem"
 }

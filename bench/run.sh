@@ -139,22 +139,7 @@ unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY SSL_CERT
 mkdir -p "$W/pki" "$W/www/slow" "$W/logs" "$W/tmp" "$W/lists" "$W/out" "$W/home"
 
 # ------------------------------------------------------------------ PKI
-ossl() { openssl "$@" 2>>"$W/pki/openssl.log" || die "openssl $1 failed, see $W/pki/openssl.log"; }
-ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$W/pki/ca.key"
-ossl req -new -x509 -key "$W/pki/ca.key" -sha256 -days 7 -subj "/CN=evfetch bench CA" \
-	-addext "basicConstraints=critical,CA:TRUE" \
-	-addext "keyUsage=critical,keyCertSign,cRLSign" -out "$W/pki/ca.pem"
-ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$W/pki/server.key"
-ossl req -new -key "$W/pki/server.key" -subj "/CN=localhost" -out "$W/pki/server.csr"
-cat >"$W/pki/server.ext" <<EOF
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = serverAuth
-subjectAltName = DNS:localhost, IP:127.0.0.1
-EOF
-ossl x509 -req -in "$W/pki/server.csr" -sha256 -days 7 -CA "$W/pki/ca.pem" \
-	-CAkey "$W/pki/ca.key" -set_serial 4242 -extfile "$W/pki/server.ext" \
-	-out "$W/pki/server.pem"
+make_pki "$W/pki"
 CA=$W/pki/ca.pem
 
 head -c 1024 /dev/urandom >"$W/www/1k.bin"

@@ -17,8 +17,13 @@
  * output buffer holds more than --max-buffer bytes the upstream transfer
  * is paused, and it resumes once evhttp has written that buffer out.  A
  * slow client therefore slows the upstream down instead of making this
- * process buffer the whole body.  A client that goes away cancels its
- * upstream transfer.
+ * process buffer the whole body.
+ *
+ * A client that goes away cancels the transfers made for it, also while
+ * they have not produced a byte yet.  evhttp in libevent 2.1 stops reading
+ * a connection once it has parsed a request, so its close callback fires
+ * only when writing the reply fails; fetchd therefore watches the socket
+ * of every request it is still working on (struct hangup_watch).
  *
  * With --decode the client asks for gzip and deflate and /proxy streams
  * the decoded body (its reply names no Content-Encoding).  A pause holds
@@ -42,6 +47,7 @@
 #include <netinet/in.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -64,6 +70,7 @@ struct server {
 	unsigned fetch_jobs_active;
 	unsigned proxies_active;
 	uint64_t proxy_pauses, proxy_resumes, proxy_client_gone;
+	uint64_t clients_gone;     /* hang-ups noticed by a hangup_watch */
 	size_t max_buffered;
 	/* how late a 10 ms timer ran at worst: what blocked the loop */
 	struct event *lag_probe;
@@ -129,6 +136,68 @@ static void release_orphan(struct evhttp_request *req)
 		evhttp_request_free(req);
 }
 
+/* ------------------------------------------------------ client hang-up */
+
+/*
+ * evhttp (libevent 2.1) disables reading on a connection once it has
+ * parsed a request and enables it again after the reply, so a client that
+ * closes its connection meanwhile goes unnoticed: the close callback runs
+ * only when a write of the reply fails.  A request waiting for upstream
+ * transfers therefore watches its connection's socket with an event of
+ * its own and peeks (MSG_PEEK: the bytes stay for evhttp) when it becomes
+ * readable:
+ *   - 0 bytes (the client closed or half-closed its end, as nginx also
+ *     takes it) or an error such as ECONNRESET: the client is gone.  The
+ *     connection is freed, which runs the close callback, which cancels
+ *     the transfers and frees the request's state;
+ *   - some bytes: the client sent more (a pipelined request).  It is still
+ *     there; stop watching, or the level-triggered event would fire again
+ *     and again, and leave the rest to the close callback.
+ * The watch is removed before the reply is sent, when evhttp reads again.
+ */
+struct hangup_watch {
+	struct event *ev;
+	struct server *srv;
+	struct evhttp_connection *evcon;
+};
+
+static void hangup_peek(evutil_socket_t fd, short what, void *arg)
+{
+	struct hangup_watch *w = arg;
+	char byte;
+	ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n > 0) {
+		event_del(w->ev);
+		return;
+	}
+	w->srv->clients_gone++;
+	/* runs the close callback, which ends the watch (and w) too */
+	evhttp_connection_free(w->evcon);
+}
+
+/* Start watching req's client; 0, or -1 when no event could be made. */
+static int hangup_watch_start(struct hangup_watch *w, struct server *srv,
+                              struct evhttp_request *req)
+{
+	w->srv = srv;
+	w->evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(w->evcon);
+	w->ev = event_new(srv->base, bufferevent_getfd(bev), EV_READ | EV_PERSIST,
+	                  hangup_peek, w);
+	if (!w->ev || event_add(w->ev, NULL) != 0)
+		return -1;
+	return 0;
+}
+
+static void hangup_watch_stop(struct hangup_watch *w)
+{
+	if (w->ev)
+		event_free(w->ev);
+	w->ev = NULL;
+}
+
 /* ------------------------------------------------------------- /fetch */
 
 struct fetch_job;
@@ -148,6 +217,7 @@ struct fetch_job {
 	struct server *srv;
 	struct evhttp_request *req;
 	struct evhttp_connection *evcon;
+	struct hangup_watch watch;
 	size_t n, ndone;
 	double start_ms;
 	struct fetch_item items[];
@@ -155,6 +225,7 @@ struct fetch_job {
 
 static void fetch_job_free(struct fetch_job *job)
 {
+	hangup_watch_stop(&job->watch);
 	for (size_t i = 0; i < job->n; i++) {
 		free(job->items[i].url);
 		free(job->items[i].detail);
@@ -171,6 +242,7 @@ static void fetch_reply(struct fetch_job *job)
 		nok += job->items[i].error == EVF_OK;
 	/* the reply ends our interest in the connection */
 	evhttp_connection_set_closecb(job->evcon, NULL, NULL);
+	hangup_watch_stop(&job->watch);
 	if (!out) {
 		reply_text(job->req, HTTP_INTERNAL, "out of memory");
 		fetch_job_free(job);
@@ -276,6 +348,8 @@ static void handle_fetch(struct server *srv, struct evhttp_request *req,
 		return;
 	}
 	evhttp_connection_set_closecb(job->evcon, fetch_client_closed, job);
+	if (hangup_watch_start(&job->watch, srv, req) != 0)
+		fprintf(stderr, "fetchd: cannot watch a client for hang-ups\n");
 }
 
 /* ------------------------------------------------------------- /proxy */
@@ -285,6 +359,7 @@ struct proxy {
 	struct evhttp_request *req;
 	struct evhttp_connection *evcon;
 	evf_transfer *t;         /* NULL once done or cancelled */
+	struct hangup_watch watch;
 	struct evbuffer *chunk;
 	int started;             /* the reply head went out */
 	int paused;
@@ -292,6 +367,7 @@ struct proxy {
 
 static void proxy_free(struct proxy *px)
 {
+	hangup_watch_stop(&px->watch);
 	if (px->chunk)
 		evbuffer_free(px->chunk);
 	px->srv->proxies_active--;
@@ -353,6 +429,7 @@ static void proxy_on_done(evf_transfer *t, const evf_result *res, void *arg)
 	struct proxy *px = arg;
 	px->t = NULL;
 	evhttp_connection_set_closecb(px->evcon, NULL, NULL);
+	hangup_watch_stop(&px->watch);
 	if (res->error == EVF_OK) {
 		if (!px->started)
 			evhttp_send_reply_start(px->req, res->status, NULL);
@@ -419,6 +496,8 @@ static void handle_proxy(struct server *srv, struct evhttp_request *req,
 		return;
 	}
 	evhttp_connection_set_closecb(px->evcon, proxy_client_closed, px);
+	if (hangup_watch_start(&px->watch, srv, req) != 0)
+		fprintf(stderr, "fetchd: cannot watch a client for hang-ups\n");
 }
 
 /* -------------------------------------------------------- dispatching */
@@ -454,11 +533,13 @@ static void handle_stats(struct server *srv, struct evhttp_request *req,
 	evbuffer_add_printf(out,
 	                    "{\"fetch_jobs_active\":%u,\"proxies_active\":%u,"
 	                    "\"proxy_pauses\":%" PRIu64 ",\"proxy_resumes\":%" PRIu64 ","
-	                    "\"proxy_client_gone\":%" PRIu64 ",\"max_buffered\":%zu,"
+	                    "\"proxy_client_gone\":%" PRIu64 ",\"clients_gone\":%" PRIu64 ","
+	                    "\"max_buffered\":%zu,"
 	                    "\"max_buffer\":%zu,\"transfers_active\":%u,"
 	                    "\"transfers_queued\":%u,\"loop_lag_max_ms\":%.1f}\n",
 	                    srv->fetch_jobs_active, srv->proxies_active, srv->proxy_pauses,
-	                    srv->proxy_resumes, srv->proxy_client_gone, max_buffered,
+	                    srv->proxy_resumes, srv->proxy_client_gone, srv->clients_gone,
+	                    max_buffered,
 	                    srv->max_buffer, evf_client_active(srv->client),
 	                    evf_client_queued(srv->client), lag);
 	reply_json(req, out);

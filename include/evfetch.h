@@ -9,9 +9,13 @@
  * Threads: a client and everything made from it must be used from the
  * thread that runs its event_base.
  *
- * The loop: idle keep-alive connections stay registered on the event_base
- * (for up to 30 s), so event_base_dispatch does not return by itself right
- * after the last transfer; evf_client_free closes them.
+ * The loop: a client keeps events registered only while a transfer is
+ * queued or running, its own evdns_base resolves a name, or a keep-alive
+ * connection is pooled.  A pooled connection is closed 30 s after its last
+ * use, or at once by evf_client_close_idle or evf_client_free; with
+ * keep-alive off there are none.  So event_base_dispatch returns by itself
+ * when the last on_done returns (keep-alive off, or evf_client_close_idle
+ * called from it), or 30 s later.
  *
  * Callbacks: every callback runs from the event loop, never from inside the
  * API call that caused it.  A transfer's on_done fires exactly once, unless
@@ -59,7 +63,7 @@ enum evf_error {
 	EVF_ERR_CANCELLED = -11,         /* used internally; never reported */
 	EVF_ERR_TOO_MANY_REDIRECTS = -12,
 	EVF_ERR_REDIRECT = -13,          /* an unusable redirect target */
-	EVF_ERR_TOO_LARGE = -14,         /* a body or header past its limit */
+	EVF_ERR_TOO_LARGE = -14,         /* a body, head or trailer past its limit */
 	EVF_ERR_DECODE = -15,            /* content decoding failed */
 	EVF_ERR_TRUNCATED = -16,         /* the body ended before it was complete */
 	EVF_ERR_NETWORK = -17,           /* reset or failed send/receive on an open connection */
@@ -82,7 +86,10 @@ typedef struct evf_config evf_config;
 EVF_API evf_config *evf_config_new(void);
 EVF_API void evf_config_free(evf_config *cfg);
 
-/* Transfers in flight at once (default 50).  EVF_ERR_INVALID when 0. */
+/*
+ * Transfers in flight at once (default 50, for a batch; a server sets what
+ * its load needs, see evfetch(3)).  EVF_ERR_INVALID when 0.
+ */
 EVF_API int evf_config_set_max_transfers(evf_config *cfg, unsigned n);
 /* Connections per host:port (default 0 = no limit beyond max_transfers). */
 EVF_API int evf_config_set_max_per_host(evf_config *cfg, unsigned n);
@@ -163,7 +170,10 @@ EVF_API int evf_config_set_max_handshakes(evf_config *cfg, unsigned n);
 EVF_API int evf_config_set_idle_timeout(evf_config *cfg, unsigned ms);
 /* Count HTTP status >= 400 as failure (EVF_ERR_HTTP); default off. */
 EVF_API int evf_config_set_fail_on_http_error(evf_config *cfg, int on);
-/* Limits on the response head (defaults 64 KiB and 100 header lines). */
+/*
+ * Limits on the response head (defaults 64 KiB and 100 header lines); the
+ * byte limit bounds trailers too.  Passing one is EVF_ERR_TOO_LARGE.
+ */
 EVF_API int evf_config_set_max_header_bytes(evf_config *cfg, size_t n);
 EVF_API int evf_config_set_max_headers(evf_config *cfg, unsigned n);
 
@@ -196,7 +206,21 @@ EVF_API evf_client *evf_client_new2(struct event_base *base,
  */
 EVF_API void evf_client_free(evf_client *client);
 
-/* Transfers started and not yet done, and those waiting for a slot. */
+/*
+ * Close every idle keep-alive connection of the client now, rather than
+ * 30 s after its last use; transfers and connections in use go on.  Once
+ * nothing else is registered, event_base_dispatch returns.  Returns the
+ * number of connections closed, or EVF_ERR_INVALID for NULL.  Safe from
+ * any callback.
+ */
+EVF_API int evf_client_close_idle(evf_client *client);
+
+/*
+ * Transfers holding one of the max_transfers slots (taken in evf_fetch when
+ * one is free, kept until on_done is due or the transfer is cancelled),
+ * and transfers waiting for a slot.  queued is nonzero only while active
+ * equals max_transfers.
+ */
 EVF_API unsigned evf_client_active(const evf_client *client);
 EVF_API unsigned evf_client_queued(const evf_client *client);
 

@@ -3,6 +3,12 @@
  * waiting for a slot, the limit on transfers in flight, and the deferred
  * delivery of on_done so that it never runs inside the caller's API call.
  *
+ * Slots: a transfer takes one of the max_transfers slots as soon as one is
+ * free, in evf_fetch or when another transfer gives its slot back, and
+ * waits on `ready` until kick_cb starts it from the loop; without a slot
+ * it waits on `pending`.  So evf_client_active counts slots in use and
+ * evf_client_queued is nonzero only while all of them are.
+ *
  * Re-entrancy: every libevent callback into the library brackets its work
  * with client_enter/client_leave.  evf_client_free from inside a callback
  * only marks the client; the outermost client_leave releases it.
@@ -43,6 +49,7 @@ EVF_API evf_client *evf_client_new2(struct event_base *base, const evf_config *c
 	if (evf_config_copy(&c->cfg, cfg ? cfg : &defaults) != 0)
 		goto fail1;
 	TAILQ_INIT(&c->pending);
+	TAILQ_INIT(&c->ready);
 	TAILQ_INIT(&c->done);
 	TAILQ_INIT(&c->live);
 	TAILQ_INIT(&c->hs_wait);
@@ -102,8 +109,8 @@ static void destroy(struct evf_client *c)
 	struct evf_transfer *t;
 	/* every transfer is on one of these lists; idle connections are on
 	 * their hosts' lists */
-	while ((t = TAILQ_FIRST(&c->pending)) || (t = TAILQ_FIRST(&c->done)) ||
-	       (t = TAILQ_FIRST(&c->live)))
+	while ((t = TAILQ_FIRST(&c->pending)) || (t = TAILQ_FIRST(&c->ready)) ||
+	       (t = TAILQ_FIRST(&c->done)) || (t = TAILQ_FIRST(&c->live)))
 		client_discard(c, t);
 	pool_free_all(c);
 	event_del(&c->kick);
@@ -149,6 +156,53 @@ EVF_API unsigned evf_client_queued(const evf_client *c)
 	return c ? c->npending : 0;
 }
 
+EVF_API int evf_client_close_idle(evf_client *c)
+{
+	if (!c || c->freed)
+		return EVF_ERR_INVALID;
+	int n = 0;
+	client_enter(c);
+	/* closing a host's last connection may put it on the LRU of unused
+	 * hosts and evict another: start each bucket over after a close */
+	for (size_t i = 0; i < c->nbuckets && !c->freed; i++) {
+		struct host *h = c->hosts[i];
+		while (h && !c->freed) {
+			struct conn *cn = TAILQ_FIRST(&h->idle);
+			if (!cn) {
+				h = h->hnext;
+				continue;
+			}
+			conn_close(cn);
+			n++;
+			h = c->hosts[i];
+		}
+	}
+	client_leave(c);
+	return n;
+}
+
+/* Give free slots to transfers waiting for one; kick_cb starts them. */
+static void give_slots(struct evf_client *c)
+{
+	struct evf_transfer *t;
+	while (c->nactive < c->cfg.max_transfers && (t = TAILQ_FIRST(&c->pending))) {
+		TAILQ_REMOVE(&c->pending, t, link);
+		c->npending--;
+		c->nactive++;
+		t->counted_active = 1;
+		TAILQ_INSERT_TAIL(&c->ready, t, link);
+		client_kick(c);
+	}
+}
+
+/* t gives its slot back. */
+static void slot_free(struct evf_client *c, struct evf_transfer *t)
+{
+	t->counted_active = 0;
+	c->nactive--;
+	give_slots(c);
+}
+
 void client_kick(struct evf_client *c)
 {
 	if (!c->kick_scheduled && !c->freed) {
@@ -169,12 +223,8 @@ static void kick_cb(evutil_socket_t fd, short what, void *arg)
 		TAILQ_REMOVE(&c->hs_wait, cn, link);
 		conn_start(cn);
 	}
-	while (!c->freed && c->nactive < c->cfg.max_transfers &&
-	       (t = TAILQ_FIRST(&c->pending))) {
-		TAILQ_REMOVE(&c->pending, t, link);
-		c->npending--;
-		c->nactive++;
-		t->counted_active = 1;
+	while (!c->freed && (t = TAILQ_FIRST(&c->ready))) {
+		TAILQ_REMOVE(&c->ready, t, link);
 		TAILQ_INSERT_TAIL(&c->live, t, live_link);
 		t->on_live = 1;
 		transfer_start(t);
@@ -188,17 +238,13 @@ void client_transfer_done(struct evf_client *c, struct evf_transfer *t)
 		TAILQ_REMOVE(&c->live, t, live_link);
 		t->on_live = 0;
 	}
-	if (t->counted_active) {
-		t->counted_active = 0;
-		c->nactive--;
-	}
+	if (t->counted_active)
+		slot_free(c, t);
 	TAILQ_INSERT_TAIL(&c->done, t, link);
 	if (!c->drain_scheduled) {
 		c->drain_scheduled = 1;
 		event_active(&c->drain, EV_TIMEOUT, 1);
 	}
-	if (!TAILQ_EMPTY(&c->pending))
-		client_kick(c);
 }
 
 static void drain_cb(evutil_socket_t fd, short what, void *arg)
@@ -281,7 +327,7 @@ EVF_API evf_transfer *evf_fetch(evf_client *c, const evf_request *req,
 	t->start_us = evf_now_us();   /* transfer_start turns it into queued_us */
 	TAILQ_INSERT_TAIL(&c->pending, t, link);
 	c->npending++;
-	client_kick(c);
+	give_slots(c);
 	if (err)
 		*err = 0;
 	return t;
@@ -297,8 +343,12 @@ void client_discard(struct evf_client *c, struct evf_transfer *t)
 {
 	switch (t->state) {
 	case XS_QUEUED:
-		TAILQ_REMOVE(&c->pending, t, link);
-		c->npending--;
+		if (t->counted_active) {
+			TAILQ_REMOVE(&c->ready, t, link);
+		} else {
+			TAILQ_REMOVE(&c->pending, t, link);
+			c->npending--;
+		}
 		break;
 	case XS_WAIT_HOST:
 		TAILQ_REMOVE(&t->host->waiting, t, link);
@@ -320,11 +370,8 @@ void client_discard(struct evf_client *c, struct evf_transfer *t)
 		cn->xfer = NULL;
 		conn_close(cn);
 	}
-	if (t->counted_active) {
-		t->counted_active = 0;
-		c->nactive--;
-		client_kick(c);
-	}
+	if (t->counted_active)
+		slot_free(c, t);
 	transfer_free(t);
 }
 

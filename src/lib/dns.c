@@ -20,14 +20,22 @@ int dns_setup(struct evf_client *c)
 		c->own_dns = 0;
 		return 0;
 	}
-	/* DISABLE_WHEN_INACTIVE: an idle resolver must not keep the loop alive */
-	int flags = EVDNS_BASE_DISABLE_WHEN_INACTIVE;
-	if (!c->cfg.dns_servers)
-		flags |= EVDNS_BASE_INITIALIZE_NAMESERVERS;
-	c->dns = evdns_base_new(c->base, flags);
+	/*
+	 * DISABLE_WHEN_INACTIVE: an idle resolver must not keep the loop
+	 * alive.  A name server's socket is registered, or not, when it is
+	 * added, and evdns_base_new (libevent 2.1) reads resolv.conf for
+	 * INITIALIZE_NAMESERVERS before it sets that flag: those servers would
+	 * stay registered for good.  So the base gets the flag first and
+	 * resolv.conf is read afterwards, as evdns_base_new would (failing
+	 * where it fails).
+	 */
+	c->dns = evdns_base_new(c->base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
 	if (!c->dns)
 		return EVF_ERR_NOMEM;
 	c->own_dns = 1;
+	if (!c->cfg.dns_servers &&
+	    evdns_base_resolv_conf_parse(c->dns, DNS_OPTIONS_ALL, "/etc/resolv.conf") != 0)
+		return EVF_ERR_NOMEM;
 	if (c->cfg.dns_servers) {
 		char *copy = evf_strdup(c->cfg.dns_servers), *save = NULL;
 		if (!copy)

@@ -1,6 +1,7 @@
 /*
  * http1.c - HTTP/1.1 protocol layer: builds request heads and parses
- * responses with llhttp, under limits on the head's size and line count.
+ * responses with llhttp, under limits on the head's size and line count
+ * (passing one is EVF_ERR_TOO_LARGE; broken framing is EVF_ERR_PROTOCOL).
  *
  * The parser stops at the end of the final response (llhttp is paused in
  * on_message_complete) so the caller learns how many bytes belonged to it:
@@ -91,7 +92,7 @@ static int trailer_bytes(struct http1_parser *h, size_t len)
 		char why[96];
 		snprintf(why, sizeof why, "response trailers larger than %zu bytes",
 		         h->limits.max_header_bytes);
-		return fail(h, EVF_ERR_PROTOCOL, why);
+		return fail(h, EVF_ERR_TOO_LARGE, why);
 	}
 	return 0;
 }
@@ -106,7 +107,7 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 			char why[96];
 			snprintf(why, sizeof why, "more than %u response header lines",
 			         h->limits.max_headers);
-			return fail(h, EVF_ERR_PROTOCOL, why);
+			return fail(h, EVF_ERR_TOO_LARGE, why);
 		}
 		h->in_field = 1;
 	}
@@ -487,7 +488,7 @@ int http1_feed(struct http1_parser *h, const char *data, size_t len, size_t *use
 			if (room == 0) {
 				char why[96];
 				snprintf(why, sizeof why, "response head larger than %zu bytes", max);
-				fail(h, EVF_ERR_PROTOCOL, why);
+				fail(h, EVF_ERR_TOO_LARGE, why);
 				return h->error;
 			}
 			if (n > room)

@@ -288,7 +288,7 @@ void pool_free_all(struct evf_client *c);
 /* --------------------------------------------------------------- transfer */
 
 enum xfer_state {
-	XS_QUEUED,     /* in the client's pending queue */
+	XS_QUEUED,     /* on the client's pending or ready queue */
 	XS_WAIT_HOST,  /* waiting for a connection slot of its host */
 	XS_CONNECT,    /* its connection is being opened */
 	XS_REQUEST,    /* sending the request */
@@ -392,11 +392,12 @@ struct evf_client {
 	BIO_METHOD *bio_meth;      /* sockets without SIGPIPE */
 	struct evdns_base *dns;
 	int own_dns;
-	struct xfer_list pending;
+	struct xfer_list pending;  /* waiting for a slot (max_transfers) */
+	struct xfer_list ready;    /* holding a slot, to be started by kick_cb */
 	struct xfer_list live;     /* dispatched, not yet done */
 	struct xfer_list done;
-	unsigned npending;
-	unsigned nactive;
+	unsigned npending;         /* on pending */
+	unsigned nactive;          /* holding a slot: on ready or live */
 	unsigned nwaiting;
 	struct event kick;        /* deferred dispatch of the pending queue */
 	struct event drain;       /* deferred on_done calls */

@@ -5,7 +5,10 @@
  * be late by more than 100 ms while N transfers run.  Every transfer's
  * on_done must fire exactly once, never inside evf_fetch; cancelled
  * transfers must never call back; freeing the client with transfers in
- * flight must be quiet and leak-free.
+ * flight must be quiet and leak-free.  The counters: a transfer holds one
+ * of the max_transfers slots from evf_fetch on when one is free, so
+ * evf_client_queued is nonzero only while evf_client_active is at the
+ * limit, also right after evf_fetch and inside on_done.
  *
  * usage: test_embed URL_PREFIX CA_FILE N   (URL_PREFIX + index is fetched)
  */
@@ -17,6 +20,8 @@
 #include <event2/event.h>
 
 #include "evfetch.h"
+
+#define MAX_TRANSFERS 50
 
 static int tests, failures;
 
@@ -44,6 +49,8 @@ struct run {
 	int cancelled_called_back;
 	int timings_out_of_order, nqueued;
 	uint64_t max_queued_us;
+	int counters_wrong;        /* on_done saw queued > 0 below the limit */
+	unsigned active_max, queued_seen;
 	double last_tick, max_late;
 	struct event *tick;
 	int ticks;
@@ -76,6 +83,19 @@ static void on_done(evf_transfer *t, const evf_result *res, void *arg)
 		r->done_inside_fetch++;
 	r->done_count[it->index]++;
 	r->ndone++;
+	if (r->client) {
+		unsigned a = evf_client_active(r->client), q = evf_client_queued(r->client);
+		if (a > r->active_max)
+			r->active_max = a;
+		if (q)
+			r->queued_seen++;
+		if (a > MAX_TRANSFERS || (q > 0 && a != MAX_TRANSFERS) ||
+		    (int)(a + q) > r->n - r->ndone) {
+			if (!r->counters_wrong)
+				printf("# in on_done #%d: active %u, queued %u\n", r->ndone, a, q);
+			r->counters_wrong++;
+		}
+	}
 	if (res->error == EVF_OK && res->status == 200) {
 		r->nsucceeded++;
 		/* each phase of the attempt after the one before it, all within
@@ -95,8 +115,7 @@ static void on_done(evf_transfer *t, const evf_result *res, void *arg)
 			r->nqueued++;
 		if (res->queued_us > r->max_queued_us)
 			r->max_queued_us = res->queued_us;
-	}
-	else if (r->nsucceeded + 5 > r->ndone)
+	} else if (r->nsucceeded + 5 > r->ndone)
 		fprintf(stderr, "# %s: %s (%s)\n", res->url, evf_error_name(res->error),
 		        res->detail ? res->detail : "");
 	if (r->ndone == r->n) {
@@ -119,7 +138,7 @@ int main(int argc, char **argv)
 	r.base = event_base_new();
 	evf_config *cfg = evf_config_new();
 	evf_config_set_ca_file(cfg, ca);
-	evf_config_set_max_transfers(cfg, 50);
+	evf_config_set_max_transfers(cfg, MAX_TRANSFERS);
 	int err = 0;
 	r.client = evf_client_new(r.base, cfg, &err);
 	evf_config_free(cfg);
@@ -150,10 +169,29 @@ int main(int argc, char **argv)
 		started += handles[i] != NULL;
 	}
 	ok(started == n + ncancel, "every evf_fetch returned a handle");
+	unsigned want_active = started < MAX_TRANSFERS ? (unsigned)started : MAX_TRANSFERS;
+	unsigned a = evf_client_active(r.client), q = evf_client_queued(r.client);
+	printf("# after %d evf_fetch calls: active %u, queued %u\n", started, a, q);
+	ok(a == want_active && q == (unsigned)started - want_active,
+	   "right after evf_fetch, transfers up to max_transfers are active, the rest queued");
 	/* the extra ones are cancelled before the loop runs: no callback */
 	for (int i = n; i < n + ncancel; i++) {
 		items[i].cancelled = 1;
 		evf_transfer_cancel(handles[i]);
+	}
+	want_active = n < MAX_TRANSFERS ? (unsigned)n : MAX_TRANSFERS;
+	ok(evf_client_active(r.client) == want_active &&
+	   evf_client_queued(r.client) == (unsigned)n - want_active,
+	   "cancelling queued transfers leaves the active ones");
+	/* cancelling an active one hands its slot to the next queued one */
+	if (n > MAX_TRANSFERS) {
+		items[0].cancelled = 1;
+		evf_transfer_cancel(handles[0]);
+		r.done_count[0] = 1;   /* it will not call back: count it as done */
+		r.ndone++;
+		ok(evf_client_active(r.client) == MAX_TRANSFERS &&
+		   evf_client_queued(r.client) == (unsigned)n - MAX_TRANSFERS - 1,
+		   "cancelling an active transfer gives its slot to a queued one at once");
 	}
 	double t0 = now_ms();
 	r.last_tick = t0;
@@ -168,13 +206,16 @@ int main(int argc, char **argv)
 		if (r.done_count[i] != 1)
 			once = 0;
 	ok(once, "every transfer's on_done fired exactly once");
-	ok(r.nsucceeded == n, "every transfer succeeded with status 200");
+	ok(r.nsucceeded == (n > MAX_TRANSFERS ? n - 1 : n),
+	   "every transfer not cancelled succeeded with status 200");
 	ok(r.done_inside_fetch == 0, "on_done never fired inside evf_fetch");
 	ok(r.cancelled_called_back == 0, "cancelled transfers never called back");
 	ok(r.max_late < 100.0, "the caller's 10 ms timer was never late by 100 ms");
 	ok(r.timings_out_of_order == 0, "timings: phases in order, first byte within the total");
 	ok(n <= 100 || r.max_queued_us >= 1000,
 	   "timings: with more transfers than slots, some waited in the queue (queued_us)");
+	ok(r.counters_wrong == 0 && r.active_max == MAX_TRANSFERS && r.queued_seen > 0,
+	   "in every on_done: queued only while max_transfers are active, never more");
 	printf("# %d transfers in %.1f ms, %d timer ticks, max lateness %.2f ms, "
 	       "%d queued (at most %.1f ms)\n", n, elapsed, r.ticks, r.max_late, r.nqueued,
 	       r.max_queued_us / 1e3);

@@ -6,7 +6,9 @@
 # against the installed header and library through pkg-config (with
 # PKG_CONFIG_SYSROOT_DIR pointing into the DESTDIR), runs it against a port
 # where nothing listens and, when nginx is available, against a real HTTPS
-# URL; checks that the README's embedding example is that same program;
+# URL; builds examples/fetchd.c, which uses evhttp as well, with the
+# command evfetch(3) gives and fetches through it; checks that the README's
+# embedding example is that same program;
 # and finally that `make uninstall` removes every file again.
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 : "${TOP_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
@@ -119,6 +121,47 @@ if [ -x "$T/minimal" ]; then
 	fi
 else
 	skip "the program did not build" 4
+fi
+
+# ------------------------- a server that also uses evhttp, as evfetch(3) says
+
+# evfetch(3) gives the command for a program that uses evhttp besides the
+# library; examples/fetchd.c is such a program.  Linking it with what
+# pkg-config says must succeed: with only libevent_core on the command line
+# the linker refuses evhttp's symbols ("DSO missing from command line").
+FETCHD_SRC=$TOP_SRCDIR/examples/fetchd.c
+DOC_CMD='cc server.c $(pkg-config --cflags --libs evfetch) -o server'
+doc=$(sed -n '/^\.EX/,/^\.EE/{s/\\-/-/g;/^cc server\.c /p}' "$TOP_SRCDIR/docs/evfetch.3")
+is "$doc" "$DOC_CMD" "evfetch(3) shows how to build a server that also uses evhttp"
+libs=$(pkg-config --libs evfetch)
+like "$libs" '-levent_extra' "pkg-config --libs evfetch names libevent_extra (evdns, evhttp)"
+like "$libs" '-levent_core' "pkg-config --libs evfetch names libevent_core"
+unlike "$libs" '-lssl|-lcrypto|-lz( |$)' "OpenSSL and zlib are private to the library"
+like "$(pkg-config --static --libs evfetch)" '-lssl.*-lcrypto.*-lz' \
+	"pkg-config --static --libs evfetch adds OpenSSL and zlib"
+# shellcheck disable=SC2086
+${CC_BUILD:-cc} $CFLAGS_BUILD -Wall -Werror -o "$T/fetchd" "$FETCHD_SRC" \
+	$(pkg-config --cflags --libs evfetch) $LDFLAGS_BUILD >"$T/cc-fetchd.log" 2>&1
+ok $? "examples/fetchd.c (evhttp and evfetch) builds with that command" ||
+	diag_file "$T/cc-fetchd.log"
+if [ -x "$T/fetchd" ] && [ -n "${HTTPS_PORT:-}" ] && command -v curl >/dev/null; then
+	LD_LIBRARY_PATH=$DEST$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
+		"$T/fetchd" --port 0 --cacert "$CA_FILE" >"$T/fetchd.out" 2>"$T/fetchd.err" &
+	fetchd_pid=$!
+	at_exit "stop_pid $fetchd_pid"
+	for ((i = 0; i < 100; i++)); do
+		[ -s "$T/fetchd.out" ] && break
+		sleep 0.05
+	done
+	fport=$(head -n 1 "$T/fetchd.out")
+	u=$("$PYTHON3" -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' \
+		"https://127.0.0.1:$HTTPS_PORT/n/linked")
+	body=$(curl -s --max-time 20 "http://127.0.0.1:$fport/fetch?url=$u")
+	like "$body" '"ok":1,.*"status":200' "the server built on the installed library fetches" ||
+		diag_file "$T/fetchd.err"
+	stop_pid "$fetchd_pid"
+else
+	skip "the server did not build, or no nginx or curl"
 fi
 
 # --------------------------------- the README's example is that program

@@ -340,15 +340,16 @@ int main(void)
 	expect_err("101 never asked for", "HTTP/1.1 101 Switching Protocols\r\n\r\n", 0,
 	           EVF_ERR_PROTOCOL);
 
-	/* limits: 4096 head bytes and 20 header lines in run() */
+	/* limits: 4096 head bytes and 20 header lines in run(); passing one
+	 * is EVF_ERR_TOO_LARGE, as for max_body, not a protocol error */
 	char big[8192];
 	snprintf(big, sizeof big, "HTTP/1.1 200 OK\r\nX-Big: %05000d\r\n\r\n", 0);
-	expect_err("header larger than the limit", big, 0, EVF_ERR_PROTOCOL);
+	expect_err("header larger than the limit", big, 0, EVF_ERR_TOO_LARGE);
 	size_t o2 = (size_t)snprintf(big, sizeof big, "HTTP/1.1 200 OK\r\n");
 	for (int i = 0; i < 30; i++)
 		o2 += (size_t)snprintf(big + o2, sizeof big - o2, "X-%d: v\r\n", i);
 	snprintf(big + o2, sizeof big - o2, "Content-Length: 0\r\n\r\n");
-	expect_err("more header lines than the limit", big, 0, EVF_ERR_PROTOCOL);
+	expect_err("more header lines than the limit", big, 0, EVF_ERR_TOO_LARGE);
 	o2 = (size_t)snprintf(big, sizeof big, "HTTP/1.1 200 OK\r\n");
 	for (int i = 0; i < 18; i++)
 		o2 += (size_t)snprintf(big + o2, sizeof big - o2, "X-%d: v\r\n", i);
@@ -361,14 +362,14 @@ int main(void)
 	for (int i = 0; i < 3000; i++)
 		o3 += (size_t)snprintf(big + o3, sizeof big - o3, "\r\n");
 	snprintf(big + o3, sizeof big - o3, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-	expect_err("6000 bytes of blank lines before the status line", big, 0, EVF_ERR_PROTOCOL);
+	expect_err("6000 bytes of blank lines before the status line", big, 0, EVF_ERR_TOO_LARGE);
 	o3 = 0;
 	for (int i = 0; i < 200; i++)
 		o3 += (size_t)snprintf(big + o3, sizeof big - o3, "HTTP/1.1 100 Continue\r\n\r\n");
 	snprintf(big + o3, sizeof big - o3, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-	expect_err("a flood of interim 100 responses", big, 0, EVF_ERR_PROTOCOL);
+	expect_err("a flood of interim 100 responses", big, 0, EVF_ERR_TOO_LARGE);
 	snprintf(big, sizeof big, "HTTP/1.1 200 OK\r\nX-Pad:%5000s\r\nContent-Length: 0\r\n\r\n", "v");
-	expect_err("a header padded with 5000 blanks", big, 0, EVF_ERR_PROTOCOL);
+	expect_err("a header padded with 5000 blanks", big, 0, EVF_ERR_TOO_LARGE);
 	expect_err("status 000", "HTTP/1.1 000 Zero\r\nContent-Length: 0\r\n\r\n", 0,
 	           EVF_ERR_PROTOCOL);
 	const char *nc = "HTTP/1.1 204 No Content\r\nContent-Length: 3\r\n\r\nabc";
@@ -389,7 +390,7 @@ int main(void)
 	for (int i = 0; i < 10; i++)
 		o3 += (size_t)snprintf(big + o3, sizeof big - o3, "X-T: %0500d\r\n", i);
 	snprintf(big + o3, sizeof big - o3, "\r\n");
-	expect_err("5 KB of trailers past the 4 KB limit", big, 0, EVF_ERR_PROTOCOL);
+	expect_err("5 KB of trailers past the 4 KB limit", big, 0, EVF_ERR_TOO_LARGE);
 	const char *tr = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n"
 	                 "X-Trailer: t\r\n\r\n";
 	expect_ok("small trailers are accepted and not kept", tr, 0, 0, 200, NULL, "ok",
