@@ -75,6 +75,13 @@ static void dl_remove(struct evf_transfer *t)
 	struct evf_client *c = t->client;
 	TAILQ_REMOVE(t->dl == DL_CONNECT ? &c->dl_connect : &c->dl_idle, t, link);
 	t->dl = DL_NONE;
+	if (c->dl_at && TAILQ_EMPTY(&c->dl_connect) && TAILQ_EMPTY(&c->dl_idle)) {
+		/* nothing left to time: a set timer would keep the caller's
+		 * loop running */
+		event_del(&c->dl_ev);
+		c->dl_at = 0;
+		c->dl_failed = 0;
+	}
 }
 
 /* Put t at the tail of a deadline list (its deadline is the latest). */
