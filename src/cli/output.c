@@ -159,6 +159,25 @@ is_proc_dir(const char *dir)
 }
 
 /*
+ * The kernel's rule for fs.protected_symlinks, which following a link
+ * here by hand would otherwise bypass: in a sticky directory that anyone
+ * may write to (/tmp), follow only a link that the caller or the
+ * directory's owner owns.  Someone else's link there may be a trap aimed
+ * at the caller's files.  Applied whatever the sysctl says.
+ */
+static int
+may_follow(const char *dir, const struct stat *link)
+{
+	struct stat ds;
+
+	if (stat(dir, &ds) < 0)
+		return 0;
+	if (!(ds.st_mode & S_ISVTX) || !(ds.st_mode & S_IWOTH))
+		return 1;
+	return link->st_uid == geteuid() || link->st_uid == ds.st_uid;
+}
+
+/*
  * Where -o's path leads, following symbolic links one at a time (a link
  * to a name that does not exist yet leads to that name).  *descriptor is
  * set when the way goes through /proc: the link itself is returned then.
@@ -189,6 +208,12 @@ follow_links(const char *path, int *descriptor)
 			free(dir);
 			*descriptor = 1;
 			return cur;
+		}
+		if (!may_follow(dir, &st)) {
+			free(dir);
+			free(cur);
+			errno = EPERM;
+			return NULL;
 		}
 		n = readlink(cur, buf, sizeof buf);
 		if (n < 0 || (size_t)n >= sizeof buf) {
@@ -224,6 +249,11 @@ init_file(struct cli_output *out)
 	int descriptor, exists, flags = O_WRONLY | O_NOCTTY | O_CLOEXEC;
 
 	out->target = follow_links(out->path, &descriptor);
+	if (out->target == NULL && errno == EPERM) {
+		cli_usage_error("refusing to follow '%s': a link in a sticky "
+		                "directory owned by another user", out->path);
+		return -1;
+	}
 	if (out->target == NULL) {
 		cli_usage_error("cannot follow '%s': %s", out->path,
 		                strerror(errno));

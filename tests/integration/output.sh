@@ -210,6 +210,30 @@ is "$EVF_RC" 0 "-o onto a dangling symlink: exit status 0"
 [ -L "$D/real/dangling" ] && cmp -s "$T/expected" "$D/real/new.bin"
 ok $? "-o onto a dangling symlink: the link stays, the file it names gets the body"
 
+# Someone else's link in a sticky, world-writable directory (a /tmp trap
+# aimed at the caller's files) is refused, as fs.protected_symlinks does;
+# the caller's own link there is followed.
+mkdir -p "$D/sticky" "$D/victim"
+chmod 1777 "$D/sticky"
+echo precious >"$D/victim/file"
+ln -s ../victim/file "$D/sticky/trap"
+if [ "$(id -u)" = 0 ] && chown -h nobody "$D/sticky/trap" 2>/dev/null; then
+	evf -o "$D/sticky/trap" --no-progress "$H/ok/5000"
+	is "$EVF_RC" 2 "-o onto another user's link in a sticky directory: refused (exit status 2)"
+	like "$(cat "$EVF_ERR")" "refusing to follow '.*sticky/trap'" \
+		"-o onto another user's link in a sticky directory: says why"
+	is "$(cat "$D/victim/file")" precious "-o onto another user's link in a sticky directory: the target is untouched"
+	[ -L "$D/sticky/trap" ]
+	ok $? "-o onto another user's link in a sticky directory: the link stays"
+else
+	skip "needs root to plant another user's link" 4
+fi
+ln -s ../victim/file "$D/sticky/mine"
+evf -o "$D/sticky/mine" --no-progress "$H/ok/5000"
+cmp -s "$T/expected" "$D/victim/file"
+ok $? "-o onto the caller's own link in a sticky directory: followed"
+rm -rf "$D/sticky" "$D/victim"
+
 # A name for an open descriptor (what /dev/stdout is): written in place.
 ln -s /proc/self/fd/1 "$D/stdout"
 evf -o "$D/stdout" --no-progress "$H/ok/5000"
