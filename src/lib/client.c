@@ -69,7 +69,9 @@ EVF_API evf_client *evf_client_new2(struct event_base *base, const evf_config *c
 		goto fail3;
 	/* a common timeout: adding it to many events costs O(1) */
 	c->idle_tv = event_base_init_common_timeout(base, &(struct timeval){EVF_IDLE_TIMEOUT_SEC, 0});
-	if (!c->idle_tv) {
+	c->slow_connect_tv = event_base_init_common_timeout(base,
+	        &(struct timeval){0, 1000 * EVF_SLOW_CONNECT_MS});
+	if (!c->idle_tv || !c->slow_connect_tv) {
 		e = EVF_ERR_NOMEM;
 		goto fail3;
 	}

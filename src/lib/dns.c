@@ -33,9 +33,16 @@ int dns_setup(struct evf_client *c)
 	if (!c->dns)
 		return EVF_ERR_NOMEM;
 	c->own_dns = 1;
-	if (!c->cfg.dns_servers &&
-	    evdns_base_resolv_conf_parse(c->dns, DNS_OPTIONS_ALL, "/etc/resolv.conf") != 0)
-		return EVF_ERR_NOMEM;
+	if (!c->cfg.dns_servers) {
+		/* 1 (no file) and 6 (no name server in it) leave libevent's
+		 * defaults, a name server on 127.0.0.1, as the C library does */
+		int r = evdns_base_resolv_conf_parse(c->dns, DNS_OPTIONS_ALL, "/etc/resolv.conf");
+		if (r != 0 && r != 1 && r != 6) {
+			snprintf(c->why, sizeof c->why, "cannot read /etc/resolv.conf (%s)",
+			         r == 4 ? "out of memory" : r == 3 ? "too large" : "read error");
+			return r == 4 ? EVF_ERR_NOMEM : EVF_ERR_INVALID;
+		}
+	}
 	if (c->cfg.dns_servers) {
 		char *copy = evf_strdup(c->cfg.dns_servers), *save = NULL;
 		if (!copy)

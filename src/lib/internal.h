@@ -384,6 +384,7 @@ void transfer_acquire(struct evf_transfer *t);
 
 #define EVF_HOST_BUCKETS_MIN 64
 #define EVF_IDLE_TIMEOUT_SEC 30  /* pooled connections are closed after this */
+#define EVF_SLOW_CONNECT_MS 250  /* a connect gives its handshake slot back after this */
 
 struct evf_client {
 	struct event_base *base;
@@ -414,6 +415,7 @@ struct evf_client {
 	unsigned nidle_total;
 	unsigned nhandshakes;      /* TLS handshakes in progress */
 	const struct timeval *idle_tv; /* libevent common timeout for pooled connections */
+	const struct timeval *slow_connect_tv; /* a connect holds a handshake slot this long */
 	struct conn_list hs_wait;  /* resolved, waiting for a handshake slot */
 	int depth;                 /* nesting of library code on the stack */
 	int freed;                 /* evf_client_free was called */

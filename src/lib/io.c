@@ -22,6 +22,7 @@
 #include "internal.h"
 
 #define READS_PER_WAKEUP 8
+#define TICKET_WAIT_MIN_MS 250
 
 static void io_cb(evutil_socket_t fd, short what, void *arg);
 static void handshake_over(struct conn *cn);
@@ -53,16 +54,46 @@ static void arm_failed(struct conn *cn)
 	event_active(&cn->ev, EV_READ, 1);
 }
 
+/*
+ * The timeout that goes with waiting for op, if any: the idle life of a
+ * pooled connection; how long a connect may hold a handshake slot; how long
+ * the first read after a TLS 1.3 handshake may take before the host's
+ * gate stops waiting for this connection's tickets.
+ */
+static const struct timeval *op_timeout(struct conn *cn, enum conn_op op, struct timeval *tv)
+{
+	struct evf_client *c = cn->client;
+	if (op == OP_IDLE)
+		return c->idle_tv;
+	if (op == OP_CONNECT && cn->slot)
+		return c->slow_connect_tv;
+	if (op == OP_READ && cn->producer) {
+		/* tickets follow the handshake within about a round trip:
+		 * allow three handshakes' time, at least TICKET_WAIT_MIN_MS */
+		uint64_t us = 1000u * TICKET_WAIT_MIN_MS;
+		if (cn->xfer && cn->xfer->timings.tls_us > cn->xfer->timings.connect_us &&
+		    3 * (cn->xfer->timings.tls_us - cn->xfer->timings.connect_us) > us)
+			us = 3 * (cn->xfer->timings.tls_us - cn->xfer->timings.connect_us);
+		tv->tv_sec = (time_t)(us / 1000000u);
+		tv->tv_usec = (suseconds_t)(us % 1000000u);
+		return tv;
+	}
+	return NULL;
+}
+
 void conn_arm(struct conn *cn, enum conn_op op, int want)
 {
 	short need = want == IO_WANT_READ ? EV_READ : want == IO_WANT_WRITE ? EV_WRITE : 0;
-	int idle = op == OP_IDLE;
+	struct timeval tvbuf;
+	if (cn->op == OP_ARM_FAILED)
+		return;   /* io_cb fails the connection */
 	cn->op = op;
+	const struct timeval *tv = need ? op_timeout(cn, op, &tvbuf) : NULL;
 	if (need == cn->armed) {
 		/* the usual cycle (read the response, park, write the next
-		 * request, read) stays on EV_READ and costs no epoll_ctl; an
-		 * idle timeout left over from parking is ignored by io_cb */
-		if (idle && event_add(&cn->ev, cn->client->idle_tv) != 0)
+		 * request, read) stays on EV_READ and costs no epoll_ctl; a
+		 * timeout left over from an earlier wait is dropped by io_cb */
+		if (tv && event_add(&cn->ev, tv) != 0)
 			arm_failed(cn);
 		return;
 	}
@@ -72,7 +103,7 @@ void conn_arm(struct conn *cn, enum conn_op op, int want)
 	if (!need)
 		return;
 	event_assign(&cn->ev, cn->client->base, cn->fd, need | EV_PERSIST, io_cb, cn);
-	if (event_add(&cn->ev, idle ? cn->client->idle_tv : NULL) != 0) {
+	if (event_add(&cn->ev, tv) != 0) {
 		arm_failed(cn);
 		return;
 	}
@@ -177,6 +208,16 @@ static void do_handshake(struct conn *cn)
 	conn_ready(cn);
 }
 
+/* A connect has held its handshake slot for long (an address that drops
+ * SYNs, a far server): give the slot to others.  The connection takes one
+ * again, beyond the limit if need be, once connected: it must send its
+ * ClientHello then, not wait. */
+static void slow_connect(struct conn *cn)
+{
+	handshake_over(cn);
+	event_remove_timer(&cn->ev);
+}
+
 static void connected(struct conn *cn)
 {
 	/* the other addresses are no longer needed: give them back now, not
@@ -191,6 +232,10 @@ static void connected(struct conn *cn)
 	}
 	/* the slot was taken before the socket was opened: the ClientHello
 	 * goes out now, whatever else is waiting */
+	if (!cn->slot) {
+		cn->slot = 1;
+		cn->client->nhandshakes++;
+	}
 	cn->state = CS_HANDSHAKING;
 	do_handshake(cn);
 }
@@ -271,6 +316,8 @@ static void producer_done(struct conn *cn, int ok)
 {
 	struct host *h = cn->host;
 	cn->producer = 0;
+	if (cn->armed && cn->op == OP_READ)
+		event_remove_timer(&cn->ev);   /* the wait for tickets is over */
 	h->producers--;
 	if (ok && !cn->got_session)
 		h->no_tickets = 1;
@@ -456,6 +503,10 @@ static void do_read(struct conn *cn)
 	struct evf_client *c = cn->client;
 	for (int i = 0; i < READS_PER_WAKEUP; i++) {
 		if (cn->xfer->paused) {
+			/* no read until resumed: the host's gate must not wait
+			 * for this connection's tickets meanwhile */
+			if (cn->producer)
+				producer_done(cn, 0);
 			conn_arm(cn, OP_READ, 0);   /* evf_transfer_resume re-arms */
 			return;
 		}
@@ -539,8 +590,17 @@ static void io_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *cn = arg;
 	struct evf_client *c = cn->client;
-	if (what == EV_TIMEOUT && cn->op != OP_IDLE)
-		return;   /* an idle timeout outliving its parking */
+	if (what == EV_TIMEOUT && cn->op != OP_IDLE) {
+		client_enter(c);
+		if (cn->op == OP_CONNECT && cn->slot)
+			slow_connect(cn);
+		else if (cn->op == OP_READ && cn->producer)
+			producer_done(cn, 1);   /* no ticket in time: none will come */
+		else
+			event_remove_timer(&cn->ev);   /* left over from an earlier wait */
+		client_leave(c);
+		return;
+	}
 	client_enter(c);
 	conn_resume(cn, what);
 	client_leave(c);

@@ -157,6 +157,11 @@ void pool_put_idle(struct conn *cn)
 		return;
 	}
 	conn_park(cn);
+	if (cn->op == OP_ARM_FAILED) {
+		/* it cannot be watched: never pooled, io_cb closes it */
+		cn->state = CS_BUSY;
+		return;
+	}
 	TAILQ_INSERT_HEAD(&h->idle, cn, link);
 	h->nidle++;
 	c->nidle_total++;

@@ -156,6 +156,8 @@ static void arm_timer_at(struct evf_transfer *t, uint64_t deadline)
 		 * without it: end it from the loop */
 		t->timer_failed = 1;
 		event_active(t->timer, EV_TIMEOUT, 1);
+	} else {
+		t->timer_failed = 0;   /* the event_del above dropped the failure's call */
 	}
 	t->timer_set = 1;   /* event_del takes it off the active queue too */
 }

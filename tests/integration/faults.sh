@@ -34,7 +34,6 @@ default_timeout_run() { # NAME URL
 	DEFAULT_PIDS+=("$!")
 }
 DEFAULT_PIDS=()
-DEFAULT_START=$(now_ms)
 default_timeout_run connect "https://127.0.0.1:$STALL_PORT/never"
 default_timeout_run idle "$H/stall-body"
 
@@ -341,6 +340,5 @@ is "$(rep_get "$T/default-idle.jsonl" error_kind)" timeout \
 	"no --idle-timeout: a body that never comes times out by default"
 like "$(rep_get "$T/default-idle.jsonl" error)" 'for 60000 ms' \
 	"no --idle-timeout: after the default 60 s"
-cmp_ok "$(($(now_ms) - DEFAULT_START))" -lt 90000 "both ended within 90 s"
 
 done_testing
