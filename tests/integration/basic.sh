@@ -183,4 +183,21 @@ is "$(rep_get "$R" status "$B/status/404")" 404 "without -f: status 404 reported
 is "$(rep_get "$R" ok "$B/status/500")" true "without -f: the 500 counts as ok"
 is "$(rep_get "$R" status "$B/status/500")" 500 "without -f: status 500 reported"
 
+# --- no name server configured -----------------------------------------------------
+# An empty /etc/resolv.conf (in a private mount namespace, undone when it
+# ends) leaves libevent's default name server, as the C library would:
+# the client is made and an address literal is fetched.
+: >"$T/empty-resolv.conf"
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null &&
+	unshare -m true 2>/dev/null; then
+	(cd "$EVF_CWD" && exec timeout -k 5 30 unshare -m sh -c \
+		'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"' sh \
+		"$T/empty-resolv.conf" "$EVFETCH" --no-progress -o "$T/noresolv" "$H/hello.txt") \
+		>"$T/noresolv.out" 2>&1
+	is "$?" 0 "an empty /etc/resolv.conf: the client is made, an address is fetched"
+	is "$(cat "$T/noresolv" 2>/dev/null)" hello "an empty /etc/resolv.conf: the body arrives"
+else
+	skip "needs root and unshare -m for a private /etc/resolv.conf" 2
+fi
+
 done_testing
