@@ -325,7 +325,7 @@ EVF_API evf_transfer *evf_fetch(evf_client *c, const evf_request *req,
 	t->method = req->method;
 	t->cb = *cb;
 	t->arg = arg;
-	t->state = XS_QUEUED;
+	xfer_set_state(t, XS_QUEUED);
 	t->start_us = evf_now_us();   /* transfer_start turns it into queued_us */
 	TAILQ_INSERT_TAIL(&c->pending, t, link);
 	c->npending++;

@@ -175,8 +175,8 @@ void tls_verified_free(struct tls_verified *v);
 
 enum conn_state {
 	CS_RESOLVING,
-	CS_CONNECTING,
 	CS_HS_WAIT,   /* resolved, no socket yet: waiting for a handshake slot */
+	CS_CONNECTING,
 	CS_HANDSHAKING,
 	CS_BUSY,      /* serving a transfer */
 	CS_IDLE,      /* in the pool */
@@ -227,6 +227,14 @@ struct conn {
 TAILQ_HEAD(conn_list, conn);
 
 #define EVF_HOST_SESSIONS 4        /* TLS sessions kept per host */
+
+/*
+ * Every change of a connection's or a transfer's state goes through one
+ * setter, which asserts that nothing leaves CS_CLOSED or XS_DONE and, in a
+ * build with -DEVF_TRACE, prints each change with the line that made it.
+ */
+void conn_set_state_(struct conn *cn, enum conn_state st, int line);
+#define conn_set_state(cn, st) conn_set_state_((cn), (st), __LINE__)
 
 /* io.c */
 void conn_open(struct host *h, struct evf_transfer *t);
@@ -354,6 +362,9 @@ struct evf_transfer {
 };
 
 TAILQ_HEAD(xfer_list, evf_transfer);
+
+void xfer_set_state_(struct evf_transfer *t, enum xfer_state st, const char *file, int line);
+#define xfer_set_state(t, st) xfer_set_state_((t), (st), __FILE__, __LINE__)
 
 void transfer_attach(struct evf_transfer *t, struct conn *cn, int reused);
 void transfer_connected(struct evf_transfer *t);

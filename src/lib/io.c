@@ -9,6 +9,7 @@
  * transport would block, so bytes already decrypted inside OpenSSL are
  * consumed before the loop waits on the socket again.
  */
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -30,6 +31,20 @@ static void do_handshake(struct conn *cn);
 static void connect_result(struct conn *cn, int r);
 static void producer_done(struct conn *cn, int ok);
 static void do_write(struct conn *cn);
+
+void conn_set_state_(struct conn *cn, enum conn_state st, int line)
+{
+	assert(cn->state != CS_CLOSED);
+#ifdef EVF_TRACE
+	static const char *const names[] = {"resolving", "hs_wait", "connecting",
+	                                    "handshaking", "busy", "idle", "closed"};
+	fprintf(stderr, "evfetch: conn %p %s -> %s (io.c:%d)\n", (void *)cn,
+	        names[cn->state], names[st], line);
+#else
+	(void)line;
+#endif
+	cn->state = st;
+}
 
 void conn_set_why(struct conn *cn, const char *fmt, ...)
 {
@@ -120,7 +135,7 @@ void conn_close(struct conn *cn)
 		TAILQ_REMOVE(cn->gated ? &h->gate : &c->hs_wait, cn, link);
 	if (cn->slot)
 		handshake_over(cn);
-	cn->state = CS_CLOSED;
+	conn_set_state(cn, CS_CLOSED);
 	if (cn->promised) {
 		/* the ticket kept for it can serve a connection on the gate */
 		cn->promised = 0;
@@ -163,7 +178,7 @@ static void conn_fail(struct conn *cn, int err)
 
 static void conn_ready(struct conn *cn)
 {
-	cn->state = CS_BUSY;
+	conn_set_state(cn, CS_BUSY);
 	cn->op = OP_NONE;
 	if (cn->xfer)
 		transfer_connected(cn->xfer);
@@ -192,7 +207,7 @@ static void do_handshake(struct conn *cn)
 		return;
 	}
 	handshake_over(cn);
-	cn->state = CS_BUSY;
+	conn_set_state(cn, CS_BUSY);
 	/* TLS 1.2 gives its session in the handshake; a TLS 1.3 ticket
 	 * comes after it, and do_read settles that */
 	if (cn->producer && (r < 0 || SSL_version(cn->ssl) < TLS1_3_VERSION))
@@ -236,7 +251,7 @@ static void connected(struct conn *cn)
 		cn->slot = 1;
 		cn->client->nhandshakes++;
 	}
-	cn->state = CS_HANDSHAKING;
+	conn_set_state(cn, CS_HANDSHAKING);
 	do_handshake(cn);
 }
 
@@ -283,7 +298,7 @@ static int gate_closed(const struct host *h)
 /* Queue cn, resolved but without a socket, for a handshake slot. */
 static void wait_for_slot(struct conn *cn)
 {
-	cn->state = CS_HS_WAIT;
+	conn_set_state(cn, CS_HS_WAIT);
 	TAILQ_INSERT_TAIL(&cn->client->hs_wait, cn, link);
 }
 
@@ -341,7 +356,7 @@ static void conn_admit(struct conn *cn)
 		if (gate_closed(h)) {
 			/* wait for the session a handshake on its way
 			 * brings rather than make a full one */
-			cn->state = CS_HS_WAIT;
+			conn_set_state(cn, CS_HS_WAIT);
 			cn->gated = 1;
 			TAILQ_INSERT_TAIL(&h->gate, cn, link);
 			return;
@@ -361,7 +376,7 @@ void conn_start(struct conn *cn)
 {
 	struct evf_client *c = cn->client;
 	struct host *h = cn->host;
-	cn->state = CS_CONNECTING;
+	conn_set_state(cn, CS_CONNECTING);
 	if (h->tls) {
 		cn->ops = &evf_tls_ops;
 		cn->slot = 1;
@@ -448,11 +463,11 @@ void conn_open(struct host *h, struct evf_transfer *t)
 	cn->fd = -1;
 	cn->ops = &evf_tcp_ops;
 	cn->xfer = t;
-	cn->state = CS_RESOLVING;
+	conn_set_state(cn, CS_RESOLVING);
 	pool_mark_used(h);
 	h->nconns++;
 	t->conn = cn;
-	t->state = XS_CONNECT;
+	xfer_set_state(t, XS_CONNECT);
 
 	struct dns_query *q = NULL;
 	cn->dns_sync = 1;
@@ -472,8 +487,8 @@ void conn_open(struct host *h, struct evf_transfer *t)
 void conn_start_request(struct conn *cn)
 {
 	struct evf_transfer *t = cn->xfer;
-	cn->state = CS_BUSY;
-	t->state = XS_REQUEST;
+	conn_set_state(cn, CS_BUSY);
+	xfer_set_state(t, XS_REQUEST);
 	t->req_off = 0;
 	do_write(cn);
 }
@@ -621,6 +636,6 @@ void conn_park(struct conn *cn)
 	cn->xfer = NULL;
 	cn->requests++;
 	cn->idle_since = evf_now_us();
-	cn->state = CS_IDLE;
+	conn_set_state(cn, CS_IDLE);
 	conn_arm(cn, OP_IDLE, IO_WANT_READ);
 }

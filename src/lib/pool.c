@@ -117,7 +117,7 @@ struct conn *pool_take_idle(struct host *h)
 	pool_remove_idle(cn);
 	/* the read event stays armed: the request's write comes next and the
 	 * response's read after it, and re-arming costs two epoll_ctl calls */
-	cn->state = CS_BUSY;
+	conn_set_state(cn, CS_BUSY);
 	return cn;
 }
 
@@ -159,7 +159,7 @@ void pool_put_idle(struct conn *cn)
 	conn_park(cn);
 	if (cn->op == OP_ARM_FAILED) {
 		/* it cannot be watched: never pooled, io_cb closes it */
-		cn->state = CS_BUSY;
+		conn_set_state(cn, CS_BUSY);
 		return;
 	}
 	TAILQ_INSERT_HEAD(&h->idle, cn, link);

@@ -10,6 +10,7 @@
  * on_head, and failures are retried only while nothing was delivered.
  */
 #include <stdarg.h>
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,21 @@
 #define STOP_RETRY (-1002)
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg);
+
+void xfer_set_state_(struct evf_transfer *t, enum xfer_state st, const char *file, int line)
+{
+	assert(t->state != XS_DONE);
+#ifdef EVF_TRACE
+	static const char *const names[] = {"queued", "wait_host", "connect", "request",
+	                                    "response", "retry_wait", "done"};
+	fprintf(stderr, "evfetch: transfer %p %s -> %s (%s:%d)\n", (void *)t,
+	        names[t->state], names[st], file, line);
+#else
+	(void)file;
+	(void)line;
+#endif
+	t->state = st;
+}
 
 /*
  * Connect and idle deadlines.  Every transfer of a client has the same
@@ -192,14 +208,14 @@ static void acquire(struct evf_transfer *t, int allow_idle)
 	if (pool_can_open(h)) {
 		unsigned ms = t->client->cfg.connect_timeout_ms;
 		t->connect_deadline_us = ms ? evf_now_us() + 1000u * (uint64_t)ms : 0;
-		t->state = XS_CONNECT;
+		xfer_set_state(t, XS_CONNECT);
 		if (ms)
 			dl_append(t, DL_CONNECT);
 		conn_open(h, t);
 		return;
 	}
 	dl_remove(t);   /* the link goes to the host's queue */
-	t->state = XS_WAIT_HOST;
+	xfer_set_state(t, XS_WAIT_HOST);
 	pool_mark_used(h);
 	TAILQ_INSERT_TAIL(&h->waiting, t, link);
 	t->client->nwaiting++;
@@ -239,7 +255,7 @@ static void begin_attempt(struct evf_transfer *t)
 		transfer_finish(t, EVF_ERR_NOMEM, "out of memory for a host");
 		return;
 	}
-	t->state = XS_CONNECT;
+	xfer_set_state(t, XS_CONNECT);
 	t->attempt_us = evf_now_us();
 	arm_timer(t);
 	acquire(t, 1);
@@ -422,7 +438,7 @@ void transfer_connected(struct evf_transfer *t)
 {
 	struct conn *cn = t->conn;
 	struct evf_client *c = t->client;
-	t->state = XS_REQUEST;
+	xfer_set_state(t, XS_REQUEST);
 	dl_remove(t);   /* the connect deadline is behind us */
 	if (!t->req && build_request(t) != 0) {
 		transfer_finish(t, EVF_ERR_NOMEM, "out of memory for the request");
@@ -443,7 +459,7 @@ void transfer_request_sent(struct evf_transfer *t)
 	free(t->req);
 	t->req = NULL;
 	t->req_len = t->req_off = 0;
-	t->state = XS_RESPONSE;
+	xfer_set_state(t, XS_RESPONSE);
 	t->last_io_us = evf_now_us();
 	if (t->client->cfg.idle_timeout_ms)
 		dl_append(t, DL_IDLE);
@@ -498,7 +514,7 @@ static void schedule_retry(struct evf_transfer *t)
 	t->retry_after_ms = -1;
 	reset_attempt(t);
 	dl_remove(t);
-	t->state = XS_RETRY_WAIT;
+	xfer_set_state(t, XS_RETRY_WAIT);
 	arm_timer_at(t, evf_now_us() + ms * 1000u);
 }
 
@@ -645,7 +661,7 @@ void transfer_finish(struct evf_transfer *t, int err, const char *why)
 		schedule_retry(t);
 		return;
 	}
-	t->state = XS_DONE;
+	xfer_set_state(t, XS_DONE);
 	if (t->timer_set) {
 		event_del(t->timer);
 		t->timer_set = 0;
