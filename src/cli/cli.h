@@ -5,8 +5,8 @@
  * libevent only.  Unlike the library it may keep one application context,
  * struct cli_app, which main.c owns and hands to the other modules.
  *
- * names.c and json.c are leaf modules: they use nothing else of the tool,
- * so that their unit tests can link them alone.
+ * names.c, json.c and shard.c are leaf modules: they use nothing else of
+ * the tool, so that their unit tests can link them alone.
  */
 #ifndef EVFETCH_CLI_H
 #define EVFETCH_CLI_H
@@ -105,6 +105,40 @@ void cli_json_int_or_null(struct cli_buf *b, int v);
 /* Microseconds as milliseconds with exactly three decimals. */
 void cli_json_ms(struct cli_buf *b, uint64_t us);
 
+/* ------------------------------------------------------------- shard.c */
+
+/* The most shards --shard takes. */
+#define CLI_SHARD_MAX 1000000u
+
+/* --shard K/N: this process fetches the URLs of shard k of n. */
+struct cli_shard {
+	unsigned k, n;             /* k from 1 to n; n == 0: no sharding */
+	int by_host;               /* --shard-by host */
+	const char *source;        /* with --shard auto: the scheduler's name */
+};
+
+/*
+ * The hash that decides shards, the same on every machine and in every
+ * version: FNV-1a 64 over the bytes, then MurmurHash3's fmix64.
+ */
+uint64_t cli_stable_hash(const void *p, size_t len);
+/*
+ * Where the host of url is: after "scheme://" and any "user@", without
+ * the port; an IPv6 literal keeps its brackets.  0 when there is none.
+ */
+int cli_url_host(const char *url, size_t len, size_t *off, size_t *hlen);
+/* The shard (1 to s->n) of a URL; s->n must not be 0. */
+unsigned cli_shard_of(const struct cli_shard *s, const char *url, size_t len);
+/* Whether this process fetches url: always without sharding. */
+int cli_shard_mine(const struct cli_shard *s, const char *url, size_t len);
+/*
+ * Parse "K/N", "auto" or "auto/N" into s (keeping s->by_host); "auto"
+ * asks get (getenv) for a scheduler's variables.  0, or -1 with the
+ * reason in why.
+ */
+int cli_shard_parse(struct cli_shard *s, const char *arg,
+                    char *(*get)(const char *), char *why, size_t whylen);
+
 /* ------------------------------------------------------------- args.c */
 
 enum cli_out_mode {
@@ -145,6 +179,7 @@ struct cli_opts {
 	unsigned retry_max_ms;     /* cap on any delay; UINT_MAX = none */
 	unsigned idle_timeout_ms;  /* 0 = none */
 	const char *report;        /* --report; "-" is stdout */
+	struct cli_shard shard;    /* --shard, --shard-by */
 	int silent, no_progress, verbose;
 };
 

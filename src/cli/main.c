@@ -324,6 +324,17 @@ app_finish(struct cli_app *app)
 		event_del(app->sigterm);
 }
 
+/*
+ * Whether a URL of the input is this run's: in its shard.  Lines that are
+ * not URLs go through the same test, so that exactly one shard reports
+ * each.
+ */
+static int
+url_wanted(struct cli_app *app, const char *url, size_t len)
+{
+	return cli_shard_mine(&app->opts.shard, url, len);
+}
+
 static void
 app_refill(struct cli_app *app)
 {
@@ -333,10 +344,14 @@ app_refill(struct cli_app *app)
 	       app->inflight < app->window) {
 		switch (cli_input_next(&app->input, &line)) {
 		case CLI_INPUT_LINE:
+			if (!url_wanted(app, line.ptr, line.len))
+				break;
 			app->stats.started++;
 			start_transfer(app, line.ptr);
 			break;
 		case CLI_INPUT_BAD:
+			if (!url_wanted(app, line.ptr, line.len))
+				break;
 			app->stats.started++;
 			fail_early(app, line.ptr, line.len, EVF_ERR_URL, line.why);
 			break;
