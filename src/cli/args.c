@@ -46,6 +46,7 @@ enum {
 	OPT_RETRY,
 	OPT_RETRY_DELAY,
 	OPT_RETRY_MAX_TIME,
+	OPT_RESUME,
 	OPT_SHARD,
 	OPT_SHARD_BY,
 };
@@ -79,6 +80,7 @@ static const struct option long_options[] = {
 	{ "head", no_argument, NULL, 'I' },
 	{ "fail", no_argument, NULL, 'f' },
 	{ "report", required_argument, NULL, OPT_REPORT },
+	{ "resume", required_argument, NULL, OPT_RESUME },
 	{ "shard", required_argument, NULL, OPT_SHARD },
 	{ "shard-by", required_argument, NULL, OPT_SHARD_BY },
 	{ "silent", no_argument, NULL, 's' },
@@ -106,6 +108,8 @@ static const char usage_text[] =
 "      --discard            drop the bodies\n"
 "      --report FILE        one JSON line per URL to FILE ('-' for standard\n"
 "                           output)\n"
+"      --resume FILE        the report, appended to: skip the URLs it has an\n"
+"                           \"ok\":true line for (FILE is created if missing)\n"
 "Sharding (several processes share one input):\n"
 "      --shard K/N          fetch only the URLs of shard K (1 to N) of N,\n"
 "                           picked by a stable hash of each URL\n"
@@ -339,6 +343,28 @@ check_output_dir(const struct cli_opts *o)
 	return -1;
 }
 
+/* --resume FILE is the report, read first and then appended to. */
+static int
+check_resume(struct cli_opts *o)
+{
+	if (o->resume == NULL)
+		return 0;
+	if (o->resume[0] == '\0' || strcmp(o->resume, "-") == 0) {
+		cli_usage_error("--resume needs the report file of the earlier run%s",
+		                o->resume[0] == '\0' ? "" :
+		                " ('-' cannot be read back)");
+		return -1;
+	}
+	if (o->report != NULL && strcmp(o->report, o->resume) != 0) {
+		cli_usage_error("--resume '%s' appends to that report; --report "
+		                "names another one ('%s'): leave --report out",
+		                o->resume, o->report);
+		return -1;
+	}
+	o->report = o->resume;
+	return 0;
+}
+
 /* --shard and --shard-by, once every option is known. */
 static int
 check_shard(struct cli_opts *o, const char *shard, const char *shard_by)
@@ -403,6 +429,8 @@ check_combinations(struct cli_opts *o, int nouts)
 	if (o->out_mode == CLI_OUT_STDOUT &&
 	    (o->nurls > 1 || o->input_file != NULL))
 		o->out_mode = CLI_OUT_SPOOL;
+	if (check_resume(o) < 0)
+		return -1;
 	if (o->report != NULL && strcmp(o->report, "-") == 0 &&
 	    (o->out_mode == CLI_OUT_STDOUT || o->out_mode == CLI_OUT_SPOOL)) {
 		cli_usage_error("--report - and the response bodies would both go "
@@ -652,6 +680,7 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 		case 'I': o->head = 1; break;
 		case 'f': o->fail = 1; break;
 		case OPT_REPORT: o->report = optarg; break;
+		case OPT_RESUME: o->resume = optarg; break;
 		case OPT_SHARD: shard = optarg; break;
 		case OPT_SHARD_BY: shard_by = optarg; break;
 		case 's': o->silent = 1; break;
