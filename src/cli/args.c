@@ -46,6 +46,9 @@ enum {
 	OPT_RETRY,
 	OPT_RETRY_DELAY,
 	OPT_RETRY_MAX_TIME,
+	OPT_RESUME,
+	OPT_SHARD,
+	OPT_SHARD_BY,
 };
 
 static const struct option long_options[] = {
@@ -77,6 +80,9 @@ static const struct option long_options[] = {
 	{ "head", no_argument, NULL, 'I' },
 	{ "fail", no_argument, NULL, 'f' },
 	{ "report", required_argument, NULL, OPT_REPORT },
+	{ "resume", required_argument, NULL, OPT_RESUME },
+	{ "shard", required_argument, NULL, OPT_SHARD },
+	{ "shard-by", required_argument, NULL, OPT_SHARD_BY },
 	{ "silent", no_argument, NULL, 's' },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -102,6 +108,15 @@ static const char usage_text[] =
 "      --discard            drop the bodies\n"
 "      --report FILE        one JSON line per URL to FILE ('-' for standard\n"
 "                           output)\n"
+"      --resume FILE        the report, appended to: skip the URLs it has an\n"
+"                           \"ok\":true line for (FILE is created if missing)\n"
+"Sharding (several processes share one input):\n"
+"      --shard K/N          fetch only the URLs of shard K (1 to N) of N,\n"
+"                           picked by a stable hash of each URL\n"
+"      --shard auto[/N]     K and N from Kubernetes (JOB_COMPLETION_INDEX;\n"
+"                           give N), Slurm (SLURM_ARRAY_TASK_*) or GNU\n"
+"                           parallel (PARALLEL_SEQ; give N)\n"
+"      --shard-by url|host  hash the whole URL (default) or its host name\n"
 "Transfers:\n"
 "  -c, --concurrency N      transfers in flight at once (default 50)\n"
 "      --per-host N         connections per host (default: no extra limit)\n"
@@ -328,6 +343,53 @@ check_output_dir(const struct cli_opts *o)
 	return -1;
 }
 
+/* --resume FILE is the report, read first and then appended to. */
+static int
+check_resume(struct cli_opts *o)
+{
+	if (o->resume == NULL)
+		return 0;
+	if (o->resume[0] == '\0' || strcmp(o->resume, "-") == 0) {
+		cli_usage_error("--resume needs the report file of the earlier run%s",
+		                o->resume[0] == '\0' ? "" :
+		                " ('-' cannot be read back)");
+		return -1;
+	}
+	if (o->report != NULL && strcmp(o->report, o->resume) != 0) {
+		cli_usage_error("--resume '%s' appends to that report; --report "
+		                "names another one ('%s'): leave --report out",
+		                o->resume, o->report);
+		return -1;
+	}
+	o->report = o->resume;
+	return 0;
+}
+
+/* --shard and --shard-by, once every option is known. */
+static int
+check_shard(struct cli_opts *o, const char *shard, const char *shard_by)
+{
+	char why[300];
+
+	if (shard_by != NULL && strcmp(shard_by, "url") != 0 &&
+	    strcmp(shard_by, "host") != 0) {
+		cli_usage_error("--shard-by: '%s' is neither url nor host", shard_by);
+		return -1;
+	}
+	if (shard_by != NULL && shard == NULL) {
+		cli_usage_error("--shard-by needs --shard");
+		return -1;
+	}
+	if (shard == NULL)
+		return 0;
+	o->shard.by_host = shard_by != NULL && strcmp(shard_by, "host") == 0;
+	if (cli_shard_parse(&o->shard, shard, getenv, why, sizeof why) < 0) {
+		cli_usage_error("%s", why);
+		return -1;
+	}
+	return 0;
+}
+
 /* Reject what getopt_long let through but the tool cannot use. */
 static int
 check_combinations(struct cli_opts *o, int nouts)
@@ -367,6 +429,8 @@ check_combinations(struct cli_opts *o, int nouts)
 	if (o->out_mode == CLI_OUT_STDOUT &&
 	    (o->nurls > 1 || o->input_file != NULL))
 		o->out_mode = CLI_OUT_SPOOL;
+	if (check_resume(o) < 0)
+		return -1;
 	if (o->report != NULL && strcmp(o->report, "-") == 0 &&
 	    (o->out_mode == CLI_OUT_STDOUT || o->out_mode == CLI_OUT_SPOOL)) {
 		cli_usage_error("--report - and the response bodies would both go "
@@ -516,6 +580,7 @@ enum cli_parse_result
 cli_parse_args(int argc, char **argv, struct cli_opts *o)
 {
 	int c, idx, before, nouts = 0;
+	const char *shard = NULL, *shard_by = NULL;
 
 	memset(o, 0, sizeof *o);
 	o->concurrency = 50;
@@ -615,6 +680,9 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 		case 'I': o->head = 1; break;
 		case 'f': o->fail = 1; break;
 		case OPT_REPORT: o->report = optarg; break;
+		case OPT_RESUME: o->resume = optarg; break;
+		case OPT_SHARD: shard = optarg; break;
+		case OPT_SHARD_BY: shard_by = optarg; break;
 		case 's': o->silent = 1; break;
 		case OPT_NO_PROGRESS: o->no_progress = 1; break;
 		case 'v': o->verbose = 1; break;
@@ -632,7 +700,7 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 	}
 	o->urls = argv + optind;
 	o->nurls = (size_t)(argc - optind);
-	if (check_combinations(o, nouts) < 0)
+	if (check_combinations(o, nouts) < 0 || check_shard(o, shard, shard_by) < 0)
 		return CLI_PARSE_USAGE;
 	return CLI_PARSE_RUN;
 }

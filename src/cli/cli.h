@@ -5,8 +5,9 @@
  * libevent only.  Unlike the library it may keep one application context,
  * struct cli_app, which main.c owns and hands to the other modules.
  *
- * names.c and json.c are leaf modules: they use nothing else of the tool,
- * so that their unit tests can link them alone.
+ * names.c, json.c and shard.c are leaf modules: they use nothing else of
+ * the tool, so that their unit tests can link them alone; resume.c uses
+ * only shard.c's stable hash.
  */
 #ifndef EVFETCH_CLI_H
 #define EVFETCH_CLI_H
@@ -105,6 +106,88 @@ void cli_json_int_or_null(struct cli_buf *b, int v);
 /* Microseconds as milliseconds with exactly three decimals. */
 void cli_json_ms(struct cli_buf *b, uint64_t us);
 
+/* ------------------------------------------------------------- shard.c */
+
+/* The most shards --shard takes. */
+#define CLI_SHARD_MAX 1000000u
+
+/* --shard K/N: this process fetches the URLs of shard k of n. */
+struct cli_shard {
+	unsigned k, n;             /* k from 1 to n; n == 0: no sharding */
+	int by_host;               /* --shard-by host */
+	const char *source;        /* with --shard auto: the scheduler's name */
+};
+
+/*
+ * The hash that decides shards, the same on every machine and in every
+ * version: FNV-1a 64 over the bytes, then MurmurHash3's fmix64.
+ */
+uint64_t cli_stable_hash(const void *p, size_t len);
+/*
+ * Where the host of url is: after "scheme://" and any "user@", without
+ * the port; an IPv6 literal keeps its brackets.  0 when there is none.
+ */
+int cli_url_host(const char *url, size_t len, size_t *off, size_t *hlen);
+/* The shard (1 to s->n) of a URL; s->n must not be 0. */
+unsigned cli_shard_of(const struct cli_shard *s, const char *url, size_t len);
+/* Whether this process fetches url: always without sharding. */
+int cli_shard_mine(const struct cli_shard *s, const char *url, size_t len);
+/*
+ * Parse "K/N", "auto" or "auto/N" into s (keeping s->by_host); "auto"
+ * asks get (getenv) for a scheduler's variables.  0, or -1 with the
+ * reason in why.
+ */
+int cli_shard_parse(struct cli_shard *s, const char *arg,
+                    char *(*get)(const char *), char *why, size_t whylen);
+
+/* ------------------------------------------------------------- resume.c */
+
+/* A report line longer than this is skipped when resuming. */
+#define CLI_RESUME_LINE_MAX (16 * 1024 * 1024)
+
+/* A set of byte strings, kept as 64-bit keyed hashes (see resume.c). */
+struct cli_seen {
+	uint64_t *slots;           /* 0 marks an empty slot */
+	size_t cap, count;         /* cap is a power of two */
+	uint64_t k0, k1;           /* SipHash key, random per run */
+};
+
+uint64_t cli_siphash(uint64_t k0, uint64_t k1, const void *data, size_t len);
+/* 0, or -1 out of memory. */
+int cli_seen_init(struct cli_seen *s);
+void cli_seen_free(struct cli_seen *s);
+/* 1 when added, 0 when it was there already, -1 out of memory. */
+int cli_seen_add(struct cli_seen *s, const void *p, size_t len);
+int cli_seen_has(const struct cli_seen *s, const void *p, size_t len);
+
+/*
+ * One line of a report: 0 when it is a JSON object with a string "url"
+ * and a boolean "ok" (*url then points into line, which is decoded in
+ * place), else -1.
+ */
+int cli_report_line_parse(char *line, size_t len, const char **url,
+                          size_t *url_len, int *ok);
+
+struct cli_resume {
+	int fd;                    /* the report, open and locked; -1 */
+	struct cli_seen seen;      /* done URLs, then those taken this run */
+	uint64_t lines;            /* lines read from the report */
+	uint64_t unreadable;       /* of them, not report lines */
+	uint64_t cut;              /* bytes of a cut-off last line removed */
+	int newline_added;         /* the last line was whole but had no '\n' */
+	char tag[20];              /* names this report's temp files */
+};
+
+#define CLI_RESUME_LOCKED (-2)
+
+/*
+ * Open (or create) the report, lock it, read the URLs done, repair a
+ * cut-off last line.  0; CLI_RESUME_LOCKED when another process holds
+ * it; -1 with errno set and *what saying what failed ("reading", ...).
+ */
+int cli_resume_open(struct cli_resume *r, const char *path, const char **what);
+void cli_resume_close(struct cli_resume *r);
+
 /* ------------------------------------------------------------- args.c */
 
 enum cli_out_mode {
@@ -145,6 +228,8 @@ struct cli_opts {
 	unsigned retry_max_ms;     /* cap on any delay; UINT_MAX = none */
 	unsigned idle_timeout_ms;  /* 0 = none */
 	const char *report;        /* --report; "-" is stdout */
+	const char *resume;        /* --resume: also the report */
+	struct cli_shard shard;    /* --shard, --shard-by */
 	int silent, no_progress, verbose;
 };
 
@@ -232,6 +317,7 @@ struct cli_output {
 	int in_place;              /* -o onto a device, FIFO or descriptor */
 	int fd;                    /* with in_place: open on path, or -1 */
 	char *tmp_dir;             /* where temp files go */
+	char tmp_tag[24];          /* "" or "TAG-": in temp names, see --resume */
 	mode_t file_mode;          /* 0666 minus the umask, for saved files */
 	size_t spool_mem;          /* bytes held by all in-memory spools */
 	struct cli_name_hint hints[CLI_NAME_HINTS];
@@ -248,6 +334,12 @@ struct cli_sink {
 
 /* Returns 0, or -1 after printing why (an unusable -o/-d target). */
 int cli_output_init(struct cli_output *out, const struct cli_opts *o);
+/*
+ * Name the temp files after tag from now on and remove those that an
+ * earlier run with the same tag left in the temp directory.  Returns how
+ * many were removed.
+ */
+unsigned cli_output_adopt(struct cli_output *out, const char *tag);
 void cli_output_free(struct cli_output *out);
 
 void cli_sink_init(struct cli_sink *s);
@@ -302,7 +394,7 @@ struct cli_report {
 struct cli_app;
 
 /* Returns 0, or -1 after printing why. */
-int cli_report_open(struct cli_report *r, const char *path);
+int cli_report_open(struct cli_report *r, const char *path, int append);
 /* Flushes and closes; -1 after printing why when data was lost. */
 int cli_report_close(struct cli_report *r);
 /* Write the report line and stderr lines of one URL and count it. */
@@ -346,6 +438,7 @@ struct cli_app {
 	struct cli_input input;
 	struct cli_output out;
 	struct cli_report report;
+	struct cli_resume resume;  /* with --resume */
 	struct cli_progress progress;
 	struct cli_stats stats;
 	struct cli_xfer *live;     /* transfers submitted and not done */
@@ -354,6 +447,7 @@ struct cli_app {
 	int input_done;
 	int finished;
 	int fatal;                 /* a failure outside any one URL: exit 1 */
+	int seen_full;             /* the --resume set could not grow */
 	int signal;                /* the signal that stopped the run, or 0 */
 	struct event *sigint, *sigterm;
 };

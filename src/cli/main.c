@@ -324,6 +324,31 @@ app_finish(struct cli_app *app)
 		event_del(app->sigterm);
 }
 
+/*
+ * Whether a URL of the input is this run's: in its shard and, with
+ * --resume, neither done by an earlier run nor taken already by this one
+ * (so a URL listed twice is fetched once).  Lines that are not URLs go
+ * through the same test, so that exactly one shard reports each.
+ */
+static int
+url_wanted(struct cli_app *app, const char *url, size_t len)
+{
+	int rc;
+
+	if (!cli_shard_mine(&app->opts.shard, url, len))
+		return 0;
+	if (app->opts.resume == NULL)
+		return 1;
+	rc = cli_seen_add(&app->resume.seen, url, len);
+	if (rc < 0 && !app->seen_full) {
+		cli_progress_clear(app);
+		cli_warn("out of memory for the set of URLs taken: a URL listed "
+		         "twice from now on may be fetched twice");
+		app->seen_full = 1;
+	}
+	return rc != 0;
+}
+
 static void
 app_refill(struct cli_app *app)
 {
@@ -333,10 +358,14 @@ app_refill(struct cli_app *app)
 	       app->inflight < app->window) {
 		switch (cli_input_next(&app->input, &line)) {
 		case CLI_INPUT_LINE:
+			if (!url_wanted(app, line.ptr, line.len))
+				break;
 			app->stats.started++;
 			start_transfer(app, line.ptr);
 			break;
 		case CLI_INPUT_BAD:
+			if (!url_wanted(app, line.ptr, line.len))
+				break;
 			app->stats.started++;
 			fail_early(app, line.ptr, line.len, EVF_ERR_URL, line.why);
 			break;
@@ -410,6 +439,56 @@ app_setup_requests(struct cli_app *app)
 	app->window = 2 * app->opts.concurrency;
 }
 
+/*
+ * --resume: read what the report says is done, repair it, and clear the
+ * temp files a killed run with this report left.  0, or the exit status.
+ */
+static int
+resume_setup(struct cli_app *app)
+{
+	struct cli_resume *r = &app->resume;
+	const char *path = app->opts.resume, *what;
+	unsigned removed;
+	int rc = cli_resume_open(r, path, &what);
+
+	if (rc == CLI_RESUME_LOCKED) {
+		cli_usage_error("--resume: '%s' is locked by another evfetch "
+		                "that is still running", path);
+		return CLI_EXIT_USAGE;
+	}
+	if (rc < 0 && errno == ENOMEM) {
+		cli_warn("--resume: out of memory reading '%s'", path);
+		return CLI_EXIT_FAILED;
+	}
+	if (rc < 0) {
+		cli_usage_error("--resume: %s '%s': %s", what, path,
+		                errno == EINVAL ? "not a regular file" :
+		                strerror(errno));
+		return CLI_EXIT_USAGE;
+	}
+	removed = cli_output_adopt(&app->out, r->tag);
+	if (app->opts.silent)
+		return 0;
+	if (r->cut != 0)
+		cli_warn("--resume: removed the last line of '%s', cut off by an "
+		         "interrupted run (%llu bytes)", path,
+		         (unsigned long long)r->cut);
+	if (r->unreadable != 0)
+		cli_warn("--resume: ignored %llu line%s of '%s' that %s not "
+		         "report lines", (unsigned long long)r->unreadable,
+		         r->unreadable == 1 ? "" : "s", path,
+		         r->unreadable == 1 ? "is" : "are");
+	if (removed != 0)
+		cli_warn("--resume: removed %u temporary file%s left in '%s' by an "
+		         "interrupted run", removed, removed == 1 ? "" : "s",
+		         app->out.tmp_dir);
+	if (app->opts.verbose)
+		cli_warn("--resume: %llu URL%s of '%s' fetched already",
+		         (unsigned long long)r->seen.count,
+		         r->seen.count == 1 ? "" : "s", path);
+	return 0;
+}
+
 /* 0, or the exit status for a failure already reported. */
 static int
 app_setup(struct cli_app *app)
@@ -431,7 +510,10 @@ app_setup(struct cli_app *app)
 	}
 	if (cli_output_init(&app->out, &app->opts) < 0)
 		return CLI_EXIT_USAGE;
-	if (cli_report_open(&app->report, app->opts.report) < 0)
+	if (app->opts.resume != NULL && (rc = resume_setup(app)) != 0)
+		return rc;
+	if (cli_report_open(&app->report, app->opts.report,
+	                    app->opts.resume != NULL) < 0)
 		return CLI_EXIT_USAGE;
 	app_setup_requests(app);
 	if (watch_signals(app) < 0)
@@ -458,6 +540,7 @@ app_cleanup(struct cli_app *app)
 	if (app->base != NULL)
 		event_base_free(app->base);
 	cli_output_free(&app->out);
+	cli_resume_close(&app->resume);
 	cli_opts_free(&app->opts);
 }
 
@@ -484,6 +567,7 @@ main(int argc, char **argv)
 	keep_std_fds_open();
 	memset(&app, 0, sizeof app);
 	app.input.fd = -1;
+	app.resume.fd = -1;
 	/* A closed pipe must fail the write, not kill the process. */
 	signal(SIGPIPE, SIG_IGN);
 

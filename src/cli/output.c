@@ -21,6 +21,7 @@
  * is spooled (in memory while small, then in an unlinked temp file) and
  * copied out whole once its transfer is done.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -333,6 +334,40 @@ cli_output_init(struct cli_output *out, const struct cli_opts *o)
 	return 0;
 }
 
+/*
+ * With --resume the temp files carry the report's tag, and the report is
+ * locked for the whole run: a file with this tag that exists before any
+ * transfer has started is a leftover of a run that was killed, never one
+ * that another live run is writing.
+ */
+unsigned
+cli_output_adopt(struct cli_output *out, const char *tag)
+{
+	char prefix[sizeof out->tmp_tag + 16];
+	struct dirent *e;
+	struct stat st;
+	unsigned removed = 0;
+	size_t plen;
+	DIR *d;
+
+	snprintf(out->tmp_tag, sizeof out->tmp_tag, "%s-", tag);
+	if (out->tmp_dir == NULL || (d = opendir(out->tmp_dir)) == NULL)
+		return 0;
+	plen = (size_t)snprintf(prefix, sizeof prefix, ".evfetch-%s",
+	                        out->tmp_tag);
+	while ((e = readdir(d)) != NULL) {
+		/* mkstemp's six characters follow the prefix. */
+		if (strlen(e->d_name) != plen + 6 ||
+		    strncmp(e->d_name, prefix, plen) != 0)
+			continue;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && unlinkat(dirfd(d), e->d_name, 0) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
+}
+
 void
 cli_output_free(struct cli_output *out)
 {
@@ -356,7 +391,8 @@ cli_sink_init(struct cli_sink *s)
 static int
 sink_open(struct cli_output *out, struct cli_sink *s)
 {
-	char *path = xasprintf("%s/.evfetch-XXXXXX", out->tmp_dir);
+	char *path = xasprintf("%s/.evfetch-%sXXXXXX", out->tmp_dir,
+	                       out->tmp_tag);
 
 	if (path == NULL)
 		return sink_fail(s, "creating a file in", out->tmp_dir, ENOMEM);

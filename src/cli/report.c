@@ -13,21 +13,25 @@
 
 #define REPORT_BUF_SIZE (64 * 1024)
 
+/*
+ * append (--resume): a run killed with SIGKILL must lose at most the line
+ * being written, so each line goes to the file as its URL ends.
+ */
 int
-cli_report_open(struct cli_report *r, const char *path)
+cli_report_open(struct cli_report *r, const char *path, int append)
 {
 	memset(r, 0, sizeof *r);
 	cli_buf_init(&r->line);
 	if (path == NULL)
 		return 0;
 	r->path = path;
-	r->fp = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+	r->fp = strcmp(path, "-") == 0 ? stdout : fopen(path, append ? "a" : "w");
 	if (r->fp == NULL) {
 		cli_usage_error("cannot open report file '%s': %s", path,
 		                strerror(errno));
 		return -1;
 	}
-	setvbuf(r->fp, NULL, _IOFBF, REPORT_BUF_SIZE);
+	setvbuf(r->fp, NULL, append ? _IOLBF : _IOFBF, REPORT_BUF_SIZE);
 	return 0;
 }
 

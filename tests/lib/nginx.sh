@@ -4,6 +4,7 @@
 #
 #   free_port            print a TCP port that was free on 127.0.0.1 a
 #                        moment ago (python3 binds port 0)
+#   free_ports N         N different such ports, on one line
 #   make_pki DIR         generate, with openssl, in DIR:
 #                          ca.pem/ca.key           the test CA (EC P-256)
 #                          server.pem/.key         localhost, evfetch.test,
@@ -54,12 +55,20 @@ fi
 _NGINX_SH_LOADED=1
 
 free_port() {
+	free_ports 1
+}
+
+# free_ports N: N different such ports on one line.  The sockets are all
+# bound before any is closed: ports found one at a time can repeat.
+free_ports() {
 	"$PYTHON3" -c '
-import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()'
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+for s in socks:
+    s.close()' "$1"
 }
 
 # A port that refuses connections for the whole test: a helper process
@@ -341,9 +350,9 @@ start_nginx() {
 	# Another test may take a port between free_port and nginx's bind;
 	# try again with new ports when that happens.
 	for attempt in 1 2 3 4 5; do
-		HTTPS_PORT=$(free_port) && WRONGHOST_PORT=$(free_port) &&
-			EXPIRED_PORT=$(free_port) && SELFSIGNED_PORT=$(free_port) &&
-			HTTP_PORT=$(free_port) || bail_out "free_port failed"
+		read -r HTTPS_PORT WRONGHOST_PORT EXPIRED_PORT SELFSIGNED_PORT \
+			HTTP_PORT < <(free_ports 5)
+		[ -n "$HTTP_PORT" ] || bail_out "free_ports failed"
 		_write_nginx_conf "$dir"
 		# nginx reads inherited listening sockets from an environment
 		# variable named NGINX, which the test harness uses for its path.

@@ -70,7 +70,8 @@ path chooses what the server does, so one server covers every scenario:
                         reset (a partial status line, then RST),
                         stall-head (no answer), stall-body (the head, no
                         body), 503, trunc-head (a partial head, then close),
-                        trunc-body (the head and half the body, then close);
+                        trunc-body (the head and half the body, then close),
+                        stall-mid (the head and half the body, then nothing);
                         afterwards like /seeded/NAME?n=N
   /dup-cl-same          Content-Length: 5 twice
   /cl-list              Content-Length: 5, 5
@@ -569,6 +570,11 @@ class BadServer:
             return await self.reply(writer, req, 503, b"flaky\n")
         if kind == "trunc-head":
             await self.send(writer, b"HTTP/1.1 200 OK\r\nContent-Le")
+            return CLOSE
+        if kind == "stall-mid":
+            await self.send(writer, head(200, [("Content-Length", str(len(data)))]) +
+                            data[:len(data) // 2])
+            await self.wait_for_eof(reader)
             return CLOSE
         if kind == "trunc-body":
             await self.send(writer, head(200, [("Content-Length", str(len(data)))]) +
