@@ -296,13 +296,16 @@ struct cli_report {
 	FILE *fp;                  /* NULL without --report */
 	const char *path;
 	int failed;                /* a write failed: exit 1 */
+	int flush_due;             /* flush_ev is active */
+	struct event *flush_ev;    /* flushes after this turn of the loop */
 	struct cli_buf line;
 };
 
 struct cli_app;
 
 /* Returns 0, or -1 after printing why. */
-int cli_report_open(struct cli_report *r, const char *path);
+int cli_report_open(struct cli_report *r, const char *path,
+                    struct event_base *base);
 /* Flushes and closes; -1 after printing why when data was lost. */
 int cli_report_close(struct cli_report *r);
 /* Write the report line and stderr lines of one URL and count it. */

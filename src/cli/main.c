@@ -431,7 +431,7 @@ app_setup(struct cli_app *app)
 	}
 	if (cli_output_init(&app->out, &app->opts) < 0)
 		return CLI_EXIT_USAGE;
-	if (cli_report_open(&app->report, app->opts.report) < 0)
+	if (cli_report_open(&app->report, app->opts.report, app->base) < 0)
 		return CLI_EXIT_USAGE;
 	app_setup_requests(app);
 	if (watch_signals(app) < 0)

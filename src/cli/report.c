@@ -3,24 +3,56 @@
  * --report file, an error line on stderr for a failure, a detail line with
  * -v, and the counts behind the progress bar and the summary.
  *
- * The report is buffered by stdio: with tens of thousands of URLs a
- * second, a write per line would cost more than the transfers.
+ * The report is written as transfers end, so that `tail -f` and `| jq`
+ * follow the run; but with tens of thousands of URLs a second a write per
+ * line would cost more than the transfers.  So lines go into stdio's
+ * buffer, and an event activated by the first of them flushes the buffer
+ * once the callbacks of this turn of the loop have run: every transfer the
+ * library finished in one turn costs one write between them.
  */
 #include <errno.h>
 #include <string.h>
+
+#include <event2/event.h>
 
 #include "cli.h"
 
 #define REPORT_BUF_SIZE (64 * 1024)
 
+static void
+report_failed(struct cli_report *r, int err)
+{
+	if (!r->failed)
+		cli_warn("writing report '%s': %s", r->path, strerror(err));
+	r->failed = 1;
+}
+
+static void
+flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct cli_report *r = arg;
+
+	(void)fd;
+	(void)what;
+	r->flush_due = 0;
+	if (r->fp != NULL && fflush(r->fp) != 0)
+		report_failed(r, errno);
+}
+
 int
-cli_report_open(struct cli_report *r, const char *path)
+cli_report_open(struct cli_report *r, const char *path,
+                struct event_base *base)
 {
 	memset(r, 0, sizeof *r);
 	cli_buf_init(&r->line);
 	if (path == NULL)
 		return 0;
 	r->path = path;
+	r->flush_ev = event_new(base, -1, 0, flush_cb, r);
+	if (r->flush_ev == NULL) {
+		cli_warn("out of memory");
+		return -1;
+	}
 	r->fp = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
 	if (r->fp == NULL) {
 		cli_usage_error("cannot open report file '%s': %s", path,
@@ -31,17 +63,12 @@ cli_report_open(struct cli_report *r, const char *path)
 	return 0;
 }
 
-static void
-report_failed(struct cli_report *r, int err)
-{
-	if (!r->failed)
-		cli_warn("writing report '%s': %s", r->path, strerror(err));
-	r->failed = 1;
-}
-
 int
 cli_report_close(struct cli_report *r)
 {
+	if (r->flush_ev != NULL)
+		event_free(r->flush_ev);
+	r->flush_ev = NULL;
 	if (r->fp != NULL) {
 		if (fflush(r->fp) != 0 || ferror(r->fp))
 			report_failed(r, errno ? errno : EIO);
@@ -101,6 +128,10 @@ report_line(struct cli_report *r, const struct cli_outcome *o)
 	}
 	if (fwrite(b->data, 1, b->len, r->fp) != b->len)
 		report_failed(r, errno);
+	if (!r->flush_due) {
+		r->flush_due = 1;
+		event_active(r->flush_ev, EV_TIMEOUT, 1);
+	}
 }
 
 void
