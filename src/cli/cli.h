@@ -104,6 +104,13 @@ void cli_json_u64(struct cli_buf *b, uint64_t v);
 void cli_json_int_or_null(struct cli_buf *b, int v);
 /* Microseconds as milliseconds with exactly three decimals. */
 void cli_json_ms(struct cli_buf *b, uint64_t us);
+void cli_json_i64(struct cli_buf *b, int64_t v);
+/*
+ * Milliseconds since the epoch as an RFC 3339 time in UTC, a JSON string:
+ * "2026-11-27T10:15:30.123Z", or without the fraction when frac is 0.
+ * null outside the years 0 to 9999.
+ */
+void cli_json_time(struct cli_buf *b, int64_t ms, int frac);
 
 /* ------------------------------------------------------------- args.c */
 
@@ -283,6 +290,14 @@ struct cli_outcome {
 	const char *file;
 	const char *effective_url; /* the last URL requested; NULL = url */
 	unsigned redirects, retries;
+	uint64_t index;            /* its place among the URLs, from 1 */
+	int64_t started_ms;        /* handed to the library, wall clock */
+	const evf_timings *timings; /* NULL: none (all 0) */
+	uint64_t queued_us;
+	const char *content_type;  /* NULL when the response had none */
+	int64_t content_length;    /* the header's value, -1 when none */
+	const char *tls_cipher;
+	int64_t cert_not_after;    /* 0 when none */
 };
 
 struct cli_stats {
@@ -325,6 +340,8 @@ struct cli_progress {
 };
 
 double cli_now(void);
+/* The wall clock in milliseconds since the epoch. */
+int64_t cli_wall_ms(void);
 /* Returns 0, or -1 when the timer cannot be set up. */
 int cli_progress_start(struct cli_app *app, int bar);
 /* Stop the timer (so the loop can end); free it after the loop. */

@@ -12,6 +12,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 
@@ -185,4 +186,61 @@ cli_json_ms(struct cli_buf *b, uint64_t us)
 	frac[2] = (char)('0' + rem / 10 % 10);
 	frac[3] = (char)('0' + rem % 10);
 	cli_buf_put(b, frac, sizeof frac);
+}
+
+void
+cli_json_i64(struct cli_buf *b, int64_t v)
+{
+	if (v < 0) {
+		cli_buf_put(b, "-", 1);
+		put_u64(b, (uint64_t)0 - (uint64_t)v);
+	} else {
+		put_u64(b, (uint64_t)v);
+	}
+}
+
+/* n as exactly width digits (n < 10^width). */
+static void
+put_digits(struct cli_buf *b, unsigned n, unsigned width)
+{
+	char tmp[8];
+	unsigned i = width;
+
+	while (i > 0) {
+		tmp[--i] = (char)('0' + n % 10);
+		n /= 10;
+	}
+	cli_buf_put(b, tmp, width);
+}
+
+void
+cli_json_time(struct cli_buf *b, int64_t ms, int frac)
+{
+	int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+	time_t t = (time_t)secs;
+	struct tm tm;
+
+	if ((int64_t)t != secs || gmtime_r(&t, &tm) == NULL ||
+	    tm.tm_year < -1900 || tm.tm_year > 9999 - 1900) {
+		cli_buf_put(b, "null", 4);
+		return;
+	}
+	cli_buf_put(b, "\"", 1);
+	put_digits(b, (unsigned)(tm.tm_year + 1900), 4);
+	cli_buf_put(b, "-", 1);
+	put_digits(b, (unsigned)tm.tm_mon + 1, 2);
+	cli_buf_put(b, "-", 1);
+	put_digits(b, (unsigned)tm.tm_mday, 2);
+	cli_buf_put(b, "T", 1);
+	put_digits(b, (unsigned)tm.tm_hour, 2);
+	cli_buf_put(b, ":", 1);
+	put_digits(b, (unsigned)tm.tm_min, 2);
+	cli_buf_put(b, ":", 1);
+	/* a leap second's :60 never comes out of gmtime */
+	put_digits(b, (unsigned)tm.tm_sec, 2);
+	if (frac) {
+		cli_buf_put(b, ".", 1);
+		put_digits(b, (unsigned)(ms - secs * 1000), 3);
+	}
+	cli_buf_put(b, "Z\"", 2);
 }

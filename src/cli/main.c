@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -29,6 +30,11 @@ struct cli_xfer {
 	evf_transfer *t;
 	struct cli_xfer *prev, *next;
 	struct cli_sink sink;
+	/* for the report */
+	uint64_t index;
+	int64_t started_ms;
+	char *content_type;        /* from on_head, NULL when none */
+	int64_t content_length;    /* from on_head, -1 when none */
 };
 
 static void app_refill(struct cli_app *app);
@@ -205,13 +211,14 @@ static void
 xfer_free(struct cli_xfer *x)
 {
 	cli_sink_free(&x->app->out, &x->sink);
+	free(x->content_type);
 	free(x);
 }
 
 /* A URL that never became a transfer still gets its one report line. */
 static void
 fail_early(struct cli_app *app, const char *url, size_t len, int err,
-           const char *why)
+           const char *why, uint64_t index)
 {
 	struct cli_outcome o;
 
@@ -220,7 +227,49 @@ fail_early(struct cli_app *app, const char *url, size_t len, int err,
 	o.url_len = len;
 	o.error = why != NULL ? why : evf_strerror(err);
 	o.error_kind = evf_error_name(err);
+	o.index = index;
+	o.started_ms = cli_wall_ms();
+	o.content_length = -1;
 	cli_record(app, &o);
+}
+
+/* A Content-Length value: digits only, or -1. */
+static int64_t
+parse_length(const char *s)
+{
+	int64_t v = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (INT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return *s == '\0' ? v : -1;
+}
+
+/* Only with --report: what the report tells of the response head. */
+static int
+xfer_on_head(evf_transfer *t, const evf_response *resp, void *arg)
+{
+	struct cli_xfer *x = arg;
+	size_t i;
+
+	(void)t;
+	for (i = 0; i < resp->nheaders; i++) {
+		const evf_header *h = &resp->headers[i];
+
+		if (x->content_type == NULL &&
+		    strcasecmp(h->name, "Content-Type") == 0) {
+			/* no memory: the report says null, nothing worse */
+			x->content_type = strdup(h->value);
+		} else if (x->content_length < 0 &&
+		           strcasecmp(h->name, "Content-Length") == 0) {
+			x->content_length = parse_length(h->value);
+		}
+	}
+	return 0;
 }
 
 static int
@@ -255,6 +304,14 @@ xfer_on_done(evf_transfer *t, const evf_result *res, void *arg)
 	o.effective_url = res->effective_url;
 	o.redirects = res->redirects;
 	o.retries = res->retries;
+	o.index = x->index;
+	o.started_ms = x->started_ms;
+	o.timings = &res->timings;
+	o.queued_us = res->queued_us;
+	o.content_type = x->content_type;
+	o.content_length = x->content_length;
+	o.tls_cipher = res->tls_cipher;
+	o.cert_not_after = res->cert_not_after;
 	if (o.ok && cli_sink_commit(&app->out, &x->sink, o.url, &file) < 0) {
 		/* Fetched, but the body could not be kept. */
 		o.ok = 0;
@@ -280,7 +337,7 @@ xfer_on_done(evf_transfer *t, const evf_result *res, void *arg)
 }
 
 static void
-start_transfer(struct cli_app *app, const char *url)
+start_transfer(struct cli_app *app, const char *url, uint64_t index)
 {
 	struct cli_xfer *x = calloc(1, sizeof *x);
 	evf_request req = app->req;
@@ -290,11 +347,15 @@ start_transfer(struct cli_app *app, const char *url)
 	if (x != NULL) {
 		x->app = app;
 		cli_sink_init(&x->sink);
+		x->index = index;
+		x->content_length = -1;
+		if (app->report.fp != NULL)
+			x->started_ms = cli_wall_ms();
 		x->t = evf_fetch(app->client, &req, &app->cbs, x, &err);
 	}
 	if (x == NULL || x->t == NULL) {
 		free(x);
-		fail_early(app, url, strlen(url), err, NULL);
+		fail_early(app, url, strlen(url), err, NULL, index);
 		return;
 	}
 	x->next = app->live;
@@ -334,11 +395,12 @@ app_refill(struct cli_app *app)
 		switch (cli_input_next(&app->input, &line)) {
 		case CLI_INPUT_LINE:
 			app->stats.started++;
-			start_transfer(app, line.ptr);
+			start_transfer(app, line.ptr, app->stats.started);
 			break;
 		case CLI_INPUT_BAD:
 			app->stats.started++;
-			fail_early(app, line.ptr, line.len, EVF_ERR_URL, line.why);
+			fail_early(app, line.ptr, line.len, EVF_ERR_URL, line.why,
+			           app->stats.started);
 			break;
 		case CLI_INPUT_WAIT:
 			return;
@@ -405,6 +467,7 @@ app_setup_requests(struct cli_app *app)
 	memset(&app->req, 0, sizeof app->req);
 	app->req.method = app->opts.head ? EVF_HEAD : EVF_GET;
 	memset(&app->cbs, 0, sizeof app->cbs);
+	app->cbs.on_head = app->report.fp != NULL ? xfer_on_head : NULL;
 	app->cbs.on_body = xfer_on_body;
 	app->cbs.on_done = xfer_on_done;
 	app->window = 2 * app->opts.concurrency;

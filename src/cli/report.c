@@ -80,6 +80,28 @@ cli_report_close(struct cli_report *r)
 	return r->failed ? -1 : 0;
 }
 
+/* The phases of the last attempt as the library counts them (from that
+ * attempt's start, as curl does), the total, and the wait in the queue. */
+static void
+report_times(struct cli_buf *b, const struct cli_outcome *o)
+{
+	static const evf_timings none;
+	const evf_timings *t = o->timings != NULL ? o->timings : &none;
+
+	cli_buf_puts(b, ",\"time\":{\"dns_ms\":");
+	cli_json_ms(b, t->dns_us);
+	cli_buf_puts(b, ",\"connect_ms\":");
+	cli_json_ms(b, t->connect_us);
+	cli_buf_puts(b, ",\"tls_ms\":");
+	cli_json_ms(b, t->tls_us);
+	cli_buf_puts(b, ",\"ttfb_ms\":");
+	cli_json_ms(b, t->first_byte_us);
+	cli_buf_puts(b, ",\"total_ms\":");
+	cli_json_ms(b, o->total_us);
+	cli_buf_puts(b, "},\"queued_ms\":");
+	cli_json_ms(b, o->queued_us);
+}
+
 /*
  * The keys and their order are part of the tool's interface: new keys are
  * only ever appended.
@@ -119,6 +141,25 @@ report_line(struct cli_report *r, const struct cli_outcome *o)
 	cli_json_u64(b, o->redirects);
 	cli_buf_puts(b, ",\"retries\":");
 	cli_json_u64(b, o->retries);
+	cli_buf_puts(b, ",\"index\":");
+	cli_json_u64(b, o->index);
+	report_times(b, o);
+	cli_buf_puts(b, ",\"content_type\":");
+	cli_json_cstring(b, o->content_type);
+	cli_buf_puts(b, ",\"content_length\":");
+	if (o->content_length >= 0)
+		cli_json_i64(b, o->content_length);
+	else
+		cli_buf_puts(b, "null");
+	cli_buf_puts(b, ",\"tls_cipher\":");
+	cli_json_cstring(b, o->tls_cipher);
+	cli_buf_puts(b, ",\"cert_not_after\":");
+	if (o->cert_not_after != 0)
+		cli_json_time(b, o->cert_not_after * 1000, 0);
+	else
+		cli_buf_puts(b, "null");
+	cli_buf_puts(b, ",\"started_at\":");
+	cli_json_time(b, o->started_ms, 1);
 	cli_buf_puts(b, "}\n");
 	if (b->oom) {
 		/* Drop the memory so that the next line can try again. */

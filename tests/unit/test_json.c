@@ -101,6 +101,48 @@ test_numbers(void)
 	is_str(emit(boolean, 0), "false", "false");
 }
 
+/* cli_json_time of ms, NUL-terminated, in a static buffer. */
+static const char *
+time_json(int64_t ms, int frac)
+{
+	static char out[64];
+	struct cli_buf b;
+
+	cli_buf_init(&b);
+	cli_json_time(&b, ms, frac);
+	snprintf(out, sizeof out, "%.*s", (int)b.len, b.data ? b.data : "");
+	cli_buf_free(&b);
+	return out;
+}
+
+static void
+i64(struct cli_buf *b, uint64_t v)
+{
+	cli_json_i64(b, (int64_t)v);
+}
+
+static void
+test_times(void)
+{
+	is_str(emit(i64, 0), "0", "i64 0");
+	is_str(emit(i64, (uint64_t)INT64_C(-42)), "-42", "i64 negative");
+	is_str(emit(i64, (uint64_t)INT64_MIN), "-9223372036854775808", "i64 min");
+	is_str(emit(i64, (uint64_t)INT64_MAX), "9223372036854775807", "i64 max");
+	is_str(time_json(0, 1), "\"1970-01-01T00:00:00.000Z\"", "the epoch");
+	is_str(time_json(0, 0), "\"1970-01-01T00:00:00Z\"", "the epoch, no fraction");
+	/* date -u -d @1795774530 = 2026-11-27 10:15:30 */
+	is_str(time_json(INT64_C(1795774530123), 1), "\"2026-11-27T10:15:30.123Z\"",
+	       "milliseconds");
+	is_str(time_json(INT64_C(1795774530999), 0), "\"2026-11-27T10:15:30Z\"",
+	       "no fraction: cut, not rounded");
+	is_str(time_json(INT64_C(951782400) * 1000, 0), "\"2000-02-29T00:00:00Z\"",
+	       "a leap day");
+	is_str(time_json(INT64_C(253402300799) * 1000, 0), "\"9999-12-31T23:59:59Z\"",
+	       "the last second of 9999 (certificates use it)");
+	is_str(time_json(INT64_C(253402300800) * 1000, 0), "null", "the year 10000 is null");
+	is_str(time_json(-1, 1), "\"1969-12-31T23:59:59.999Z\"", "before the epoch");
+}
+
 static void
 test_buffer(void)
 {
@@ -126,6 +168,7 @@ main(void)
 {
 	test_strings();
 	test_numbers();
+	test_times();
 	test_buffer();
 	return done_testing();
 }
