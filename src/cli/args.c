@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "cli.h"
@@ -46,6 +47,7 @@ enum {
 	OPT_RETRY,
 	OPT_RETRY_DELAY,
 	OPT_RETRY_MAX_TIME,
+	OPT_REPORT_HEADER,
 };
 
 static const struct option long_options[] = {
@@ -77,6 +79,7 @@ static const struct option long_options[] = {
 	{ "head", no_argument, NULL, 'I' },
 	{ "fail", no_argument, NULL, 'f' },
 	{ "report", required_argument, NULL, OPT_REPORT },
+	{ "report-header", required_argument, NULL, OPT_REPORT_HEADER },
 	{ "silent", no_argument, NULL, 's' },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -102,6 +105,8 @@ static const char usage_text[] =
 "      --discard            drop the bodies\n"
 "      --report FILE        one JSON line per URL to FILE ('-' for standard\n"
 "                           output)\n"
+"      --report-header NAME  add the response header NAME to each report\n"
+"                           line, under \"headers\" (repeatable)\n"
 "Transfers:\n"
 "  -c, --concurrency N      transfers in flight at once (default 50)\n"
 "      --per-host N         connections per host (default: no extra limit)\n"
@@ -328,6 +333,35 @@ check_output_dir(const struct cli_opts *o)
 	return -1;
 }
 
+/* A header name as RFC 9110 allows one: a token. */
+static int
+is_token(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && strchr("!#$%&'*+-.^_`|~", *s) == NULL)
+			return 0;
+	return 1;
+}
+
+/* --report-header NAME: once per name, whatever its case. */
+static int
+add_report_header(struct cli_opts *o, const char *name)
+{
+	size_t i;
+
+	if (!is_token(name)) {
+		cli_usage_error("--report-header: '%s' is not a header name", name);
+		return -1;
+	}
+	for (i = 0; i < o->nreport_headers; i++)
+		if (strcasecmp(o->report_headers[i], name) == 0)
+			return 0;
+	o->report_headers[o->nreport_headers++] = name;
+	return 0;
+}
+
 /* Reject what getopt_long let through but the tool cannot use. */
 static int
 check_combinations(struct cli_opts *o, int nouts)
@@ -375,6 +409,11 @@ check_combinations(struct cli_opts *o, int nouts)
 	}
 	if (o->report != NULL && o->report[0] == '\0') {
 		cli_usage_error("empty file name for --report");
+		return -1;
+	}
+	if (o->nreport_headers > 0 && o->report == NULL) {
+		cli_usage_error("--report-header adds to the report: give --report "
+		                "FILE too");
 		return -1;
 	}
 	if (o->input_file != NULL && o->input_file[0] == '\0') {
@@ -526,7 +565,9 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 	/* Repeatable options cannot occur more often than there are words. */
 	o->resolves = calloc((size_t)argc + 1, sizeof *o->resolves);
 	o->headers = calloc((size_t)argc + 1, sizeof *o->headers);
-	if (o->resolves == NULL || o->headers == NULL) {
+	o->report_headers = calloc((size_t)argc + 1, sizeof *o->report_headers);
+	if (o->resolves == NULL || o->headers == NULL ||
+	    o->report_headers == NULL) {
 		cli_warn("out of memory");
 		return CLI_PARSE_USAGE;
 	}
@@ -615,6 +656,10 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 		case 'I': o->head = 1; break;
 		case 'f': o->fail = 1; break;
 		case OPT_REPORT: o->report = optarg; break;
+		case OPT_REPORT_HEADER:
+			if (add_report_header(o, optarg) < 0)
+				return CLI_PARSE_USAGE;
+			break;
 		case 's': o->silent = 1; break;
 		case OPT_NO_PROGRESS: o->no_progress = 1; break;
 		case 'v': o->verbose = 1; break;
@@ -642,6 +687,8 @@ cli_opts_free(struct cli_opts *o)
 {
 	free(o->resolves);
 	free(o->headers);
+	free(o->report_headers);
 	o->resolves = NULL;
 	o->headers = NULL;
+	o->report_headers = NULL;
 }

@@ -152,6 +152,8 @@ struct cli_opts {
 	unsigned retry_max_ms;     /* cap on any delay; UINT_MAX = none */
 	unsigned idle_timeout_ms;  /* 0 = none */
 	const char *report;        /* --report; "-" is stdout */
+	const char **report_headers; /* --report-header names, each once */
+	size_t nreport_headers;
 	int silent, no_progress, verbose;
 };
 
@@ -298,6 +300,9 @@ struct cli_outcome {
 	int64_t content_length;    /* the header's value, -1 when none */
 	const char *tls_cipher;
 	int64_t cert_not_after;    /* 0 when none */
+	/* the values of the --report-header names, in their order; NULL
+	 * (for the array or an entry) when the response had none */
+	char *const *header_values;
 };
 
 struct cli_stats {
@@ -310,6 +315,8 @@ struct cli_stats {
 struct cli_report {
 	FILE *fp;                  /* NULL without --report */
 	const char *path;
+	const char *const *headers; /* --report-header names */
+	size_t nheaders;
 	int failed;                /* a write failed: exit 1 */
 	int flush_due;             /* flush_ev is active */
 	struct event *flush_ev;    /* flushes after this turn of the loop */

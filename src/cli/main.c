@@ -35,6 +35,7 @@ struct cli_xfer {
 	int64_t started_ms;
 	char *content_type;        /* from on_head, NULL when none */
 	int64_t content_length;    /* from on_head, -1 when none */
+	char **header_values;      /* --report-header, NULL until one is seen */
 };
 
 static void app_refill(struct cli_app *app);
@@ -210,8 +211,15 @@ live_unlink(struct cli_app *app, struct cli_xfer *x)
 static void
 xfer_free(struct cli_xfer *x)
 {
+	size_t i;
+
 	cli_sink_free(&x->app->out, &x->sink);
 	free(x->content_type);
+	if (x->header_values != NULL) {
+		for (i = 0; i < x->app->opts.nreport_headers; i++)
+			free(x->header_values[i]);
+		free(x->header_values);
+	}
 	free(x);
 }
 
@@ -249,17 +257,48 @@ parse_length(const char *s)
 	return *s == '\0' ? v : -1;
 }
 
+/*
+ * A header named by --report-header; one that comes several times gets
+ * its values joined with ", ", as HTTP allows a list to be split.  Out of
+ * memory, the value stays as it was.
+ */
+static void
+keep_header(struct cli_xfer *x, size_t k, const char *value)
+{
+	size_t n = x->app->opts.nreport_headers, old, len = strlen(value);
+	char *p;
+
+	if (x->header_values == NULL &&
+	    (x->header_values = calloc(n, sizeof *x->header_values)) == NULL)
+		return;
+	if (x->header_values[k] == NULL) {
+		x->header_values[k] = strdup(value);
+		return;
+	}
+	old = strlen(x->header_values[k]);
+	p = realloc(x->header_values[k], old + 2 + len + 1);
+	if (p == NULL)
+		return;
+	memcpy(p + old, ", ", 2);
+	memcpy(p + old + 2, value, len + 1);
+	x->header_values[k] = p;
+}
+
 /* Only with --report: what the report tells of the response head. */
 static int
 xfer_on_head(evf_transfer *t, const evf_response *resp, void *arg)
 {
 	struct cli_xfer *x = arg;
-	size_t i;
+	const struct cli_opts *opts = &x->app->opts;
+	size_t i, k;
 
 	(void)t;
 	for (i = 0; i < resp->nheaders; i++) {
 		const evf_header *h = &resp->headers[i];
 
+		for (k = 0; k < opts->nreport_headers; k++)
+			if (strcasecmp(h->name, opts->report_headers[k]) == 0)
+				keep_header(x, k, h->value);
 		if (x->content_type == NULL &&
 		    strcasecmp(h->name, "Content-Type") == 0) {
 			/* no memory: the report says null, nothing worse */
@@ -312,6 +351,7 @@ xfer_on_done(evf_transfer *t, const evf_result *res, void *arg)
 	o.content_length = x->content_length;
 	o.tls_cipher = res->tls_cipher;
 	o.cert_not_after = res->cert_not_after;
+	o.header_values = x->header_values;
 	if (o.ok && cli_sink_commit(&app->out, &x->sink, o.url, &file) < 0) {
 		/* Fetched, but the body could not be kept. */
 		o.ok = 0;
@@ -496,6 +536,8 @@ app_setup(struct cli_app *app)
 		return CLI_EXIT_USAGE;
 	if (cli_report_open(&app->report, app->opts.report, app->base) < 0)
 		return CLI_EXIT_USAGE;
+	app->report.headers = app->opts.report_headers;
+	app->report.nheaders = app->opts.nreport_headers;
 	app_setup_requests(app);
 	if (watch_signals(app) < 0)
 		return CLI_EXIT_FAILED;

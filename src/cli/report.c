@@ -102,6 +102,31 @@ report_times(struct cli_buf *b, const struct cli_outcome *o)
 	cli_json_ms(b, o->queued_us);
 }
 
+/* --report-header: each name in lower case (names are tokens, so plain
+ * ASCII), with its value or null. */
+static void
+report_headers(struct cli_buf *b, const struct cli_report *r,
+               const struct cli_outcome *o)
+{
+	size_t i;
+
+	cli_buf_puts(b, ",\"headers\":{");
+	for (i = 0; i < r->nheaders; i++) {
+		const char *p;
+
+		cli_buf_puts(b, i > 0 ? ",\"" : "\"");
+		for (p = r->headers[i]; *p != '\0'; p++) {
+			char c = *p >= 'A' && *p <= 'Z' ? (char)(*p - 'A' + 'a') : *p;
+
+			cli_buf_put(b, &c, 1);
+		}
+		cli_buf_puts(b, "\":");
+		cli_json_cstring(b, o->header_values != NULL ?
+		                    o->header_values[i] : NULL);
+	}
+	cli_buf_puts(b, "}");
+}
+
 /*
  * The keys and their order are part of the tool's interface: new keys are
  * only ever appended.
@@ -160,6 +185,8 @@ report_line(struct cli_report *r, const struct cli_outcome *o)
 		cli_buf_puts(b, "null");
 	cli_buf_puts(b, ",\"started_at\":");
 	cli_json_time(b, o->started_ms, 1);
+	if (r->nheaders > 0)
+		report_headers(b, r, o);
 	cli_buf_puts(b, "}\n");
 	if (b->oom) {
 		/* Drop the memory so that the next line can try again. */

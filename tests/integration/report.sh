@@ -11,6 +11,8 @@ need_evfetch
 need_python
 start_badserver
 H=http://127.0.0.1:$BADSERVER_PORT
+refused_port
+REFUSED=http://127.0.0.1:$REFUSED_PORT/refused
 
 # --- live: a line is in the file while other transfers still run ---------------------
 # The slow URL sends one byte a second for 4 s; the fast one's line must be
@@ -81,6 +83,28 @@ is "$(rep_count "$R" 'r["url"].endswith("/ok/4") and r["queued_ms"] >= 550 and r
 is "$(rep_count "$R" 'r["url"].endswith("/ok/4") and r["time"]["dns_ms"] == r["time"]["connect_ms"] == 0 and r["time"]["ttfb_ms"] > 0')" 1 \
 	"time: a reused connection has no dns or connect phase"
 is "$(rep_count "$R" 'r["time"]["total_ms"] == r["time_total_ms"]')" 2 "time.total_ms is time_total_ms"
+
+# --- --report-header -----------------------------------------------------------------------
+U="$H/headers?X-One=1&X-Two=a&x-two=b&Other=z"
+R=$T/hdr.jsonl
+evf --discard --no-progress --report "$R" --report-header X-One \
+	--report-header x-two --report-header X-Missing --report-header x-ONE \
+	"$U" "$REFUSED"
+is "$EVF_RC" 1 "--report-header: exit status 1 (one URL refused)"
+report_ok "$R" "--report-header: every line valid"
+is "$(rep_get "$R" headers "$U")" '{"x-one": "1", "x-two": "a, b", "x-missing": null}' \
+	"--report-header: the named headers in order, in lower case, a repeated one joined, a missing one null, a name given twice once"
+is "$(rep_get "$R" headers "$REFUSED")" '{"x-one": null, "x-two": null, "x-missing": null}' \
+	"--report-header: every name null when no response came"
+evf --discard --no-progress --report "$R" "$U"
+is "$(rep_get "$R" headers)" '<missing>' "without --report-header: no headers key"
+evf --discard --no-progress --report-header X-One "$U"
+is "$EVF_RC" 2 "--report-header without --report: usage error"
+evf --discard --no-progress --report "$R" --report-header 'X One' "$U"
+is "$EVF_RC" 2 "--report-header with a name that is no token: usage error"
+like "$(cat "$EVF_ERR")" "'X One' is not a header name" "...which says why"
+evf --help
+like "$(cat "$EVF_OUT")" '--report-header NAME' "--help mentions --report-header"
 
 # --- TLS: tls_cipher and cert_not_after ---------------------------------------------------
 start_nginx "$T/nginx"

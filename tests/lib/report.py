@@ -143,6 +143,17 @@ def check_record(r):
         problems.append("cert_not_after %r is not RFC 3339 UTC" % r["cert_not_after"])
     if (r["tls_version"] is None) != (r["tls_cipher"] is None):
         problems.append("tls_version and tls_cipher disagree")
+    # only with --report-header: lower-case names, string or null values
+    if "headers" in r:
+        h = r["headers"]
+        if not isinstance(h, dict) or not h:
+            problems.append("headers is not a non-empty object: %r" % (h,))
+        elif any(k != k.lower() or not isinstance(v, (str, type(None)))
+                 for k, v in h.items()):
+            problems.append("headers has a bad name or value: %r" % (h,))
+    extra = set(r) - set(KEYS) - {"headers"}
+    if extra:
+        problems.append("unknown keys %r" % sorted(extra))
     return problems
 
 
