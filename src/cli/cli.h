@@ -210,6 +210,16 @@ struct cli_input {
 	struct event *ev;
 	void (*on_ready)(void *arg);
 	void *arg;
+	/* A regular file's URLs counted ahead of the reader, for the total */
+	struct event *count_ev;    /* NULL when not counting */
+	char *count_buf;
+	off_t count_off;           /* the next byte to count */
+	uint64_t counted;          /* URLs in the lines counted so far */
+	size_t count_len;          /* bytes of the line being counted */
+	int count_line;            /* that line is counted already */
+	int count_skip;            /* ...or is a comment: on to its end */
+	int count_began;           /* the first chunk is behind */
+	int count_done;            /* counted to the end: the total is known */
 };
 
 /* Returns 0, or -1 with errno set (the file cannot be opened). */
@@ -218,6 +228,12 @@ int cli_input_open(struct cli_input *in, struct event_base *base,
                    void (*on_ready)(void *), void *arg);
 enum cli_input_status cli_input_next(struct cli_input *in,
                                      struct cli_line *line);
+/*
+ * The number of URLs in the whole input (arguments and -i), into *total:
+ * 1 when it is known, 0 while a regular file is still being counted or
+ * when the input is a pipe, a socket or a terminal.
+ */
+int cli_input_total(const struct cli_input *in, uint64_t *total);
 /* Stop waiting for input (so the loop can end); close stays separate. */
 void cli_input_stop(struct cli_input *in);
 void cli_input_close(struct cli_input *in);
@@ -354,6 +370,12 @@ int cli_progress_start(struct cli_app *app, int bar);
 /* Stop the timer (so the loop can end); free it after the loop. */
 void cli_progress_stop(struct cli_app *app);
 void cli_progress_free(struct cli_app *app);
+/*
+ * The number of URLs of the run into *total: 1 when it is known (the whole
+ * input read or counted, or only URL arguments), else 0 with the URLs
+ * taken so far.
+ */
+int cli_progress_total(const struct cli_app *app, uint64_t *total);
 /* Wipe the bar before other text goes to stderr. */
 void cli_progress_clear(struct cli_app *app);
 void cli_progress_summary(struct cli_app *app);

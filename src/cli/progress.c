@@ -64,6 +64,21 @@ columns(void)
 	return 80;
 }
 
+int
+cli_progress_total(const struct cli_app *app, uint64_t *total)
+{
+	/* The reader's count is exact once it has met the end; before, the
+	 * counter's, unless the file grew behind it. */
+	if (app->input_done) {
+		*total = app->stats.started;
+		return 1;
+	}
+	if (cli_input_total(&app->input, total) && *total >= app->stats.started)
+		return 1;
+	*total = app->stats.started;
+	return 0;
+}
+
 static void
 draw(struct cli_app *app)
 {
@@ -72,7 +87,8 @@ draw(struct cli_app *app)
 	double now = cli_now(), dt = now - p->last_t, inst;
 	char bytes[32], rate[32], text[160], bar[160];
 	unsigned cols = columns(), width;
-	int n;
+	uint64_t total;
+	int n, known;
 
 	if (dt > 0) {
 		inst = (double)(st->received - p->last_bytes) / dt;
@@ -82,24 +98,25 @@ draw(struct cli_app *app)
 		p->last_t = now;
 		p->last_bytes = st->received;
 	}
+	known = cli_progress_total(app, &total);
 	cli_format_bytes(bytes, sizeof bytes, (double)st->received);
 	cli_format_bytes(rate, sizeof rate, p->rate);
 	n = snprintf(text, sizeof text, "%llu/%llu%s done, %llu failed, %u active, %s, %s/s",
-	             (unsigned long long)st->done, (unsigned long long)st->started,
-	             app->input_done ? "" : "+", (unsigned long long)st->failed,
+	             (unsigned long long)st->done, (unsigned long long)total,
+	             known ? "" : "+", (unsigned long long)st->failed,
 	             app->client != NULL ? evf_client_active(app->client) : 0,
 	             bytes, rate);
 	if (n < 0)
 		return;
-	/* A bar once the number of URLs is known (the whole input read);
-	 * "[", "] ", the percentage and a space take 8 columns. */
+	/* A bar once the number of URLs is known; "[", "] ", the
+	 * percentage and a space take 8 columns. */
 	bar[0] = '\0';
 	width = (unsigned)n + 8 < cols ? cols - (unsigned)n - 9 : 0;
 	if (width > 50)
 		width = 50;
-	if (app->input_done && st->started > 0 && width >= 10) {
-		unsigned fill = (unsigned)(st->done * width / st->started);
-		unsigned pct = (unsigned)(st->done * 100 / st->started);
+	if (known && total > 0 && width >= 10) {
+		unsigned fill = (unsigned)(st->done * width / total);
+		unsigned pct = (unsigned)(st->done * 100 / total);
 		size_t k = 0;
 
 		bar[k++] = '[';

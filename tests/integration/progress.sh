@@ -1,0 +1,57 @@
+#!/bin/bash
+# progress.sh - what evfetch shows on a terminal: the progress line (the
+# total, rates, ETA, failures by kind, its fit at any width), error lines
+# above it, the quiet modes and the closing summary.  Runs evfetch on a
+# pseudo-terminal (tests/lib/ptyrun.py).
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
+: "${TOP_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
+. "$TOP_SRCDIR/tests/lib/common.sh"
+. "$TOP_SRCDIR/tests/lib/nginx.sh"
+. "$TOP_SRCDIR/tests/lib/servers.sh"
+
+need_evfetch
+need_python
+start_badserver
+H=http://127.0.0.1:$BADSERVER_PORT
+refused_port
+REFUSED=http://127.0.0.1:$REFUSED_PORT/refused
+
+# pty COLS NAME ARGS...: run evfetch ARGS on a COLS-wide terminal in $EVF_CWD;
+# PTY_RC is its exit status, $T/NAME.raw what it wrote, $T/NAME.lines the
+# screen lines (split at carriage returns and newlines, erase-to-end-of-line
+# sequences dropped).
+pty() {
+	local cols=$1 name=$2
+	shift 2
+	(cd "$EVF_CWD" && exec "$PYTHON3" "$TOP_SRCDIR/tests/lib/ptyrun.py" "$cols" \
+		"$T/$name.raw" timeout -k 5 30 "$@")
+	PTY_RC=$?
+	tr '\r' '\n' <"$T/$name.raw" | sed 's/\x1b\[K//g' >"$T/$name.lines"
+}
+
+# --- the total ------------------------------------------------------------------------
+# -c 1 takes two URLs at a time from the input; the first one trickles for
+# 1.2 s, so for a while 0 of 10 are done and 2 have been taken.
+{
+	echo "# ten URLs"
+	echo "$H/trickle/3?interval=0.4"
+	for i in 1 2 3 4 5 6 7 8 9; do echo "$H/ok/$i"; echo; done
+} >"$T/ten.txt"
+pty 100 file "$EVFETCH" -c 1 --discard -i "$T/ten.txt"
+is "$PTY_RC" 0 "a regular file: exit status 0"
+like "$(cat "$T/file.lines")" '0/10 done' "a regular file: the total (10) is shown before the reader gets to the end"
+unlike "$(cat "$T/file.lines")" '\+ done' "a regular file: never 'N+'"
+like "$(grep '0/10 done' "$T/file.lines")" '^\[[ =>]*\] +0% ' "a regular file: a bar from the start"
+
+pty 100 pipe bash -c 'cat "$1" | exec "$2" -c 1 --discard -i -' sh "$T/ten.txt" "$EVFETCH"
+is "$PTY_RC" 0 "a pipe: exit status 0"
+like "$(cat "$T/pipe.lines")" '0/2\+ done' "a pipe: 'N+' while more may come"
+is "$(grep -c '^\[.*+ done' "$T/pipe.lines")" 0 "a pipe: no bar while the total is unknown"
+
+args=()
+for i in 1 2 3 4 5 6 7 8 9; do args+=("$H/ok/$i"); done
+pty 100 args "$EVFETCH" -c 1 --discard "$H/trickle/3?interval=0.4" "${args[@]}"
+like "$(cat "$T/args.lines")" '0/10 done' "URL arguments: the total is their number"
+unlike "$(cat "$T/args.lines")" '\+ done' "URL arguments: never 'N+'"
+
+done_testing
