@@ -302,6 +302,7 @@ struct cli_outcome {
 	uint64_t bytes;
 	const char *error;         /* NULL on success */
 	const char *error_kind;    /* NULL on success */
+	int err;                   /* the evf_error of error_kind, EVF_OK on success */
 	uint64_t total_us;
 	const char *tls_version;
 	int reused;
@@ -321,9 +322,13 @@ struct cli_outcome {
 	char *const *header_values;
 };
 
+/* Failures are counted by kind: the negated evf_error is the index. */
+#define CLI_KINDS 32
+
 struct cli_stats {
 	uint64_t started;          /* URLs taken from the input */
 	uint64_t done, ok, failed;
+	uint64_t failed_by[CLI_KINDS];
 	uint64_t bytes;            /* body bytes of finished transfers */
 	uint64_t received;         /* body bytes so far, for the progress bar */
 };
@@ -381,6 +386,12 @@ void cli_progress_clear(struct cli_app *app);
 void cli_progress_summary(struct cli_app *app);
 /* "20.5 MB" and the like. */
 void cli_format_bytes(char *dst, size_t dstsz, double bytes);
+/*
+ * The failures by kind, "3 dns, 2 tls, 10 http", kinds in the order of
+ * their error codes (so that a line redrawn does not shuffle them), into
+ * dst; "" when nothing failed.
+ */
+void cli_format_kinds(char *dst, size_t dstsz, const struct cli_stats *st);
 
 /* ------------------------------------------------------------- main.c */
 

@@ -235,6 +235,7 @@ fail_early(struct cli_app *app, const char *url, size_t len, int err,
 	o.url_len = len;
 	o.error = why != NULL ? why : evf_strerror(err);
 	o.error_kind = evf_error_name(err);
+	o.err = err;
 	o.index = index;
 	o.started_ms = cli_wall_ms();
 	o.content_length = -1;
@@ -356,8 +357,10 @@ xfer_on_done(evf_transfer *t, const evf_result *res, void *arg)
 		/* Fetched, but the body could not be kept. */
 		o.ok = 0;
 		o.error = x->sink.error;
+		o.err = EVF_ERR_IO;
 		o.error_kind = evf_error_name(EVF_ERR_IO);
 	} else if (!o.ok) {
+		o.err = res->error;
 		o.error_kind = evf_error_name(res->error);
 		/* The library only knows that on_body refused; we know why. */
 		if (res->error == EVF_ERR_IO && x->sink.error != NULL)

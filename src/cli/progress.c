@@ -177,6 +177,30 @@ cli_progress_clear(struct cli_app *app)
 	app->progress.drawn = 0;
 }
 
+void
+cli_format_kinds(char *dst, size_t dstsz, const struct cli_stats *st)
+{
+	size_t len = 0;
+	int k;
+
+	dst[0] = '\0';
+	for (k = 1; k <= CLI_KINDS; k++) {
+		/* an error code past the table counts at index 0, last */
+		int i = k % CLI_KINDS, n;
+
+		if (st->failed_by[i] == 0)
+			continue;
+		n = snprintf(dst + len, dstsz - len, "%s%llu %s", len ? ", " : "",
+		             (unsigned long long)st->failed_by[i],
+		             i ? evf_error_name(-i) : "other");
+		if (n < 0 || (size_t)n >= dstsz - len) {
+			dst[len] = '\0';
+			return;
+		}
+		len += (size_t)n;
+	}
+}
+
 /* "1 URL", "2 URLs": the number as printed decides. */
 static const char *
 url_noun(const char *number)
@@ -189,15 +213,25 @@ cli_progress_summary(struct cli_app *app)
 {
 	const struct cli_stats *st = &app->stats;
 	double secs = cli_now() - app->progress.start;
-	char bytes[32], done[24], rate[32];
+	char bytes[32], done[24], rate[32], kinds[512];
+	const char *report = app->report.path;
 
 	cli_progress_clear(app);
 	cli_format_bytes(bytes, sizeof bytes, (double)st->bytes);
+	cli_format_kinds(kinds, sizeof kinds, st);
 	snprintf(done, sizeof done, "%llu", (unsigned long long)st->done);
 	snprintf(rate, sizeof rate, "%.0f",
 	         secs > 0 ? (double)st->done / secs : 0.0);
-	fprintf(stderr, "evfetch: %s %s, %llu ok, %llu failed, %s in %.2f s "
-	        "(%s %s/s)\n", done, url_noun(done),
+	fprintf(stderr, "evfetch: %s %s, %llu ok, %llu failed%s%s%s, %s in "
+	        "%.2f s (%s %s/s)", done, url_noun(done),
 	        (unsigned long long)st->ok, (unsigned long long)st->failed,
+	        kinds[0] ? " (" : "", kinds, kinds[0] ? ")" : "",
 	        bytes, secs, rate, url_noun(rate));
+	if (report != NULL && strcmp(report, "-") == 0) {
+		fputs("; report on standard output", stderr);
+	} else if (report != NULL) {
+		fputs("; report in ", stderr);
+		cli_put_safe(stderr, report, strlen(report));
+	}
+	fputc('\n', stderr);
 }

@@ -280,10 +280,12 @@ cli_record(struct cli_app *app, const struct cli_outcome *o)
 	struct cli_stats *st = &app->stats;
 
 	st->done++;
-	if (o->ok)
+	if (o->ok) {
 		st->ok++;
-	else
+	} else {
 		st->failed++;
+		st->failed_by[o->err < 0 && -o->err < CLI_KINDS ? -o->err : 0]++;
+	}
 	st->bytes += o->bytes;
 	if (app->report.fp != NULL)
 		report_line(&app->report, o);

@@ -54,4 +54,19 @@ pty 100 args "$EVFETCH" -c 1 --discard "$H/trickle/3?interval=0.4" "${args[@]}"
 like "$(cat "$T/args.lines")" '0/10 done' "URL arguments: the total is their number"
 unlike "$(cat "$T/args.lines")" '\+ done' "URL arguments: never 'N+'"
 
+# --- the summary ------------------------------------------------------------------------
+R=$T/sum.jsonl
+evf -f --discard --no-progress --report "$R" "$H/ok/1" "$REFUSED" "not a url" \
+	"$H/status/404" "$REFUSED?again"
+is "$EVF_RC" 1 "summary: exit status 1"
+is "$(tail -n 1 "$EVF_ERR" | sed 's/, [0-9.]* [kMG]*B in .*;/, (time);/')" \
+	"evfetch: 5 URLs, 1 ok, 4 failed (1 url, 2 connect, 1 http), (time); report in $R" \
+	"summary: failures by kind, in a fixed order, and the report's path"
+evf --discard --no-progress --report - "$REFUSED"
+like "$(tail -n 1 "$EVF_ERR")" '^evfetch: 1 URL, 0 ok, 1 failed \(1 connect\), .*; report on standard output$' \
+	"summary: a report on standard output is named so"
+evf --discard --no-progress "$H/ok/1"
+like "$(tail -n 1 "$EVF_ERR")" '^evfetch: 1 URL, 1 ok, 0 failed, [^;(]*\([0-9]+ URLs?/s\)$' \
+	"summary: nothing failed, no report: neither is mentioned"
+
 done_testing
