@@ -360,11 +360,16 @@ void cli_put_safe(FILE *stream, const char *s, size_t len);
 
 struct cli_progress {
 	struct event *timer;       /* NULL when there is no bar */
+	struct event *redraw;      /* puts the bar back after lines above it */
 	int drawn;                 /* the bar is on screen and must be cleared */
+	int redraw_due;            /* redraw is active */
 	double start;              /* cli_now() when the run began */
-	double last_t;
-	uint64_t last_bytes;
+	double last_t;             /* when the rates were last updated */
+	uint64_t last_bytes, last_done;
 	double rate;               /* bytes/s, smoothed */
+	double url_rate;           /* URLs/s, smoothed */
+	char line[1024];           /* the line last drawn, without \r or \033[K */
+	size_t line_len;
 };
 
 double cli_now(void);
@@ -383,6 +388,9 @@ void cli_progress_free(struct cli_app *app);
 int cli_progress_total(const struct cli_app *app, uint64_t *total);
 /* Wipe the bar before other text goes to stderr. */
 void cli_progress_clear(struct cli_app *app);
+/* Lines were printed after cli_progress_clear: draw the bar again below
+ * them, once the callbacks of this turn of the loop have run. */
+void cli_progress_restore(struct cli_app *app);
 void cli_progress_summary(struct cli_app *app);
 /* "20.5 MB" and the like. */
 void cli_format_bytes(char *dst, size_t dstsz, double bytes);

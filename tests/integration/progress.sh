@@ -54,6 +54,33 @@ pty 100 args "$EVFETCH" -c 1 --discard "$H/trickle/3?interval=0.4" "${args[@]}"
 like "$(cat "$T/args.lines")" '0/10 done' "URL arguments: the total is their number"
 unlike "$(cat "$T/args.lines")" '\+ done' "URL arguments: never 'N+'"
 
+# --- the line at any width ---------------------------------------------------------------
+# Three URLs end at once, the fourth trickles for ~1.2 s: the line (redrawn
+# every 200 ms) must show 3 of 4 done, fit the terminal and be cleared.
+for cols in 100 40; do
+	pty "$cols" "w$cols" "$EVFETCH" --discard "$H/ok/1" "$H/ok/2" "$H/ok/3" \
+		"$H/trickle/4?interval=0.3"
+	is "$PTY_RC" 0 "$cols columns: exit status 0"
+	is "$(awk -v c="$cols" '/^\[/ && length($0) >= c' "$T/w$cols.lines" | head -n 3)" "" \
+		"$cols columns: no progress line as wide as the terminal"
+	like "$(tail -n 2 "$T/w$cols.lines")" '4 URLs, 4 ok, 0 failed' \
+		"$cols columns: the summary comes last"
+done
+like "$(cat "$T/w100.lines")" '(^|
+)\[=+>? *\]  75% 3/4 done, 0 failed, 1 active, [0-9.]+ URLs/s, [0-9.]+ [kMG]?B, [0-9.]+ [kMG]?B/s, ETA [0-9]+s(
+|$)' "100 columns: bar, percentage, counts, active, URLs/s, bytes, bytes/s and ETA"
+like "$(cat "$T/w40.lines")" '(^|
+)\[[=> ]{10,}\]  75% 3/4[ ,]' "40 columns: still a bar, of 10 columns at least, and the counts"
+like "$(cat "$T/w40.lines")" '75% 3/4[^
+]*, 0 failed' "40 columns: the failures still there"
+is "$(grep -c '1 active' "$T/w40.lines")" 0 "40 columns: the text is shortened (no active count)"
+
+# Failures by kind on the line, in the order of their codes.
+pty 120 kinds "$EVFETCH" --discard "not a url" "$REFUSED" "$H/ok/1" \
+	"$H/trickle/4?interval=0.3"
+like "$(cat "$T/kinds.lines")" '3/4 done, 2 failed \(1 url, 1 connect\), ' \
+	"the line: failures by kind"
+
 # --- the summary ------------------------------------------------------------------------
 R=$T/sum.jsonl
 evf -f --discard --no-progress --report "$R" "$H/ok/1" "$REFUSED" "not a url" \
