@@ -48,6 +48,7 @@ enum {
 	OPT_RETRY_DELAY,
 	OPT_RETRY_MAX_TIME,
 	OPT_REPORT_HEADER,
+	OPT_NO_ERRORS,
 };
 
 static const struct option long_options[] = {
@@ -81,7 +82,9 @@ static const struct option long_options[] = {
 	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "report-header", required_argument, NULL, OPT_REPORT_HEADER },
 	{ "silent", no_argument, NULL, 's' },
+	{ "show-error", no_argument, NULL, 'S' },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+	{ "no-errors", no_argument, NULL, OPT_NO_ERRORS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -89,7 +92,7 @@ static const struct option long_options[] = {
 };
 
 /* The leading ':' makes getopt report a missing argument as ':'. */
-static const char short_options[] = ":i:o:d:c:km:H:A:IfLsvhV";
+static const char short_options[] = ":i:o:d:c:km:H:A:IfLsSvhV";
 
 static const char usage_text[] =
 "Usage: evfetch [OPTIONS] URL...\n"
@@ -143,7 +146,10 @@ static const char usage_text[] =
 "      --no-http-keep-alive  a new connection for every transfer\n"
 "Messages:\n"
 "  -s, --silent             no progress bar, summary or error lines\n"
+"  -S, --show-error         with -s, still the error lines\n"
 "      --no-progress        no progress bar\n"
+"      --no-errors          no error line per failed URL (the bar and the\n"
+"                           summary stay)\n"
 "  -v, --verbose            one line per URL on standard error\n"
 "  -h, --help               show this help and exit\n"
 "  -V, --version            show the version and exit\n"
@@ -661,7 +667,9 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 				return CLI_PARSE_USAGE;
 			break;
 		case 's': o->silent = 1; break;
+		case 'S': o->show_error = 1; break;
 		case OPT_NO_PROGRESS: o->no_progress = 1; break;
+		case OPT_NO_ERRORS: o->no_errors = 1; break;
 		case 'v': o->verbose = 1; break;
 		case 'h':
 			fputs(usage_text, stdout);

@@ -155,6 +155,8 @@ struct cli_opts {
 	const char **report_headers; /* --report-header names, each once */
 	size_t nreport_headers;
 	int silent, no_progress, verbose;
+	int show_error;            /* -S: error lines even with -s */
+	int no_errors;             /* --no-errors: never error lines */
 };
 
 enum cli_parse_result {

@@ -586,10 +586,14 @@ keep_std_fds_open(void)
 int
 main(int argc, char **argv)
 {
+	static char errbuf[BUFSIZ];
 	struct cli_app app;
 	int rc;
 
 	keep_std_fds_open();
+	/* A line of stderr in one write: an error line and the bar it wipes
+	 * go out together, and a failure's line costs one system call. */
+	setvbuf(stderr, errbuf, _IOLBF, sizeof errbuf);
 	memset(&app, 0, sizeof app);
 	app.input.fd = -1;
 	/* A closed pipe must fail the write, not kill the process. */
@@ -634,7 +638,9 @@ main(int argc, char **argv)
 	rc = app.stats.failed != 0 || app.fatal ? CLI_EXIT_FAILED : CLI_EXIT_OK;
 	app_cleanup(&app);
 	if (app.signal != 0) {
-		/* Die by the signal, so the caller sees what happened. */
+		/* Die by the signal, so the caller sees what happened; that
+		 * skips exit's flush of stdio. */
+		fflush(NULL);
 		signal(app.signal, SIG_DFL);
 		raise(app.signal);
 	}

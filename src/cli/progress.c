@@ -278,7 +278,8 @@ tick(evutil_socket_t fd, short what, void *arg)
 	show(app);
 }
 
-/* Lines went out above the bar: put it back, once per turn of the loop. */
+/* Lines went out above the bar: put it back, with the counts they
+ * changed, once per turn of the loop.  The rates wait for the timer. */
 static void
 redraw(evutil_socket_t fd, short what, void *arg)
 {
@@ -287,9 +288,10 @@ redraw(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	app->progress.redraw_due = 0;
-	if (app->progress.line_len > 0 && app->progress.timer != NULL &&
-	    !app->finished)
+	if (app->progress.line_len > 0 && !app->finished) {
+		compose(app, columns());
 		show(app);
+	}
 }
 
 int

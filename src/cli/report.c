@@ -278,6 +278,7 @@ void
 cli_record(struct cli_app *app, const struct cli_outcome *o)
 {
 	struct cli_stats *st = &app->stats;
+	int error_line;
 
 	st->done++;
 	if (o->ok) {
@@ -289,12 +290,17 @@ cli_record(struct cli_app *app, const struct cli_outcome *o)
 	st->bytes += o->bytes;
 	if (app->report.fp != NULL)
 		report_line(&app->report, o);
-	if (app->opts.verbose) {
-		cli_progress_clear(app);
+	/* -s -S is curl's "errors only"; --no-errors keeps the bar and
+	 * the summary but no line per failure. */
+	error_line = !o->ok && !app->opts.no_errors &&
+	             (!app->opts.silent || app->opts.show_error);
+	if (!app->opts.verbose && !error_line)
+		return;
+	/* Above the bar: wipe it, print, draw it again under the lines. */
+	cli_progress_clear(app);
+	if (app->opts.verbose)
 		print_verbose(o);
-	}
-	if (!o->ok && !app->opts.silent) {
-		cli_progress_clear(app);
+	if (error_line)
 		print_error(o);
-	}
+	cli_progress_restore(app);
 }

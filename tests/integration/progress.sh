@@ -81,6 +81,62 @@ pty 120 kinds "$EVFETCH" --discard "not a url" "$REFUSED" "$H/ok/1" \
 like "$(cat "$T/kinds.lines")" '3/4 done, 2 failed \(1 url, 1 connect\), ' \
 	"the line: failures by kind"
 
+# --- error lines above the bar, --no-errors, -s -S ---------------------------------------
+# The bar is up (the trickle takes 1.2 s) when, at 0.5 s, a silent server
+# makes the second URL fail.
+STALL="$H/stall-headers"
+pty 100 above "$EVFETCH" --discard --idle-timeout 0.5 "$H/trickle/4?interval=0.3" "$STALL"
+is "$PTY_RC" 1 "error above the bar: exit status 1"
+errline="evfetch: $STALL: timeout: "
+like "$(cat "$T/above.lines")" "(^|
+)${errline//\?/\?}[^[]*(
+|$)" "error above the bar: the error line stands alone, no piece of the bar in it"
+is "$(awk -v e="$errline" 'index($0, e) == 1 { print NR; exit }' "$T/above.lines" |
+	xargs -I{} awk -v n={} 'NR < n && /^\[/ { b++ } NR > n && /^\[/ { a++ } END { print (b > 0) " " (a > 0) }' "$T/above.lines")" "1 1" \
+	"error above the bar: the bar is shown before the error line and again after it"
+like "$(grep -a -c $'\r\x1b\[Kevfetch: ' "$T/above.raw")" '^[1-9]' \
+	"error above the bar: the bar is wiped before the line is printed"
+
+# Twenty failures 10 ms apart, between two redraws of the timer (every
+# 200 ms): the bar comes back under each error line at once, not at the
+# next tick.
+urls=()
+for ((i = 0; i < 20; i++)); do
+	urls+=("$H/late/1?wait=0.$((30 + i))&status=500")
+done
+pty 100 burst "$EVFETCH" --discard -f -c 30 "$H/trickle/3?interval=0.3" "${urls[@]}"
+is "$PTY_RC" 1 "twenty errors: exit status 1"
+is "$(grep -c ': http: ' "$T/burst.lines")" 20 "twenty errors: twenty error lines"
+n=$(awk 'NF == 0 { next } prev && /^\[/ { n++ } { prev = /: http: / } END { print n + 0 }' "$T/burst.lines")
+ok "$((n >= 10 ? 0 : 1))" "twenty errors: the bar is drawn again right after most error lines ($n of 20)"
+
+pty 100 noerr "$EVFETCH" --discard --no-errors --idle-timeout 0.5 "$H/trickle/4?interval=0.3" "$STALL"
+is "$PTY_RC" 1 "--no-errors: exit status 1"
+is "$(grep -c "$errline" "$T/noerr.lines")" 0 "--no-errors: no error line"
+like "$(cat "$T/noerr.lines")" '(^|
+)\[[=> ]+\] +[0-9]+% 1/2( done)?, 1 failed \(1 timeout\)' "--no-errors: the bar, with the failure counted"
+like "$(grep . "$T/noerr.lines" | tail -n 1)" '^evfetch: 2 URLs, 1 ok, 1 failed \(1 timeout\)' "--no-errors: the summary"
+
+pty 100 sS "$EVFETCH" --discard -s -S "$H/ok/1" "$REFUSED"
+is "$PTY_RC" 1 "-s -S: exit status 1"
+is "$(grep -v '^$' "$T/sS.lines")" "evfetch: $REFUSED: connect: connect to 127.0.0.1:$REFUSED_PORT failed: Connection refused" \
+	"-s -S: the error line and nothing else (no bar, no summary)"
+evf --discard -s --show-error "$H/ok/1" "$REFUSED"
+is "$(cat "$EVF_ERR")" "evfetch: $REFUSED: connect: connect to 127.0.0.1:$REFUSED_PORT failed: Connection refused" \
+	"-s --show-error: the error line only"
+evf --discard -s "$H/ok/1" "$REFUSED"
+is "$(cat "$EVF_ERR")" "" "-s alone: nothing"
+evf --discard --no-progress -S "$H/ok/1" "$REFUSED"
+like "$(cat "$EVF_ERR")" "^evfetch: $REFUSED: connect: .*
+evfetch: 2 URLs, 1 ok, 1 failed \(1 connect\)" "-S alone: as without it, the error line and the summary"
+evf --discard -s -S --no-errors "$H/ok/1" "$REFUSED"
+is "$(cat "$EVF_ERR")" "" "-s -S --no-errors: nothing"
+evf --help
+for opt in --show-error --no-errors; do
+	like "$(cat "$EVF_OUT")" "(^|[^a-z-])$opt([^a-z-]|\$)" "--help mentions $opt"
+done
+like "$(cat "$EVF_OUT")" "(^|[[:space:],])-S([[:space:],]|\$)" "--help mentions -S"
+
 # --- the summary ------------------------------------------------------------------------
 R=$T/sum.jsonl
 evf -f --discard --no-progress --report "$R" "$H/ok/1" "$REFUSED" "not a url" \

@@ -27,7 +27,8 @@ path chooses what the server does, so one server covers every scenario:
   /trickle/N?interval=S Content-Length N (default 5), one byte every S
                         seconds (default 2)
   /late/N?wait=S        like /ok/N, but the response starts S seconds
-                        (default 1) after the request
+                        (default 1) after the request; ?status=C answers
+                        with status C instead of 200
   /headers?NAME=VALUE&...   200, body "headers\n", each pair of the query
                         sent as a response header, in order (a name may
                         repeat)
@@ -377,6 +378,9 @@ class BadServer:
 
     async def h_late(self, req, arg, reader, writer, **kw):
         await asyncio.sleep(float(req.query.get("wait", "1")))
+        if "status" in req.query:
+            return await self.reply(writer, req, int(req.query["status"]),
+                                    body_bytes(int(arg)))
         return await self.h_ok(req, arg, reader, writer, **kw)
 
     async def h_headers(self, req, arg, reader, writer, **_):
