@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include "evfetch.h"
@@ -92,8 +93,31 @@ struct cli_buf {
 
 void cli_buf_init(struct cli_buf *b);
 void cli_buf_free(struct cli_buf *b);
-void cli_buf_put(struct cli_buf *b, const void *p, size_t n);
-void cli_buf_puts(struct cli_buf *b, const char *s);
+/* cli_buf_put when the bytes do not fit (or n is 0): grows the buffer. */
+void cli_buf_grow_put(struct cli_buf *b, const void *p, size_t n);
+
+/*
+ * Inline, because a report line is made of some sixty small pieces: the
+ * common case is one comparison and a copy.  n - 1 wraps for n == 0, which
+ * goes to the slow path (and memcpy never sees a NULL buffer).
+ */
+static inline void
+cli_buf_put(struct cli_buf *b, const void *p, size_t n)
+{
+	if (n - 1 < b->cap - b->len) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+	} else {
+		cli_buf_grow_put(b, p, n);
+	}
+}
+
+/* A string literal's length is known when this is inlined. */
+static inline void
+cli_buf_puts(struct cli_buf *b, const char *s)
+{
+	cli_buf_put(b, s, strlen(s));
+}
 
 /* s as a JSON string; NULL becomes null.  Bad UTF-8 becomes U+FFFD. */
 void cli_json_string(struct cli_buf *b, const char *s, size_t len);
