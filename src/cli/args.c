@@ -356,6 +356,7 @@ static int
 add_report_header(struct cli_opts *o, const char *name)
 {
 	size_t i;
+	char *lname;
 
 	if (!is_token(name)) {
 		cli_usage_error("--report-header: '%s' is not a header name", name);
@@ -364,7 +365,14 @@ add_report_header(struct cli_opts *o, const char *name)
 	for (i = 0; i < o->nreport_headers; i++)
 		if (strcasecmp(o->report_headers[i], name) == 0)
 			return 0;
-	o->report_headers[o->nreport_headers++] = name;
+	/* in lower case, as the report shows them and head.c wants them */
+	if ((lname = strdup(name)) == NULL) {
+		cli_warn("out of memory");
+		return -1;
+	}
+	for (i = 0; lname[i] != '\0'; i++)
+		lname[i] = (char)tolower((unsigned char)lname[i]);
+	o->report_headers[o->nreport_headers++] = lname;
 	return 0;
 }
 
@@ -693,8 +701,12 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 void
 cli_opts_free(struct cli_opts *o)
 {
+	size_t i;
+
 	free(o->resolves);
 	free(o->headers);
+	for (i = 0; o->report_headers != NULL && i < o->nreport_headers; i++)
+		free((char *)o->report_headers[i]);
 	free(o->report_headers);
 	o->resolves = NULL;
 	o->headers = NULL;

@@ -176,7 +176,8 @@ struct cli_opts {
 	unsigned retry_max_ms;     /* cap on any delay; UINT_MAX = none */
 	unsigned idle_timeout_ms;  /* 0 = none */
 	const char *report;        /* --report; "-" is stdout */
-	const char **report_headers; /* --report-header names, each once */
+	const char **report_headers; /* --report-header names, each once, in
+	                             * lower case (copies) */
 	size_t nreport_headers;
 	int silent, no_progress, verbose;
 	int show_error;            /* -S: error lines even with -s */
@@ -316,6 +317,24 @@ int cli_sink_commit(struct cli_output *out, struct cli_sink *s,
 void cli_sink_discard(struct cli_output *out, struct cli_sink *s);
 /* Release what discard or commit left (the error text). */
 void cli_sink_free(struct cli_output *out, struct cli_sink *s);
+
+/* ------------------------------------------------------------- head.c */
+
+/* What the report keeps of a response head, in one allocation (free). */
+struct cli_head {
+	char *content_type;        /* NULL when the response had none */
+	char *values[];            /* per --report-header name; NULL: none */
+};
+
+/*
+ * Keep the Content-Type of resp and the values of the headers names[0..n)
+ * (compared in any case; names must be in lower case); *content_length
+ * receives the Content-Length, or -1.  NULL when there is nothing to keep,
+ * or no memory for it.
+ */
+struct cli_head *cli_head_keep(const evf_response *resp,
+                               const char *const *names, size_t n,
+                               int64_t *content_length);
 
 /* ------------------------------------------------------------- report.c */
 

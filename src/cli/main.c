@@ -14,7 +14,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -33,9 +32,8 @@ struct cli_xfer {
 	/* for the report */
 	uint64_t index;
 	int64_t started_ms;
-	char *content_type;        /* from on_head, NULL when none */
+	struct cli_head *head;     /* from on_head, NULL when nothing to keep */
 	int64_t content_length;    /* from on_head, -1 when none */
-	char **header_values;      /* --report-header, NULL until one is seen */
 };
 
 static void app_refill(struct cli_app *app);
@@ -211,15 +209,8 @@ live_unlink(struct cli_app *app, struct cli_xfer *x)
 static void
 xfer_free(struct cli_xfer *x)
 {
-	size_t i;
-
 	cli_sink_free(&x->app->out, &x->sink);
-	free(x->content_type);
-	if (x->header_values != NULL) {
-		for (i = 0; i < x->app->opts.nreport_headers; i++)
-			free(x->header_values[i]);
-		free(x->header_values);
-	}
+	free(x->head);
 	free(x);
 }
 
@@ -242,73 +233,16 @@ fail_early(struct cli_app *app, const char *url, size_t len, int err,
 	cli_record(app, &o);
 }
 
-/* A Content-Length value: digits only, or -1. */
-static int64_t
-parse_length(const char *s)
-{
-	int64_t v = 0;
-
-	if (*s == '\0')
-		return -1;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		if (v > (INT64_MAX - 9) / 10)
-			return -1;
-		v = v * 10 + (*s - '0');
-	}
-	return *s == '\0' ? v : -1;
-}
-
-/*
- * A header named by --report-header; one that comes several times gets
- * its values joined with ", ", as HTTP allows a list to be split.  Out of
- * memory, the value stays as it was.
- */
-static void
-keep_header(struct cli_xfer *x, size_t k, const char *value)
-{
-	size_t n = x->app->opts.nreport_headers, old, len = strlen(value);
-	char *p;
-
-	if (x->header_values == NULL &&
-	    (x->header_values = calloc(n, sizeof *x->header_values)) == NULL)
-		return;
-	if (x->header_values[k] == NULL) {
-		x->header_values[k] = strdup(value);
-		return;
-	}
-	old = strlen(x->header_values[k]);
-	p = realloc(x->header_values[k], old + 2 + len + 1);
-	if (p == NULL)
-		return;
-	memcpy(p + old, ", ", 2);
-	memcpy(p + old + 2, value, len + 1);
-	x->header_values[k] = p;
-}
-
 /* Only with --report: what the report tells of the response head. */
 static int
 xfer_on_head(evf_transfer *t, const evf_response *resp, void *arg)
 {
 	struct cli_xfer *x = arg;
 	const struct cli_opts *opts = &x->app->opts;
-	size_t i, k;
 
 	(void)t;
-	for (i = 0; i < resp->nheaders; i++) {
-		const evf_header *h = &resp->headers[i];
-
-		for (k = 0; k < opts->nreport_headers; k++)
-			if (strcasecmp(h->name, opts->report_headers[k]) == 0)
-				keep_header(x, k, h->value);
-		if (x->content_type == NULL &&
-		    strcasecmp(h->name, "Content-Type") == 0) {
-			/* no memory: the report says null, nothing worse */
-			x->content_type = strdup(h->value);
-		} else if (x->content_length < 0 &&
-		           strcasecmp(h->name, "Content-Length") == 0) {
-			x->content_length = parse_length(h->value);
-		}
-	}
+	x->head = cli_head_keep(resp, opts->report_headers,
+	                        opts->nreport_headers, &x->content_length);
 	return 0;
 }
 
@@ -348,11 +282,11 @@ xfer_on_done(evf_transfer *t, const evf_result *res, void *arg)
 	o.started_ms = x->started_ms;
 	o.timings = &res->timings;
 	o.queued_us = res->queued_us;
-	o.content_type = x->content_type;
+	o.content_type = x->head != NULL ? x->head->content_type : NULL;
 	o.content_length = x->content_length;
 	o.tls_cipher = res->tls_cipher;
 	o.cert_not_after = res->cert_not_after;
-	o.header_values = x->header_values;
+	o.header_values = x->head != NULL ? x->head->values : NULL;
 	if (o.ok && cli_sink_commit(&app->out, &x->sink, o.url, &file) < 0) {
 		/* Fetched, but the body could not be kept. */
 		o.ok = 0;
