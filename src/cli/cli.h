@@ -387,6 +387,13 @@ struct cli_report {
 	int flush_due;             /* flush_ev is active */
 	struct event *flush_ev;    /* flushes after this turn of the loop */
 	struct cli_buf line;
+	/* Times as written last: lines of one second share the start of
+	 * started_at, URLs of one server their cert_not_after. */
+	int64_t second;            /* of second_text, or INT64_MIN */
+	char second_text[20];      /* "\"YYYY-MM-DDTHH:MM:SS */
+	int64_t not_after;         /* of not_after_text, or 0 */
+	char not_after_text[24];
+	size_t not_after_len;
 };
 
 struct cli_app;

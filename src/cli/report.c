@@ -48,6 +48,7 @@ cli_report_open(struct cli_report *r, const char *path,
 {
 	memset(r, 0, sizeof *r);
 	cli_buf_init(&r->line);
+	r->second = INT64_MIN;
 	if (path == NULL)
 		return 0;
 	r->path = path;
@@ -108,6 +109,47 @@ report_times(struct cli_buf *b, const struct cli_outcome *o)
 	cli_json_ms(b, o->queued_us);
 }
 
+/* started_at: the second's text again when it is the last one's. */
+static void
+report_started_at(struct cli_buf *b, struct cli_report *r, int64_t ms)
+{
+	int64_t second = ms / 1000 - (ms % 1000 < 0);
+	unsigned frac = (unsigned)(ms - second * 1000);
+	char tail[6] = { '.', (char)('0' + frac / 100), (char)('0' + frac / 10 % 10),
+	                 (char)('0' + frac % 10), 'Z', '"' };
+	size_t at = b->len;
+
+	if (second == r->second) {
+		cli_buf_put(b, r->second_text, sizeof r->second_text);
+		cli_buf_put(b, tail, sizeof tail);
+		return;
+	}
+	cli_json_time(b, ms, 1);
+	if (!b->oom && b->len - at == sizeof r->second_text + sizeof tail) {
+		memcpy(r->second_text, b->data + at, sizeof r->second_text);
+		r->second = second;
+	}
+}
+
+static void
+report_not_after(struct cli_buf *b, struct cli_report *r, int64_t secs)
+{
+	size_t at = b->len;
+
+	if (secs == 0) {
+		cli_buf_puts(b, "null");
+	} else if (secs == r->not_after) {
+		cli_buf_put(b, r->not_after_text, r->not_after_len);
+	} else {
+		cli_json_time(b, secs * 1000, 0);
+		if (!b->oom && b->len - at <= sizeof r->not_after_text) {
+			r->not_after_len = b->len - at;
+			memcpy(r->not_after_text, b->data + at, r->not_after_len);
+			r->not_after = secs;
+		}
+	}
+}
+
 /* --report-header: each name (in lower case already), with its value or
  * null. */
 static void
@@ -136,10 +178,13 @@ static void
 report_line(struct cli_report *r, const struct cli_outcome *o)
 {
 	struct cli_buf *b = &r->line;
+	size_t url_at, url_len;
 
 	b->len = 0;
 	cli_buf_puts(b, "{\"url\":");
+	url_at = b->len;
 	cli_json_string(b, o->url, o->url_len);
+	url_len = b->len - url_at;
 	cli_buf_puts(b, ",\"ok\":");
 	cli_json_bool(b, o->ok);
 	cli_buf_puts(b, ",\"status\":");
@@ -159,10 +204,16 @@ report_line(struct cli_report *r, const struct cli_outcome *o)
 	cli_buf_puts(b, ",\"file\":");
 	cli_json_cstring(b, o->file);
 	cli_buf_puts(b, ",\"effective_url\":");
-	if (o->effective_url != NULL)
+	if (o->effective_url != NULL && o->effective_url != o->url) {
 		cli_json_cstring(b, o->effective_url);
-	else
+	} else if (url_len - 1 < b->cap - b->len && !b->oom) {
+		/* mostly the URL as given: copy it, escaped already (with
+		 * the room checked, so that the buffer does not move) */
+		memcpy(b->data + b->len, b->data + url_at, url_len);
+		b->len += url_len;
+	} else {
 		cli_json_string(b, o->url, o->url_len);
+	}
 	cli_buf_puts(b, ",\"redirects\":");
 	cli_json_u64(b, o->redirects);
 	cli_buf_puts(b, ",\"retries\":");
@@ -180,12 +231,9 @@ report_line(struct cli_report *r, const struct cli_outcome *o)
 	cli_buf_puts(b, ",\"tls_cipher\":");
 	cli_json_cstring(b, o->tls_cipher);
 	cli_buf_puts(b, ",\"cert_not_after\":");
-	if (o->cert_not_after != 0)
-		cli_json_time(b, o->cert_not_after * 1000, 0);
-	else
-		cli_buf_puts(b, "null");
+	report_not_after(b, r, o->cert_not_after);
 	cli_buf_puts(b, ",\"started_at\":");
-	cli_json_time(b, o->started_ms, 1);
+	report_started_at(b, r, o->started_ms);
 	if (r->nheaders > 0)
 		report_headers(b, r, o);
 	cli_buf_puts(b, "}\n");
