@@ -378,6 +378,13 @@ struct cli_stats {
 	uint64_t received;         /* body bytes so far, for the progress bar */
 };
 
+/* The JSON of a static string, as written last (report.c). */
+struct cli_static_json {
+	const char *key;
+	char text[64];
+	size_t len;
+};
+
 struct cli_report {
 	FILE *fp;                  /* NULL without --report */
 	const char *path;
@@ -394,6 +401,7 @@ struct cli_report {
 	int64_t not_after;         /* of not_after_text, or 0 */
 	char not_after_text[24];
 	size_t not_after_len;
+	struct cli_static_json tls_version, tls_cipher;
 };
 
 struct cli_app;

@@ -204,7 +204,13 @@ cli_json_bool(struct cli_buf *b, int v)
 void
 cli_json_u64(struct cli_buf *b, uint64_t v)
 {
-	put_u64(b, v);
+	char digit = (char)('0' + v);
+
+	/* redirects, retries and their like */
+	if (v < 10)
+		cli_buf_put(b, &digit, 1);
+	else
+		put_u64(b, v);
 }
 
 void
@@ -225,6 +231,11 @@ cli_json_int_or_null(struct cli_buf *b, int v)
 void
 cli_json_ms(struct cli_buf *b, uint64_t us)
 {
+	/* a phase a kept-alive connection skipped */
+	if (us == 0) {
+		cli_buf_put(b, "0.000", 5);
+		return;
+	}
 	/* backwards from the last digit, in one piece: a report line has
 	 * seven of these */
 	char tmp[32], *p = tmp + sizeof tmp;

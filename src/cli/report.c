@@ -87,6 +87,27 @@ cli_report_close(struct cli_report *r)
 	return r->failed ? -1 : 0;
 }
 
+/*
+ * A static string of the library or OpenSSL (tls_version, tls_cipher): the
+ * same pointer as on the line before has the same JSON.
+ */
+static void
+report_static(struct cli_buf *b, struct cli_static_json *c, const char *s)
+{
+	size_t at = b->len;
+
+	if (s != NULL && s == c->key) {
+		cli_buf_put(b, c->text, c->len);
+		return;
+	}
+	cli_json_cstring(b, s);
+	if (s != NULL && !b->oom && b->len - at <= sizeof c->text) {
+		c->len = b->len - at;
+		memcpy(c->text, b->data + at, c->len);
+		c->key = s;
+	}
+}
+
 /* The phases of the last attempt as the library counts them (from that
  * attempt's start, as curl does), the total, and the wait in the queue. */
 static void
@@ -198,7 +219,7 @@ report_line(struct cli_report *r, const struct cli_outcome *o)
 	cli_buf_puts(b, ",\"time_total_ms\":");
 	cli_json_ms(b, o->total_us);
 	cli_buf_puts(b, ",\"tls_version\":");
-	cli_json_cstring(b, o->tls_version);
+	report_static(b, &r->tls_version, o->tls_version);
 	cli_buf_puts(b, ",\"reused\":");
 	cli_json_bool(b, o->reused);
 	cli_buf_puts(b, ",\"file\":");
@@ -229,7 +250,7 @@ report_line(struct cli_report *r, const struct cli_outcome *o)
 	else
 		cli_buf_puts(b, "null");
 	cli_buf_puts(b, ",\"tls_cipher\":");
-	cli_json_cstring(b, o->tls_cipher);
+	report_static(b, &r->tls_cipher, o->tls_cipher);
 	cli_buf_puts(b, ",\"cert_not_after\":");
 	report_not_after(b, r, o->cert_not_after);
 	cli_buf_puts(b, ",\"started_at\":");
