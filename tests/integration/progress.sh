@@ -43,6 +43,9 @@ like "$(cat "$T/file.lines")" '0/10 done' "a regular file: the total (10) is sho
 unlike "$(cat "$T/file.lines")" '\+ done' "a regular file: never 'N+'"
 like "$(grep '0/10 done' "$T/file.lines")" '^\[[ =>]*\] +0% ' "a regular file: a bar from the start"
 
+pty 100 stdinfile bash -c 'exec "$2" -c 1 --discard -i - <"$1"' sh "$T/ten.txt" "$EVFETCH"
+like "$(cat "$T/stdinfile.lines")" '0/10 done' "-i - on a regular file: the total is known early too"
+
 pty 100 pipe bash -c 'cat "$1" | exec "$2" -c 1 --discard -i -' sh "$T/ten.txt" "$EVFETCH"
 is "$PTY_RC" 0 "a pipe: exit status 0"
 like "$(cat "$T/pipe.lines")" '0/2\+ done' "a pipe: 'N+' while more may come"
