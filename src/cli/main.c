@@ -29,11 +29,14 @@ struct cli_xfer {
 	evf_transfer *t;
 	struct cli_xfer *prev, *next;
 	struct cli_sink sink;
-	/* for the report */
-	uint64_t index;
-	int64_t started_ms;
-	struct cli_head *head;     /* from on_head, NULL when nothing to keep */
-	int64_t content_length;    /* from on_head, -1 when none */
+	/* With --report only, so that a run without one holds no more per
+	 * open transfer: what the report line needs besides the result. */
+	struct cli_xfer_report {
+		uint64_t index;
+		int64_t started_ms;
+		struct cli_head *head;  /* from on_head, NULL: nothing to keep */
+		int64_t content_length; /* from on_head, -1 when none */
+	} rep[];
 };
 
 static void app_refill(struct cli_app *app);
@@ -210,7 +213,8 @@ static void
 xfer_free(struct cli_xfer *x)
 {
 	cli_sink_free(&x->app->out, &x->sink);
-	free(x->head);
+	if (x->app->report.fp != NULL)
+		free(x->rep[0].head);
 	free(x);
 }
 
@@ -241,8 +245,9 @@ xfer_on_head(evf_transfer *t, const evf_response *resp, void *arg)
 	const struct cli_opts *opts = &x->app->opts;
 
 	(void)t;
-	x->head = cli_head_keep(resp, opts->report_headers,
-	                        opts->nreport_headers, &x->content_length);
+	x->rep[0].head = cli_head_keep(resp, opts->report_headers,
+	                               opts->nreport_headers,
+	                               &x->rep[0].content_length);
 	return 0;
 }
 
@@ -278,15 +283,22 @@ xfer_on_done(evf_transfer *t, const evf_result *res, void *arg)
 	o.effective_url = res->effective_url;
 	o.redirects = res->redirects;
 	o.retries = res->retries;
-	o.index = x->index;
-	o.started_ms = x->started_ms;
 	o.timings = &res->timings;
 	o.queued_us = res->queued_us;
-	o.content_type = x->head != NULL ? x->head->content_type : NULL;
-	o.content_length = x->content_length;
 	o.tls_cipher = res->tls_cipher;
 	o.cert_not_after = res->cert_not_after;
-	o.header_values = x->head != NULL ? x->head->values : NULL;
+	o.content_length = -1;
+	if (app->report.fp != NULL) {
+		const struct cli_xfer_report *rep = &x->rep[0];
+
+		o.index = rep->index;
+		o.started_ms = rep->started_ms;
+		o.content_length = rep->content_length;
+		if (rep->head != NULL) {
+			o.content_type = rep->head->content_type;
+			o.header_values = rep->head->values;
+		}
+	}
 	if (o.ok && cli_sink_commit(&app->out, &x->sink, o.url, &file) < 0) {
 		/* Fetched, but the body could not be kept. */
 		o.ok = 0;
@@ -316,7 +328,8 @@ xfer_on_done(evf_transfer *t, const evf_result *res, void *arg)
 static void
 start_transfer(struct cli_app *app, const char *url, uint64_t index)
 {
-	struct cli_xfer *x = calloc(1, sizeof *x);
+	int report = app->report.fp != NULL;
+	struct cli_xfer *x = calloc(1, sizeof *x + (report ? sizeof x->rep[0] : 0));
 	evf_request req = app->req;
 	int err = EVF_ERR_NOMEM;
 
@@ -324,10 +337,11 @@ start_transfer(struct cli_app *app, const char *url, uint64_t index)
 	if (x != NULL) {
 		x->app = app;
 		cli_sink_init(&x->sink);
-		x->index = index;
-		x->content_length = -1;
-		if (app->report.fp != NULL)
-			x->started_ms = cli_wall_ms();
+		if (report) {
+			x->rep[0].index = index;
+			x->rep[0].content_length = -1;
+			x->rep[0].started_ms = cli_wall_ms();
+		}
 		x->t = evf_fetch(app->client, &req, &app->cbs, x, &err);
 	}
 	if (x == NULL || x->t == NULL) {
