@@ -15,6 +15,9 @@
 #   slow10k    10,000 of them
 #   stream     1,000,000 URLs streamed from a pipe into evfetch at -c 50,
 #              peak RSS against 10,000 URLs the same way
+#   overhead   small50's workload, evfetch alone: as in small50, with a
+#              --report (every field, two --report-header) and with the
+#              progress bar on a 100-column pseudo-terminal, in turn
 #
 # Peers: curl, wget2 and h2load (nghttp2-client), and GNU time for peak
 # RSS, are installed with apt-get (as root or through sudo -n) when missing;
@@ -41,7 +44,7 @@ TOP=$(cd "$HERE/.." && pwd)
 RUNS=${RUNS:-3}
 STREAM_URLS=${STREAM_URLS:-1000000}
 SLOW_HOLD=${SLOW_HOLD:-5}
-ALL_WORKLOADS="small50 small300 medium50 medium300 large50 handshake slow1k slow10k stream"
+ALL_WORKLOADS="small50 small300 medium50 medium300 large50 handshake slow1k slow10k stream overhead"
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "bench: $*"; exit 1; }
@@ -238,6 +241,9 @@ ap.add_argument("--status-port", type=int, default=0)
 ap.add_argument("--hold", type=float, default=5)
 ap.add_argument("--server-pid", type=int, default=0)
 ap.add_argument("--time-bin", default="")
+ap.add_argument("--pty", type=int, default=0,
+                help="the client's stderr is a pseudo-terminal this many "
+                     "columns wide; what it shows goes to --stderr")
 ap.add_argument("cmd", nargs=argparse.REMAINDER)
 a = ap.parse_args()
 cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
@@ -293,7 +299,28 @@ def busy_ticks():
 out = open(a.stdout, "wb")
 s0 = server_ticks() if a.server_pid else None
 b0 = busy_ticks()
-err = open(a.stderr, "wb")
+drain = None
+if a.pty:
+    # A terminal for the progress bar; a thread empties it, as a terminal
+    # would, so that the client never blocks on it.
+    import fcntl, pty, struct, termios, threading
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, a.pty, 0, 0))
+    err = os.fdopen(slave, "wb", buffering=0)
+    def empty(fd, path):
+        with open(path, "wb") as f:
+            while True:
+                try:
+                    b = os.read(fd, 65536)
+                except OSError:   # EIO: every writer has closed it
+                    break
+                if not b:
+                    break
+                f.write(b)
+    drain = threading.Thread(target=empty, args=(master, a.stderr), daemon=True)
+    drain.start()
+else:
+    err = open(a.stderr, "wb")
 t0 = time.monotonic()
 # Linux carries a process's peak RSS across exec, so a child forked from
 # this Python process would report at least Python's own RSS as its peak.
@@ -305,6 +332,8 @@ rss_file = a.out + ".rss"
 if not a.slow and a.time_bin:
     cmd = [a.time_bin, "-q", "-f", "%M", "-o", rss_file, "--"] + cmd
 p = subprocess.Popen(cmd, stdout=out, stderr=err, start_new_session=True)
+if drain is not None:
+    err.close()   # the client holds the terminal now; EOF comes with its exit
 rec = {"tag": a.tag}
 rusage = None
 status = None
@@ -369,6 +398,8 @@ else:
             break
         time.sleep(0.002)
 wall = time.monotonic() - t0
+if drain is not None:
+    drain.join(10)
 s1 = server_ticks() if a.server_pid else None
 tck = os.sysconf("SC_CLK_TCK")
 if s0 is not None and s1 is not None:
@@ -656,6 +687,45 @@ stream() {
 	done
 }
 
+# overhead: the cost of a full report and of the progress bar on a
+# terminal, against small50's plain run; variants rotated run by run.
+overhead() {
+	local n=20000 c=50 r i v o e okc rc
+	local variants=(plain report progress)
+	local common=(-c "$c" --discard --cacert "$CA" -i "$W/lists/small.txt")
+	mklist small "$BASE" /1k.bin "$n"
+	for ((r = 0; r < RUNS; r++)); do
+		for ((i = 0; i < ${#variants[@]}; i++)); do
+			v=${variants[(i + r) % ${#variants[@]}]}
+			say "-- overhead run $((r + 1))/$RUNS: evfetch, $v"
+			o=$W/out/overhead-$v.out e=$W/out/overhead-$v.err
+			case $v in
+			plain)
+				measure overhead-plain --stdout "$o" --stderr "$e" -- \
+					"$EVFETCH_BIN" --no-progress "${common[@]}" ;;
+			report)
+				measure overhead-report --stdout "$o" --stderr "$e" -- \
+					"$EVFETCH_BIN" --no-progress "${common[@]}" \
+					--report "$W/out/overhead.jsonl" \
+					--report-header content-type --report-header etag ;;
+			progress)
+				measure overhead-progress --pty 100 --stdout "$o" --stderr "$e" -- \
+					"$EVFETCH_BIN" "${common[@]}" ;;
+			esac
+			rc=$(rc_of_last)
+			# on the terminal the summary follows the bar's last erasure
+			okc=$(sed -n 's/.*evfetch: [0-9]* URLs, \([0-9]*\) ok,.*/\1/p' "$e" | tail -n 1)
+			check_run evfetch "overhead-$v" "$n" "$rc" "${okc:-0}" "$e"
+			if [ "$v" = report ] && [ "$(wc -l <"$W/out/overhead.jsonl")" != "$n" ]; then
+				FAILS+=("overhead report: $(wc -l <"$W/out/overhead.jsonl") report lines, not $n")
+			fi
+			if [ "$v" = progress ] && ! grep -q '%' "$e"; then
+				FAILS+=("overhead progress: no progress bar was drawn")
+			fi
+		done
+	done
+}
+
 # ------------------------------------------------------------------ runs
 STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
 for w in $WORKLOADS; do
@@ -670,6 +740,7 @@ for w in $WORKLOADS; do
 	slow1k) slow slow1k 1000 ;;
 	slow10k) slow slow10k 10000 ;;
 	stream) stream ;;
+	overhead) overhead ;;
 	esac
 done
 grep -i -E 'emerg|alert|crit|\[error\]' "$W/logs/error.log" >"$W/logs/nginx-errors.txt" 2>/dev/null
@@ -831,6 +902,39 @@ if by("stream10000", "evfetch") or by("stream%d" % stream_n, "evfetch"):
         b = med([r["maxrss_kib"] for r in st_big if r["maxrss_kib"]])
         w("")
         w("Peak RSS of {:,} URLs is {:+.1f}% of that of 10,000.".format(stream_n, (b / a - 1) * 100))
+    w("")
+
+ov = {v: ok_runs([r for r in recs if r["tag"] == "overhead-" + v])
+      for v in ("plain", "report", "progress")}
+if any(r["tag"].startswith("overhead-") for r in recs):
+    w("## Overhead (20,000 x 1 KiB, -c 50, evfetch alone)")
+    w("")
+    w("| variant | URLs/s | CPU µs/URL | against plain: URLs/s median, best; CPU median, least | failed runs |")
+    w("|---|---|---|---|---|")
+    def rates(rs):
+        return [r["urls"] / r["wall"] for r in rs]
+    def cpus(rs):
+        return [(r["user"] + r["sys"]) * 1e6 / r["urls"] for r in rs]
+    def pct(a, b):
+        return "{:+.1f}%".format((a / b - 1) * 100) if a and b else "-"
+    base = ov["plain"]
+    desc = {"plain": "`--no-progress`, as small50",
+            "report": "`--report FILE --report-header content-type --report-header etag`",
+            "progress": "the progress bar on a 100-column terminal"}
+    for v in ("plain", "report", "progress"):
+        rs = ov[v]
+        allrs = [r for r in recs if r["tag"] == "overhead-" + v]
+        if not rs or not base:
+            continue
+        w("| {} | {} | {} | {}, {}; {}, {} | {} |".format(
+            desc[v], rng(rates(rs)), rng(cpus(rs), 1),
+            pct(med(rates(rs)), med(rates(base))), pct(max(rates(rs)), max(rates(base))),
+            pct(med(cpus(rs)), med(cpus(base))), pct(min(cpus(rs)), min(cpus(base))),
+            len(allrs) - len(rs)))
+    w("")
+    w("Other processes slow a run down and never speed it up, so on a busy "
+      "machine the best run (and the least CPU) of each variant is the fairer "
+      "comparison; the medians show how noisy the runs were.")
     w("")
 
 busy = {}

@@ -273,6 +273,16 @@ typedef struct evf_result {
 	unsigned redirects;        /* redirects followed */
 	unsigned retries;          /* attempts made after the first */
 	uint64_t queued_us;        /* from evf_fetch to the start (added in 0.2) */
+	/*
+	 * The TLS connection of the last attempt, as its handshake settled
+	 * it (a kept-alive connection reports its own handshake's): the
+	 * cipher suite in OpenSSL's name ("TLS_AES_128_GCM_SHA256"), a static
+	 * string; and the server certificate's notAfter in seconds since the
+	 * epoch.  NULL and 0 for plain HTTP or when no handshake completed.
+	 * (Added in 0.2.)
+	 */
+	const char *tls_cipher;
+	int64_t cert_not_after;
 } evf_result;
 
 /*

@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "cli.h"
@@ -49,6 +50,8 @@ enum {
 	OPT_RESUME,
 	OPT_SHARD,
 	OPT_SHARD_BY,
+	OPT_REPORT_HEADER,
+	OPT_NO_ERRORS,
 };
 
 static const struct option long_options[] = {
@@ -83,8 +86,11 @@ static const struct option long_options[] = {
 	{ "resume", required_argument, NULL, OPT_RESUME },
 	{ "shard", required_argument, NULL, OPT_SHARD },
 	{ "shard-by", required_argument, NULL, OPT_SHARD_BY },
+	{ "report-header", required_argument, NULL, OPT_REPORT_HEADER },
 	{ "silent", no_argument, NULL, 's' },
+	{ "show-error", no_argument, NULL, 'S' },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+	{ "no-errors", no_argument, NULL, OPT_NO_ERRORS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -92,7 +98,7 @@ static const struct option long_options[] = {
 };
 
 /* The leading ':' makes getopt report a missing argument as ':'. */
-static const char short_options[] = ":i:o:d:c:km:H:A:IfLsvhV";
+static const char short_options[] = ":i:o:d:c:km:H:A:IfLsSvhV";
 
 static const char usage_text[] =
 "Usage: evfetch [OPTIONS] URL...\n"
@@ -117,6 +123,8 @@ static const char usage_text[] =
 "                           give N), Slurm (SLURM_ARRAY_TASK_*) or GNU\n"
 "                           parallel (PARALLEL_SEQ; give N)\n"
 "      --shard-by url|host  hash the whole URL (default) or its host name\n"
+"      --report-header NAME  add the response header NAME to each report\n"
+"                           line, under \"headers\" (repeatable)\n"
 "Transfers:\n"
 "  -c, --concurrency N      transfers in flight at once (default 50)\n"
 "      --per-host N         connections per host (default: no extra limit)\n"
@@ -153,7 +161,10 @@ static const char usage_text[] =
 "      --no-http-keep-alive  a new connection for every transfer\n"
 "Messages:\n"
 "  -s, --silent             no progress bar, summary or error lines\n"
+"  -S, --show-error         with -s, still the error lines\n"
 "      --no-progress        no progress bar\n"
+"      --no-errors          no error line per failed URL (the bar and the\n"
+"                           summary stay)\n"
 "  -v, --verbose            one line per URL on standard error\n"
 "  -h, --help               show this help and exit\n"
 "  -V, --version            show the version and exit\n"
@@ -390,6 +401,43 @@ check_shard(struct cli_opts *o, const char *shard, const char *shard_by)
 	return 0;
 }
 
+/* A header name as RFC 9110 allows one: a token. */
+static int
+is_token(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && strchr("!#$%&'*+-.^_`|~", *s) == NULL)
+			return 0;
+	return 1;
+}
+
+/* --report-header NAME: once per name, whatever its case. */
+static int
+add_report_header(struct cli_opts *o, const char *name)
+{
+	size_t i;
+	char *lname;
+
+	if (!is_token(name)) {
+		cli_usage_error("--report-header: '%s' is not a header name", name);
+		return -1;
+	}
+	for (i = 0; i < o->nreport_headers; i++)
+		if (strcasecmp(o->report_headers[i], name) == 0)
+			return 0;
+	/* in lower case, as the report shows them and head.c wants them */
+	if ((lname = strdup(name)) == NULL) {
+		cli_warn("out of memory");
+		return -1;
+	}
+	for (i = 0; lname[i] != '\0'; i++)
+		lname[i] = (char)tolower((unsigned char)lname[i]);
+	o->report_headers[o->nreport_headers++] = lname;
+	return 0;
+}
+
 /* Reject what getopt_long let through but the tool cannot use. */
 static int
 check_combinations(struct cli_opts *o, int nouts)
@@ -439,6 +487,11 @@ check_combinations(struct cli_opts *o, int nouts)
 	}
 	if (o->report != NULL && o->report[0] == '\0') {
 		cli_usage_error("empty file name for --report");
+		return -1;
+	}
+	if (o->nreport_headers > 0 && o->report == NULL) {
+		cli_usage_error("--report-header adds to the report: give --report "
+		                "FILE too");
 		return -1;
 	}
 	if (o->input_file != NULL && o->input_file[0] == '\0') {
@@ -591,7 +644,9 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 	/* Repeatable options cannot occur more often than there are words. */
 	o->resolves = calloc((size_t)argc + 1, sizeof *o->resolves);
 	o->headers = calloc((size_t)argc + 1, sizeof *o->headers);
-	if (o->resolves == NULL || o->headers == NULL) {
+	o->report_headers = calloc((size_t)argc + 1, sizeof *o->report_headers);
+	if (o->resolves == NULL || o->headers == NULL ||
+	    o->report_headers == NULL) {
 		cli_warn("out of memory");
 		return CLI_PARSE_USAGE;
 	}
@@ -683,8 +738,14 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 		case OPT_RESUME: o->resume = optarg; break;
 		case OPT_SHARD: shard = optarg; break;
 		case OPT_SHARD_BY: shard_by = optarg; break;
+		case OPT_REPORT_HEADER:
+			if (add_report_header(o, optarg) < 0)
+				return CLI_PARSE_USAGE;
+			break;
 		case 's': o->silent = 1; break;
+		case 'S': o->show_error = 1; break;
 		case OPT_NO_PROGRESS: o->no_progress = 1; break;
+		case OPT_NO_ERRORS: o->no_errors = 1; break;
 		case 'v': o->verbose = 1; break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -708,8 +769,14 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 void
 cli_opts_free(struct cli_opts *o)
 {
+	size_t i;
+
 	free(o->resolves);
 	free(o->headers);
+	for (i = 0; o->report_headers != NULL && i < o->nreport_headers; i++)
+		free((char *)o->report_headers[i]);
+	free(o->report_headers);
 	o->resolves = NULL;
 	o->headers = NULL;
+	o->report_headers = NULL;
 }

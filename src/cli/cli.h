@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include "evfetch.h"
@@ -93,8 +94,31 @@ struct cli_buf {
 
 void cli_buf_init(struct cli_buf *b);
 void cli_buf_free(struct cli_buf *b);
-void cli_buf_put(struct cli_buf *b, const void *p, size_t n);
-void cli_buf_puts(struct cli_buf *b, const char *s);
+/* cli_buf_put when the bytes do not fit (or n is 0): grows the buffer. */
+void cli_buf_grow_put(struct cli_buf *b, const void *p, size_t n);
+
+/*
+ * Inline, because a report line is made of some sixty small pieces: the
+ * common case is one comparison and a copy.  n - 1 wraps for n == 0, which
+ * goes to the slow path (and memcpy never sees a NULL buffer).
+ */
+static inline void
+cli_buf_put(struct cli_buf *b, const void *p, size_t n)
+{
+	if (n - 1 < b->cap - b->len) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+	} else {
+		cli_buf_grow_put(b, p, n);
+	}
+}
+
+/* A string literal's length is known when this is inlined. */
+static inline void
+cli_buf_puts(struct cli_buf *b, const char *s)
+{
+	cli_buf_put(b, s, strlen(s));
+}
 
 /* s as a JSON string; NULL becomes null.  Bad UTF-8 becomes U+FFFD. */
 void cli_json_string(struct cli_buf *b, const char *s, size_t len);
@@ -105,6 +129,13 @@ void cli_json_u64(struct cli_buf *b, uint64_t v);
 void cli_json_int_or_null(struct cli_buf *b, int v);
 /* Microseconds as milliseconds with exactly three decimals. */
 void cli_json_ms(struct cli_buf *b, uint64_t us);
+void cli_json_i64(struct cli_buf *b, int64_t v);
+/*
+ * Milliseconds since the epoch as an RFC 3339 time in UTC, a JSON string:
+ * "2026-11-27T10:15:30.123Z", or without the fraction when frac is 0.
+ * null outside the years 0 to 9999.
+ */
+void cli_json_time(struct cli_buf *b, int64_t ms, int frac);
 
 /* ------------------------------------------------------------- shard.c */
 
@@ -230,7 +261,12 @@ struct cli_opts {
 	const char *report;        /* --report; "-" is stdout */
 	const char *resume;        /* --resume: also the report */
 	struct cli_shard shard;    /* --shard, --shard-by */
+	const char **report_headers; /* --report-header names, each once, in
+	                             * lower case (copies) */
+	size_t nreport_headers;
 	int silent, no_progress, verbose;
+	int show_error;            /* -S: error lines even with -s */
+	int no_errors;             /* --no-errors: never error lines */
 };
 
 enum cli_parse_result {
@@ -286,6 +322,16 @@ struct cli_input {
 	struct event *ev;
 	void (*on_ready)(void *arg);
 	void *arg;
+	/* A regular file's URLs counted ahead of the reader, for the total */
+	struct event *count_ev;    /* NULL when not counting */
+	char *count_buf;
+	off_t count_off;           /* the next byte to count */
+	uint64_t counted;          /* URLs in the lines counted so far */
+	size_t count_len;          /* bytes of the line being counted */
+	int count_line;            /* that line is counted already */
+	int count_skip;            /* ...or is a comment: on to its end */
+	int count_began;           /* the first chunk is behind */
+	int count_done;            /* counted to the end: the total is known */
 };
 
 /* Returns 0, or -1 with errno set (the file cannot be opened). */
@@ -294,6 +340,12 @@ int cli_input_open(struct cli_input *in, struct event_base *base,
                    void (*on_ready)(void *), void *arg);
 enum cli_input_status cli_input_next(struct cli_input *in,
                                      struct cli_line *line);
+/*
+ * The number of URLs in the whole input (arguments and -i), into *total:
+ * 1 when it is known, 0 while a regular file is still being counted or
+ * when the input is a pipe, a socket or a terminal.
+ */
+int cli_input_total(const struct cli_input *in, uint64_t *total);
 /* Stop waiting for input (so the loop can end); close stays separate. */
 void cli_input_stop(struct cli_input *in);
 void cli_input_close(struct cli_input *in);
@@ -358,6 +410,24 @@ void cli_sink_discard(struct cli_output *out, struct cli_sink *s);
 /* Release what discard or commit left (the error text). */
 void cli_sink_free(struct cli_output *out, struct cli_sink *s);
 
+/* ------------------------------------------------------------- head.c */
+
+/* What the report keeps of a response head, in one allocation (free). */
+struct cli_head {
+	char *content_type;        /* NULL when the response had none */
+	char *values[];            /* per --report-header name; NULL: none */
+};
+
+/*
+ * Keep the Content-Type of resp and the values of the headers names[0..n)
+ * (compared in any case; names must be in lower case); *content_length
+ * receives the Content-Length, or -1.  NULL when there is nothing to keep,
+ * or no memory for it.
+ */
+struct cli_head *cli_head_keep(const evf_response *resp,
+                               const char *const *names, size_t n,
+                               int64_t *content_length);
+
 /* ------------------------------------------------------------- report.c */
 
 /* One URL's outcome, from the library's result or made up by the tool. */
@@ -369,32 +439,69 @@ struct cli_outcome {
 	uint64_t bytes;
 	const char *error;         /* NULL on success */
 	const char *error_kind;    /* NULL on success */
+	int err;                   /* the evf_error of error_kind, EVF_OK on success */
 	uint64_t total_us;
 	const char *tls_version;
 	int reused;
 	const char *file;
 	const char *effective_url; /* the last URL requested; NULL = url */
 	unsigned redirects, retries;
+	uint64_t index;            /* its place among the URLs, from 1 */
+	int64_t started_ms;        /* handed to the library, wall clock */
+	const evf_timings *timings; /* NULL: none (all 0) */
+	uint64_t queued_us;
+	const char *content_type;  /* NULL when the response had none */
+	int64_t content_length;    /* the header's value, -1 when none */
+	const char *tls_cipher;
+	int64_t cert_not_after;    /* 0 when none */
+	/* the values of the --report-header names, in their order; NULL
+	 * (for the array or an entry) when the response had none */
+	char *const *header_values;
 };
+
+/* Failures are counted by kind: the negated evf_error is the index. */
+#define CLI_KINDS 32
 
 struct cli_stats {
 	uint64_t started;          /* URLs taken from the input */
+	uint64_t skipped;          /* input lines of other shards or done before (--resume) */
 	uint64_t done, ok, failed;
+	uint64_t failed_by[CLI_KINDS];
 	uint64_t bytes;            /* body bytes of finished transfers */
 	uint64_t received;         /* body bytes so far, for the progress bar */
+};
+
+/* The JSON of a static string, as written last (report.c). */
+struct cli_static_json {
+	const char *key;
+	char text[64];
+	size_t len;
 };
 
 struct cli_report {
 	FILE *fp;                  /* NULL without --report */
 	const char *path;
+	const char *const *headers; /* --report-header names */
+	size_t nheaders;
 	int failed;                /* a write failed: exit 1 */
+	int flush_due;             /* flush_ev is active */
+	struct event *flush_ev;    /* flushes after this turn of the loop */
 	struct cli_buf line;
+	/* Times as written last: lines of one second share the start of
+	 * started_at, URLs of one server their cert_not_after. */
+	int64_t second;            /* of second_text, or INT64_MIN */
+	char second_text[20];      /* "\"YYYY-MM-DDTHH:MM:SS */
+	int64_t not_after;         /* of not_after_text, or 0 */
+	char not_after_text[24];
+	size_t not_after_len;
+	struct cli_static_json tls_version, tls_cipher;
 };
 
 struct cli_app;
 
 /* Returns 0, or -1 after printing why. */
-int cli_report_open(struct cli_report *r, const char *path, int append);
+int cli_report_open(struct cli_report *r, const char *path,
+                    struct event_base *base, int append);
 /* Flushes and closes; -1 after printing why when data was lost. */
 int cli_report_close(struct cli_report *r);
 /* Write the report line and stderr lines of one URL and count it. */
@@ -406,24 +513,46 @@ void cli_put_safe(FILE *stream, const char *s, size_t len);
 
 struct cli_progress {
 	struct event *timer;       /* NULL when there is no bar */
+	struct event *redraw;      /* puts the bar back after lines above it */
 	int drawn;                 /* the bar is on screen and must be cleared */
+	int redraw_due;            /* redraw is active */
 	double start;              /* cli_now() when the run began */
-	double last_t;
-	uint64_t last_bytes;
+	double last_t;             /* when the rates were last updated */
+	uint64_t last_bytes, last_done;
 	double rate;               /* bytes/s, smoothed */
+	double url_rate;           /* URLs/s, smoothed */
+	char line[1024];           /* the line last drawn, without \r or \033[K */
+	size_t line_len;
 };
 
 double cli_now(void);
+/* The wall clock in milliseconds since the epoch. */
+int64_t cli_wall_ms(void);
 /* Returns 0, or -1 when the timer cannot be set up. */
 int cli_progress_start(struct cli_app *app, int bar);
 /* Stop the timer (so the loop can end); free it after the loop. */
 void cli_progress_stop(struct cli_app *app);
 void cli_progress_free(struct cli_app *app);
+/*
+ * The number of URLs of the run into *total: 1 when it is known (the whole
+ * input read or counted, or only URL arguments), else 0 with the URLs
+ * taken so far.
+ */
+int cli_progress_total(const struct cli_app *app, uint64_t *total);
 /* Wipe the bar before other text goes to stderr. */
 void cli_progress_clear(struct cli_app *app);
+/* Lines were printed after cli_progress_clear: draw the bar again below
+ * them, once the callbacks of this turn of the loop have run. */
+void cli_progress_restore(struct cli_app *app);
 void cli_progress_summary(struct cli_app *app);
 /* "20.5 MB" and the like. */
 void cli_format_bytes(char *dst, size_t dstsz, double bytes);
+/*
+ * The failures by kind, "3 dns, 2 tls, 10 http", kinds in the order of
+ * their error codes (so that a line redrawn does not shuffle them), into
+ * dst; "" when nothing failed.
+ */
+void cli_format_kinds(char *dst, size_t dstsz, const struct cli_stats *st);
 
 /* ------------------------------------------------------------- main.c */
 

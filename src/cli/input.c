@@ -12,6 +12,15 @@
  * says when one read() will return without blocking.  The descriptor is
  * not put into nonblocking mode: that flag belongs to the open file that
  * the shell and other processes share.
+ *
+ * The progress bar wants the number of URLs before the reader gets to the
+ * end, so a regular file is also counted, ahead of it: a zero-timeout
+ * timer reads one chunk with pread() (the reader's offset stays its own)
+ * each time it fires, so the loop serves transfers between chunks, the
+ * first requests go out before any counting, and the memory is one chunk
+ * whatever the length of the file.  The counter classifies lines as the
+ * reader does: blank lines and comments are not URLs, any line too long
+ * to be one is (it will be reported as a failed URL).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +34,12 @@
 #include "cli.h"
 
 #define INPUT_BUF_INIT (64 * 1024)
+#define COUNT_CHUNK (64 * 1024)
+
+static const char bom[] = "\xef\xbb\xbf";
+
+static void count_stop(struct cli_input *in);
+static void count_cb(evutil_socket_t fd, short what, void *arg);
 
 static void
 input_ready(evutil_socket_t fd, short what, void *arg)
@@ -76,6 +91,18 @@ cli_input_open(struct cli_input *in, struct event_base *base, char **args,
 	if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || isatty(in->fd)) {
 		in->ev = event_new(base, in->fd, EV_READ, input_ready, in);
 		in->pollable = in->ev != NULL;
+	} else if (S_ISREG(st.st_mode)) {
+		struct timeval now = { 0, 0 };
+
+		/* From where the reader starts: standard input may be a file
+		 * the shell has read from already.  Without a chunk of memory or
+		 * the timer, the total stays unknown, as for a pipe. */
+		in->count_off = lseek(in->fd, 0, SEEK_CUR);
+		in->count_buf = malloc(COUNT_CHUNK);
+		in->count_ev = evtimer_new(base, count_cb, in);
+		if (in->count_off < 0 || in->count_buf == NULL ||
+		    in->count_ev == NULL || evtimer_add(in->count_ev, &now) < 0)
+			count_stop(in);
 	}
 	return 0;
 fail:
@@ -90,6 +117,97 @@ is_blank(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
 
+static void
+count_stop(struct cli_input *in)
+{
+	if (in->count_ev != NULL)
+		event_free(in->count_ev);
+	in->count_ev = NULL;
+	free(in->count_buf);
+	in->count_buf = NULL;
+}
+
+/*
+ * Count the URLs in p[0..n), a piece of the file after the pieces before
+ * it.  A line counts once, as soon as it shows a first character that is
+ * not blank and not '#', or once it has grown too long to be taken.
+ */
+static void
+count_chunk(struct cli_input *in, const char *p, size_t n)
+{
+	const char *end = p + n;
+
+	while (p < end) {
+		if (in->count_line || in->count_skip) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t len = (size_t)((nl != NULL ? nl : end) - p);
+
+			if (!in->count_line && in->count_len + len >= CLI_LINE_MAX) {
+				in->counted++;
+				in->count_line = 1;
+			}
+			in->count_len += len;
+			if (nl == NULL)
+				return;
+			p = nl;
+		}
+		if (*p == '\n') {
+			in->count_len = 0;
+			in->count_line = in->count_skip = 0;
+		} else if (!is_blank(*p)) {
+			if (*p == '#')
+				in->count_skip = 1;
+			else
+				in->count_line = 1;
+			in->counted += in->count_line;
+			in->count_len++;
+		} else if (++in->count_len >= CLI_LINE_MAX) {
+			in->counted++;
+			in->count_line = 1;
+		}
+		p++;
+	}
+}
+
+/* One chunk per turn of the loop, so that transfers go on meanwhile. */
+static void
+count_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct cli_input *in = arg;
+	struct timeval now = { 0, 0 };
+	const char *p = in->count_buf;
+	ssize_t n;
+
+	(void)fd;
+	(void)what;
+	do
+		n = pread(in->fd, in->count_buf, COUNT_CHUNK, in->count_off);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		/* The end, or an error the reader will meet and report. */
+		in->count_done = n == 0;
+		count_stop(in);
+		return;
+	}
+	/* The reader skips a byte order mark at its start (take_line). */
+	if (!in->count_began && n >= 3 && memcmp(p, bom, 3) == 0)
+		p += 3;
+	in->count_began = 1;
+	in->count_off += n;
+	count_chunk(in, p, (size_t)(in->count_buf + n - p));
+	if (evtimer_add(in->count_ev, &now) < 0)
+		count_stop(in);
+}
+
+int
+cli_input_total(const struct cli_input *in, uint64_t *total)
+{
+	if (in->path != NULL && !in->count_done)
+		return 0;
+	*total = in->nargs + in->counted;
+	return 1;
+}
+
 /*
  * Turn one raw line into a URL, or return 0 for a line to skip.  The
  * first line may start with the UTF-8 byte order mark some editors write.
@@ -97,7 +215,7 @@ is_blank(char c)
 static int
 take_line(struct cli_input *in, char *p, size_t len, struct cli_line *line)
 {
-	if (++in->lineno == 1 && len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) {
+	if (++in->lineno == 1 && len >= 3 && memcmp(p, bom, 3) == 0) {
 		p += 3;
 		len -= 3;
 	}
@@ -237,6 +355,8 @@ cli_input_next(struct cli_input *in, struct cli_line *line)
 				return overlong(in, line);
 			if (avail > 0 && take_line(in, p, avail, line))
 				return line->why ? CLI_INPUT_BAD : CLI_INPUT_LINE;
+			/* the reader knows the total now */
+			count_stop(in);
 			return CLI_INPUT_END;
 		}
 		if (make_room(in) < 0)
@@ -251,11 +371,13 @@ cli_input_stop(struct cli_input *in)
 {
 	if (in->ev != NULL)
 		event_del(in->ev);
+	count_stop(in);
 }
 
 void
 cli_input_close(struct cli_input *in)
 {
+	count_stop(in);
 	if (in->ev != NULL)
 		event_free(in->ev);
 	in->ev = NULL;

@@ -29,6 +29,14 @@ struct cli_xfer {
 	evf_transfer *t;
 	struct cli_xfer *prev, *next;
 	struct cli_sink sink;
+	/* With --report only, so that a run without one holds no more per
+	 * open transfer: what the report line needs besides the result. */
+	struct cli_xfer_report {
+		uint64_t index;
+		int64_t started_ms;
+		struct cli_head *head;  /* from on_head, NULL: nothing to keep */
+		int64_t content_length; /* from on_head, -1 when none */
+	} rep[];
 };
 
 static void app_refill(struct cli_app *app);
@@ -205,13 +213,15 @@ static void
 xfer_free(struct cli_xfer *x)
 {
 	cli_sink_free(&x->app->out, &x->sink);
+	if (x->app->report.fp != NULL)
+		free(x->rep[0].head);
 	free(x);
 }
 
 /* A URL that never became a transfer still gets its one report line. */
 static void
 fail_early(struct cli_app *app, const char *url, size_t len, int err,
-           const char *why)
+           const char *why, uint64_t index)
 {
 	struct cli_outcome o;
 
@@ -220,7 +230,25 @@ fail_early(struct cli_app *app, const char *url, size_t len, int err,
 	o.url_len = len;
 	o.error = why != NULL ? why : evf_strerror(err);
 	o.error_kind = evf_error_name(err);
+	o.err = err;
+	o.index = index;
+	o.started_ms = cli_wall_ms();
+	o.content_length = -1;
 	cli_record(app, &o);
+}
+
+/* Only with --report: what the report tells of the response head. */
+static int
+xfer_on_head(evf_transfer *t, const evf_response *resp, void *arg)
+{
+	struct cli_xfer *x = arg;
+	const struct cli_opts *opts = &x->app->opts;
+
+	(void)t;
+	x->rep[0].head = cli_head_keep(resp, opts->report_headers,
+	                               opts->nreport_headers,
+	                               &x->rep[0].content_length);
+	return 0;
 }
 
 static int
@@ -255,12 +283,30 @@ xfer_on_done(evf_transfer *t, const evf_result *res, void *arg)
 	o.effective_url = res->effective_url;
 	o.redirects = res->redirects;
 	o.retries = res->retries;
+	o.timings = &res->timings;
+	o.queued_us = res->queued_us;
+	o.tls_cipher = res->tls_cipher;
+	o.cert_not_after = res->cert_not_after;
+	o.content_length = -1;
+	if (app->report.fp != NULL) {
+		const struct cli_xfer_report *rep = &x->rep[0];
+
+		o.index = rep->index;
+		o.started_ms = rep->started_ms;
+		o.content_length = rep->content_length;
+		if (rep->head != NULL) {
+			o.content_type = rep->head->content_type;
+			o.header_values = rep->head->values;
+		}
+	}
 	if (o.ok && cli_sink_commit(&app->out, &x->sink, o.url, &file) < 0) {
 		/* Fetched, but the body could not be kept. */
 		o.ok = 0;
 		o.error = x->sink.error;
+		o.err = EVF_ERR_IO;
 		o.error_kind = evf_error_name(EVF_ERR_IO);
 	} else if (!o.ok) {
+		o.err = res->error;
 		o.error_kind = evf_error_name(res->error);
 		/* The library only knows that on_body refused; we know why. */
 		if (res->error == EVF_ERR_IO && x->sink.error != NULL)
@@ -280,9 +326,10 @@ xfer_on_done(evf_transfer *t, const evf_result *res, void *arg)
 }
 
 static void
-start_transfer(struct cli_app *app, const char *url)
+start_transfer(struct cli_app *app, const char *url, uint64_t index)
 {
-	struct cli_xfer *x = calloc(1, sizeof *x);
+	int report = app->report.fp != NULL;
+	struct cli_xfer *x = calloc(1, sizeof *x + (report ? sizeof x->rep[0] : 0));
 	evf_request req = app->req;
 	int err = EVF_ERR_NOMEM;
 
@@ -290,11 +337,16 @@ start_transfer(struct cli_app *app, const char *url)
 	if (x != NULL) {
 		x->app = app;
 		cli_sink_init(&x->sink);
+		if (report) {
+			x->rep[0].index = index;
+			x->rep[0].content_length = -1;
+			x->rep[0].started_ms = cli_wall_ms();
+		}
 		x->t = evf_fetch(app->client, &req, &app->cbs, x, &err);
 	}
 	if (x == NULL || x->t == NULL) {
 		free(x);
-		fail_early(app, url, strlen(url), err, NULL);
+		fail_early(app, url, strlen(url), err, NULL, index);
 		return;
 	}
 	x->next = app->live;
@@ -358,16 +410,21 @@ app_refill(struct cli_app *app)
 	       app->inflight < app->window) {
 		switch (cli_input_next(&app->input, &line)) {
 		case CLI_INPUT_LINE:
-			if (!url_wanted(app, line.ptr, line.len))
+			if (!url_wanted(app, line.ptr, line.len)) {
+				app->stats.skipped++;
 				break;
+			}
 			app->stats.started++;
-			start_transfer(app, line.ptr);
+			start_transfer(app, line.ptr, app->stats.started);
 			break;
 		case CLI_INPUT_BAD:
-			if (!url_wanted(app, line.ptr, line.len))
+			if (!url_wanted(app, line.ptr, line.len)) {
+				app->stats.skipped++;
 				break;
+			}
 			app->stats.started++;
-			fail_early(app, line.ptr, line.len, EVF_ERR_URL, line.why);
+			fail_early(app, line.ptr, line.len, EVF_ERR_URL, line.why,
+			           app->stats.started);
 			break;
 		case CLI_INPUT_WAIT:
 			return;
@@ -434,6 +491,7 @@ app_setup_requests(struct cli_app *app)
 	memset(&app->req, 0, sizeof app->req);
 	app->req.method = app->opts.head ? EVF_HEAD : EVF_GET;
 	memset(&app->cbs, 0, sizeof app->cbs);
+	app->cbs.on_head = app->report.fp != NULL ? xfer_on_head : NULL;
 	app->cbs.on_body = xfer_on_body;
 	app->cbs.on_done = xfer_on_done;
 	app->window = 2 * app->opts.concurrency;
@@ -512,9 +570,11 @@ app_setup(struct cli_app *app)
 		return CLI_EXIT_USAGE;
 	if (app->opts.resume != NULL && (rc = resume_setup(app)) != 0)
 		return rc;
-	if (cli_report_open(&app->report, app->opts.report,
+	if (cli_report_open(&app->report, app->opts.report, app->base,
 	                    app->opts.resume != NULL) < 0)
 		return CLI_EXIT_USAGE;
+	app->report.headers = app->opts.report_headers;
+	app->report.nheaders = app->opts.nreport_headers;
 	app_setup_requests(app);
 	if (watch_signals(app) < 0)
 		return CLI_EXIT_FAILED;
@@ -561,10 +621,14 @@ keep_std_fds_open(void)
 int
 main(int argc, char **argv)
 {
+	static char errbuf[BUFSIZ];
 	struct cli_app app;
 	int rc;
 
 	keep_std_fds_open();
+	/* A line of stderr in one write: an error line and the bar it wipes
+	 * go out together, and a failure's line costs one system call. */
+	setvbuf(stderr, errbuf, _IOLBF, sizeof errbuf);
 	memset(&app, 0, sizeof app);
 	app.input.fd = -1;
 	app.resume.fd = -1;
@@ -610,7 +674,9 @@ main(int argc, char **argv)
 	rc = app.stats.failed != 0 || app.fatal ? CLI_EXIT_FAILED : CLI_EXIT_OK;
 	app_cleanup(&app);
 	if (app.signal != 0) {
-		/* Die by the signal, so the caller sees what happened. */
+		/* Die by the signal, so the caller sees what happened; that
+		 * skips exit's flush of stdio. */
+		fflush(NULL);
 		signal(app.signal, SIG_DFL);
 		raise(app.signal);
 	}

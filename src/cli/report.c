@@ -3,37 +3,24 @@
  * --report file, an error line on stderr for a failure, a detail line with
  * -v, and the counts behind the progress bar and the summary.
  *
- * The report is buffered by stdio: with tens of thousands of URLs a
- * second, a write per line would cost more than the transfers.
+ * The report is written as transfers end, so that `tail -f` and `| jq`
+ * follow the run; but with tens of thousands of URLs a second a write per
+ * line would cost more than the transfers.  So lines go into stdio's
+ * buffer, and an event activated by the first of them flushes the buffer
+ * once the callbacks of this turn of the loop have run: every transfer the
+ * library finished in one turn costs one write between them.
  */
 #include <errno.h>
 #include <string.h>
+
+#include <event2/event.h>
 
 #include "cli.h"
 
 #define REPORT_BUF_SIZE (64 * 1024)
 
-/*
- * append (--resume): a run killed with SIGKILL must lose at most the line
- * being written, so each line goes to the file as its URL ends.
- */
-int
-cli_report_open(struct cli_report *r, const char *path, int append)
-{
-	memset(r, 0, sizeof *r);
-	cli_buf_init(&r->line);
-	if (path == NULL)
-		return 0;
-	r->path = path;
-	r->fp = strcmp(path, "-") == 0 ? stdout : fopen(path, append ? "a" : "w");
-	if (r->fp == NULL) {
-		cli_usage_error("cannot open report file '%s': %s", path,
-		                strerror(errno));
-		return -1;
-	}
-	setvbuf(r->fp, NULL, append ? _IOLBF : _IOFBF, REPORT_BUF_SIZE);
-	return 0;
-}
+/* The one report's stdio buffer. */
+static char iobuf[REPORT_BUF_SIZE];
 
 static void
 report_failed(struct cli_report *r, int err)
@@ -43,9 +30,57 @@ report_failed(struct cli_report *r, int err)
 	r->failed = 1;
 }
 
+static void
+flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct cli_report *r = arg;
+
+	(void)fd;
+	(void)what;
+	r->flush_due = 0;
+	if (r->fp != NULL && fflush(r->fp) != 0)
+		report_failed(r, errno);
+}
+
+/*
+ * append (--resume): a run killed with SIGKILL must lose at most the line
+ * being written, so each line goes to the file as its URL ends (line
+ * buffering) rather than once per turn of the loop.
+ */
+int
+cli_report_open(struct cli_report *r, const char *path,
+                struct event_base *base, int append)
+{
+	memset(r, 0, sizeof *r);
+	cli_buf_init(&r->line);
+	r->second = INT64_MIN;
+	if (path == NULL)
+		return 0;
+	r->path = path;
+	r->flush_ev = event_new(base, -1, 0, flush_cb, r);
+	if (r->flush_ev == NULL) {
+		cli_warn("out of memory");
+		return -1;
+	}
+	r->fp = strcmp(path, "-") == 0 ? stdout : fopen(path, append ? "a" : "w");
+	if (r->fp == NULL) {
+		cli_usage_error("cannot open report file '%s': %s", path,
+		                strerror(errno));
+		return -1;
+	}
+	/* With a NULL buffer glibc keeps its 4 KiB, whatever the size asked:
+	 * a turn of the loop that ends 50 transfers would take 7 writes.
+	 * Static, because stdout may use it until exit. */
+	setvbuf(r->fp, iobuf, append ? _IOLBF : _IOFBF, sizeof iobuf);
+	return 0;
+}
+
 int
 cli_report_close(struct cli_report *r)
 {
+	if (r->flush_ev != NULL)
+		event_free(r->flush_ev);
+	r->flush_ev = NULL;
 	if (r->fp != NULL) {
 		if (fflush(r->fp) != 0 || ferror(r->fp))
 			report_failed(r, errno ? errno : EIO);
@@ -58,6 +93,110 @@ cli_report_close(struct cli_report *r)
 }
 
 /*
+ * A static string of the library or OpenSSL (tls_version, tls_cipher): the
+ * same pointer as on the line before has the same JSON.
+ */
+static void
+report_static(struct cli_buf *b, struct cli_static_json *c, const char *s)
+{
+	size_t at = b->len;
+
+	if (s != NULL && s == c->key) {
+		cli_buf_put(b, c->text, c->len);
+		return;
+	}
+	cli_json_cstring(b, s);
+	if (s != NULL && !b->oom && b->len - at <= sizeof c->text) {
+		c->len = b->len - at;
+		memcpy(c->text, b->data + at, c->len);
+		c->key = s;
+	}
+}
+
+/* The phases of the last attempt as the library counts them (from that
+ * attempt's start, as curl does), the total, and the wait in the queue. */
+static void
+report_times(struct cli_buf *b, const struct cli_outcome *o)
+{
+	static const evf_timings none;
+	const evf_timings *t = o->timings != NULL ? o->timings : &none;
+
+	cli_buf_puts(b, ",\"time\":{\"dns_ms\":");
+	cli_json_ms(b, t->dns_us);
+	cli_buf_puts(b, ",\"connect_ms\":");
+	cli_json_ms(b, t->connect_us);
+	cli_buf_puts(b, ",\"tls_ms\":");
+	cli_json_ms(b, t->tls_us);
+	cli_buf_puts(b, ",\"ttfb_ms\":");
+	cli_json_ms(b, t->first_byte_us);
+	cli_buf_puts(b, ",\"total_ms\":");
+	cli_json_ms(b, o->total_us);
+	cli_buf_puts(b, "},\"queued_ms\":");
+	cli_json_ms(b, o->queued_us);
+}
+
+/* started_at: the second's text again when it is the last one's. */
+static void
+report_started_at(struct cli_buf *b, struct cli_report *r, int64_t ms)
+{
+	int64_t second = ms / 1000 - (ms % 1000 < 0);
+	unsigned frac = (unsigned)(ms - second * 1000);
+	char tail[6] = { '.', (char)('0' + frac / 100), (char)('0' + frac / 10 % 10),
+	                 (char)('0' + frac % 10), 'Z', '"' };
+	size_t at = b->len;
+
+	if (second == r->second) {
+		cli_buf_put(b, r->second_text, sizeof r->second_text);
+		cli_buf_put(b, tail, sizeof tail);
+		return;
+	}
+	cli_json_time(b, ms, 1);
+	if (!b->oom && b->len - at == sizeof r->second_text + sizeof tail) {
+		memcpy(r->second_text, b->data + at, sizeof r->second_text);
+		r->second = second;
+	}
+}
+
+static void
+report_not_after(struct cli_buf *b, struct cli_report *r, int64_t secs)
+{
+	size_t at = b->len;
+
+	if (secs == 0) {
+		cli_buf_puts(b, "null");
+	} else if (secs == r->not_after) {
+		cli_buf_put(b, r->not_after_text, r->not_after_len);
+	} else {
+		cli_json_time(b, secs * 1000, 0);
+		if (!b->oom && b->len - at <= sizeof r->not_after_text) {
+			r->not_after_len = b->len - at;
+			memcpy(r->not_after_text, b->data + at, r->not_after_len);
+			r->not_after = secs;
+		}
+	}
+}
+
+/* --report-header: each name (in lower case already), with its value or
+ * null. */
+static void
+report_headers(struct cli_buf *b, const struct cli_report *r,
+               const struct cli_outcome *o)
+{
+	size_t i;
+
+	cli_buf_puts(b, ",\"headers\":{");
+	for (i = 0; i < r->nheaders; i++) {
+		cli_buf_puts(b, i > 0 ? ",\"" : "\"");
+		/* a token needs no escaping */
+		cli_buf_puts(b, r->headers[i]);
+		cli_buf_puts(b, "\":");
+		cli_json_cstring(b, o->header_values != NULL ?
+		                    o->header_values[i] : NULL);
+	}
+	cli_buf_puts(b, "}");
+}
+
+/*
  * The keys and their order are part of the tool's interface: new keys are
  * only ever appended.
  */
@@ -65,10 +204,13 @@ static void
 report_line(struct cli_report *r, const struct cli_outcome *o)
 {
 	struct cli_buf *b = &r->line;
+	size_t url_at, url_len;
 
 	b->len = 0;
 	cli_buf_puts(b, "{\"url\":");
+	url_at = b->len;
 	cli_json_string(b, o->url, o->url_len);
+	url_len = b->len - url_at;
 	cli_buf_puts(b, ",\"ok\":");
 	cli_json_bool(b, o->ok);
 	cli_buf_puts(b, ",\"status\":");
@@ -82,20 +224,44 @@ report_line(struct cli_report *r, const struct cli_outcome *o)
 	cli_buf_puts(b, ",\"time_total_ms\":");
 	cli_json_ms(b, o->total_us);
 	cli_buf_puts(b, ",\"tls_version\":");
-	cli_json_cstring(b, o->tls_version);
+	report_static(b, &r->tls_version, o->tls_version);
 	cli_buf_puts(b, ",\"reused\":");
 	cli_json_bool(b, o->reused);
 	cli_buf_puts(b, ",\"file\":");
 	cli_json_cstring(b, o->file);
 	cli_buf_puts(b, ",\"effective_url\":");
-	if (o->effective_url != NULL)
+	if (o->effective_url != NULL && o->effective_url != o->url) {
 		cli_json_cstring(b, o->effective_url);
-	else
+	} else if (url_len - 1 < b->cap - b->len && !b->oom) {
+		/* mostly the URL as given: copy it, escaped already (with
+		 * the room checked, so that the buffer does not move) */
+		memcpy(b->data + b->len, b->data + url_at, url_len);
+		b->len += url_len;
+	} else {
 		cli_json_string(b, o->url, o->url_len);
+	}
 	cli_buf_puts(b, ",\"redirects\":");
 	cli_json_u64(b, o->redirects);
 	cli_buf_puts(b, ",\"retries\":");
 	cli_json_u64(b, o->retries);
+	cli_buf_puts(b, ",\"index\":");
+	cli_json_u64(b, o->index);
+	report_times(b, o);
+	cli_buf_puts(b, ",\"content_type\":");
+	cli_json_cstring(b, o->content_type);
+	cli_buf_puts(b, ",\"content_length\":");
+	if (o->content_length >= 0)
+		cli_json_i64(b, o->content_length);
+	else
+		cli_buf_puts(b, "null");
+	cli_buf_puts(b, ",\"tls_cipher\":");
+	report_static(b, &r->tls_cipher, o->tls_cipher);
+	cli_buf_puts(b, ",\"cert_not_after\":");
+	report_not_after(b, r, o->cert_not_after);
+	cli_buf_puts(b, ",\"started_at\":");
+	report_started_at(b, r, o->started_ms);
+	if (r->nheaders > 0)
+		report_headers(b, r, o);
 	cli_buf_puts(b, "}\n");
 	if (b->oom) {
 		/* Drop the memory so that the next line can try again. */
@@ -105,6 +271,10 @@ report_line(struct cli_report *r, const struct cli_outcome *o)
 	}
 	if (fwrite(b->data, 1, b->len, r->fp) != b->len)
 		report_failed(r, errno);
+	if (!r->flush_due) {
+		r->flush_due = 1;
+		event_active(r->flush_ev, EV_TIMEOUT, 1);
+	}
 }
 
 void
@@ -183,21 +353,29 @@ void
 cli_record(struct cli_app *app, const struct cli_outcome *o)
 {
 	struct cli_stats *st = &app->stats;
+	int error_line;
 
 	st->done++;
-	if (o->ok)
+	if (o->ok) {
 		st->ok++;
-	else
+	} else {
 		st->failed++;
+		st->failed_by[o->err < 0 && -o->err < CLI_KINDS ? -o->err : 0]++;
+	}
 	st->bytes += o->bytes;
 	if (app->report.fp != NULL)
 		report_line(&app->report, o);
-	if (app->opts.verbose) {
-		cli_progress_clear(app);
+	/* -s -S is curl's "errors only"; --no-errors keeps the bar and
+	 * the summary but no line per failure. */
+	error_line = !o->ok && !app->opts.no_errors &&
+	             (!app->opts.silent || app->opts.show_error);
+	if (!app->opts.verbose && !error_line)
+		return;
+	/* Above the bar: wipe it, print, draw it again under the lines. */
+	cli_progress_clear(app);
+	if (app->opts.verbose)
 		print_verbose(o);
-	}
-	if (!o->ok && !app->opts.silent) {
-		cli_progress_clear(app);
+	if (error_line)
 		print_error(o);
-	}
+	cli_progress_restore(app);
 }

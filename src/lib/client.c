@@ -271,6 +271,8 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
 			.redirects = t->redirects,
 			.retries = t->retries,
 			.queued_us = t->queued_us,
+			.tls_cipher = t->tls_cipher,
+			.cert_not_after = t->cert_not_after,
 		};
 		t->in_callback = 1;
 		t->cb.on_done(t, &res, t->arg);

@@ -206,6 +206,7 @@ struct conn {
 	struct evf_transfer *xfer; /* the transfer using the connection */
 	TAILQ_ENTRY(conn) link;    /* host idle list, or the handshake queue */
 	uint64_t idle_since;
+	int64_t cert_not_after;    /* the leaf's notAfter, for every transfer it serves */
 	struct http1_parser http;
 	/* the small fields together, so the struct has no holes */
 	evutil_socket_t fd;
@@ -336,6 +337,8 @@ struct evf_transfer {
 	char *detail;
 	uint64_t bytes;
 	const char *tls_version;
+	const char *tls_cipher;    /* OpenSSL's static name, like tls_version */
+	int64_t cert_not_after;
 	evf_timings timings;
 	/* the small fields together, so the struct has no holes */
 	enum xfer_state state;

@@ -216,10 +216,8 @@ static void do_handshake(struct conn *cn)
 		conn_fail(cn, r);
 		return;
 	}
-	if (cn->xfer) {
+	if (cn->xfer)
 		cn->xfer->timings.tls_us = since_start(cn);
-		cn->xfer->tls_version = SSL_get_version(cn->ssl);
-	}
 	conn_ready(cn);
 }
 

@@ -543,12 +543,39 @@ static int unexpected_eof(int sslerr)
 	       ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
 }
 
+/* Days from 1970-01-01 to a date of the proleptic Gregorian calendar
+ * (month 1 to 12), without timegm, which is not in POSIX. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* The leaf certificate's notAfter in seconds since the epoch, 0 when there
+ * is no certificate (or its time cannot be read).  Once per handshake: a
+ * resumed session keeps the certificate of the handshake it came from. */
+static int64_t leaf_not_after(SSL *ssl)
+{
+	X509 *leaf = SSL_get0_peer_certificate(ssl);
+	struct tm tm;
+	if (!leaf || !ASN1_TIME_to_tm(X509_get0_notAfter(leaf), &tm))
+		return 0;
+	return days_from_civil((int64_t)tm.tm_year + 1900, (unsigned)tm.tm_mon + 1,
+	                       (unsigned)tm.tm_mday) * 86400 +
+	       tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+}
+
 static int tls_handshake(struct conn *cn)
 {
 	ERR_clear_error();
 	errno = 0;
 	int r = SSL_connect(cn->ssl);
 	if (r == 1) {
+		cn->cert_not_after = leaf_not_after(cn->ssl);
 		/* TLS 1.3 checks the server's certificate and sends a
 		 * ClientHello in the handshake only (it has no renegotiation):
 		 * the name kept for the check and the ALPN list can go */

@@ -233,6 +233,8 @@ static void reset_attempt(struct evf_transfer *t)
 	t->bytes = t->raw_bytes = 0;
 	t->reused = 0;
 	t->tls_version = NULL;
+	t->tls_cipher = NULL;
+	t->cert_not_after = 0;
 	t->got_response_byte = t->retried_stale = t->head_delivered = 0;
 	t->held = t->end_held = t->end_keep = 0;
 	free(t->detail);
@@ -444,8 +446,13 @@ void transfer_connected(struct evf_transfer *t)
 		transfer_finish(t, EVF_ERR_NOMEM, "out of memory for the request");
 		return;
 	}
-	if (!t->tls_version && cn->ssl)
+	/* a kept-alive connection serves every transfer with what its
+	 * handshake settled */
+	if (cn->ssl) {
 		t->tls_version = SSL_get_version(cn->ssl);
+		t->tls_cipher = SSL_get_cipher_name(cn->ssl);
+		t->cert_not_after = cn->cert_not_after;
+	}
 	struct http1_limits lim = {c->cfg.max_header_bytes, c->cfg.max_headers};
 	struct http1_sink sink = {sink_head, sink_body, t};
 	http1_init(&cn->http, &lim, &sink, t->method == EVF_HEAD);

@@ -49,6 +49,8 @@ struct run {
 	int cancelled_called_back;
 	int timings_out_of_order, nqueued;
 	uint64_t max_queued_us;
+	int tls_info_wrong, nreused_tls;  /* tls_cipher and cert_not_after */
+	int64_t not_after;
 	int counters_wrong;        /* on_done saw queued > 0 below the limit */
 	unsigned active_max, queued_seen;
 	double last_tick, max_late;
@@ -111,6 +113,24 @@ static void on_done(evf_transfer *t, const evf_result *res, void *arg)
 		}
 		if (!tm->first_byte_us || tm->first_byte_us > tm->total_us)
 			r->timings_out_of_order++;
+		/* the test certificate is valid for 30 days from its making;
+		 * a kept-alive connection reports its handshake's cipher and
+		 * certificate as well */
+		int64_t now = (int64_t)time(NULL);
+		if (!res->tls_cipher || !res->tls_cipher[0] ||
+		    strcmp(res->tls_cipher, "(NONE)") == 0 ||
+		    res->cert_not_after < now + 29 * 86400 ||
+		    res->cert_not_after > now + 31 * 86400 ||
+		    (r->not_after && res->cert_not_after != r->not_after)) {
+			if (!r->tls_info_wrong)
+				printf("# %s: tls_cipher %s, cert_not_after %lld\n", res->url,
+				       res->tls_cipher ? res->tls_cipher : "NULL",
+				       (long long)res->cert_not_after);
+			r->tls_info_wrong++;
+		}
+		r->not_after = res->cert_not_after;
+		if (res->reused)
+			r->nreused_tls++;
 		if (res->queued_us > 0)
 			r->nqueued++;
 		if (res->queued_us > r->max_queued_us)
@@ -212,6 +232,8 @@ int main(int argc, char **argv)
 	ok(r.cancelled_called_back == 0, "cancelled transfers never called back");
 	ok(r.max_late < 100.0, "the caller's 10 ms timer was never late by 100 ms");
 	ok(r.timings_out_of_order == 0, "timings: phases in order, first byte within the total");
+	ok(r.tls_info_wrong == 0 && r.nreused_tls > 0,
+	   "tls_cipher and cert_not_after on every transfer, kept-alive ones too");
 	ok(n <= 100 || r.max_queued_us >= 1000,
 	   "timings: with more transfers than slots, some waited in the queue (queued_us)");
 	ok(r.counters_wrong == 0 && r.active_max == MAX_TRANSFERS && r.queued_seen > 0,

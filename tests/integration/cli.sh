@@ -1,7 +1,8 @@
 #!/bin/bash
 # cli.sh - the command-line contract: usage errors (exit 2), --help and
 # --version, URL lists from files and standard input, malformed URLs, the
-# shape of the JSON report, exit statuses, -s and -v.
+# shape of the JSON report, exit statuses, -s and -v.  What a terminal
+# shows is in progress.sh.
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 : "${TOP_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
 . "$TOP_SRCDIR/tests/lib/common.sh"
@@ -282,26 +283,5 @@ evf -v --discard --no-progress "$H/ok/1" "$H/ok/2"
 is "$EVF_RC" 0 "-v: exit status 0"
 like "$(cat "$EVF_ERR")" "/ok/1" "-v: the first URL is mentioned on stderr"
 like "$(cat "$EVF_ERR")" "/ok/2" "-v: the second URL is mentioned on stderr"
-
-# --- the progress bar on a terminal ------------------------------------------------------------
-# Three URLs end at once, the fourth trickles for ~1.2 s: the bar (redrawn
-# every 200 ms) must show 3 of 4 done, fit the terminal and be cleared.
-for cols in 100 40; do
-	"$PYTHON3" "$TOP_SRCDIR/tests/lib/ptyrun.py" "$cols" "$T/pty.$cols" \
-		timeout -k 5 30 "$EVFETCH" --discard "$H/ok/1" "$H/ok/2" "$H/ok/3" \
-		"$H/trickle/4?interval=0.3"
-	is "$?" 0 "progress on a ${cols}-column terminal: exit status 0"
-	# the screen lines: split at carriage returns and newlines, the
-	# erase-to-end-of-line sequence dropped
-	tr '\r' '\n' <"$T/pty.$cols" | sed 's/\x1b\[K//g' >"$T/pty.$cols.lines"
-	like "$(cat "$T/pty.$cols.lines")" '3/4 done, 0 failed, 1 active' \
-		"progress on $cols columns: the counts while one URL is left"
-	is "$(awk -v c="$cols" '/ done, / && length($0) >= c' "$T/pty.$cols.lines" | head -n 3)" "" \
-		"progress on $cols columns: no progress line as wide as the terminal"
-	like "$(tail -n 2 "$T/pty.$cols.lines")" '4 URLs, 4 ok, 0 failed' \
-		"progress on $cols columns: the summary comes last"
-done
-isnt "$(grep -cE '^\[=+>? *\]  75% 3/4 done' "$T/pty.100.lines")" 0 "100 columns: a bar at 75%"
-is "$(grep -c '^\[' "$T/pty.40.lines")" 0 "40 columns: no room, so no bar, only the counts"
 
 done_testing

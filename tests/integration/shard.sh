@@ -184,6 +184,11 @@ for k in 1 2 3 4; do
 	cmp_ok "$(rep_lines "$T/ref.$k.jsonl")" -ge 60 "--shard $k/4 has a fair part of the URLs"
 done
 
+# the summary says how many lines of the input were other shards'
+evf --shard 2/4 -i "$LIST" --discard --no-progress --report "$T/ref.2b.jsonl"
+like "$(cat "$EVF_ERR")" "; $((403 - $(rep_lines "$T/ref.2.jsonl"))) skipped \\(other shards\\)" \
+	"--shard 2/4: the summary counts the other shards' lines as skipped"
+
 evf --shard 1/1 -i "$LIST" --discard --no-progress --report "$T/one.jsonl"
 is "$(rep_lines "$T/one.jsonl")" 403 "--shard 1/1: every URL"
 

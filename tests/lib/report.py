@@ -15,6 +15,7 @@ true, false, null, 200, TLSv1.3.  A missing record or field prints
 """
 
 import json
+import re
 import sys
 
 KEYS = {
@@ -31,7 +32,20 @@ KEYS = {
     "effective_url": (str,),
     "redirects": (int,),
     "retries": (int,),
+    "index": (int,),
+    "time": (dict,),
+    "queued_ms": (int, float),
+    "content_type": (str, type(None)),
+    "content_length": (int, type(None)),
+    "tls_cipher": (str, type(None)),
+    "cert_not_after": (str, type(None)),
+    "started_at": (str,),
 }
+
+# The keys of "time", each a number of milliseconds.
+TIME_KEYS = ("dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "total_ms")
+
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$")
 
 ERROR_KINDS = {
     "url", "dns", "connect", "tls", "timeout", "protocol", "http", "io",
@@ -107,8 +121,39 @@ def check_record(r):
             problems.append("failed with no error text")
     if r["redirects"] < 0 or r["retries"] < 0:
         problems.append("negative redirects or retries")
-    if r["bytes"] < 0 or r["time_total_ms"] < 0:
+    if r["bytes"] < 0 or r["time_total_ms"] < 0 or r["queued_ms"] < 0:
         problems.append("negative bytes or time")
+    if r["index"] < 1:
+        problems.append("index %r below 1" % r["index"])
+    t = r["time"]
+    if list(t) != list(TIME_KEYS):
+        problems.append("time has keys %r" % list(t))
+    elif any(isinstance(t[k], bool) or not isinstance(t[k], (int, float))
+             or t[k] < 0 for k in TIME_KEYS):
+        problems.append("time has a value that is not a number >= 0: %r" % t)
+    elif t["total_ms"] != r["time_total_ms"]:
+        problems.append("time.total_ms differs from time_total_ms")
+    if r["content_length"] is not None and r["content_length"] < 0:
+        problems.append("negative content_length")
+    if not RFC3339.match(r["started_at"]):
+        problems.append("started_at %r is not RFC 3339 UTC" % r["started_at"])
+    elif not r["started_at"].endswith("Z") or "." not in r["started_at"]:
+        problems.append("started_at %r has no milliseconds" % r["started_at"])
+    if r["cert_not_after"] is not None and not RFC3339.match(r["cert_not_after"]):
+        problems.append("cert_not_after %r is not RFC 3339 UTC" % r["cert_not_after"])
+    if (r["tls_version"] is None) != (r["tls_cipher"] is None):
+        problems.append("tls_version and tls_cipher disagree")
+    # only with --report-header: lower-case names, string or null values
+    if "headers" in r:
+        h = r["headers"]
+        if not isinstance(h, dict) or not h:
+            problems.append("headers is not a non-empty object: %r" % (h,))
+        elif any(k != k.lower() or not isinstance(v, (str, type(None)))
+                 for k, v in h.items()):
+            problems.append("headers has a bad name or value: %r" % (h,))
+    extra = set(r) - set(KEYS) - {"headers"}
+    if extra:
+        problems.append("unknown keys %r" % sorted(extra))
     return problems
 
 

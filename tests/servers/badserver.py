@@ -26,6 +26,12 @@ path chooses what the server does, so one server covers every scenario:
   /stall-body           headers with Content-Length: 1000, then nothing
   /trickle/N?interval=S Content-Length N (default 5), one byte every S
                         seconds (default 2)
+  /late/N?wait=S        like /ok/N, but the response starts S seconds
+                        (default 1) after the request; ?status=C answers
+                        with status C instead of 200
+  /headers?NAME=VALUE&...   200, body "headers\n", each pair of the query
+                        sent as a response header, in order (a name may
+                        repeat)
   /slow-head            a valid response whose head is sent one byte at a
                         time, 5 ms apart
   /bad-chunk            chunk size "zz"
@@ -125,7 +131,7 @@ import sys
 import time
 import warnings
 import zlib
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 PATTERN = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\n"
 WRITE_PIECE = 64 * 1024
@@ -370,6 +376,17 @@ class BadServer:
                 writer.write(body_bytes(min(WRITE_PIECE, size - off), off))
                 await writer.drain()
         return KEEP
+
+    async def h_late(self, req, arg, reader, writer, **kw):
+        await asyncio.sleep(float(req.query.get("wait", "1")))
+        if "status" in req.query:
+            return await self.reply(writer, req, int(req.query["status"]),
+                                    body_bytes(int(arg)))
+        return await self.h_ok(req, arg, reader, writer, **kw)
+
+    async def h_headers(self, req, arg, reader, writer, **_):
+        pairs = parse_qsl(urlsplit(req.target).query, keep_blank_values=True)
+        return await self.reply(writer, req, 200, b"headers\n", headers=pairs)
 
     async def h_chunked(self, req, arg, reader, writer, **_):
         data = body_bytes(int(arg))
