@@ -116,7 +116,7 @@ grind() {
 		-i "$list" 2>"$W/evfetch.$name.err"
 	local rc=$?
 	if [ "$rc" -ne 0 ] ||
-		! grep -q "^evfetch: $n URLs, $n ok, 0 failed" "$W/evfetch.$name.err"; then
+		! grep -Eq "^evfetch: $n URLs?, $n ok, 0 failed" "$W/evfetch.$name.err"; then
 		cat "$W/evfetch.$name.err" >&2
 		die "evfetch failed under callgrind (exit $rc)"
 	fi
