@@ -82,13 +82,7 @@ pid $W/nginx.pid;
 error_log $W/logs/error.log warn;
 events { worker_connections 1024; }
 http {
-    default_type application/octet-stream;
-    client_body_temp_path $W/tmp/body;
-    proxy_temp_path $W/tmp/proxy;
-    fastcgi_temp_path $W/tmp/fastcgi;
-    uwsgi_temp_path $W/tmp/uwsgi;
-    scgi_temp_path $W/tmp/scgi;
-    access_log off;
+$(nginx_http_common)
     keepalive_requests 1000000;
     keepalive_timeout 300s;
     server {

@@ -30,6 +30,20 @@ find_evfetch() {
 	"$EVFETCH_BIN" --version >/dev/null 2>&1 || die "$EVFETCH_BIN does not run"
 }
 
+# nginx_http_common: the lines of http {} every bench nginx has: its
+# temporary files under $W, no access log.  For a config's here-document.
+nginx_http_common() {
+	cat <<EOF
+    default_type application/octet-stream;
+    client_body_temp_path $W/tmp/body;
+    proxy_temp_path $W/tmp/proxy;
+    fastcgi_temp_path $W/tmp/fastcgi;
+    uwsgi_temp_path $W/tmp/uwsgi;
+    scgi_temp_path $W/tmp/scgi;
+    access_log off;
+EOF
+}
+
 start_nginx() {
 	local port=$1
 	# nginx reads inherited listening sockets from the environment variable

@@ -129,13 +129,7 @@ pid $W/nginx.pid;
 error_log $W/logs/error.log warn;
 events { worker_connections 16384; }
 http {
-    default_type application/octet-stream;
-    client_body_temp_path $W/tmp/body;
-    proxy_temp_path $W/tmp/proxy;
-    fastcgi_temp_path $W/tmp/fastcgi;
-    uwsgi_temp_path $W/tmp/uwsgi;
-    scgi_temp_path $W/tmp/scgi;
-    access_log off;
+$(nginx_http_common)
     sendfile on;
     tcp_nodelay on;
     keepalive_requests 1000000;
