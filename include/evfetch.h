@@ -141,6 +141,19 @@ EVF_API int evf_config_set_session_reuse(evf_config *cfg, int on);
  * a redirect leaves the original scheme, host and port.
  */
 EVF_API int evf_config_set_follow_redirects(evf_config *cfg, int on, unsigned max);
+/*
+ * HTTP versions (added in 0.2).  EVF_HTTP_2_TLS, the default, offers h2
+ * and http/1.1 in TLS's ALPN and speaks what the server picks; plain
+ * http:// stays HTTP/1.1.  EVF_HTTP_1_1 offers only http/1.1.
+ * EVF_HTTP_2_PRIOR_KNOWLEDGE also speaks HTTP/2 on http:// URLs, without
+ * an upgrade, to servers known to take it.
+ */
+enum evf_http_version {
+	EVF_HTTP_1_1 = 1,
+	EVF_HTTP_2_TLS = 2,
+	EVF_HTTP_2_PRIOR_KNOWLEDGE = 3,
+};
+EVF_API int evf_config_set_http_version(evf_config *cfg, int version);
 /* Ask for gzip and deflate and decode them as they arrive (default off). */
 EVF_API int evf_config_set_decode(evf_config *cfg, int on);
 /*
@@ -283,6 +296,9 @@ typedef struct evf_result {
 	 */
 	const char *tls_cipher;
 	int64_t cert_not_after;
+	/* "1.1" or "2": what the last attempt's connection spoke; NULL when
+	 * it got none.  (Added in 0.2.) */
+	const char *http_version;
 } evf_result;
 
 /*

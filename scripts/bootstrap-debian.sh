@@ -5,7 +5,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 pkgs="build-essential autoconf automake libtool pkg-config
-      libevent-dev libssl-dev zlib1g-dev node-llhttp
+      libevent-dev libssl-dev zlib1g-dev node-llhttp libnghttp2-dev
       nginx python3 openssl curl ca-certificates procps parallel
       clang libclang-rt-dev valgrind"
 [ "${EVFETCH_EXTRA_PKGS:-}" ] && pkgs="$pkgs $EVFETCH_EXTRA_PKGS"

@@ -52,6 +52,9 @@ enum {
 	OPT_SHARD_BY,
 	OPT_REPORT_HEADER,
 	OPT_NO_ERRORS,
+	OPT_HTTP11,
+	OPT_HTTP2,
+	OPT_HTTP2_PRIOR,
 };
 
 static const struct option long_options[] = {
@@ -66,6 +69,9 @@ static const struct option long_options[] = {
 	{ "insecure", no_argument, NULL, 'k' },
 	{ "no-http-keep-alive", no_argument, NULL, OPT_NO_KEEPALIVE },
 	{ "no-sessionid", no_argument, NULL, OPT_NO_SESSIONID },
+	{ "http1.1", no_argument, NULL, OPT_HTTP11 },
+	{ "http2", no_argument, NULL, OPT_HTTP2 },
+	{ "http2-prior-knowledge", no_argument, NULL, OPT_HTTP2_PRIOR },
 	{ "resolve", required_argument, NULL, OPT_RESOLVE },
 	{ "dns-servers", required_argument, NULL, OPT_DNS_SERVERS },
 	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
@@ -159,6 +165,11 @@ static const char usage_text[] =
 "      --dns-servers ADDR[:PORT][,...]  name servers to ask\n"
 "      --no-sessionid       do not resume TLS sessions\n"
 "      --no-http-keep-alive  a new connection for every transfer\n"
+"HTTP versions:\n"
+"      --http2              offer HTTP/2 and HTTP/1.1 over TLS and speak what\n"
+"                           the server picks; HTTP/1.1 on http:// (default)\n"
+"      --http1.1            HTTP/1.1 only\n"
+"      --http2-prior-knowledge  HTTP/2 on http:// too, without an upgrade\n"
 "Messages:\n"
 "  -s, --silent             no progress bar, summary or error lines\n"
 "  -S, --show-error         with -s, still the error lines\n"
@@ -727,6 +738,9 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 		case OPT_CAPATH: o->capath = optarg; break;
 		case 'k': o->insecure = 1; break;
 		case OPT_NO_KEEPALIVE: o->no_keepalive = 1; break;
+		case OPT_HTTP11: o->http_version = EVF_HTTP_1_1; break;
+		case OPT_HTTP2: o->http_version = EVF_HTTP_2_TLS; break;
+		case OPT_HTTP2_PRIOR: o->http_version = EVF_HTTP_2_PRIOR_KNOWLEDGE; break;
 		case OPT_NO_SESSIONID: o->no_sessionid = 1; break;
 		case OPT_RESOLVE: o->resolves[o->nresolves++] = optarg; break;
 		case OPT_DNS_SERVERS: o->dns_servers = optarg; break;

@@ -240,6 +240,7 @@ struct cli_opts {
 	const char *cacert, *capath;
 	int insecure;
 	int no_keepalive, no_sessionid;
+	int http_version;   /* enum evf_http_version; 0: the library's default */
 	const char **resolves;     /* --resolve entries, in order */
 	size_t nresolves;
 	const char *dns_servers;
@@ -442,6 +443,7 @@ struct cli_outcome {
 	int err;                   /* the evf_error of error_kind, EVF_OK on success */
 	uint64_t total_us;
 	const char *tls_version;
+	const char *http_version;
 	int reused;
 	const char *file;
 	const char *effective_url; /* the last URL requested; NULL = url */
@@ -494,7 +496,7 @@ struct cli_report {
 	int64_t not_after;         /* of not_after_text, or 0 */
 	char not_after_text[24];
 	size_t not_after_len;
-	struct cli_static_json tls_version, tls_cipher;
+	struct cli_static_json tls_version, tls_cipher, http_version;
 };
 
 struct cli_app;

@@ -122,6 +122,9 @@ build_config(const struct cli_opts *o)
 		bad |= config_check(evf_config_set_keepalive(cfg, 0), "--no-http-keep-alive", "");
 	if (o->no_sessionid)
 		bad |= config_check(evf_config_set_session_reuse(cfg, 0), "--no-sessionid", "");
+	if (o->http_version != 0)
+		bad |= config_check(evf_config_set_http_version(cfg, o->http_version),
+		                    "--http2", "");
 	for (i = 0; i < o->nresolves && !bad; i++)
 		bad |= config_check(evf_config_add_resolve(cfg, o->resolves[i]),
 		                    "--resolve", o->resolves[i]);
@@ -279,6 +282,7 @@ xfer_on_done(evf_transfer *t, const evf_result *res, void *arg)
 	o.bytes = res->bytes;
 	o.total_us = res->timings.total_us;
 	o.tls_version = res->tls_version;
+	o.http_version = res->http_version;
 	o.reused = res->reused;
 	o.effective_url = res->effective_url;
 	o.redirects = res->redirects;

@@ -225,6 +225,8 @@ report_line(struct cli_report *r, const struct cli_outcome *o)
 	cli_json_ms(b, o->total_us);
 	cli_buf_puts(b, ",\"tls_version\":");
 	report_static(b, &r->tls_version, o->tls_version);
+	cli_buf_puts(b, ",\"http_version\":");
+	report_static(b, &r->http_version, o->http_version);
 	cli_buf_puts(b, ",\"reused\":");
 	cli_json_bool(b, o->reused);
 	cli_buf_puts(b, ",\"file\":");
@@ -322,6 +324,10 @@ print_verbose(const struct cli_outcome *o)
 	        (unsigned long long)(o->total_us % 1000),
 	        o->reused ? "reused connection" : "new connection");
 	put_safe_str(o->tls_version != NULL ? o->tls_version : "no TLS");
+	if (o->http_version != NULL) {
+		fputs(", HTTP/", stderr);
+		put_safe_str(o->http_version);
+	}
 	if (o->redirects != 0) {
 		fprintf(stderr, ", %u redirect%s to ", o->redirects,
 		        o->redirects == 1 ? "" : "s");

@@ -53,6 +53,7 @@ EVF_API evf_client *evf_client_new2(struct event_base *base, const evf_config *c
 	TAILQ_INIT(&c->done);
 	TAILQ_INIT(&c->live);
 	TAILQ_INIT(&c->hs_wait);
+	TAILQ_INIT(&c->changed_hosts);
 	TAILQ_INIT(&c->dl_connect);
 	TAILQ_INIT(&c->dl_idle);
 	TAILQ_INIT(&c->unused_hosts);
@@ -225,6 +226,9 @@ static void kick_cb(evutil_socket_t fd, short what, void *arg)
 		TAILQ_REMOVE(&c->hs_wait, cn, link);
 		conn_start(cn);
 	}
+	/* transfers already under way come first: those that waited for a
+	 * connection of their host, or must try again */
+	pool_service_changed(c);
 	while (!c->freed && (t = TAILQ_FIRST(&c->ready))) {
 		TAILQ_REMOVE(&c->ready, t, link);
 		TAILQ_INSERT_TAIL(&c->live, t, live_link);
@@ -273,6 +277,7 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
 			.queued_us = t->queued_us,
 			.tls_cipher = t->tls_cipher,
 			.cert_not_after = t->cert_not_after,
+			.http_version = !t->had_conn ? NULL : t->h2 ? "2" : "1.1",
 		};
 		t->in_callback = 1;
 		t->cb.on_done(t, &res, t->arg);
@@ -369,10 +374,11 @@ void client_discard(struct evf_client *c, struct evf_transfer *t)
 		t->on_live = 0;
 	}
 	if (t->conn) {
+		/* only its own stream, when the connection carries others */
 		struct conn *cn = t->conn;
+		conn_detach(cn, t, 0);
 		t->conn = NULL;
-		cn->xfer = NULL;
-		conn_close(cn);
+		t->stream = NULL;
 	}
 	if (t->counted_active)
 		slot_free(c, t);
@@ -407,7 +413,7 @@ EVF_API int evf_transfer_resume(evf_transfer *t)
 	if (t->paused) {
 		t->paused = 0;
 		if (t->conn)
-			conn_resume_reading(t->conn);
+			conn_resume(t->conn, t);
 	}
 	return 0;
 }

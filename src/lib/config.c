@@ -19,6 +19,7 @@ void evf_config_defaults(struct evf_config *cfg)
 	cfg->max_headers = 100;
 	cfg->retry_base_ms = 1000;
 	cfg->max_handshakes = 32;
+	cfg->http_version = EVF_HTTP_2_TLS;
 	cfg->retry_max_ms = 60000;
 }
 
@@ -295,6 +296,15 @@ EVF_API int evf_config_set_follow_redirects(evf_config *cfg, int on, unsigned ma
 		return EVF_ERR_INVALID;
 	cfg->follow_redirects = on != 0;
 	cfg->max_redirects = max;
+	return 0;
+}
+
+EVF_API int evf_config_set_http_version(evf_config *cfg, int version)
+{
+	if (!cfg || (version != EVF_HTTP_1_1 && version != EVF_HTTP_2_TLS &&
+	             version != EVF_HTTP_2_PRIOR_KNOWLEDGE))
+		return EVF_ERR_INVALID;
+	cfg->http_version = version;
 	return 0;
 }
 

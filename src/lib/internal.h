@@ -2,11 +2,17 @@
  * internal.h - types shared by the layers of libevfetch (not installed).
  *
  * Layers, top to bottom: client.c (scheduler, queue, limits, completion),
- * transfer.c (one request/response on a connection, retries, timers),
- * pool.c (hosts, idle keep-alive connections, TLS sessions), http1.c
- * (request head, llhttp response parsing), io.c (the connection state
- * machine: the one place that arms libevent events), tcp.c and tls.c (the
- * transports), dns.c (evdns and --resolve), url.c, config.c, error.c.
+ * transfer.c (one request/response, retries, timers), pool.c (hosts, the
+ * connections a transfer can use, TLS sessions), the protocols h1.c
+ * (HTTP/1.1 on http1.c's llhttp parser) and h2.c (HTTP/2 on nghttp2), io.c
+ * (the connection state machine: the one place that arms libevent events),
+ * the transport layers tcp.c and tls.c, dns.c (evdns and --resolve),
+ * url.c, config.c, error.c.  docs/INTERNALS.md draws them.
+ *
+ * Calls go down by name; calls up, from a connection to the transfers on
+ * it, go through struct xfer_upcalls only, and none of them re-enters the
+ * scheduler: a transfer that must wait or try again is queued on its host
+ * and the client's kick runs the queue from the loop.
  */
 #ifndef EVF_INTERNAL_H
 #define EVF_INTERNAL_H
@@ -71,6 +77,7 @@ struct evf_config {
 	unsigned max_handshakes;
 	size_t max_header_bytes;
 	unsigned max_headers;
+	int http_version;   /* enum evf_http_version */
 };
 
 #define EVF_DEFAULT_CONNECT_TIMEOUT_MS 30000
@@ -143,22 +150,39 @@ enum {
 	IO_EOF_UNCLEAN = 4, /* TLS peer vanished without close_notify */
 };
 
-struct transport_ops {
+/*
+ * A connection's transport is a stack of layers: the socket at the bottom,
+ * TLS (and later a proxy tunnel) on top of it.  A layer reads and writes
+ * through the one below it; its state lives in the connection (the socket,
+ * the SSL), so the stacks themselves are constant.  connect brings a layer
+ * up once every layer below it is up: a TCP connect, a TLS handshake.
+ * Every call returns IO_DONE, IO_WANT_READ or IO_WANT_WRITE (the socket
+ * event to wait for before calling again), IO_EOF*, or a negative error
+ * with the reason in the client's why.
+ */
+struct layer;
+struct layer_ops {
 	const char *name;
-	int (*handshake)(struct conn *cn);
-	int (*read)(struct conn *cn, void *buf, size_t len, size_t *got);
-	int (*write)(struct conn *cn, const void *buf, size_t len, size_t *put);
-	int (*pending)(struct conn *cn);
-	void (*shutdown)(struct conn *cn);
-	void (*free)(struct conn *cn);
+	int (*connect)(struct conn *cn, const struct layer *l);
+	int (*recv)(struct conn *cn, const struct layer *l, void *buf, size_t len, size_t *got);
+	int (*send)(struct conn *cn, const struct layer *l, const void *buf, size_t len,
+	            size_t *put);
+	/* bytes received and kept inside the layer, not yet returned by recv */
+	int (*pending)(struct conn *cn, const struct layer *l);
+	/* say goodbye (close_notify) and free the layer's state */
+	void (*close)(struct conn *cn, const struct layer *l);
 };
 
-extern const struct transport_ops evf_tcp_ops;
-extern const struct transport_ops evf_tls_ops;
+struct layer {
+	const struct layer_ops *ops;
+	const struct layer *below;  /* NULL for the socket */
+};
 
-/* tcp.c: start or continue a nonblocking connect over cn->ai_next. */
+extern const struct layer evf_tcp_layer;   /* the socket alone */
+extern const struct layer evf_tls_layer;   /* TLS over the socket */
+
+/* tcp.c */
 int tcp_connect_next(struct conn *cn);
-int tcp_connect_check(struct conn *cn);
 /* "address:port" of cn's peer, for an error text (a scratch buffer). */
 const char *conn_peer(struct conn *cn);
 
@@ -166,6 +190,8 @@ const char *conn_peer(struct conn *cn);
 SSL_CTX *tls_ctx_new(const struct evf_config *cfg, char *why, size_t whylen);
 BIO_METHOD *tls_bio_method_new(void);
 int tls_conn_setup(struct conn *cn);
+/* The protocol ALPN chose: 2 for h2, 1 otherwise. */
+int tls_alpn_h2(struct conn *cn);
 /* Free the sessions a host keeps. */
 void tls_sessions_free(struct host *h);
 struct tls_verified;
@@ -178,36 +204,79 @@ enum conn_state {
 	CS_HS_WAIT,   /* resolved, no socket yet: waiting for a handshake slot */
 	CS_CONNECTING,
 	CS_HANDSHAKING,
-	CS_BUSY,      /* serving a transfer */
-	CS_IDLE,      /* in the pool */
+	CS_BUSY,      /* serving transfers */
+	CS_IDLE,      /* in the pool, serving none */
 	CS_CLOSED,
 };
 
-/* The operation to resume when the socket is ready. */
+/* What the connection waits for, and resumes when the socket is ready. */
 enum conn_op {
 	OP_NONE,
-	OP_CONNECT,
-	OP_HANDSHAKE,
-	OP_WRITE,
-	OP_READ,
-	OP_IDLE,
+	OP_CONNECT,    /* a layer is coming up */
+	OP_SESSION,    /* a protocol runs: reads, and writes what it queued */
+	OP_IDLE,       /* pooled HTTP/1.1: any byte or EOF ends it */
 	OP_ARM_FAILED, /* event_add failed: io_cb fails the connection */
 };
+
+/*
+ * A protocol on an established connection.  HTTP/1.1 carries one transfer
+ * at a time, HTTP/2 as many as the server's streams allow.
+ */
+struct proto_ops {
+	const char *name;
+	/* How many more transfers cn can take now (0 after GOAWAY). */
+	unsigned (*capacity)(const struct conn *cn);
+	/* Take t (t->conn is cn) and queue its request; 0 or an error for t. */
+	int (*submit)(struct conn *cn, struct evf_transfer *t);
+	/* Send what is queued through the transport: IO_DONE when all is out,
+	 * IO_WANT_* when blocked, or an error that fails the connection. */
+	int (*flush)(struct conn *cn);
+	int (*want_flush)(const struct conn *cn);
+	/*
+	 * Before a read: PR_READ to read, PR_STOP when nothing should be read
+	 * now (paused), PR_AGAIN when kept input was delivered instead (look
+	 * again), PR_GONE when the connection left the caller's hands.
+	 */
+	int (*poll)(struct conn *cn);
+	/* Bytes arrived: 0, PR_GONE as above, or an error that fails it. */
+	int (*feed)(struct conn *cn, const char *data, size_t len);
+	/* The peer closed the connection: the protocol ends what it can. */
+	void (*eof)(struct conn *cn, int clean);
+	/* t leaves cn (done, cancelled, timed out) without harming the
+	 * others; keep: the response ended cleanly and cn may serve again. */
+	void (*detach)(struct conn *cn, struct evf_transfer *t, int keep);
+	void (*resume)(struct conn *cn, struct evf_transfer *t);
+	/* cn fails or closes with transfers on it: each is told, once. */
+	void (*fail)(struct conn *cn, int err, const char *why);
+	void (*release)(struct conn *cn);
+};
+
+enum { PR_READ = 0, PR_STOP = 1, PR_AGAIN = 2, PR_GONE = 3 };
+
+extern const struct proto_ops evf_h1_proto;
+extern const struct proto_ops evf_h2_proto;
+
+struct h2_session;
 
 struct conn {
 	struct evf_client *client;
 	struct host *host;
-	const struct transport_ops *ops;
+	const struct layer *top;   /* the transport stack */
+	const struct proto_ops *proto; /* NULL until the transport is up */
 	SSL *ssl;
-	struct event ev;           /* the one I/O event, re-armed as needed */
+	struct event ev;           /* the one I/O event: EV_READ, EV_WRITE or both */
 	struct dns_query *dnsq;
 	struct evutil_addrinfo *ai, *ai_next;
 	struct evutil_addrinfo *ai_cur; /* the address being tried, until connected */
-	struct evf_transfer *xfer; /* the transfer using the connection */
-	TAILQ_ENTRY(conn) link;    /* host idle list, or the handshake queue */
+	struct evf_transfer *xfer; /* the transfer that opened it, until the
+	                            * transport is up; then HTTP/1.1's one */
+	TAILQ_ENTRY(conn) link;    /* host idle or shared list, or a handshake queue */
 	uint64_t idle_since;
 	int64_t cert_not_after;    /* the leaf's notAfter, for every transfer it serves */
-	struct http1_parser http;
+	union {
+		struct http1_parser http;  /* HTTP/1.1 */
+		struct h2_session *h2;     /* HTTP/2 */
+	} p;
 	/* the small fields together, so the struct has no holes */
 	evutil_socket_t fd;
 	int last_errno;
@@ -215,7 +284,10 @@ struct conn {
 	int dns_result;
 	enum conn_state state;
 	enum conn_op op;
-	short armed;               /* EV_READ or EV_WRITE currently added, 0 if none */
+	short armed;               /* EV_READ|EV_WRITE currently added */
+	short flush_on;            /* the event a blocked flush waits for, or 0 */
+	short read_on;             /* the event a read waits for, or 0 */
+	unsigned char up;          /* layers up, from the socket */
 	unsigned dns_sync : 1;     /* inside dns_resolve: answers are kept */
 	unsigned dns_answered : 1;
 	unsigned gated : 1;        /* CS_HS_WAIT on its host's gate, not hs_wait */
@@ -223,6 +295,10 @@ struct conn {
 	unsigned got_session : 1;  /* the server gave this connection a session */
 	unsigned slot : 1;         /* holds one of the client's handshake slots */
 	unsigned promised : 1;     /* a ticket of its host is kept for it */
+	unsigned in_io : 1;        /* io_cb is on the stack: conn_close defers the free */
+	unsigned shared : 1;       /* on its host's shared list */
+	unsigned connecting : 1;   /* counted in host->nconnecting */
+	unsigned new_fd : 1;       /* the socket changed: the event must be assigned again */
 };
 
 TAILQ_HEAD(conn_list, conn);
@@ -238,21 +314,36 @@ void conn_set_state_(struct conn *cn, enum conn_state st, int line);
 #define conn_set_state(cn, st) conn_set_state_((cn), (st), __LINE__)
 
 /* io.c */
+/* Open a connection for t, which waits for it in XS_CONNECT. */
 void conn_open(struct host *h, struct evf_transfer *t);
 void conn_close(struct conn *cn);
-void conn_arm(struct conn *cn, enum conn_op op, int want);
-void conn_start_request(struct conn *cn);
+/* The protocol changed what it waits for: re-arm cn's event. */
+void conn_update(struct conn *cn);
+/* Hand t to the established connection cn: 0, or an error for t alone
+ * (0 also when sending failed the connection, which told t). */
+int conn_submit(struct conn *cn, struct evf_transfer *t);
+/* t leaves cn: see proto_ops.detach; a cn still connecting is closed. */
+void conn_detach(struct conn *cn, struct evf_transfer *t, int keep);
+/* cn serves nobody now: keep it in the pool, or close it. */
 void conn_park(struct conn *cn);
+/* Fail cn and every transfer on it (c->why says why), from a protocol. */
+void conn_fail(struct conn *cn, int err);
 /* Open the socket of a resolved connection; a TLS one takes a handshake
  * slot first (the caller checked there is one). */
 void conn_start(struct conn *cn);
 /* A session arrived for h, or one of its handshakes ended: let waiting
  * connections go, one per TLS 1.3 ticket. */
 void conn_gate_release(struct host *h);
-/* Re-arm a read that evf_transfer_pause stopped. */
-void conn_resume_reading(struct conn *cn);
+/* t was resumed: look at its connection from the loop. */
+void conn_resume(struct conn *cn, struct evf_transfer *t);
 /* Record a failure text in the client's scratch buffer. */
 void conn_set_why(struct conn *cn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The transport, for the protocols. */
+int conn_send(struct conn *cn, const void *buf, size_t len, size_t *put);
+int conn_pending(struct conn *cn);
+
+/* h2.c */
+int h2_session_new(struct conn *cn);
 
 /* ------------------------------------------------------------------- pool */
 
@@ -262,8 +353,10 @@ struct host {
 	char *name;                /* host name without brackets */
 	int port;
 	unsigned nconns;           /* open or opening connections */
-	struct conn_list idle;
+	unsigned nconnecting;      /* ...of them not yet established */
+	struct conn_list idle;     /* serving nothing */
 	unsigned nidle;
+	struct conn_list shared;   /* HTTP/2, serving streams, not draining */
 	TAILQ_HEAD(, evf_transfer) waiting;
 	/* TLS sessions for resumption, oldest first: a TLS 1.3 session (a
 	 * ticket) serves one connection, an older one any number */
@@ -280,18 +373,37 @@ struct host {
 	struct tls_verified *verified; /* the last chain that passed verification */
 	struct host *hnext;        /* hash chain */
 	TAILQ_ENTRY(host) unused;  /* on the client's list of unused hosts */
+	TAILQ_ENTRY(host) changed; /* on the client's list of hosts to service */
 	unsigned on_unused : 1;
+	unsigned on_changed : 1;
+	unsigned proto : 2;        /* what its last connection spoke: 0 unknown, 1 or 2 */
 };
 
 struct host *pool_host(struct evf_client *c, const struct evf_url *u);
-struct conn *pool_take_idle(struct host *h);
+/*
+ * A connection of h that can take one more transfer now: an HTTP/2 one
+ * with a free stream, else an idle one (taken off the idle list).
+ */
+struct conn *pool_find(struct host *h);
+/* Should a transfer of h wait for a connection being opened (whose ALPN
+ * answer may bring HTTP/2 streams) rather than open one? */
+int pool_should_wait(const struct host *h);
 void pool_put_idle(struct conn *cn);
 void pool_remove_idle(struct conn *cn);
+/* HTTP/2: cn serves streams (shared) or stops taking new ones. */
+void pool_share(struct conn *cn);
+void pool_unshare(struct conn *cn);
 int pool_can_open(const struct host *h);
 /* h is about to get a connection or a waiter: keep it off the LRU. */
 void pool_mark_used(struct host *h);
-/* A connection of h closed or a transfer left its queue: run waiters. */
+/*
+ * A connection of h closed, got free streams or went idle, or a transfer
+ * left its queue: the client's kick serves h's waiting transfers from the
+ * loop (never from inside the caller of this).
+ */
 void pool_host_changed(struct host *h);
+/* kick_cb: serve every changed host. */
+void pool_service_changed(struct evf_client *c);
 void pool_free_all(struct evf_client *c);
 
 /* --------------------------------------------------------------- transfer */
@@ -318,6 +430,7 @@ struct evf_transfer {
 	struct evf_url u;
 	struct host *host;
 	struct conn *conn;
+	void *stream;              /* its HTTP/2 stream */
 	struct event *timer;       /* only when a total deadline or a retry may need it */
 	char *effective_url;       /* after redirects; NULL = url */
 	unsigned redirects, retries;
@@ -361,6 +474,10 @@ struct evf_transfer {
 	unsigned held : 1;           /* its decoder keeps input over a pause */
 	unsigned end_held : 1;       /* ...and the response's end was parsed */
 	unsigned end_keep : 1;       /* ...with its connection reusable */
+	unsigned free_retries : 3;   /* attempts the server refused unseen */
+	unsigned fresh_only : 1;     /* the next attempt needs a new connection */
+	unsigned h2 : 1;             /* its connection speaks HTTP/2 */
+	unsigned had_conn : 1;       /* this attempt got a connection */
 	char urlbuf[];               /* url points here */
 };
 
@@ -369,21 +486,41 @@ TAILQ_HEAD(xfer_list, evf_transfer);
 void xfer_set_state_(struct evf_transfer *t, enum xfer_state st, const char *file, int line);
 #define xfer_set_state(t, st) xfer_set_state_((t), (st), __FILE__, __LINE__)
 
-void transfer_attach(struct evf_transfer *t, struct conn *cn, int reused);
-void transfer_connected(struct evf_transfer *t);
-/* The request head is out: the response phase (and idle timer) begins. */
-void transfer_request_sent(struct evf_transfer *t);
-/* The connection failed; err < 0.  May retry on a new connection. */
-void transfer_conn_failed(struct evf_transfer *t, int err, const char *why);
-/* Feed response bytes; returns 1 when the response is complete. */
-int transfer_on_data(struct evf_transfer *t, const char *data, size_t len);
 /*
- * t->held: decode the input kept over a pause, before reading more.
- * Returns 1 when the transfer ended (the response was complete) or went
- * away, 0 to go on.
+ * The one way up from a connection to the transfers on it.  None of these
+ * re-enters the scheduler: a transfer that must try again waits on its
+ * host's queue for the client's kick.
  */
-int transfer_feed_held(struct evf_transfer *t);
-void transfer_on_eof(struct evf_transfer *t, int clean);
+struct xfer_upcalls {
+	/* t has a connection (new, pooled or shared): it sends its request */
+	void (*ready)(struct evf_transfer *t, int reused);
+	/* t's request is out: the response phase (and idle timer) begins */
+	void (*sent)(struct evf_transfer *t);
+	/* bytes of t's response arrived */
+	void (*recv)(struct evf_transfer *t);
+	/* the final response head; content_length < 0 when not announced.
+	 * Return 0 to go on, or a negative code that ends the response */
+	int (*head)(struct evf_transfer *t, const evf_response *resp, int64_t content_length);
+	/* body bytes: 0, DECODE_STOP (paused inside a decoder), or < 0 */
+	int (*body)(struct evf_transfer *t, const char *data, size_t len);
+	/* t->held: decode the input kept over a pause.  1 when the transfer
+	 * ended or went away, 0 to go on */
+	int (*held)(struct evf_transfer *t);
+	/* the response ended while t is on its connection: r 1 when complete
+	 * (keep: the connection may serve again; -1: it is gone, the end is
+	 * final), else the negative code from head or body, or a protocol
+	 * error, with why; 0 when t was cancelled from a callback.  Returns
+	 * 1 when t left the connection, 0 when it stays (input is kept over
+	 * a pause: held delivers it later) */
+	int (*end)(struct evf_transfer *t, int r, int keep, const char *why);
+	/* the connection or stream failed under t, which is off it already;
+	 * retry_safe: the server did not act on the request (REFUSED_STREAM,
+	 * above a GOAWAY's last stream, never sent) */
+	void (*failed)(struct evf_transfer *t, int err, const char *why, int retry_safe);
+};
+
+extern const struct xfer_upcalls evf_xfer_upcalls;
+
 void transfer_finish(struct evf_transfer *t, int err, const char *why);
 void transfer_free(struct evf_transfer *t);
 /* Make t's timer if the client's settings can need one; 0 or EVF_ERR_NOMEM. */
@@ -391,8 +528,15 @@ void transfer_free(struct evf_transfer *t);
 void transfer_deadlines_cb(evutil_socket_t fd, short what, void *arg);
 int transfer_timer_new(struct evf_transfer *t);
 void transfer_start(struct evf_transfer *t);
-/* Find or open a connection for t, or queue it on its host. */
-void transfer_acquire(struct evf_transfer *t);
+/* Find or open a connection for t, or leave it on its host's queue
+ * (1); 0 when t went on. */
+int transfer_acquire(struct evf_transfer *t);
+
+/* The request's header lines beyond the built-in ones, in stack (32
+ * entries) or on the heap (free it when it is not stack); NULL when memory
+ * ran out. */
+const char **transfer_header_lines(struct evf_transfer *t, const char **stack, size_t *n);
+const char *transfer_user_agent(const struct evf_transfer *t);
 
 /* ----------------------------------------------------------------- client */
 
@@ -431,11 +575,13 @@ struct evf_client {
 	const struct timeval *idle_tv; /* libevent common timeout for pooled connections */
 	const struct timeval *slow_connect_tv; /* a connect holds a handshake slot this long */
 	struct conn_list hs_wait;  /* resolved, waiting for a handshake slot */
+	TAILQ_HEAD(, host) changed_hosts; /* hosts whose waiters kick_cb serves */
 	int depth;                 /* nesting of library code on the stack */
 	int freed;                 /* evf_client_free was called */
 	char why[512];             /* scratch for error texts */
 	char peerbuf[64];          /* conn_peer's text: "[IPv6 address]:port" */
 	unsigned char rbuf[16384]; /* shared read buffer */
+	unsigned char wbuf[16384]; /* HTTP/2 frames gathered for one send */
 };
 
 void client_kick(struct evf_client *c);

@@ -2,12 +2,19 @@
  * io.c - the connection state machine and the one place that arms libevent
  * events for a connection.
  *
- * A connection has one pending operation (connect, handshake, write, read,
- * idle watch) and one event.  When a transport call cannot finish it says
- * which direction it waits for; conn_arm() points the event there, and the
- * callback resumes exactly the same operation.  Reads loop until the
- * transport would block, so bytes already decrypted inside OpenSSL are
- * consumed before the loop waits on the socket again.
+ * A connection brings its transport up one layer at a time (the socket's
+ * connect, then TLS's handshake), then runs a protocol (HTTP/1.1 or
+ * HTTP/2) over it.  It has one event, armed for EV_READ, EV_WRITE or both:
+ * a protocol reads whenever it expects bytes and writes while it has
+ * queued some that the socket would not take.  When a transport call
+ * cannot finish it says which direction it waits for (TLS may want to read
+ * to write, or the other way round); the event is pointed there and the
+ * callback resumes exactly the same call.  Reads loop until the transport
+ * would block, so bytes already decrypted inside OpenSSL are consumed
+ * before the loop waits on the socket again.
+ *
+ * While io_cb runs for a connection, closing it does everything but the
+ * final free, which io_cb does once the protocol has returned.
  */
 #include <assert.h>
 #include <errno.h>
@@ -25,12 +32,13 @@
 #define READS_PER_WAKEUP 8
 #define TICKET_WAIT_MIN_MS 250
 
+#define XUP (&evf_xfer_upcalls)
+
 static void io_cb(evutil_socket_t fd, short what, void *arg);
 static void handshake_over(struct conn *cn);
-static void do_handshake(struct conn *cn);
-static void connect_result(struct conn *cn, int r);
+static void conn_connect(struct conn *cn);
 static void producer_done(struct conn *cn, int ok);
-static void do_write(struct conn *cn);
+static void session_run(struct conn *cn, short what);
 
 void conn_set_state_(struct conn *cn, enum conn_state st, int line)
 {
@@ -52,6 +60,11 @@ void conn_set_why(struct conn *cn, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(cn->client->why, sizeof cn->client->why, fmt, ap);
 	va_end(ap);
+}
+
+static short ev_of(int want)
+{
+	return want == IO_WANT_READ ? EV_READ : want == IO_WANT_WRITE ? EV_WRITE : 0;
 }
 
 /*
@@ -78,17 +91,18 @@ static void arm_failed(struct conn *cn)
 static const struct timeval *op_timeout(struct conn *cn, enum conn_op op, struct timeval *tv)
 {
 	struct evf_client *c = cn->client;
-	if (op == OP_IDLE)
+	if (op == OP_IDLE || (op == OP_SESSION && cn->state == CS_IDLE))
 		return c->idle_tv;
-	if (op == OP_CONNECT && cn->slot)
+	if (op == OP_CONNECT && cn->slot && cn->state == CS_CONNECTING)
 		return c->slow_connect_tv;
-	if (op == OP_READ && cn->producer) {
+	if (op == OP_SESSION && cn->producer) {
 		/* tickets follow the handshake within about a round trip:
 		 * allow three handshakes' time, at least TICKET_WAIT_MIN_MS */
 		uint64_t us = 1000u * TICKET_WAIT_MIN_MS;
-		if (cn->xfer && cn->xfer->timings.tls_us > cn->xfer->timings.connect_us &&
-		    3 * (cn->xfer->timings.tls_us - cn->xfer->timings.connect_us) > us)
-			us = 3 * (cn->xfer->timings.tls_us - cn->xfer->timings.connect_us);
+		struct evf_transfer *t = cn->xfer;
+		if (t && t->timings.tls_us > t->timings.connect_us &&
+		    3 * (t->timings.tls_us - t->timings.connect_us) > us)
+			us = 3 * (t->timings.tls_us - t->timings.connect_us);
 		tv->tv_sec = (time_t)(us / 1000000u);
 		tv->tv_usec = (suseconds_t)(us % 1000000u);
 		return tv;
@@ -96,19 +110,19 @@ static const struct timeval *op_timeout(struct conn *cn, enum conn_op op, struct
 	return NULL;
 }
 
-void conn_arm(struct conn *cn, enum conn_op op, int want)
+/* Wait for need (EV_READ, EV_WRITE, both or none) to resume op. */
+static void conn_arm(struct conn *cn, enum conn_op op, short need)
 {
-	short need = want == IO_WANT_READ ? EV_READ : want == IO_WANT_WRITE ? EV_WRITE : 0;
 	struct timeval tvbuf;
 	if (cn->op == OP_ARM_FAILED)
 		return;   /* io_cb fails the connection */
 	cn->op = op;
 	const struct timeval *tv = need ? op_timeout(cn, op, &tvbuf) : NULL;
-	if (need == cn->armed) {
+	if (need == cn->armed && !cn->new_fd) {
 		/* the usual cycle (read the response, park, write the next
 		 * request, read) stays on EV_READ and costs no epoll_ctl; a
 		 * timeout left over from an earlier wait is dropped by io_cb */
-		if (tv && event_add(&cn->ev, tv) != 0)
+		if (tv && need && event_add(&cn->ev, tv) != 0)
 			arm_failed(cn);
 		return;
 	}
@@ -117,6 +131,7 @@ void conn_arm(struct conn *cn, enum conn_op op, int want)
 	cn->armed = 0;
 	if (!need)
 		return;
+	cn->new_fd = 0;
 	event_assign(&cn->ev, cn->client->base, cn->fd, need | EV_PERSIST, io_cb, cn);
 	if (event_add(&cn->ev, tv) != 0) {
 		arm_failed(cn);
@@ -125,14 +140,35 @@ void conn_arm(struct conn *cn, enum conn_op op, int want)
 	cn->armed = need;
 }
 
+/* The protocol runs: read while it reads, write while a flush is blocked. */
+static void session_arm(struct conn *cn)
+{
+	conn_arm(cn, OP_SESSION, (short)(cn->read_on | cn->flush_on));
+}
+
+static void conn_free(struct conn *cn)
+{
+	if (cn->proto)
+		cn->proto->release(cn);
+	free(cn);
+}
+
 void conn_close(struct conn *cn)
 {
 	struct evf_client *c = cn->client;
 	struct host *h = cn->host;
+	if (cn->state == CS_CLOSED)
+		return;
 	if (cn->state == CS_IDLE)
 		pool_remove_idle(cn);
 	else if (cn->state == CS_HS_WAIT)
 		TAILQ_REMOVE(cn->gated ? &h->gate : &c->hs_wait, cn, link);
+	if (cn->shared)
+		pool_unshare(cn);
+	if (cn->connecting) {
+		cn->connecting = 0;
+		h->nconnecting--;
+	}
 	if (cn->slot)
 		handshake_over(cn);
 	conn_set_state(cn, CS_CLOSED);
@@ -152,36 +188,43 @@ void conn_close(struct conn *cn)
 		cn->dnsq = NULL;
 		dns_cancel(q);
 	}
-	if (cn->ops) {
-		cn->ops->shutdown(cn);
-		cn->ops->free(cn);
-	}
+	for (const struct layer *l = cn->top; l; l = l->below)
+		l->ops->close(cn, l);
 	if (cn->fd >= 0)
 		close(cn->fd);
+	cn->fd = -1;
 	if (cn->ai)
 		evutil_freeaddrinfo(cn->ai);
-	http1_release(&cn->http);
-	free(cn);
+	cn->ai = NULL;
 	h->nconns--;
 	if (!c->freed)
 		pool_host_changed(h);
+	if (!cn->in_io)
+		conn_free(cn);
 }
 
-/* The connection failed with err (< 0); c->why says why. */
-static void conn_fail(struct conn *cn, int err)
+void conn_fail(struct conn *cn, int err)
 {
-	if (cn->xfer)
-		transfer_conn_failed(cn->xfer, err, cn->client->why);
-	else
-		conn_close(cn);
-}
-
-static void conn_ready(struct conn *cn)
-{
-	conn_set_state(cn, CS_BUSY);
-	cn->op = OP_NONE;
-	if (cn->xfer)
-		transfer_connected(cn->xfer);
+	struct evf_client *c = cn->client;
+	if (cn->state == CS_CLOSED)
+		return;
+	/* the reason lives in the client's scratch buffer, which the
+	 * transfers told below may overwrite */
+	char why[sizeof c->why];
+	snprintf(why, sizeof why, "%s", c->why);
+	if (cn->shared)
+		pool_unshare(cn);   /* nobody may pick it while it fails */
+	if (c->freed) {
+		/* the client is going away: nobody is to be told */
+	} else if (cn->proto) {
+		cn->proto->fail(cn, err, why);
+	} else if (cn->xfer) {
+		struct evf_transfer *t = cn->xfer;
+		cn->xfer = NULL;
+		t->conn = NULL;
+		XUP->failed(t, err, why, 0);
+	}
+	conn_close(cn);
 }
 
 static uint64_t since_start(struct conn *cn)
@@ -199,28 +242,6 @@ static void handshake_over(struct conn *cn)
 		client_kick(c);
 }
 
-static void do_handshake(struct conn *cn)
-{
-	int r = cn->ops->handshake(cn);
-	if (r == IO_WANT_READ || r == IO_WANT_WRITE) {
-		conn_arm(cn, OP_HANDSHAKE, r);
-		return;
-	}
-	handshake_over(cn);
-	conn_set_state(cn, CS_BUSY);
-	/* TLS 1.2 gives its session in the handshake; a TLS 1.3 ticket
-	 * comes after it, and do_read settles that */
-	if (cn->producer && (r < 0 || SSL_version(cn->ssl) < TLS1_3_VERSION))
-		producer_done(cn, r == 0);
-	if (r < 0) {
-		conn_fail(cn, r);
-		return;
-	}
-	if (cn->xfer)
-		cn->xfer->timings.tls_us = since_start(cn);
-	conn_ready(cn);
-}
-
 /* A connect has held its handshake slot for long (an address that drops
  * SYNs, a far server): give the slot to others.  The connection takes one
  * again, beyond the limit if need be, once connected: it must send its
@@ -231,7 +252,8 @@ static void slow_connect(struct conn *cn)
 	event_remove_timer(&cn->ev);
 }
 
-static void connected(struct conn *cn)
+/* The socket is connected. */
+static void socket_up(struct conn *cn)
 {
 	/* the other addresses are no longer needed: give them back now, not
 	 * when the connection closes */
@@ -239,10 +261,8 @@ static void connected(struct conn *cn)
 	cn->ai = cn->ai_next = cn->ai_cur = NULL;
 	if (cn->xfer)
 		cn->xfer->timings.connect_us = since_start(cn);
-	if (!cn->host->tls) {
-		conn_ready(cn);
+	if (!cn->ssl)
 		return;
-	}
 	/* the slot was taken before the socket was opened: the ClientHello
 	 * goes out now, whatever else is waiting */
 	if (!cn->slot) {
@@ -250,7 +270,85 @@ static void connected(struct conn *cn)
 		cn->client->nhandshakes++;
 	}
 	conn_set_state(cn, CS_HANDSHAKING);
-	do_handshake(cn);
+}
+
+/* TLS's handshake ended with r (IO_DONE or an error). */
+static void tls_up(struct conn *cn, int r)
+{
+	handshake_over(cn);
+	/* TLS 1.2 gives its session in the handshake; a TLS 1.3 ticket
+	 * comes after it, and the first read settles that */
+	if (cn->producer && (r < 0 || SSL_version(cn->ssl) < TLS1_3_VERSION))
+		producer_done(cn, r == 0);
+	if (r == 0 && cn->xfer)
+		cn->xfer->timings.tls_us = since_start(cn);
+}
+
+/* The transport is up: run HTTP/2 if ALPN (or prior knowledge) says so,
+ * else HTTP/1.1, and give the connection to the transfer that opened it. */
+static void conn_ready(struct conn *cn)
+{
+	struct host *h = cn->host;
+	struct evf_transfer *t = cn->xfer;
+	int v = cn->ssl ? tls_alpn_h2(cn)
+	                : cn->client->cfg.http_version == EVF_HTTP_2_PRIOR_KNOWLEDGE ? 2 : 1;
+	conn_set_state(cn, CS_BUSY);
+	cn->op = OP_NONE;
+	cn->connecting = 0;
+	h->nconnecting--;
+	h->proto = (unsigned)v;
+	cn->read_on = EV_READ;
+	if (v == 2) {
+		if (h2_session_new(cn) != 0) {
+			conn_set_why(cn, "out of memory for an HTTP/2 session");
+			conn_fail(cn, EVF_ERR_NOMEM);
+			return;
+		}
+		cn->proto = &evf_h2_proto;
+		cn->xfer = NULL;
+	} else {
+		cn->proto = &evf_h1_proto;
+	}
+	/* transfers that waited for the answer may go on now: share the
+	 * streams, or open connections of their own */
+	pool_host_changed(h);
+	if (t) {
+		if (v == 2)
+			pool_share(cn);
+		XUP->ready(t, 0);
+	} else {
+		conn_park(cn);
+	}
+}
+
+/* Bring the next layers up, from the socket to the top. */
+static void conn_connect(struct conn *cn)
+{
+	for (;;) {
+		unsigned depth = 0;
+		for (const struct layer *l = cn->top; l; l = l->below)
+			depth++;
+		if (cn->up >= depth)
+			break;
+		const struct layer *l = cn->top;
+		for (unsigned i = depth - 1; i > cn->up; i--)
+			l = l->below;
+		int r = l->ops->connect(cn, l);
+		if (r == IO_WANT_READ || r == IO_WANT_WRITE) {
+			conn_arm(cn, OP_CONNECT, ev_of(r));
+			return;
+		}
+		if (l == &evf_tls_layer)
+			tls_up(cn, r < 0 ? r : 0);
+		if (r < 0) {
+			conn_fail(cn, r);
+			return;
+		}
+		cn->up++;
+		if (!l->below)
+			socket_up(cn);
+	}
+	conn_ready(cn);
 }
 
 /*
@@ -329,7 +427,7 @@ static void producer_done(struct conn *cn, int ok)
 {
 	struct host *h = cn->host;
 	cn->producer = 0;
-	if (cn->armed && cn->op == OP_READ)
+	if (cn->armed && cn->op == OP_SESSION)
 		event_remove_timer(&cn->ev);   /* the wait for tickets is over */
 	h->producers--;
 	if (ok && !cn->got_session)
@@ -376,7 +474,7 @@ void conn_start(struct conn *cn)
 	struct host *h = cn->host;
 	conn_set_state(cn, CS_CONNECTING);
 	if (h->tls) {
-		cn->ops = &evf_tls_ops;
+		cn->top = &evf_tls_layer;
 		cn->slot = 1;
 		c->nhandshakes++;
 		/* takes the session (the promised ticket) now */
@@ -392,22 +490,7 @@ void conn_start(struct conn *cn)
 			return;
 		}
 	}
-	connect_result(cn, tcp_connect_next(cn));
-}
-
-static void connect_result(struct conn *cn, int r)
-{
-	if (r == IO_WANT_WRITE) {
-		/* the socket may be new (next address): always re-arm */
-		if (cn->armed)
-			event_del(&cn->ev);
-		cn->armed = 0;
-		conn_arm(cn, OP_CONNECT, IO_WANT_WRITE);
-	} else if (r == IO_DONE) {
-		connected(cn);
-	} else {
-		conn_fail(cn, r);
-	}
+	conn_connect(cn);
 }
 
 static void dns_finish(struct conn *cn, int result, struct evutil_addrinfo *ai)
@@ -445,10 +528,6 @@ static void dns_done(int result, struct evutil_addrinfo *ai, void *arg)
 	client_leave(c);
 }
 
-/*
- * Open a connection for t.  Failures are reported to t, perhaps before this
- * returns, so the caller must not use the connection afterwards.
- */
 void conn_open(struct host *h, struct evf_transfer *t)
 {
 	struct conn *cn = calloc(1, sizeof *cn);
@@ -459,13 +538,14 @@ void conn_open(struct host *h, struct evf_transfer *t)
 	cn->client = t->client;
 	cn->host = h;
 	cn->fd = -1;
-	cn->ops = &evf_tcp_ops;
+	cn->top = &evf_tcp_layer;
 	cn->xfer = t;
 	conn_set_state(cn, CS_RESOLVING);
 	pool_mark_used(h);
 	h->nconns++;
+	h->nconnecting++;
+	cn->connecting = 1;
 	t->conn = cn;
-	xfer_set_state(t, XS_CONNECT);
 
 	struct dns_query *q = NULL;
 	cn->dns_sync = 1;
@@ -482,82 +562,183 @@ void conn_open(struct host *h, struct evf_transfer *t)
 	dns_finish(cn, cn->dns_result, ai);
 }
 
-void conn_start_request(struct conn *cn)
+int conn_send(struct conn *cn, const void *buf, size_t len, size_t *put)
 {
-	struct evf_transfer *t = cn->xfer;
-	conn_set_state(cn, CS_BUSY);
-	xfer_set_state(t, XS_REQUEST);
-	t->req_off = 0;
-	do_write(cn);
+	return cn->top->ops->send(cn, cn->top, buf, len, put);
 }
 
-static void do_write(struct conn *cn)
+int conn_pending(struct conn *cn)
 {
-	struct evf_transfer *t = cn->xfer;
-	while (t->req_off < t->req_len) {
-		size_t put = 0;
-		int r = cn->ops->write(cn, t->req + t->req_off, t->req_len - t->req_off, &put);
-		if (r == IO_WANT_READ || r == IO_WANT_WRITE) {
-			conn_arm(cn, OP_WRITE, r);
-			return;
-		}
-		if (r < 0) {
-			conn_fail(cn, r);
-			return;
-		}
-		t->req_off += put;
+	return cn->top->ops->pending(cn, cn->top);
+}
+
+/* Send what the protocol queued.  -1 when that failed the connection. */
+static int do_flush(struct conn *cn)
+{
+	int r = cn->proto->flush(cn);
+	if (r < 0) {
+		conn_fail(cn, r);
+		return -1;
 	}
-	transfer_request_sent(t);
-	conn_arm(cn, OP_READ, IO_WANT_READ);
+	cn->flush_on = ev_of(r);
+	return cn->state == CS_CLOSED ? -1 : 0;
 }
 
-static void do_read(struct conn *cn)
+void conn_update(struct conn *cn)
+{
+	if (cn->state == CS_CLOSED || cn->op == OP_ARM_FAILED || cn->in_io)
+		return;   /* io_cb flushes and re-arms as it returns */
+	if (!cn->flush_on && cn->proto->want_flush(cn) && do_flush(cn) < 0)
+		return;
+	if (cn->state == CS_BUSY || cn->proto == &evf_h2_proto)
+		session_arm(cn);
+}
+
+int conn_submit(struct conn *cn, struct evf_transfer *t)
+{
+	int r = cn->proto->submit(cn, t);
+	if (r < 0)
+		return r;
+	if (!cn->read_on && cn->proto == &evf_h1_proto)
+		cn->read_on = EV_READ;
+	if (!cn->flush_on && do_flush(cn) < 0)
+		return 0;   /* t was told */
+	session_arm(cn);
+	return 0;
+}
+
+void conn_detach(struct conn *cn, struct evf_transfer *t, int keep)
+{
+	if (!cn->proto) {
+		/* still connecting, for t alone */
+		cn->xfer = NULL;
+		t->conn = NULL;
+		conn_close(cn);
+		return;
+	}
+	cn->proto->detach(cn, t, keep);
+}
+
+void conn_resume(struct conn *cn, struct evf_transfer *t)
+{
+	if (cn->state != CS_BUSY || !cn->proto)
+		return;
+	cn->proto->resume(cn, t);
+	cn->read_on = EV_READ;
+	session_arm(cn);
+	/* records may wait inside OpenSSL, or input kept over the pause:
+	 * look without waiting for the socket */
+	if (cn->op == OP_SESSION)
+		event_active(&cn->ev, EV_READ, 1);
+}
+
+void conn_park(struct conn *cn)
+{
+	cn->xfer = NULL;
+	cn->requests++;
+	cn->idle_since = evf_now_us();
+	conn_set_state(cn, CS_IDLE);
+	if (cn->proto == &evf_h2_proto) {
+		cn->read_on = EV_READ;
+		session_arm(cn);
+	} else {
+		cn->read_on = 0;
+		cn->flush_on = 0;
+		conn_arm(cn, OP_IDLE, EV_READ);
+	}
+	if (cn->op == OP_ARM_FAILED) {
+		/* it cannot be watched: never pooled, io_cb closes it */
+		conn_set_state(cn, CS_BUSY);
+		return;
+	}
+	pool_put_idle(cn);
+}
+
+/*
+ * Read and feed the protocol until the transport would block.  -1 when
+ * the connection left our hands (failed, closed, parked, handed on).
+ */
+static int read_loop(struct conn *cn)
 {
 	struct evf_client *c = cn->client;
+	const struct proto_ops *p = cn->proto;
 	for (int i = 0; i < READS_PER_WAKEUP; i++) {
-		if (cn->xfer->paused) {
+		int pr = p->poll(cn);
+		if (pr == PR_GONE || cn->state != CS_BUSY)
+			return -1;
+		if (pr == PR_AGAIN)
+			continue;
+		if (pr == PR_STOP) {
 			/* no read until resumed: the host's gate must not wait
 			 * for this connection's tickets meanwhile */
 			if (cn->producer)
 				producer_done(cn, 0);
-			conn_arm(cn, OP_READ, 0);   /* evf_transfer_resume re-arms */
-			return;
-		}
-		if (cn->xfer->held) {
-			/* compressed input kept over a pause comes first */
-			if (transfer_feed_held(cn->xfer))
-				return;
-			continue;
+			cn->read_on = 0;
+			return 0;
 		}
 		size_t got = 0;
-		int r = cn->ops->read(cn, c->rbuf, sizeof c->rbuf, &got);
+		int r = cn->top->ops->recv(cn, cn->top, c->rbuf, sizeof c->rbuf, &got);
 		if (cn->producer)
 			producer_done(cn, r >= 0); /* a ticket comes first, if at all */
 		if (r == IO_DONE) {
-			if (transfer_on_data(cn->xfer, (const char *)c->rbuf, got))
-				return;   /* the connection was handed on or closed */
+			int f = p->feed(cn, (const char *)c->rbuf, got);
+			if (f == PR_GONE)
+				return -1;
+			if (f < 0) {
+				conn_fail(cn, f);
+				return -1;
+			}
+			if (cn->state != CS_BUSY && cn->state != CS_IDLE)
+				return -1;
 			continue;
 		}
 		if (r == IO_WANT_READ || r == IO_WANT_WRITE) {
-			conn_arm(cn, OP_READ, r);
-			return;
+			cn->read_on = ev_of(r);
+			return 0;
 		}
 		if (r == IO_EOF || r == IO_EOF_UNCLEAN) {
-			transfer_on_eof(cn->xfer, r == IO_EOF);
-			return;
+			p->eof(cn, r == IO_EOF);
+			if (cn->state == CS_BUSY) {
+				/* transfers still hold input kept over a pause:
+				 * nothing more to read, nothing to wait for */
+				cn->read_on = cn->flush_on = 0;
+				session_arm(cn);
+			}
+			return -1;
 		}
 		conn_fail(cn, r);
-		return;
+		return -1;
 	}
 	/* more may be waiting, in the kernel or inside OpenSSL: yield to other
 	 * connections, then come back without waiting for the socket */
-	conn_arm(cn, OP_READ, IO_WANT_READ);
-	event_active(&cn->ev, EV_READ, 1);
+	cn->read_on = EV_READ;
+	return 1;
 }
 
-/* A pooled connection became readable: the server closed it, or sent
- * bytes nobody asked for.  Either way it is no longer usable, except for
- * TLS records that carry no data (session tickets). */
+static void session_run(struct conn *cn, short what)
+{
+	if (cn->flush_on & what) {
+		cn->flush_on = 0;
+		if (do_flush(cn) < 0)
+			return;
+	}
+	int more = 0;
+	if ((cn->read_on | EV_READ) & what) {
+		if (!cn->read_on)
+			cn->read_on = EV_READ;   /* woken by a resume */
+		if ((more = read_loop(cn)) < 0)
+			return;
+	}
+	if (!cn->flush_on && cn->proto->want_flush(cn) && do_flush(cn) < 0)
+		return;
+	session_arm(cn);
+	if (more && cn->op == OP_SESSION)
+		event_active(&cn->ev, EV_READ, 1);
+}
+
+/* A pooled HTTP/1.1 connection became readable: the server closed it, or
+ * sent bytes nobody asked for.  Either way it is no longer usable, except
+ * for TLS records that carry no data (session tickets). */
 static void idle_check(struct conn *cn, short what)
 {
 	if (what & EV_TIMEOUT) {
@@ -565,26 +746,21 @@ static void idle_check(struct conn *cn, short what)
 		return;
 	}
 	size_t got = 0;
-	int r = cn->ops->read(cn, cn->client->rbuf, sizeof cn->client->rbuf, &got);
+	int r = cn->top->ops->recv(cn, cn->top, cn->client->rbuf, sizeof cn->client->rbuf, &got);
 	if (r == IO_WANT_READ)
 		return;
 	conn_close(cn);
 }
 
-static void conn_resume(struct conn *cn, short what)
+static void conn_run(struct conn *cn, short what)
 {
 	switch (cn->op) {
 	case OP_CONNECT:
-		connect_result(cn, tcp_connect_check(cn));
+		conn_connect(cn);
 		break;
-	case OP_HANDSHAKE:
-		do_handshake(cn);
-		break;
-	case OP_WRITE:
-		do_write(cn);
-		break;
-	case OP_READ:
-		do_read(cn);
+	case OP_SESSION:
+		if (cn->state == CS_BUSY || cn->state == CS_IDLE)
+			session_run(cn, what);
 		break;
 	case OP_IDLE:
 		idle_check(cn, what);
@@ -603,37 +779,22 @@ static void io_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *cn = arg;
 	struct evf_client *c = cn->client;
+	client_enter(c);
+	cn->in_io = 1;
 	if (what == EV_TIMEOUT && cn->op != OP_IDLE) {
-		client_enter(c);
-		if (cn->op == OP_CONNECT && cn->slot)
+		if (cn->op == OP_SESSION && cn->state == CS_IDLE)
+			conn_close(cn);   /* an idle HTTP/2 connection's time is up */
+		else if (cn->op == OP_CONNECT && cn->slot && cn->state == CS_CONNECTING)
 			slow_connect(cn);
-		else if (cn->op == OP_READ && cn->producer)
+		else if (cn->op == OP_SESSION && cn->producer)
 			producer_done(cn, 1);   /* no ticket in time: none will come */
 		else
 			event_remove_timer(&cn->ev);   /* left over from an earlier wait */
-		client_leave(c);
-		return;
+	} else {
+		conn_run(cn, what);
 	}
-	client_enter(c);
-	conn_resume(cn, what);
+	cn->in_io = 0;
+	if (cn->state == CS_CLOSED)
+		conn_free(cn);
 	client_leave(c);
-}
-
-void conn_resume_reading(struct conn *cn)
-{
-	if (cn->op != OP_READ || cn->armed)
-		return;
-	conn_arm(cn, OP_READ, IO_WANT_READ);
-	/* records may wait inside OpenSSL, or input kept by the decoder: look
-	 * without waiting for the socket */
-	event_active(&cn->ev, EV_READ, 1);
-}
-
-void conn_park(struct conn *cn)
-{
-	cn->xfer = NULL;
-	cn->requests++;
-	cn->idle_since = evf_now_us();
-	conn_set_state(cn, CS_IDLE);
-	conn_arm(cn, OP_IDLE, IO_WANT_READ);
 }

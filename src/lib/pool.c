@@ -1,6 +1,7 @@
 /*
- * pool.c - hosts (scheme, name, port), their keep-alive connections, their
- * queues of transfers waiting for a connection slot, and their TLS sessions.
+ * pool.c - hosts (scheme, name, port), the connections a transfer can use
+ * (idle keep-alive ones, and HTTP/2 ones with free streams), the queues of
+ * transfers waiting for one, and the hosts' TLS sessions.
  *
  * Every client has the same TLS settings, so scheme, name and port are the
  * whole key.  Hosts without connections or waiters stay cached (for their
@@ -35,6 +36,8 @@ static void host_free(struct evf_client *c, struct host *h)
 		TAILQ_REMOVE(&c->unused_hosts, h, unused);
 		c->nunused--;
 	}
+	if (h->on_changed)
+		TAILQ_REMOVE(&c->changed_hosts, h, changed);
 	c->nhosts--;
 	tls_sessions_free(h);
 	tls_verified_free(h->verified);
@@ -95,6 +98,7 @@ struct host *pool_host(struct evf_client *c, const struct evf_url *u)
 	h->tls = u->tls;
 	h->port = u->port;
 	TAILQ_INIT(&h->idle);
+	TAILQ_INIT(&h->shared);
 	TAILQ_INIT(&h->waiting);
 	TAILQ_INIT(&h->gate);
 	h->hnext = c->hosts[b];
@@ -109,16 +113,48 @@ int pool_can_open(const struct host *h)
 	return max == 0 || h->nconns < max;
 }
 
-struct conn *pool_take_idle(struct host *h)
+struct conn *pool_find(struct host *h)
 {
-	struct conn *cn = TAILQ_FIRST(&h->idle);
+	/* a shared connection is on the list only while it has a free stream */
+	struct conn *cn = TAILQ_FIRST(&h->shared);
+	if (cn)
+		return cn;
+	while ((cn = TAILQ_FIRST(&h->idle)) && cn->proto->capacity(cn) == 0)
+		conn_close(cn);   /* HTTP/2 the server is going away from */
 	if (!cn)
 		return NULL;
 	pool_remove_idle(cn);
 	/* the read event stays armed: the request's write comes next and the
 	 * response's read after it, and re-arming costs two epoll_ctl calls */
 	conn_set_state(cn, CS_BUSY);
+	if (cn->proto == &evf_h2_proto)
+		pool_share(cn);
 	return cn;
+}
+
+int pool_should_wait(const struct host *h)
+{
+	const struct evf_config *cfg = &h->client->cfg;
+	if (h->nconnecting == 0 || h->proto == 1 || cfg->http_version == EVF_HTTP_1_1)
+		return 0;
+	/* plain http:// speaks HTTP/2 only with prior knowledge */
+	return h->tls || cfg->http_version == EVF_HTTP_2_PRIOR_KNOWLEDGE;
+}
+
+void pool_share(struct conn *cn)
+{
+	if (cn->shared || cn->proto->capacity(cn) == 0)
+		return;
+	cn->shared = 1;
+	TAILQ_INSERT_TAIL(&cn->host->shared, cn, link);
+}
+
+void pool_unshare(struct conn *cn)
+{
+	if (!cn->shared)
+		return;
+	cn->shared = 0;
+	TAILQ_REMOVE(&cn->host->shared, cn, link);
 }
 
 void pool_remove_idle(struct conn *cn)
@@ -146,25 +182,11 @@ void pool_put_idle(struct conn *cn)
 {
 	struct host *h = cn->host;
 	struct evf_client *c = h->client;
-	struct evf_transfer *t = TAILQ_FIRST(&h->waiting);
-	if (t) {
-		/* a transfer waits for this host: hand the connection over */
-		TAILQ_REMOVE(&h->waiting, t, link);
-		c->nwaiting--;
-		cn->xfer = NULL;
-		cn->requests++;
-		transfer_attach(t, cn, 1);
-		return;
-	}
-	conn_park(cn);
-	if (cn->op == OP_ARM_FAILED) {
-		/* it cannot be watched: never pooled, io_cb closes it */
-		conn_set_state(cn, CS_BUSY);
-		return;
-	}
 	TAILQ_INSERT_HEAD(&h->idle, cn, link);
 	h->nidle++;
 	c->nidle_total++;
+	if (!TAILQ_EMPTY(&h->waiting))
+		pool_host_changed(h);   /* a transfer waits for this host */
 	unsigned cap = c->cfg.max_transfers < 16 ? 16 : c->cfg.max_transfers;
 	if (c->nidle_total > cap) {
 		struct conn *old = oldest_idle(c);
@@ -176,20 +198,40 @@ void pool_put_idle(struct conn *cn)
 void pool_host_changed(struct host *h)
 {
 	struct evf_client *c = h->client;
+	if (!h->on_changed) {
+		h->on_changed = 1;
+		TAILQ_INSERT_TAIL(&c->changed_hosts, h, changed);
+	}
+	client_kick(c);
+}
+
+/* Give h's waiting transfers what they can have now, in order. */
+static void service(struct host *h)
+{
+	struct evf_client *c = h->client;
 	struct evf_transfer *t;
-	while ((t = TAILQ_FIRST(&h->waiting)) && pool_can_open(h)) {
+	while (!c->freed && (t = TAILQ_FIRST(&h->waiting))) {
 		TAILQ_REMOVE(&h->waiting, t, link);
 		c->nwaiting--;
-		transfer_acquire(t);
-		if (c->freed)
-			return;
+		if (transfer_acquire(t))
+			break;   /* back at the head: nothing more to have */
 	}
-	if (h->nconns == 0 && TAILQ_EMPTY(&h->waiting) && !h->on_unused) {
+	if (!c->freed && h->nconns == 0 && TAILQ_EMPTY(&h->waiting) && !h->on_unused) {
 		h->on_unused = 1;
 		TAILQ_INSERT_TAIL(&c->unused_hosts, h, unused);
 		c->nunused++;
 		while (c->nunused > MAX_UNUSED_HOSTS)
 			host_free(c, TAILQ_FIRST(&c->unused_hosts));
+	}
+}
+
+void pool_service_changed(struct evf_client *c)
+{
+	struct host *h;
+	while (!c->freed && (h = TAILQ_FIRST(&c->changed_hosts))) {
+		TAILQ_REMOVE(&c->changed_hosts, h, changed);
+		h->on_changed = 0;
+		service(h);
 	}
 }
 
@@ -199,7 +241,7 @@ void pool_free_all(struct evf_client *c)
 		struct host *h;
 		while ((h = c->hosts[i])) {
 			struct conn *cn;
-			while ((cn = TAILQ_FIRST(&h->idle)))
+			while ((cn = TAILQ_FIRST(&h->idle)) || (cn = TAILQ_FIRST(&h->shared)))
 				conn_close(cn);
 			host_free(c, h);
 		}

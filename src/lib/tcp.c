@@ -1,6 +1,7 @@
 /*
- * tcp.c - the plain transport: nonblocking connect over every resolved
- * address in turn, and recv/send mapped to the transport results.
+ * tcp.c - the socket, the bottom layer of every transport stack: a
+ * nonblocking connect over every resolved address in turn, and recv/send
+ * mapped to the transport results.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -67,6 +68,7 @@ int tcp_connect_next(struct conn *cn)
 		}
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		cn->new_fd = 1;
 		if (connect(fd, a->ai_addr, (socklen_t)a->ai_addrlen) == 0) {
 			cn->fd = fd;
 			return IO_DONE;
@@ -91,8 +93,12 @@ int tcp_connect_next(struct conn *cn)
 	return resource ? EVF_ERR_RESOURCE : EVF_ERR_CONNECT;
 }
 
-int tcp_connect_check(struct conn *cn)
+/* Start a connect, or see how the one in progress went (the socket became
+ * writable); a failed address moves on to the next. */
+static int tcp_connect(struct conn *cn, const struct layer *l)
 {
+	if (cn->fd < 0)
+		return tcp_connect_next(cn);
 	int err = 0;
 	socklen_t len = sizeof err;
 	if (getsockopt(cn->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
@@ -107,12 +113,7 @@ int tcp_connect_check(struct conn *cn)
 	return tcp_connect_next(cn);
 }
 
-static int tcp_handshake(struct conn *cn)
-{
-	return IO_DONE;
-}
-
-static int tcp_read(struct conn *cn, void *buf, size_t len, size_t *got)
+static int tcp_read(struct conn *cn, const struct layer *l, void *buf, size_t len, size_t *got)
 {
 	ssize_t n = recv(cn->fd, buf, len, 0);
 	if (n > 0) {
@@ -129,7 +130,8 @@ static int tcp_read(struct conn *cn, void *buf, size_t len, size_t *got)
 	return EVF_ERR_NETWORK;
 }
 
-static int tcp_write(struct conn *cn, const void *buf, size_t len, size_t *put)
+static int tcp_write(struct conn *cn, const struct layer *l, const void *buf, size_t len,
+                     size_t *put)
 {
 	ssize_t n = send(cn->fd, buf, len, MSG_NOSIGNAL);
 	if (n >= 0) {
@@ -144,25 +146,23 @@ static int tcp_write(struct conn *cn, const void *buf, size_t len, size_t *put)
 	return EVF_ERR_NETWORK;
 }
 
-static int tcp_pending(struct conn *cn)
+static int tcp_pending(struct conn *cn, const struct layer *l)
 {
 	return 0;
 }
 
-static void tcp_shutdown(struct conn *cn)
+static void tcp_close(struct conn *cn, const struct layer *l)
 {
+	/* io.c closes the socket itself, after the layers above */
 }
 
-static void tcp_free(struct conn *cn)
-{
-}
-
-const struct transport_ops evf_tcp_ops = {
+static const struct layer_ops tcp_ops = {
 	.name = "tcp",
-	.handshake = tcp_handshake,
-	.read = tcp_read,
-	.write = tcp_write,
+	.connect = tcp_connect,
+	.recv = tcp_read,
+	.send = tcp_write,
 	.pending = tcp_pending,
-	.shutdown = tcp_shutdown,
-	.free = tcp_free,
+	.close = tcp_close,
 };
+
+const struct layer evf_tcp_layer = {&tcp_ops, NULL};

@@ -23,25 +23,62 @@
 #include "internal.h"
 
 static const unsigned char alpn_http11[] = "\x08http/1.1";
+static const unsigned char alpn_h2_http11[] = "\x02h2\x08http/1.1";
+
+static const struct layer_ops tls_ops;
 
 /*
- * A socket BIO that sends with MSG_NOSIGNAL: OpenSSL's own writes with
- * write(2), so a peer's reset would raise SIGPIPE in a program that
- * embeds us and never asked for that.
+ * The BIO under the SSL: it reads and writes through the layer below TLS.
+ * On the socket itself (the usual stack) it calls recv and send directly,
+ * with MSG_NOSIGNAL: OpenSSL's own socket BIO writes with write(2), so a
+ * peer's reset would raise SIGPIPE in a program that embeds us and never
+ * asked for that.
+ *
+ * The BIO's data is its connection: the SSL finds it there too (an
+ * SSL_set_app_data would cost every connection an ex_data stack).
  */
-/* The BIO's data is its connection: the SSL finds it there too (an
- * SSL_set_app_data would cost every connection an ex_data stack). */
 static int bio_fd(BIO *b)
 {
 	const struct conn *cn = BIO_get_data(b);
 	return cn ? cn->fd : -1;
 }
 
+/* The layer below TLS in cn's stack. */
+static const struct layer *tls_below(const struct conn *cn)
+{
+	const struct layer *l = cn->top;
+	while (l && l->ops != &tls_ops)
+		l = l->below;
+	return l ? l->below : NULL;
+}
+
+/* A call through a layer that is not the socket: its result as BIO's. */
+static int bio_result(BIO *b, int r, size_t n, int eof_value)
+{
+	if (r == IO_DONE)
+		return (int)n;
+	if (r == IO_WANT_READ)
+		BIO_set_retry_read(b);
+	else if (r == IO_WANT_WRITE)
+		BIO_set_retry_write(b);
+	else if (r == IO_EOF || r == IO_EOF_UNCLEAN)
+		return eof_value;
+	else
+		errno = ECONNRESET;   /* the layer's reason is in the client's why */
+	return -1;
+}
+
 static int sock_write(BIO *b, const char *buf, int len)
 {
-	int fd = bio_fd(b);
+	struct conn *cn = BIO_get_data(b);
 	BIO_clear_retry_flags(b);
-	ssize_t n = send(fd, buf, (size_t)len, MSG_NOSIGNAL);
+	const struct layer *below = cn ? tls_below(cn) : NULL;
+	if (below && below != &evf_tcp_layer) {
+		size_t put = 0;
+		int r = below->ops->send(cn, below, buf, (size_t)len, &put);
+		return bio_result(b, r, put, -1);
+	}
+	ssize_t n = send(bio_fd(b), buf, (size_t)len, MSG_NOSIGNAL);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		BIO_set_retry_write(b);
 	return (int)n;
@@ -49,9 +86,15 @@ static int sock_write(BIO *b, const char *buf, int len)
 
 static int sock_read(BIO *b, char *buf, int len)
 {
-	int fd = bio_fd(b);
+	struct conn *cn = BIO_get_data(b);
 	BIO_clear_retry_flags(b);
-	ssize_t n = recv(fd, buf, (size_t)len, 0);
+	const struct layer *below = cn ? tls_below(cn) : NULL;
+	if (below && below != &evf_tcp_layer) {
+		size_t got = 0;
+		int r = below->ops->recv(cn, below, buf, (size_t)len, &got);
+		return bio_result(b, r, got, 0);
+	}
+	ssize_t n = recv(bio_fd(b), buf, (size_t)len, 0);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		BIO_set_retry_read(b);
 	return (int)n;
@@ -99,7 +142,7 @@ BIO_METHOD *tls_bio_method_new(void)
 	return m;
 }
 
-/* The connection of an SSL of ours, or NULL once tls_free let go of it. */
+/* The connection of an SSL of ours, or NULL once tls_close let go of it. */
 static struct conn *ssl_conn(const SSL *ssl)
 {
 	BIO *b = SSL_get_rbio(ssl);
@@ -404,6 +447,8 @@ SSL_CTX *tls_ctx_new(const struct evf_config *cfg, char *why, size_t whylen)
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	/* give idle connections' buffers back; they are the bulk of memory */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	/* HTTP/2 retries a blocked write from a copy of what it tried */
+	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	/* one recv for whatever the kernel holds, not one per record header
 	 * and one per record body */
 	SSL_CTX_set_read_ahead(ctx, 1);
@@ -422,7 +467,10 @@ SSL_CTX *tls_ctx_new(const struct evf_config *cfg, char *why, size_t whylen)
 	if (SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
 	                                  "TLS_CHACHA20_POLY1305_SHA256") != 1)
 		goto fail;
-	if (SSL_CTX_set_alpn_protos(ctx, alpn_http11, sizeof alpn_http11 - 1) != 0)
+	/* h2 first when HTTP/2 is on (RFC 7301: the server picks) */
+	if (cfg->http_version != EVF_HTTP_1_1
+	        ? SSL_CTX_set_alpn_protos(ctx, alpn_h2_http11, sizeof alpn_h2_http11 - 1) != 0
+	        : SSL_CTX_set_alpn_protos(ctx, alpn_http11, sizeof alpn_http11 - 1) != 0)
 		goto fail;
 	if (cfg->insecure) {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
@@ -569,7 +617,7 @@ static int64_t leaf_not_after(SSL *ssl)
 	       tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
 }
 
-static int tls_handshake(struct conn *cn)
+static int tls_handshake(struct conn *cn, const struct layer *l)
 {
 	ERR_clear_error();
 	errno = 0;
@@ -593,7 +641,7 @@ static int tls_handshake(struct conn *cn)
 	return tls_failure(cn, e, TLS_HANDSHAKE);
 }
 
-static int tls_read(struct conn *cn, void *buf, size_t len, size_t *got)
+static int tls_read(struct conn *cn, const struct layer *l, void *buf, size_t len, size_t *got)
 {
 	ERR_clear_error();
 	errno = 0;
@@ -626,7 +674,8 @@ static int tls_read(struct conn *cn, void *buf, size_t len, size_t *got)
 	}
 }
 
-static int tls_write(struct conn *cn, const void *buf, size_t len, size_t *put)
+static int tls_write(struct conn *cn, const struct layer *l, const void *buf, size_t len,
+                     size_t *put)
 {
 	ERR_clear_error();
 	errno = 0;
@@ -646,40 +695,44 @@ static int tls_write(struct conn *cn, const void *buf, size_t len, size_t *put)
 	return tls_failure(cn, e, TLS_WRITE);
 }
 
-static int tls_pending(struct conn *cn)
+static int tls_pending(struct conn *cn, const struct layer *l)
 {
 	return cn->ssl && SSL_has_pending(cn->ssl);
 }
 
-static void tls_shutdown(struct conn *cn)
+int tls_alpn_h2(struct conn *cn)
 {
-	/* one nonblocking attempt to send close_notify; we never wait for
-	 * the peer's, as the socket is closed right after */
-	if (cn->ssl && SSL_is_init_finished(cn->ssl)) {
+	const unsigned char *p = NULL;
+	unsigned int n = 0;
+	SSL_get0_alpn_selected(cn->ssl, &p, &n);
+	return n == 2 && memcmp(p, "h2", 2) == 0 ? 2 : 1;
+}
+
+/* One nonblocking attempt to send close_notify (we never wait for the
+ * peer's: the socket is closed right after), then free the SSL. */
+static void tls_close(struct conn *cn, const struct layer *l)
+{
+	if (!cn->ssl)
+		return;
+	if (SSL_is_init_finished(cn->ssl)) {
 		ERR_clear_error();
 		SSL_shutdown(cn->ssl);
 		ERR_clear_error();
 	}
+	BIO *b = SSL_get_rbio(cn->ssl);
+	if (b)
+		BIO_set_data(b, NULL);
+	SSL_free(cn->ssl);
+	cn->ssl = NULL;
 }
 
-static void tls_free(struct conn *cn)
-{
-	if (cn->ssl) {
-		BIO *b = SSL_get_rbio(cn->ssl);
-		if (b)
-			BIO_set_data(b, NULL);
-		SSL_free(cn->ssl);
-		cn->ssl = NULL;
-	}
-}
-
-
-const struct transport_ops evf_tls_ops = {
+static const struct layer_ops tls_ops = {
 	.name = "tls",
-	.handshake = tls_handshake,
-	.read = tls_read,
-	.write = tls_write,
+	.connect = tls_handshake,
+	.recv = tls_read,
+	.send = tls_write,
 	.pending = tls_pending,
-	.shutdown = tls_shutdown,
-	.free = tls_free,
+	.close = tls_close,
 };
+
+const struct layer evf_tls_layer = {&tls_ops, &evf_tcp_layer};

@@ -183,47 +183,71 @@ static void arm_timer(struct evf_transfer *t)
 	arm_timer_at(t, deadline_of(t));
 }
 
-/* Detach the connection from t; it is closed unless keep is set. */
+/* Detach the connection from t; keep: it may serve another transfer. */
 static void release_conn(struct evf_transfer *t, int keep)
 {
 	struct conn *cn = t->conn;
 	if (!cn)
 		return;
+	conn_detach(cn, t, keep);
 	t->conn = NULL;
-	cn->xfer = NULL;
-	if (keep)
-		pool_put_idle(cn);
-	else
-		conn_close(cn);
+	t->stream = NULL;
 }
 
-static void acquire(struct evf_transfer *t, int allow_idle)
+/* Wait on t's host queue for the client's kick (front: t was under way). */
+static void wait_host(struct evf_transfer *t, int front)
 {
 	struct host *h = t->host;
-	struct conn *cn = allow_idle ? pool_take_idle(h) : NULL;
+	dl_remove(t);   /* the link goes to the host's queue */
+	xfer_set_state(t, XS_WAIT_HOST);
+	pool_mark_used(h);
+	if (front)
+		TAILQ_INSERT_HEAD(&h->waiting, t, link);
+	else
+		TAILQ_INSERT_TAIL(&h->waiting, t, link);
+	t->client->nwaiting++;
+}
+
+/*
+ * A connection of t's host that can take it now (an HTTP/2 one with a
+ * free stream, an idle one), else a new one when the host may have one
+ * more and no connection being opened may bring streams to share; else
+ * wait on the host's queue.  Returns 1 when t waits.
+ */
+static int acquire(struct evf_transfer *t, int front)
+{
+	struct host *h = t->host;
+	struct conn *cn = t->fresh_only ? NULL : pool_find(h);
 	if (cn) {
-		transfer_attach(t, cn, 1);
-		return;
+		t->conn = cn;
+		evf_xfer_upcalls.ready(t, 1);
+		return 0;
 	}
-	if (pool_can_open(h)) {
+	if (!pool_should_wait(h) && pool_can_open(h)) {
 		unsigned ms = t->client->cfg.connect_timeout_ms;
 		t->connect_deadline_us = ms ? evf_now_us() + 1000u * (uint64_t)ms : 0;
+		t->fresh_only = 0;
 		xfer_set_state(t, XS_CONNECT);
 		if (ms)
 			dl_append(t, DL_CONNECT);
 		conn_open(h, t);
-		return;
+		return 0;
 	}
-	dl_remove(t);   /* the link goes to the host's queue */
-	xfer_set_state(t, XS_WAIT_HOST);
-	pool_mark_used(h);
-	TAILQ_INSERT_TAIL(&h->waiting, t, link);
-	t->client->nwaiting++;
+	wait_host(t, front);
+	return 1;
 }
 
-void transfer_acquire(struct evf_transfer *t)
+int transfer_acquire(struct evf_transfer *t)
 {
-	acquire(t, 1);
+	return acquire(t, 1);
+}
+
+/* Try t again on its host from the loop: never from inside a
+ * connection's call, which may be what made t try again. */
+static void requeue(struct evf_transfer *t)
+{
+	wait_host(t, 1);
+	pool_host_changed(t->host);
 }
 
 /* Forget what one attempt produced, before the next one. */
@@ -237,6 +261,7 @@ static void reset_attempt(struct evf_transfer *t)
 	t->cert_not_after = 0;
 	t->got_response_byte = t->retried_stale = t->head_delivered = 0;
 	t->held = t->end_held = t->end_keep = 0;
+	t->h2 = t->had_conn = 0;
 	free(t->detail);
 	t->detail = NULL;
 	free(t->req);
@@ -249,8 +274,9 @@ static void reset_attempt(struct evf_transfer *t)
 	memset(&t->timings, 0, sizeof t->timings);
 }
 
-/* Start an attempt at the current URL (t->u must be parsed). */
-static void begin_attempt(struct evf_transfer *t)
+/* Start an attempt at the current URL (t->u must be parsed); deferred:
+ * from the loop, as a connection's call is on the stack. */
+static void begin_attempt(struct evf_transfer *t, int deferred)
 {
 	struct evf_client *c = t->client;
 	if (!(t->host = pool_host(c, &t->u))) {
@@ -260,7 +286,10 @@ static void begin_attempt(struct evf_transfer *t)
 	xfer_set_state(t, XS_CONNECT);
 	t->attempt_us = evf_now_us();
 	arm_timer(t);
-	acquire(t, 1);
+	if (deferred)
+		requeue(t);
+	else
+		acquire(t, 0);
 }
 
 void transfer_start(struct evf_transfer *t)
@@ -278,17 +307,22 @@ void transfer_start(struct evf_transfer *t)
 	}
 	if (c->cfg.total_timeout_ms)
 		t->total_deadline_us = t->start_us + 1000u * (uint64_t)c->cfg.total_timeout_ms;
-	begin_attempt(t);
+	begin_attempt(t, 0);
 }
 
-static int build_request(struct evf_transfer *t)
+const char *transfer_user_agent(const struct evf_transfer *t)
+{
+	const char *ua = t->client->cfg.user_agent;
+	return ua ? ua : DEFAULT_UA;
+}
+
+const char **transfer_header_lines(struct evf_transfer *t, const char **stack, size_t *np)
 {
 	const struct evf_config *cfg = &t->client->cfg;
 	size_t cap = cfg->nheaders + t->nheaders + 2, n = 0;
-	const char *stack[32];
 	const char **all = cap <= 32 ? stack : malloc(cap * sizeof *all);
 	if (!all)
-		return EVF_ERR_NOMEM;
+		return NULL;
 	for (size_t i = 0; i < cfg->nheaders + t->nheaders; i++) {
 		const char *line = i < cfg->nheaders ? cfg->headers[i] : t->headers[i - cfg->nheaders];
 		if (t->cross_origin && policy_credential_header(line))
@@ -303,12 +337,8 @@ static int build_request(struct evf_transfer *t)
 			have_ae = 1;
 	if (cfg->decode && !have_ae)
 		all[n++] = "Accept-Encoding: gzip, deflate";
-	t->req = http1_request(t->method == EVF_HEAD ? "HEAD" : "GET", t->u.target,
-	                       t->u.authority, cfg->user_agent ? cfg->user_agent : DEFAULT_UA,
-	                       all, n, &t->req_len);
-	if (all != stack)
-		free(all);
-	return t->req ? 0 : EVF_ERR_NOMEM;
+	*np = n;
+	return all;
 }
 
 static const char *find_header(const evf_response *r, const char *name)
@@ -334,9 +364,8 @@ static int set_detail(struct evf_transfer *t, int err, const char *fmt, ...)
 	return err;
 }
 
-static int sink_head(void *ctx, const evf_response *resp)
+static int up_head(struct evf_transfer *t, const evf_response *resp, int64_t clen)
 {
-	struct evf_transfer *t = ctx;
 	const struct evf_config *cfg = &t->client->cfg;
 	t->status = resp->status;
 	if (cfg->follow_redirects && policy_is_redirect(resp->status)) {
@@ -355,12 +384,10 @@ static int sink_head(void *ctx, const evf_response *resp)
 	if (cfg->fail_on_http_error && resp->status >= 400)
 		return set_detail(t, EVF_ERR_HTTP, "the server answered with HTTP status %d",
 		                  resp->status);
-	uint64_t announced;
-	if (cfg->max_body && http1_content_length(&t->conn->http, &announced) &&
-	    announced > cfg->max_body)
+	if (cfg->max_body && clen >= 0 && (uint64_t)clen > cfg->max_body)
 		return set_detail(t, EVF_ERR_TOO_LARGE,
 		                  "the body of %llu bytes is larger than the limit of %llu",
-		                  (unsigned long long)announced, (unsigned long long)cfg->max_body);
+		                  (unsigned long long)clen, (unsigned long long)cfg->max_body);
 	enum decode_kind kind = cfg->decode ? decode_kind_of(find_header(resp, "content-encoding"))
 	                                    : DECODE_NONE;
 	if (kind != DECODE_NONE && t->method != EVF_HEAD) {
@@ -412,9 +439,8 @@ static int decoded(struct evf_transfer *t, int r)
 	return r;
 }
 
-static int sink_body(void *ctx, const char *data, size_t len)
+static int up_body(struct evf_transfer *t, const char *data, size_t len)
 {
-	struct evf_transfer *t = ctx;
 	t->raw_bytes += len;
 	if (!t->dec)
 		return deliver(t, data, len);
@@ -428,24 +454,14 @@ static int sink_body(void *ctx, const char *data, size_t len)
 	return decoded(t, r);
 }
 
-void transfer_attach(struct evf_transfer *t, struct conn *cn, int reused)
-{
-	t->conn = cn;
-	cn->xfer = t;
-	t->reused = reused;
-	transfer_connected(t);
-}
-
-void transfer_connected(struct evf_transfer *t)
+static void up_ready(struct evf_transfer *t, int reused)
 {
 	struct conn *cn = t->conn;
-	struct evf_client *c = t->client;
+	t->reused = reused;
+	t->h2 = cn->proto == &evf_h2_proto;
+	t->had_conn = 1;
 	xfer_set_state(t, XS_REQUEST);
 	dl_remove(t);   /* the connect deadline is behind us */
-	if (!t->req && build_request(t) != 0) {
-		transfer_finish(t, EVF_ERR_NOMEM, "out of memory for the request");
-		return;
-	}
 	/* a kept-alive connection serves every transfer with what its
 	 * handshake settled */
 	if (cn->ssl) {
@@ -453,13 +469,13 @@ void transfer_connected(struct evf_transfer *t)
 		t->tls_cipher = SSL_get_cipher_name(cn->ssl);
 		t->cert_not_after = cn->cert_not_after;
 	}
-	struct http1_limits lim = {c->cfg.max_header_bytes, c->cfg.max_headers};
-	struct http1_sink sink = {sink_head, sink_body, t};
-	http1_init(&cn->http, &lim, &sink, t->method == EVF_HEAD);
-	conn_start_request(cn);
+	int r = conn_submit(cn, t);
+	if (r < 0)
+		transfer_finish(t, r, r == EVF_ERR_NOMEM ? "out of memory for the request"
+		                                         : "the connection cannot take the request");
 }
 
-void transfer_request_sent(struct evf_transfer *t)
+static void up_sent(struct evf_transfer *t)
 {
 	/* the head is out: a retry on a new connection builds it again, and
 	 * an open transfer should not hold it for the length of its body */
@@ -508,7 +524,7 @@ static void follow_redirect(struct evf_transfer *t)
 	t->effective_url = next;
 	t->redirects++;
 	reset_attempt(t);
-	begin_attempt(t);
+	begin_attempt(t, 1);
 }
 
 static void schedule_retry(struct evf_transfer *t)
@@ -539,8 +555,8 @@ static void response_complete(struct evf_transfer *t, int keep)
 	transfer_finish(t, EVF_OK, NULL);
 }
 
-/* Parsing stopped with r < 0: an error, or a reason to try again. */
-static void response_stopped(struct evf_transfer *t, int r)
+/* The response stopped with r < 0: an error, or a reason to try again. */
+static void response_stopped(struct evf_transfer *t, int r, const char *why)
 {
 	if (r == STOP_REDIRECT) {
 		release_conn(t, 0);
@@ -548,15 +564,12 @@ static void response_stopped(struct evf_transfer *t, int r)
 	} else if (r == STOP_RETRY) {
 		schedule_retry(t);
 	} else {
-		const char *why = t->detail ? t->detail : http1_why(&t->conn->http);
-		transfer_finish(t, r, why);
+		transfer_finish(t, r, t->detail ? t->detail : why);
 	}
 }
 
-int transfer_on_data(struct evf_transfer *t, const char *data, size_t len)
+static void up_recv(struct evf_transfer *t)
 {
-	struct evf_client *c = t->client;
-	struct conn *cn = t->conn;
 	t->last_io_us = evf_now_us();
 	if (t->dl == DL_IDLE && TAILQ_NEXT(t, link))
 		dl_append(t, DL_IDLE);   /* the latest idle deadline now */
@@ -564,8 +577,41 @@ int transfer_on_data(struct evf_transfer *t, const char *data, size_t len)
 		t->got_response_byte = 1;
 		t->timings.first_byte_us = t->last_io_us - t->attempt_us;
 	}
-	size_t used = 0;
-	int r = http1_feed(&cn->http, data, len, &used);
+}
+
+/* The connection under t failed, or its stream was reset; t is off it. */
+static void up_failed(struct evf_transfer *t, int err, const char *why, int retry_safe)
+{
+	struct evf_client *c = t->client;
+	if (c->freed)
+		return;
+	t->conn = NULL;
+	t->stream = NULL;
+	if (retry_safe && !t->head_delivered && t->free_retries < 7) {
+		/* the server refused the request unseen (REFUSED_STREAM, or
+		 * above a GOAWAY's last stream): try again elsewhere, without
+		 * counting it against the retries (RFC 9113, 8.7) */
+		t->free_retries++;
+		t->got_response_byte = 0;
+		requeue(t);
+		return;
+	}
+	if (t->reused && !t->got_response_byte && !t->retried_stale &&
+	    (err == EVF_ERR_NETWORK || err == EVF_ERR_TLS || err == EVF_ERR_TRUNCATED)) {
+		/* the server closed a pooled connection as we used it: once, try
+		 * again on a new connection (RFC 9112, 9.3.1) */
+		t->retried_stale = 1;
+		t->reused = 0;
+		t->fresh_only = 1;
+		requeue(t);
+		return;
+	}
+	transfer_finish(t, err, why);
+}
+
+static int up_end(struct evf_transfer *t, int r, int keep, const char *why)
+{
+	struct evf_client *c = t->client;
 	if (c->freed)
 		return 1;
 	if (t->cancelled) {
@@ -573,28 +619,30 @@ int transfer_on_data(struct evf_transfer *t, const char *data, size_t len)
 		client_discard(c, t);
 		return 1;
 	}
-	if (r == 0)
-		return 0;
 	if (r == 1) {
-		/* bytes past the response, or records still inside OpenSSL,
-		 * mean the server sent more than it framed: never reuse */
-		int keep = cn->http.keep_alive && used == len && !cn->ops->pending(cn) &&
-		           !c->cfg.no_keepalive;
-		if (t->held) {
+		if (t->held && keep >= 0) {
 			/* paused with input not decoded yet: the transfer ends
-			 * once transfer_feed_held has delivered it */
+			 * once up_held has delivered it */
 			t->end_held = 1;
 			t->end_keep = keep != 0;
 			return 0;
 		}
-		response_complete(t, keep);
+		response_complete(t, keep > 0);
 		return 1;
 	}
-	response_stopped(t, r);
+	if (keep < 0 && r != STOP_REDIRECT && r != STOP_RETRY) {
+		/* the connection ended under the response */
+		char whycopy[512];
+		snprintf(whycopy, sizeof whycopy, "%s", why ? why : "");
+		release_conn(t, 0);
+		up_failed(t, r, whycopy, 0);
+		return 1;
+	}
+	response_stopped(t, r, why);
 	return 1;
 }
 
-int transfer_feed_held(struct evf_transfer *t)
+static int up_held(struct evf_transfer *t)
 {
 	struct evf_client *c = t->client;
 	int r = decoder_resume(t->dec, deliver, t);
@@ -617,41 +665,16 @@ int transfer_feed_held(struct evf_transfer *t)
 	return 0;
 }
 
-void transfer_on_eof(struct evf_transfer *t, int clean)
-{
-	struct conn *cn = t->conn;
-	int r = http1_eof(&cn->http, clean);
-	if (r == 1) {
-		response_complete(t, 0);
-		return;
-	}
-	if (r == STOP_REDIRECT || r == STOP_RETRY) {
-		response_stopped(t, r);
-		return;
-	}
-	/* transfer_conn_failed copies the text before the connection goes */
-	transfer_conn_failed(t, r, http1_why(&cn->http));
-}
-
-void transfer_conn_failed(struct evf_transfer *t, int err, const char *why)
-{
-	int stale = t->reused && !t->got_response_byte && !t->retried_stale &&
-	            (err == EVF_ERR_NETWORK || err == EVF_ERR_TLS || err == EVF_ERR_TRUNCATED);
-	char whycopy[512];
-	snprintf(whycopy, sizeof whycopy, "%s", why ? why : "");
-	release_conn(t, 0);
-	if (t->client->freed)
-		return;
-	if (stale) {
-		/* the server closed a pooled connection as we used it: once, try
-		 * again on a new connection (RFC 9112, 9.3.1) */
-		t->retried_stale = 1;
-		t->reused = 0;
-		acquire(t, 0);
-		return;
-	}
-	transfer_finish(t, err, whycopy);
-}
+const struct xfer_upcalls evf_xfer_upcalls = {
+	.ready = up_ready,
+	.sent = up_sent,
+	.recv = up_recv,
+	.head = up_head,
+	.body = up_body,
+	.held = up_held,
+	.end = up_end,
+	.failed = up_failed,
+};
 
 void transfer_finish(struct evf_transfer *t, int err, const char *why)
 {
@@ -699,7 +722,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	} else if (t->state == XS_RETRY_WAIT) {
 		if (cfg->total_timeout_ms)
 			t->total_deadline_us = now + 1000u * (uint64_t)cfg->total_timeout_ms;
-		begin_attempt(t);
+		begin_attempt(t, 0);
 	} else if (t->total_deadline_us && now >= t->total_deadline_us) {
 		snprintf(why, sizeof why, "the transfer did not finish within %u ms",
 		         cfg->total_timeout_ms);
