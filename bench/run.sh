@@ -18,6 +18,19 @@
 #   overhead   small50's workload, evfetch alone: as in small50, with a
 #              --report (every field, two --report-header) and with the
 #              progress bar on a 100-column pseudo-terminal, in turn
+#   h2c50      20,000 x 1 KiB at -c 50 to a second nginx server that also
+#              speaks HTTP/2 (ALPN): evfetch (no protocol option: it takes
+#              what ALPN gives), h2load, wget2 --http2 and curl --http2;
+#              h2load and wget2 get the connections evfetch opened and the
+#              streams per connection that makes -c 50
+#   h2c1000    the same at -c 1000
+#   h2inflight 10,000 rate-limited transfers to that server in flight at
+#              once, evfetch alone: RSS per transfer in flight and the TCP
+#              connections it opened (targets with HTTP/2: <= 100
+#              connections, <= 4 KiB per transfer)
+#
+# The HTTP/2 server logs the first request of each connection, so every
+# run's connection count and protocol (HTTP/1.1 or HTTP/2.0) are known.
 #
 # Peers: curl, wget2 and h2load (nghttp2-client), and GNU time for peak
 # RSS, are installed with apt-get (as root or through sudo -n) when missing;
@@ -44,7 +57,7 @@ TOP=$(cd "$HERE/.." && pwd)
 RUNS=${RUNS:-3}
 STREAM_URLS=${STREAM_URLS:-1000000}
 SLOW_HOLD=${SLOW_HOLD:-5}
-ALL_WORKLOADS="small50 small300 medium50 medium300 large50 handshake slow1k slow10k stream overhead"
+ALL_WORKLOADS="small50 small300 medium50 medium300 large50 handshake slow1k slow10k stream overhead h2c50 h2c1000 h2inflight"
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "bench: $*"; exit 1; }
@@ -103,7 +116,7 @@ fi
 HAVE_CURL=0 HAVE_WGET2=0 HAVE_H2LOAD=0
 if have curl curl; then HAVE_CURL=1; else note "curl is missing and could not be installed: skipped"; fi
 if have wget2 wget2; then HAVE_WGET2=1; else note "wget2 is missing and could not be installed: skipped"; fi
-if want handshake; then
+if want handshake || want h2c50 || want h2c1000; then
 	if have h2load nghttp2-client; then HAVE_H2LOAD=1; else note "h2load (nghttp2-client) is missing: no h2load comparison"; fi
 fi
 
@@ -154,7 +167,7 @@ head -c 65536 /dev/urandom >"$W/www/slow/64k.bin"
 free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
-PORT=$(free_port) HS_PORT=$(free_port) STATUS_PORT=$(free_port)
+PORT=$(free_port) HS_PORT=$(free_port) STATUS_PORT=$(free_port) H2_PORT=$(free_port)
 NGINX_NOFILE=$((NOFILE > 65536 ? 65536 : NOFILE))
 NGINX_CONNS=$((NGINX_NOFILE - 64))
 cat >"$W/nginx.conf" <<EOF
@@ -203,6 +216,19 @@ $(nginx_http_common)
         access_log $W/logs/hs.log hs;
         location / { }
     }
+    # The HTTP/2 workloads: h2 or http/1.1 as ALPN decides, nginx's default
+    # of 128 streams per connection.  One log line per connection (its
+    # first request) says which protocol it spoke.
+    map \$connection_requests \$h2_first { 1 1; default 0; }
+    log_format h2conn '\$connection \$server_protocol';
+    server {
+        listen 127.0.0.1:$H2_PORT ssl http2 backlog=4096;
+        access_log $W/logs/h2conn.log h2conn if=\$h2_first;
+        location / { }
+        location /slow/ {
+            limit_rate 1k;
+        }
+    }
     # Plain HTTP, for stub_status only.
     server {
         listen 127.0.0.1:$STATUS_PORT;
@@ -214,6 +240,7 @@ start_nginx "$STATUS_PORT"
 say "== nginx $NGINX_PID on 127.0.0.1:$PORT (handshakes :$HS_PORT), work dir $W"
 BASE=https://127.0.0.1:$PORT
 HS_BASE=https://127.0.0.1:$HS_PORT
+H2_BASE=https://127.0.0.1:$H2_PORT
 
 # --------------------------------------------------------- the measurer
 # Runs one command and records, for that process alone (wait4), its wall
@@ -242,8 +269,13 @@ ap.add_argument("cmd", nargs=argparse.REMAINDER)
 a = ap.parse_args()
 cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
 
+active_most = 0
+
 def writing():
-    """Responses nginx is sending now, less the status request itself."""
+    """Responses nginx is sending now, less the status request itself;
+    also keeps the most connections nginx had open (less that of the
+    status request) in active_most."""
+    global active_most
     try:
         with socket.create_connection(("127.0.0.1", a.status_port), 2) as s:
             s.sendall(b"GET /status HTTP/1.0\r\n\r\n")
@@ -254,6 +286,8 @@ def writing():
                     break
                 data += b
         for line in data.decode().splitlines():
+            if line.startswith("Active connections:"):
+                active_most = max(active_most, int(line.split()[2]) - 1)
             if line.startswith("Reading:"):
                 f = line.split()
                 return int(f[3]) - 1
@@ -376,7 +410,7 @@ if a.slow:
                 break
             time.sleep(0.05)
     rec.update(peak_sampled_kib=peak_sampled, hwm_kib=hwm, end_rss_kib=end_rss,
-               most_open=most_open,
+               most_open=most_open, most_conns=active_most,
                open_secs=(round(time.monotonic() - all_open_at, 2)
                           if all_open_at else None), end=reason)
 else:
@@ -608,24 +642,26 @@ handshakes() {
 	done
 }
 
-# slow TAG N TOOL: N rate-limited transfers open at once; sample RSS.
+# slow_run TAG N TOOL [BASE LIST]: N rate-limited transfers open at once
+# (BASE/slow/64k.bin, default $BASE, listed in lists/LIST.txt, default
+# slowN); sample RSS.
 slow_run() {
-	local tag=$1 n=$2 tool=$3 o e
+	local tag=$1 n=$2 tool=$3 base=${4:-$BASE} list=${5:-slow$2} o e
 	o=$W/out/$tag.$tool.out e=$W/out/$tag.$tool.err
-	mklist "slow$n" "$BASE" /slow/64k.bin "$n"
+	mklist "$list" "$base" /slow/64k.bin "$n"
 	case $tool in
 	evfetch)
 		measure "$tag" --slow --need "$n" --status-port "$STATUS_PORT" \
 			--hold "$SLOW_HOLD" --limit 120 --stdout "$o" --stderr "$e" -- \
 			"$EVFETCH_BIN" -c "$n" --discard --no-progress --cacert "$CA" \
-			-i "$W/lists/slow$n.txt"
+			-i "$W/lists/$list.txt"
 		;;
 	wget2)
 		HOME=$W/home measure "$tag" --slow --need "$n" --status-port "$STATUS_PORT" \
 			--hold "$SLOW_HOLD" --limit 120 --stdout "$o" --stderr "$e" -- \
 			wget2 --max-threads="$n" -q -O /dev/null --no-robots \
 			--ca-certificate="$CA" --no-hsts --no-hpkp --no-netrc --no-config \
-			-i "$W/lists/slow$n.txt"
+			-i "$W/lists/$list.txt"
 		;;
 	esac
 	# Every transfer is still running when SIGTERM arrives, so none may
@@ -662,6 +698,116 @@ slow() {
 			say "-- $tag run $((r + 1))/$RUNS: $tool ($n transfers)"
 			slow_run "$tag" "$n" "$tool"
 		done
+	done
+}
+
+# ------------------------------------------------------------- HTTP/2
+# h2_conns: "CONNECTIONS PROTOCOLS" of the HTTP/2 server since its log was
+# emptied: the connections opened, and their protocols with counts
+# ("HTTP/2.0:1", "HTTP/1.1:50", "HTTP/1.1:2,HTTP/2.0:1").
+h2_conns() {
+	sleep 0.3
+	awk '{ n++; p[$2]++ } END {
+		s = ""; for (k in p) s = s (s == "" ? "" : ",") k ":" p[k]
+		printf "%d %s\n", n, (s == "" ? "-" : s) }' "$W/logs/h2conn.log"
+}
+
+# h2_run TOOL TAG LIST N C K M: one run of TOOL on lists/LIST at -c C; h2load
+# and wget2 get K connections with M streams each (evfetch's own layout).
+h2_run() {
+	local tool=$1 tag=$2 list=$3 n=$4 c=$5 k=$6 m=$7 okc rc conns protos
+	local o=$W/out/$tag.$tool.out e=$W/out/$tag.$tool.err
+	: >"$W/logs/h2conn.log"
+	case $tool in
+	evfetch)
+		# No protocol option: evfetch offers h2 and http/1.1 by ALPN.
+		measure "$tag" --stdout "$o" --stderr "$e" -- \
+			"$EVFETCH_BIN" -c "$c" --discard --no-progress --cacert "$CA" \
+			-i "$W/lists/$list.txt"
+		rc=$(rc_of_last)
+		okc=$(sed -n 's/^evfetch: [0-9]* URLs, \([0-9]*\) ok,.*/\1/p' "$e" | tail -n 1)
+		;;
+	h2load)
+		# -i: the same URLs, in order; h2load does not verify certificates.
+		measure "$tag" --stdout "$o" --stderr "$e" -- \
+			h2load -n "$n" -c "$k" -m "$m" -i "$W/lists/$list.txt"
+		rc=$(rc_of_last)
+		okc=$(sed -n 's/^requests: .* \([0-9]*\) succeeded.*/\1/p' "$o")
+		;;
+	curl)
+		# Without --parallel-immediate curl waits to multiplex on one
+		# connection instead of opening one per transfer.
+		measure "$tag" --stdout "$o" --stderr "$e" -- \
+			curl --http2 --parallel --parallel-max "$c" -s -S \
+			--cacert "$CA" -w '%{http_code}\n' -K "$W/lists/$list.curl"
+		rc=$(rc_of_last)
+		okc=$(grep -c '^200$' "$o")
+		;;
+	wget2)
+		# A thread per connection, each with M streams in flight.
+		HOME=$W/home measure "$tag" --stdout "$o" --stderr "$e" -- \
+			wget2 --http2 --max-threads="$k" --http2-request-window="$m" \
+			-q -O /dev/null --no-robots --ca-certificate="$CA" --no-hsts \
+			--no-hpkp --no-netrc --no-config -i "$W/lists/$list.txt"
+		rc=$(rc_of_last)
+		if [ "$rc" = 0 ]; then okc=$n; else okc='?'; fi
+		;;
+	esac
+	check_run "$tool" "$tag" "$n" "$rc" "${okc:-0}" "$e"
+	read -r conns protos < <(h2_conns)
+	add_fields conns="$conns" protos="$protos" streams="$m"
+}
+
+# h2_throughput TAG LIST N C: evfetch, h2load, wget2 and curl over HTTP/2.
+# A first evfetch run, not counted, tells how many connections evfetch
+# opens at -c C (K); h2load and wget2 then get K connections with
+# ceil(C / K) streams each.
+h2_throughput() {
+	local wl=$1 list=$2 n=$3 c=$4 r tool k m protos
+	local tools=(evfetch)
+	[ "$HAVE_H2LOAD" = 1 ] && tools+=(h2load)
+	[ "$HAVE_WGET2" = 1 ] && tools+=(wget2)
+	[ "$HAVE_CURL" = 1 ] && tools+=(curl)
+	say "-- $wl: evfetch's connections at -c $c (a run not counted)"
+	: >"$W/logs/h2conn.log"
+	"$EVFETCH_BIN" -c "$c" --discard --no-progress --cacert "$CA" \
+		-i "$W/lists/$list.txt" >/dev/null 2>"$W/out/$wl.probe.err"
+	read -r k protos < <(h2_conns)
+	if [ "${k:-0}" -lt 1 ]; then
+		note "$wl: evfetch's first run opened no connection; h2load and wget2 get $c connections"
+		k=$c
+	fi
+	m=$(((c + k - 1) / k))
+	say "   evfetch: $k connection(s) ($protos): h2load and wget2 get $k x $m streams"
+	for ((r = 0; r < RUNS; r++)); do
+		local i nt=${#tools[@]}
+		for ((i = 0; i < nt; i++)); do
+			tool=${tools[(i + r) % nt]}
+			say "-- $wl run $((r + 1))/$RUNS: $tool"
+			h2_run "$tool" "$wl" "$list" "$n" "$c" "$k" "$m"
+		done
+	done
+}
+
+# h2inflight: 10,000 slow transfers to the HTTP/2 server at once, evfetch
+# alone; the idle baseline is the same client with one.
+h2inflight() {
+	local n=10000 r conns protos
+	if [ "$NOFILE" -lt $((n + 64)) ]; then
+		note "h2inflight: the descriptor limit is $NOFILE, below $((n + 64)); HTTP/1.1 would need one a transfer"
+	fi
+	for ((r = 0; r < RUNS; r++)); do
+		say "-- h2inflight run $((r + 1))/$RUNS: evfetch (idle, 1 transfer)"
+		: >"$W/logs/h2conn.log"
+		slow_run h2inflight-idle 1 evfetch "$H2_BASE" h2slow1
+		say "-- h2inflight run $((r + 1))/$RUNS: evfetch ($n transfers)"
+		: >"$W/logs/h2conn.log"
+		slow_run h2inflight "$n" evfetch "$H2_BASE" "h2slow$n"
+		# slow_run waited a second after SIGTERM: nginx has logged the
+		# first request of every connection by now.
+		read -r conns protos < <(h2_conns)
+		add_fields conns="$conns" protos="$protos"
+		say "   $conns connection(s): $protos"
 	done
 }
 
@@ -735,6 +881,9 @@ for w in $WORKLOADS; do
 	slow10k) slow slow10k 10000 ;;
 	stream) stream ;;
 	overhead) overhead ;;
+	h2c50) mklist h2small "$H2_BASE" /1k.bin 20000; h2_throughput h2c50 h2small 20000 50 ;;
+	h2c1000) mklist h2small "$H2_BASE" /1k.bin 20000; h2_throughput h2c1000 h2small 20000 1000 ;;
+	h2inflight) h2inflight ;;
 	esac
 done
 grep -i -E 'emerg|alert|crit|\[error\]' "$W/logs/error.log" >"$W/logs/nginx-errors.txt" 2>/dev/null
@@ -797,7 +946,9 @@ tput = [("small50", "20,000 x 1 KiB, -c 50"), ("small300", "20,000 x 1 KiB, -c 3
         ("medium50", "20,000 x 16 KiB, -c 50"), ("medium300", "20,000 x 16 KiB, -c 300"),
         ("large50", "1,000 x 1 MiB, -c 50"),
         ("hs-full", "2,000 new connections, full TLS 1.3 handshake, -c 50 (URLs/s = handshakes/s)"),
-        ("hs-resumed", "2,000 new connections, resumed TLS 1.3 session, -c 50 (URLs/s = handshakes/s)")]
+        ("hs-resumed", "2,000 new connections, resumed TLS 1.3 session, -c 50 (URLs/s = handshakes/s)"),
+        ("h2c50", "HTTP/2 server: 20,000 x 1 KiB, -c 50"),
+        ("h2c1000", "HTTP/2 server: 20,000 x 1 KiB, -c 1000")]
 tools = ["evfetch", "curl", "wget2", "h2load"]
 rows = []
 for tag, desc in tput:
@@ -820,6 +971,12 @@ for tag, desc in tput:
         conns = ""
         if tag.startswith("hs-"):
             conns = " / ".join("{}/{}".format(r.get("new_conns", "?"), r.get("resumed", "?")) for r in rs)
+        h2c = ""
+        if tag.startswith("h2c"):
+            h2c = "connections x streams, protocol per run: " + " / ".join(
+                "{} x {} {}".format(r.get("conns", "?"),
+                                    r.get("streams", "?") if tool in ("h2load", "wget2") else "-",
+                                    r.get("protos", "?")) for r in rs)
         ratio = ""
         if tool != "evfetch" and good and ev_rate:
             ratio = "{:.2f}x rate, {:.2f}x CPU".format(ev_rate / med(rate), ev_cpu / med(cpu))
@@ -828,7 +985,7 @@ for tag, desc in tput:
         bad = len(rs) - len(good)
         rows.append((desc, tool, rng(rate), rng(cpu, 1), rng(rss, 1), rng(scpu, 1), ratio,
                      ("{} of {} runs failed".format(bad, len(rs)) if bad else "") +
-                     (("conns/resumed per run: " + conns) if conns else "")))
+                     (("conns/resumed per run: " + conns) if conns else "") + h2c))
 if rows:
     w("## Throughput and handshakes")
     w("")
@@ -840,6 +997,14 @@ if rows:
         w("| " + " | ".join((desc if desc != last else "",) + row[1:]) + " |")
         last = desc
     w("")
+    if any(r["tag"].startswith("h2c") for r in recs):
+        w("HTTP/2 rows: the server speaks h2 and http/1.1 (ALPN, nginx's 128 streams per "
+          "connection); evfetch runs with no protocol option, h2load, `wget2 --http2` and "
+          "`curl --http2` ask for h2. \"connections x streams\" are the connections nginx "
+          "saw in each run with the protocol of each (HTTP/2.0 or HTTP/1.1: count); h2load "
+          "and wget2 were given evfetch's connection count and ceil(-c / connections) "
+          "streams per connection, curl only --parallel-max (at most 300).")
+        w("")
     if any(r["tag"].startswith("hs-") for r in recs):
         w("Handshake rows: \"conns/resumed\" are the new connections and resumed TLS "
           "sessions nginx saw in each run. h2load cannot turn session resumption off, so "
@@ -876,6 +1041,43 @@ if srows:
       "slow transfer) / transfers; (end) uses the RSS just before SIGTERM, after every "
       "transfer had been open {} s. \"open at nginx\" is the most responses nginx's "
       "stub_status showed in progress at once.".format(hold))
+    w("")
+
+h2in = by("h2inflight", "evfetch")
+if h2in:
+    n = 10000
+    idle = by("h2inflight-idle", "evfetch")
+    held = [r for r in h2in if r.get("end", "").startswith("held")]
+    idle_kib = med([r["hwm_kib"] for r in idle]) or 0
+    idle_end = med([r["end_rss_kib"] for r in idle if r.get("end_rss_kib")]) or idle_kib
+    per = [(r["hwm_kib"] - idle_kib) * 1024 / n for r in held]
+    per_end = [(r["end_rss_kib"] - idle_end) * 1024 / n for r in held if r.get("end_rss_kib")]
+    conns = [r["conns"] for r in h2in if isinstance(r.get("conns"), int)]
+    w("## Transfers in flight over HTTP/2 (10,000 to one host, 1 KiB/s each, 64 KiB bodies)")
+    w("")
+    w("| tool | idle RSS MiB | peak RSS MiB | bytes per transfer in flight (peak) | (end) | in flight at nginx per run | connections opened per run (protocol) | most open at once per run | end |")
+    w("|---|---|---|---|---|---|---|---|---|")
+    w("| evfetch | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+        fmt(idle_kib / 1024, 1), rng([r["hwm_kib"] / 1024 for r in h2in], 1), rng(per), rng(per_end),
+        " / ".join(str(r.get("most_open")) for r in h2in),
+        " / ".join("{} ({})".format(r.get("conns", "?"), r.get("protos", "?")) for r in h2in),
+        " / ".join(str(r.get("most_conns", "?")) for r in h2in),
+        "; ".join(sorted(set(r.get("end", "") for r in h2in)))))
+    w("")
+    def verdict(got, limit):
+        if got is None:
+            return "not measured"
+        return "met" if got <= limit else "NOT met"
+    mc = max(conns) if conns else None
+    mp = med(per)
+    w("Targets with HTTP/2: at most 100 connections ({}: {}), at most 4,096 bytes per "
+      "transfer in flight (median {} B: {}). Bytes per transfer in flight = (peak RSS - peak RSS "
+      "of the same client with one transfer) / 10,000, as for the open transfers above; "
+      "\"connections opened\" are those nginx logged (their first requests), \"most open at "
+      "once\" comes from stub_status. nginx allows 128 streams per connection, so 10,000 "
+      "transfers need at least 79 connections.".format(
+          "most in a run " + str(mc) if mc is not None else "-", verdict(mc, 100),
+          fmt(mp), verdict(mp, 4096)))
     w("")
 
 st_small = ok_runs(by("stream10000", "evfetch"))

@@ -4,10 +4,12 @@
 set -eu
 cd "$(dirname "$0")/.."
 
+# HTTP/2: libnghttp2-dev for the library; h2o (a second HTTP/2 server) and
+# nghttp2-client (h2load) for tests/integration/h2.sh and bench/run.sh.
 pkgs="build-essential autoconf automake libtool pkg-config
       libevent-dev libssl-dev zlib1g-dev node-llhttp libnghttp2-dev
-      nginx python3 openssl curl ca-certificates procps parallel
-      clang libclang-rt-dev valgrind"
+      nginx h2o nghttp2-client python3 openssl curl ca-certificates procps
+      parallel clang libclang-rt-dev valgrind"
 [ "${EVFETCH_EXTRA_PKGS:-}" ] && pkgs="$pkgs $EVFETCH_EXTRA_PKGS"
 
 if [ "$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi
@@ -18,7 +20,8 @@ done
 if [ -n "$missing" ]; then
 	echo "== installing:$missing"
 	$SUDO apt-get update -q
-	# nginx's package starts a system service; the tests never use it
+	# nginx's and h2o's packages start system services; the tests never
+	# use them (they run their own on free ports of 127.0.0.1)
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
 fi
 

@@ -22,6 +22,15 @@
 #                        SELFSIGNED_PORT, HTTP_PORT, NGINX_ACCESS_LOG,
 #                        NGINX_ERROR_LOG, WWW_DIR.  Calls skip_all when
 #                        $NGINX is missing.
+#                        With NGINX_H2=1 (set by the test, or in the
+#                        environment to run any test so), HTTPS_PORT also
+#                        speaks HTTP/2, chosen by ALPN (a client offering
+#                        only http/1.1 still gets HTTP/1.1), and H2C_PORT
+#                        (exported) speaks cleartext HTTP/2 with prior
+#                        knowledge only; both keep nginx's default of
+#                        NGINX_H2_REQUESTS (1000) requests per connection,
+#                        after which nginx sends GOAWAY.  Without it
+#                        H2C_PORT is empty and nothing speaks HTTP/2.
 #   refused_port         sets REFUSED_PORT to a port kept bound (not
 #                        listening) until the test ends: connecting to it
 #                        is always refused (call it in the test's shell,
@@ -43,11 +52,25 @@
 #   /ua                        200 with the User-Agent as body
 #   /method                    200 with the request method as body
 #   /redirect                  302 to /hello.txt
+#   /redirect301               301 to /hello.txt
+#   /dyngzip/NAME              WWW_DIR/NAME gzipped by nginx on the fly
+#                              when asked for (no Content-Length)
+#   /slow/NAME                 WWW_DIR/NAME at 1 KiB/s (limit_rate)
+#   /maybe/NAME                WWW_DIR/maybe/NAME once it exists, 503 before
+#   /delay/KEY                 "hello\n", but at most one request per KEY a
+#                              minute goes at once: the next with the same
+#                              KEY (query strings aside) waits about 60 s
+#                              for its answer (limit_req, burst 100)
 #   /gzip/NAME /deflate/NAME   WWW_DIR/gzip/NAME and WWW_DIR/deflate/NAME
 #                              with Content-Encoding: gzip and deflate (a
 #                              zlib stream); see nginx_encoded
 # The access log (NGINX_ACCESS_LOG) has one line per request:
 #   PORT CONNECTION_ID CONNECTION_REQUESTS "REQUEST LINE" STATUS BYTES "HOST"
+#   proto=PROTOCOL tls=PROTOCOL/CIPHER/REUSED
+# PROTOCOL is HTTP/1.0, HTTP/1.1 or HTTP/2.0 (nginx's $server_protocol, also
+# the end of the request line).  Over HTTP/2, CONNECTION_ID is that of the
+# TCP connection that carried the stream, so distinct values of the second
+# field count connections whatever the protocol.
 
 if [ -n "${_NGINX_SH_LOADED:-}" ]; then
 	return 0
@@ -217,7 +240,16 @@ _make_docroot() {
 }
 
 _write_nginx_conf() {
-	local dir=$1 conns
+	local dir=$1 conns h2='' h2_server='' h2c_server=''
+	if [ "${NGINX_H2:-0}" = 1 ]; then
+		h2=' http2'
+		h2_server="        keepalive_requests ${NGINX_H2_REQUESTS:-1000};"
+		h2c_server="    server {
+        listen 127.0.0.1:$H2C_PORT http2;
+$h2_server
+        include $dir/locations.conf;
+    }"
+	fi
 	# nginx warns when worker_connections exceeds the descriptor limit.
 	conns=$(ulimit -n)
 	case $conns in
@@ -245,6 +277,7 @@ http {
     scgi_temp_path $dir/tmp/scgi;
     log_format evf '\$server_port \$connection \$connection_requests '
                    '"\$request" \$status \$body_bytes_sent "\$http_host" '
+                   'proto=\$server_protocol '
                    'tls=\$ssl_protocol/\$ssl_cipher/\$ssl_session_reused';
     access_log $dir/logs/access.log evf;
     keepalive_requests 100000;
@@ -252,17 +285,21 @@ http {
     gzip off;
     server_tokens off;
     ssl_protocols TLSv1.2 TLSv1.3;
+    # /delay/: one request per URI a minute at once, the next waits.
+    limit_req_zone \$server_port\$uri zone=evfdelay:1m rate=1r/m;
 
     server {
         listen 127.0.0.1:$HTTP_PORT;
         include $dir/locations.conf;
     }
     server {
-        listen 127.0.0.1:$HTTPS_PORT ssl;
+        listen 127.0.0.1:$HTTPS_PORT ssl$h2;
         ssl_certificate $dir/pki/server.pem;
         ssl_certificate_key $dir/pki/server.key;
+$h2_server
         include $dir/locations.conf;
     }
+$h2c_server
     server {
         listen 127.0.0.1:$WRONGHOST_PORT ssl;
         ssl_certificate $dir/pki/wronghost.pem;
@@ -314,6 +351,28 @@ location = /method {
 location = /redirect {
     return 302 /hello.txt;
 }
+location = /redirect301 {
+    return 301 /hello.txt;
+}
+location /dyngzip/ {
+    alias $dir/www/;
+    gzip on;
+    gzip_types *;
+    gzip_min_length 0;
+    gzip_http_version 1.0;
+}
+location /slow/ {
+    alias $dir/www/;
+    limit_rate 1k;
+}
+location /maybe/ {
+    try_files \$uri =503;
+}
+location /delay/ {
+    limit_req zone=evfdelay burst=100;
+    default_type text/plain;
+    try_files /hello.txt =404;
+}
 location /gzip/ {
     add_header Content-Encoding gzip;
 }
@@ -351,8 +410,9 @@ start_nginx() {
 	# try again with new ports when that happens.
 	for attempt in 1 2 3 4 5; do
 		read -r HTTPS_PORT WRONGHOST_PORT EXPIRED_PORT SELFSIGNED_PORT \
-			HTTP_PORT < <(free_ports 5)
-		[ -n "$HTTP_PORT" ] || bail_out "free_ports failed"
+			HTTP_PORT H2C_PORT < <(free_ports 6)
+		[ -n "$H2C_PORT" ] || bail_out "free_ports failed"
+		[ "${NGINX_H2:-0}" = 1 ] || H2C_PORT=
 		_write_nginx_conf "$dir"
 		# nginx reads inherited listening sockets from an environment
 		# variable named NGINX, which the test harness uses for its path.
@@ -364,10 +424,10 @@ start_nginx() {
 		at_exit "stop_pid $NGINX_PID"
 		watch_pid "$NGINX_PID"
 		if wait_ports 15 "$NGINX_PID" "$HTTPS_PORT" "$WRONGHOST_PORT" \
-			"$EXPIRED_PORT" "$SELFSIGNED_PORT" "$HTTP_PORT"; then
+			"$EXPIRED_PORT" "$SELFSIGNED_PORT" "$HTTP_PORT" ${H2C_PORT:+"$H2C_PORT"}; then
 			export NGINX_DIR NGINX_PID HTTPS_PORT WRONGHOST_PORT \
 				EXPIRED_PORT SELFSIGNED_PORT HTTP_PORT NGINX_ACCESS_LOG \
-				NGINX_ERROR_LOG WWW_DIR
+				NGINX_ERROR_LOG WWW_DIR H2C_PORT
 			TAP_END_FAIL_HOOKS+=(_nginx_fail_hook)
 			return 0
 		fi

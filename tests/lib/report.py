@@ -42,6 +42,13 @@ KEYS = {
     "started_at": (str,),
 }
 
+# Keys that a line may have: "http_version" comes with HTTP/2 support, the
+# protocol the response came in ("1.0", "1.1" or "2"; null without one).
+OPTIONAL_KEYS = {
+    "http_version": (str, type(None)),
+}
+HTTP_VERSIONS = ("1.0", "1.1", "2", None)
+
 # The keys of "time", each a number of milliseconds.
 TIME_KEYS = ("dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "total_ms")
 
@@ -151,7 +158,14 @@ def check_record(r):
         elif any(k != k.lower() or not isinstance(v, (str, type(None)))
                  for k, v in h.items()):
             problems.append("headers has a bad name or value: %r" % (h,))
-    extra = set(r) - set(KEYS) - {"headers"}
+    for key, types in OPTIONAL_KEYS.items():
+        if key in r and (not isinstance(r[key], types) or isinstance(r[key], bool)):
+            problems.append("key %r has type %s" % (key, type(r[key]).__name__))
+    if r.get("http_version") not in HTTP_VERSIONS:
+        problems.append("http_version %r is none of %r" % (r["http_version"], HTTP_VERSIONS))
+    elif r["ok"] and r["status"] is not None and "http_version" in r and r["http_version"] is None:
+        problems.append("a response with http_version null")
+    extra = set(r) - set(KEYS) - set(OPTIONAL_KEYS) - {"headers"}
     if extra:
         problems.append("unknown keys %r" % sorted(extra))
     return problems
