@@ -338,6 +338,9 @@ void conn_gate_release(struct host *h);
 void conn_resume(struct conn *cn, struct evf_transfer *t);
 /* Record a failure text in the client's scratch buffer. */
 void conn_set_why(struct conn *cn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* For the fuzzer: bytes (NULL: the peer's EOF) arrive on cn's protocol as
+ * io_cb hands them over.  -1 when that closed and freed cn. */
+int conn_input(struct conn *cn, const char *data, size_t len);
 /* The transport, for the protocols. */
 int conn_send(struct conn *cn, const void *buf, size_t len, size_t *put);
 int conn_pending(struct conn *cn);

@@ -752,6 +752,30 @@ static void idle_check(struct conn *cn, short what)
 	conn_close(cn);
 }
 
+int conn_input(struct conn *cn, const char *data, size_t len)
+{
+	struct evf_client *c = cn->client;
+	int gone = 0;
+	client_enter(c);
+	cn->in_io = 1;
+	if (!data) {
+		cn->proto->eof(cn, 1);
+	} else {
+		int f = cn->proto->feed(cn, data, len);
+		if (f < 0)
+			conn_fail(cn, f);
+		else if (cn->state != CS_CLOSED && !cn->flush_on && cn->proto->want_flush(cn))
+			do_flush(cn);
+	}
+	cn->in_io = 0;
+	if (cn->state == CS_CLOSED) {
+		conn_free(cn);
+		gone = 1;
+	}
+	client_leave(c);
+	return gone ? -1 : 0;
+}
+
 static void conn_run(struct conn *cn, short what)
 {
 	switch (cn->op) {
