@@ -21,7 +21,8 @@ every stream has ended.
 
 Output: one JSON object.  With --check EXPR, nothing is printed unless
 EXPR (Python, with r = that object, s = r["streams"], body(N) the body of
-/s/ok/N, sha(BYTES), gunzip(BYTES)) is false: then the object goes to
+/s/ok/N, sha(BYTES), gunzip(BYTES), raw(STREAM) the body of a stream of
+up to 64 KiB as bytes) is false: then the object goes to
 standard error and the exit status is 1.
 
   r["alpn"], r["eof"], r["timed_out"], r["frames"] {"DATA": n, ...},
@@ -33,11 +34,13 @@ standard error and the exit status is 1.
   s[i]: {"path", "id", "status", "informational" [..], "headers" {..},
   "header_list" [[n, v], ...], "header_bytes", "blocks", "trailers",
   "data" (bytes), "body_sha", "body_head" (first 64 bytes, latin-1),
+  "body_b64" (up to 64 KiB), "padded" (padded DATA frames),
   "end", "rst", "order" ["HEADERS", "DATA", "DATA+END", ...],
   "continuations", "block_unfinished", "data_after_end"}
 """
 
 import argparse
+import base64
 import gzip
 import hashlib
 import json
@@ -59,6 +62,7 @@ CODES = ["NO_ERROR", "PROTOCOL_ERROR", "INTERNAL_ERROR", "FLOW_CONTROL_ERROR",
          "ENHANCE_YOUR_CALM", "INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED"]
 PATTERN = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\n"
 BLOCK_CAP = 4 * 1024 * 1024     # header bytes kept per block, at most
+SMALL_BODY = 65536              # bodies up to this size are kept whole
 
 
 def body(n):
@@ -71,6 +75,11 @@ def sha(b):
 
 def gunzip(b):
     return gzip.decompress(b)
+
+
+def raw(st):
+    """The whole body of a stream (SMALL_BODY bytes at most), as bytes."""
+    return base64.b64decode(st["body_b64"] or "")
 
 
 def code_name(c):
@@ -99,6 +108,7 @@ class Probe:
         self.conn_window = 65535
         self.block = None        # (sid, kind, bytearray, frames)
         self.bodies = {}
+        self.small = {}         # the bodies of up to SMALL_BODY bytes
 
     def connect(self):
         a = self.a
@@ -150,7 +160,8 @@ class Probe:
                   "end": False, "rst": None, "order": [],
                   "continuations": 0, "block_unfinished": False,
                   "data_after_end": 0, "window": self.a.window,
-                  "final": False, "header_count": 0}
+                  "final": False, "header_count": 0, "padded": 0,
+                  "body_b64": None}
             self.r["streams"].append(st)
             self.by_id[sid] = st
             self.bodies[sid] = hashlib.sha256()
@@ -215,6 +226,8 @@ class Probe:
             if flags & 0x8 and data:
                 pad = data[0]
                 data = data[1:len(data) - pad] if pad < len(data) else b""
+                if st is not None:
+                    st["padded"] += 1
             self.conn_window -= len(payload)
             if st is not None:
                 st["window"] -= len(payload)
@@ -225,6 +238,8 @@ class Probe:
                 else:
                     st["data"] += len(data)
                     self.bodies[sid].update(data)
+                    if st["data"] <= SMALL_BODY:
+                        self.small[sid] = self.small.get(sid, b"") + data
                     if len(st["body_head"]) < 64:
                         st["body_head"] += data[:64 - len(st["body_head"])].decode("latin-1")
             if self.conn_window < 0:
@@ -347,6 +362,8 @@ class Probe:
         for s in self.r["streams"]:
             if s["data"]:
                 s["body_sha"] = self.bodies[s["id"]].hexdigest()
+            if 0 < s["data"] <= SMALL_BODY:
+                s["body_b64"] = base64.b64encode(self.small[s["id"]]).decode()
         try:
             self.sock.close()
         except OSError:
@@ -380,7 +397,7 @@ def main():
         print(text)
         return 0
     env = {"r": r, "s": r["streams"], "body": body, "sha": sha,
-           "gunzip": gunzip}
+           "gunzip": gunzip, "raw": raw}
     try:
         good = eval(a.check, env)
     except Exception as e:

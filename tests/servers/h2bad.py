@@ -103,7 +103,9 @@ Faults of the whole connection, before any request, come from --mode
                       with last_stream_id = the highest id up to which every
                       stream is done, then close the connection
   refuse-first=N      RST_STREAM REFUSED_STREAM for the first N streams of
-                      every connection
+                      every connection, but never twice for one path (so a
+                      client that retries a refused stream, on this
+                      connection or a new one, gets it served)
   mcs=N               advertise SETTINGS_MAX_CONCURRENT_STREAMS N.  A stream
                       beyond N that arrives before the client ACKed the
                       SETTINGS is refused (REFUSED_STREAM, logged
@@ -139,6 +141,8 @@ SIGTERM or SIGINT: close everything and exit 0.
 
 import argparse
 import asyncio
+import os
+import resource
 import signal
 import socket
 import ssl
@@ -290,6 +294,7 @@ class Server:
         self.violations = 0
         self.client_errors = 0
         self.seen_keys = set()
+        self.refused_paths = set()
         self.conns = set()
 
     def log(self, msg):
@@ -620,7 +625,9 @@ class Conn(asyncio.Protocol):
         self.max_active = max(self.max_active, len(self.active))
         self.log("stream=%d req %s %s active=%d" % (
             sid, method, path, len(self.active)))
-        if self.requests <= self.mode.refuse_first:
+        if self.requests <= self.mode.refuse_first and \
+                path not in self.server.refused_paths:
+            self.server.refused_paths.add(path)
             self.log("stream=%d refused (refuse-first=%d)" % (
                 sid, self.mode.refuse_first))
             self.h2.reset_stream(sid, h2.errors.ErrorCodes.REFUSED_STREAM)
@@ -805,6 +812,12 @@ class Conn(asyncio.Protocol):
                     break
                 await asyncio.sleep(0.02)
             st.waiting = False
+        if self.goaway_last is not None and st.id > self.goaway_last:
+            # the GOAWAY said this stream would not be processed
+            self.log("stream=%d dropped (after GOAWAY last=%d)" % (
+                st.id, self.goaway_last))
+            st.ignored = True
+            return
         handler = getattr(self, "s_" + name.replace("-", "_"), None)
         if name == "103":
             handler = self.s_early_hints
@@ -1134,7 +1147,6 @@ async def serve(server):
         tmp = args.port_file + ".tmp"
         with open(tmp, "w") as f:
             f.write("%d\n" % port)
-        import os
         os.replace(tmp, args.port_file)
     else:
         sys.stdout.write("%d\n" % port)
@@ -1152,6 +1164,18 @@ async def serve(server):
                                      server.violations, server.client_errors))
 
 
+def more_files():
+    """As many open files as the hard limit allows: many connections."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = 65536
+    if soft != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            pass
+
+
 def main():
     p = argparse.ArgumentParser(description="a misbehaving HTTP/2 server")
     p.add_argument("--port", type=int, default=0)
@@ -1166,6 +1190,7 @@ def main():
     if args.print_body is not None:
         sys.stdout.buffer.write(body_bytes(args.print_body))
         return 0
+    more_files()
     server = Server(args)
     try:
         asyncio.run(serve(server))
