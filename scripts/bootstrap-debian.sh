@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 pkgs="build-essential autoconf automake libtool pkg-config
       libevent-dev libssl-dev zlib1g-dev node-llhttp
-      nginx python3 openssl curl ca-certificates procps parallel
+      nginx python3 python3-h2 openssl curl ca-certificates procps parallel
       clang libclang-rt-dev valgrind"
 [ "${EVFETCH_EXTRA_PKGS:-}" ] && pkgs="$pkgs $EVFETCH_EXTRA_PKGS"
 
