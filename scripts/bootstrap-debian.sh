@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 # nghttp2-client (h2load) for tests/integration/h2.sh and bench/run.sh.
 pkgs="build-essential autoconf automake libtool pkg-config
       libevent-dev libssl-dev zlib1g-dev node-llhttp libnghttp2-dev
-      nginx h2o nghttp2-client python3 openssl curl ca-certificates procps
-      parallel clang libclang-rt-dev valgrind"
+      nginx h2o nghttp2-client python3 python3-h2 openssl curl ca-certificates
+      procps parallel clang libclang-rt-dev valgrind"
 [ "${EVFETCH_EXTRA_PKGS:-}" ] && pkgs="$pkgs $EVFETCH_EXTRA_PKGS"
 
 if [ "$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi
