@@ -97,6 +97,10 @@ static unsigned h2_capacity(const struct conn *cn)
 	const struct h2_session *s = sess(cn);
 	if (s->goaway || s->dead || cn->state == CS_CLOSED)
 		return 0;
+	/* the server's SETTINGS say how many streams it takes: until they
+	 * come, only the transfer that opened the connection */
+	if (!s->got_settings)
+		return s->nopen == 0;
 	if (nghttp2_session_get_next_stream_id(s->ng) > 0x7ffffff0)
 		return 0;   /* out of stream ids */
 	uint32_t max = nghttp2_session_get_remote_settings(s->ng,
@@ -642,6 +646,8 @@ static void stream_end(struct h2_session *s, struct h2_stream *st)
 	}
 	int safe = !st->got_byte && (code == NGHTTP2_REFUSED_STREAM || !st->sent ||
 	                             (s->goaway && st->id > s->goaway_last));
+	if (!safe)
+		safe = -1;   /* the stream failed, not the connection */
 	int err = EVF_ERR_PROTOCOL;
 	const char *peer = conn_peer(s->cn);
 	if (st->peer_reset) {
@@ -749,10 +755,14 @@ static int h2_feed(struct conn *cn, const char *data, size_t len)
 		conn_close(cn);   /* an idle connection the server is done with */
 		return PR_GONE;
 	}
-	if (!nghttp2_session_want_read(s->ng) && !nghttp2_session_want_write(s->ng)) {
-		/* nghttp2 ended the session (a connection error, or GOAWAY
-		 * after the last stream): tell what is left on it */
-		if (s->nattached == 0 && s->goaway && s->goaway_code == NGHTTP2_NO_ERROR) {
+	if (!nghttp2_session_want_read(s->ng)) {
+		/* nghttp2 ended the session: a connection error (its GOAWAY
+		 * goes out as best it can), or the server's GOAWAY after the
+		 * last stream */
+		if (nghttp2_session_want_write(s->ng))
+			h2_flush(cn);
+		if (s->nattached == 0 && s->goaway && s->goaway_code == NGHTTP2_NO_ERROR &&
+		    !s->why[0]) {
 			conn_close(cn);
 			return PR_GONE;
 		}

@@ -517,8 +517,9 @@ struct xfer_upcalls {
 	 * a pause: held delivers it later) */
 	int (*end)(struct evf_transfer *t, int r, int keep, const char *why);
 	/* the connection or stream failed under t, which is off it already;
-	 * retry_safe: the server did not act on the request (REFUSED_STREAM,
-	 * above a GOAWAY's last stream, never sent) */
+	 * retry_safe 1: the server did not act on the request (REFUSED_STREAM,
+	 * above a GOAWAY's last stream, never sent); 0: the connection failed;
+	 * -1: the server reset t's stream alone */
 	void (*failed)(struct evf_transfer *t, int err, const char *why, int retry_safe);
 };
 

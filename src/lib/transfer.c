@@ -218,6 +218,11 @@ static int acquire(struct evf_transfer *t, int front)
 {
 	struct host *h = t->host;
 	struct conn *cn = t->fresh_only ? NULL : pool_find(h);
+	if (!cn && t->fresh_only && !pool_can_open(h) && (cn = TAILQ_FIRST(&h->idle))) {
+		/* a new connection is due, and an idle one holds its place */
+		conn_close(cn);
+		cn = NULL;
+	}
 	if (cn) {
 		t->conn = cn;
 		evf_xfer_upcalls.ready(t, 1);
@@ -587,7 +592,7 @@ static void up_failed(struct evf_transfer *t, int err, const char *why, int retr
 		return;
 	t->conn = NULL;
 	t->stream = NULL;
-	if (retry_safe && !t->head_delivered && t->free_retries < 7) {
+	if (retry_safe > 0 && !t->head_delivered && t->free_retries < 7) {
 		/* the server refused the request unseen (REFUSED_STREAM, or
 		 * above a GOAWAY's last stream): try again elsewhere, without
 		 * counting it against the retries (RFC 9113, 8.7) */
@@ -596,7 +601,7 @@ static void up_failed(struct evf_transfer *t, int err, const char *why, int retr
 		requeue(t);
 		return;
 	}
-	if (t->reused && !t->got_response_byte && !t->retried_stale &&
+	if (retry_safe == 0 && t->reused && !t->got_response_byte && !t->retried_stale &&
 	    (err == EVF_ERR_NETWORK || err == EVF_ERR_TLS || err == EVF_ERR_TRUNCATED)) {
 		/* the server closed a pooled connection as we used it: once, try
 		 * again on a new connection (RFC 9112, 9.3.1) */
