@@ -225,8 +225,6 @@ report_line(struct cli_report *r, const struct cli_outcome *o)
 	cli_json_ms(b, o->total_us);
 	cli_buf_puts(b, ",\"tls_version\":");
 	report_static(b, &r->tls_version, o->tls_version);
-	cli_buf_puts(b, ",\"http_version\":");
-	report_static(b, &r->http_version, o->http_version);
 	cli_buf_puts(b, ",\"reused\":");
 	cli_json_bool(b, o->reused);
 	cli_buf_puts(b, ",\"file\":");
@@ -262,6 +260,8 @@ report_line(struct cli_report *r, const struct cli_outcome *o)
 	report_not_after(b, r, o->cert_not_after);
 	cli_buf_puts(b, ",\"started_at\":");
 	report_started_at(b, r, o->started_ms);
+	cli_buf_puts(b, ",\"http_version\":");
+	report_static(b, &r->http_version, o->http_version);
 	if (r->nheaders > 0)
 		report_headers(b, r, o);
 	cli_buf_puts(b, "}\n");

@@ -72,6 +72,7 @@ struct h2_session {
 	unsigned goaway : 1;       /* the server sent GOAWAY: no new streams */
 	unsigned dead : 1;         /* the connection ended: no new streams, no reads */
 	unsigned got_settings : 1;
+	unsigned failing : 1;      /* h2_fail or h2_eof tells every transfer */
 	char why[200];             /* nghttp2's last complaint */
 };
 
@@ -95,7 +96,7 @@ static void free_stream(struct h2_session *s, struct h2_stream *st)
 static unsigned h2_capacity(const struct conn *cn)
 {
 	const struct h2_session *s = sess(cn);
-	if (s->goaway || s->dead || cn->state == CS_CLOSED)
+	if (s->goaway || s->dead || cn->state == CS_CLOSED || !nghttp2_session_want_read(s->ng))
 		return 0;
 	/* the server's SETTINGS say how many streams it takes: until they
 	 * come, only the transfer that opened the connection */
@@ -125,25 +126,27 @@ static void room_changed(struct h2_session *s)
 		pool_host_changed(cn->host);
 }
 
-/* A transfer left: the connection may serve no one now. */
-static void after_detach(struct h2_session *s)
+/* A transfer left: the connection may serve no one now.  1 when it was
+ * closed (and, outside io.c's guard, freed). */
+static int after_detach(struct h2_session *s)
 {
 	struct conn *cn = s->cn;
 	struct evf_client *c = cn->client;
-	if (cn->state == CS_CLOSED)
-		return;
+	if (cn->state == CS_CLOSED || s->failing)
+		return cn->state == CS_CLOSED;
 	if (s->nattached == 0 && (c->freed || s->goaway || s->dead || !s->got_settings ||
 	                          c->cfg.no_keepalive)) {
 		/* draining, dead, a server that never spoke, or no reuse wanted */
 		conn_close(cn);
-		return;
+		return 1;
 	}
 	if (s->nattached == 0 && cn->state == CS_BUSY) {
 		pool_unshare(cn);
 		conn_park(cn);
-		return;
+		return cn->state == CS_CLOSED;
 	}
 	room_changed(s);
+	return 0;
 }
 
 /* Take t off its stream (the stream stays until nghttp2 closes it). */
@@ -154,6 +157,13 @@ static void unlink_transfer(struct h2_session *s, struct h2_stream *st)
 	t->stream = NULL;
 	t->conn = NULL;
 	s->nattached--;
+	if (st->klen > st->koff) {
+		/* kept bytes nobody will take: give their window back */
+		if (st->closed)
+			nghttp2_session_consume_connection(s->ng, st->klen - st->koff);
+		else
+			nghttp2_session_consume(s->ng, st->id, st->klen - st->koff);
+	}
 	free(st->kbuf);
 	st->kbuf = NULL;
 	st->klen = st->koff = 0;
@@ -168,6 +178,7 @@ static void stream_failed(struct h2_session *s, struct h2_stream *st, int err, c
 	if (st->closed)
 		free_stream(s, st);
 	XUP->failed(t, err, why, retry_safe);
+	after_detach(s);
 }
 
 /* End t's response with r (< 0: a stop or an error of the transfer's own):
@@ -404,8 +415,15 @@ static int h2_flush(struct conn *cn)
 			memcpy(c->wbuf + fill, p, (size_t)n);
 			fill += (size_t)n;
 		}
-		if (fill == 0 && !carry)
-			return IO_DONE;
+		if (fill == 0 && !carry) {
+			if (nghttp2_session_want_read(s->ng) || s->nattached == 0)
+				return IO_DONE;
+			/* our GOAWAY for a connection error is out: the session
+			 * is over, and the transfers on it have failed */
+			conn_set_why(cn, "HTTP/2 with %s failed: %s", conn_peer(cn),
+			             s->why[0] ? s->why : "the session ended");
+			return EVF_ERR_PROTOCOL;
+		}
 		int r = send_or_keep(s, c->wbuf, fill);
 		if (r == IO_DONE && carry)
 			r = send_or_keep(s, carry, (size_t)carry_len);
@@ -562,6 +580,14 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
 	case NGHTTP2_HEADERS:
 		if (!st || !st->t || st->head_done)
 			break;
+		if (st->status < 100) {
+			/* nghttp2 checks for three digits only */
+			char why[96];
+			snprintf(why, sizeof why, "the server sent an invalid :status (%03d)",
+			         st->status);
+			stream_stop(st, EVF_ERR_PROTOCOL, why);
+			break;
+		}
 		if (st->status >= 100 && st->status < 200) {
 			/* interim: forget it, the final head follows */
 			st->status = 0;
@@ -584,6 +610,13 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
 	case NGHTTP2_SETTINGS:
 		if (!(f->hd.flags & NGHTTP2_FLAG_ACK)) {
 			s->got_settings = 1;
+			if (cn->connecting) {
+				/* its host's transfers may count on its streams now,
+				 * or open connections of their own */
+				cn->connecting = 0;
+				cn->host->nconnecting--;
+				pool_host_changed(cn->host);
+			}
 			room_changed(s);
 		}
 		break;
@@ -596,6 +629,13 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
 /* Keep DATA for a paused transfer until it resumes. */
 static int keep_input(struct h2_session *s, struct h2_stream *st, const uint8_t *data, size_t len)
 {
+	if (st->koff > 0 && st->koff >= st->klen / 2) {
+		/* what was delivered goes: the buffer holds at most the
+		 * stream's window (twice, at worst) */
+		memmove(st->kbuf, st->kbuf + st->koff, st->klen - st->koff);
+		st->klen -= st->koff;
+		st->koff = 0;
+	}
 	char *nb = realloc(st->kbuf, st->klen + len);
 	if (!nb)
 		return -1;
@@ -702,6 +742,15 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void 
 static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
 {
 	struct h2_session *s = ud;
+	if (f->hd.type == NGHTTP2_GOAWAY && f->goaway.error_code != NGHTTP2_NO_ERROR) {
+		/* nghttp2 ends the connection for a fault of the server's: its
+		 * reason is in the GOAWAY's debug data */
+		int n = (int)(f->goaway.opaque_data_len < 150 ? f->goaway.opaque_data_len : 150);
+		snprintf(s->why, sizeof s->why, "%s%s%.*s%s",
+		         nghttp2_http2_strerror(f->goaway.error_code), n ? " (" : "", n,
+		         n ? (const char *)f->goaway.opaque_data : "", n ? ")" : "");
+		return 0;
+	}
 	if (f->hd.type != NGHTTP2_HEADERS || s->cn->client->freed)
 		return 0;
 	struct h2_stream *st = stream_of(s, f->hd.stream_id);
@@ -728,16 +777,16 @@ static void h2_fail(struct conn *cn, int err, const char *why)
 	struct h2_session *s = sess(cn);
 	struct h2_stream *st, *next;
 	s->dead = 1;
+	s->failing = 1;
 	for (st = TAILQ_FIRST(&s->streams); st; st = next) {
 		next = TAILQ_NEXT(st, link);
 		if (!st->t)
 			continue;
 		int safe = !st->got_byte && (!st->sent || (s->goaway && st->id > s->goaway_last));
 		stream_failed(s, st, err, why, safe);
-		if (cn->client->freed)
-			return;
-		next = TAILQ_FIRST(&s->streams);   /* a callback may have changed the list */
+		next = TAILQ_FIRST(&s->streams);   /* start over: the list changed */
 	}
+	s->failing = 0;
 }
 
 static int h2_feed(struct conn *cn, const char *data, size_t len)
@@ -781,6 +830,7 @@ static void h2_eof(struct conn *cn, int clean)
 	struct h2_stream *st, *next;
 	char why[200];
 	s->dead = 1;
+	s->failing = 1;
 	pool_unshare(cn);
 	for (st = TAILQ_FIRST(&s->streams); st; st = next) {
 		next = TAILQ_NEXT(st, link);
@@ -790,10 +840,9 @@ static void h2_eof(struct conn *cn, int clean)
 		snprintf(why, sizeof why, "%s closed the HTTP/2 connection %s", conn_peer(cn),
 		         st->got_byte ? "in the middle of the response" : "before responding");
 		stream_failed(s, st, st->got_byte ? EVF_ERR_TRUNCATED : EVF_ERR_NETWORK, why, safe);
-		if (cn->client->freed)
-			return;
 		next = TAILQ_FIRST(&s->streams);
 	}
+	s->failing = 0;
 	if (cn->state != CS_CLOSED && s->nattached == 0)
 		conn_close(cn);
 }
@@ -870,8 +919,7 @@ static void h2_detach(struct conn *cn, struct evf_transfer *t, int keep)
 		st->reset = 1;
 		nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
 	}
-	after_detach(s);
-	if (cn->state != CS_CLOSED)
+	if (!after_detach(s))
 		conn_update(cn);   /* send the RST_STREAM */
 }
 

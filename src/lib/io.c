@@ -294,8 +294,12 @@ static void conn_ready(struct conn *cn)
 	                : cn->client->cfg.http_version == EVF_HTTP_2_PRIOR_KNOWLEDGE ? 2 : 1;
 	conn_set_state(cn, CS_BUSY);
 	cn->op = OP_NONE;
-	cn->connecting = 0;
-	h->nconnecting--;
+	if (v == 1) {
+		/* HTTP/2 counts as connecting until the server's SETTINGS
+		 * say how many streams it takes */
+		cn->connecting = 0;
+		h->nconnecting--;
+	}
 	h->proto = (unsigned)v;
 	cn->read_on = EV_READ;
 	if (v == 2) {
@@ -584,14 +588,27 @@ static int do_flush(struct conn *cn)
 	return cn->state == CS_CLOSED ? -1 : 0;
 }
 
+/*
+ * conn_update and conn_submit come from outside io_cb, and a flush runs
+ * the protocol, which may close cn (nghttp2 ending streams as it sends):
+ * they guard cn as io_cb does and free it at the end if so.
+ */
+static void guard_end(struct conn *cn, unsigned was)
+{
+	cn->in_io = was;
+	if (!was && cn->state == CS_CLOSED)
+		conn_free(cn);
+}
+
 void conn_update(struct conn *cn)
 {
 	if (cn->state == CS_CLOSED || cn->op == OP_ARM_FAILED || cn->in_io)
 		return;   /* io_cb flushes and re-arms as it returns */
-	if (!cn->flush_on && cn->proto->want_flush(cn) && do_flush(cn) < 0)
-		return;
-	if (cn->state == CS_BUSY || cn->proto == &evf_h2_proto)
+	cn->in_io = 1;
+	if ((cn->flush_on || !cn->proto->want_flush(cn) || do_flush(cn) == 0) &&
+	    (cn->state == CS_BUSY || (cn->state == CS_IDLE && cn->proto == &evf_h2_proto)))
 		session_arm(cn);
+	guard_end(cn, 0);
 }
 
 int conn_submit(struct conn *cn, struct evf_transfer *t)
@@ -601,9 +618,11 @@ int conn_submit(struct conn *cn, struct evf_transfer *t)
 		return r;
 	if (!cn->read_on && cn->proto == &evf_h1_proto)
 		cn->read_on = EV_READ;
-	if (!cn->flush_on && do_flush(cn) < 0)
-		return 0;   /* t was told */
-	session_arm(cn);
+	unsigned was = cn->in_io;
+	cn->in_io = 1;
+	if (cn->flush_on || do_flush(cn) == 0)
+		session_arm(cn);
+	guard_end(cn, was);   /* on failure t was told */
 	return 0;
 }
 
@@ -664,7 +683,7 @@ static int read_loop(struct conn *cn)
 	const struct proto_ops *p = cn->proto;
 	for (int i = 0; i < READS_PER_WAKEUP; i++) {
 		int pr = p->poll(cn);
-		if (pr == PR_GONE || cn->state != CS_BUSY)
+		if (pr == PR_GONE || (cn->state != CS_BUSY && cn->state != CS_IDLE))
 			return -1;
 		if (pr == PR_AGAIN)
 			continue;

@@ -111,6 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct event_base *base = event_base_new_with_config(ec);
 	event_config_free(ec);
 	evf_config *cfg = evf_config_new();
+	evf_config_set_insecure(cfg, 1);   /* no trust store to load: no handshake is made */
 	evf_config_set_decode(cfg, 1);
 	evf_config_set_max_body(cfg, MAX_BODY);
 	evf_config_set_max_header_bytes(cfg, 4096);
