@@ -22,6 +22,7 @@
 #include "internal.h"
 
 static void kick_cb(evutil_socket_t fd, short what, void *arg);
+static void destroy(struct evf_client *c);
 static void drain_cb(evutil_socket_t fd, short what, void *arg);
 
 EVF_API evf_client *evf_client_new(struct event_base *base, const evf_config *cfg,
@@ -44,6 +45,8 @@ EVF_API evf_client *evf_client_new2(struct event_base *base, const evf_config *c
 	if (!c)
 		goto fail0;
 	c->base = base;
+	c->up = &evf_xfer_upcalls;
+	c->destroy = destroy;
 	struct evf_config defaults;
 	evf_config_defaults(&defaults);
 	if (evf_config_copy(&c->cfg, cfg ? cfg : &defaults) != 0)
@@ -135,19 +138,6 @@ EVF_API void evf_client_free(evf_client *c)
 		destroy(c);
 }
 
-void client_enter(struct evf_client *c)
-{
-	c->depth++;
-}
-
-int client_leave(struct evf_client *c)
-{
-	if (--c->depth == 0 && c->freed) {
-		destroy(c);
-		return 1;
-	}
-	return 0;
-}
 
 EVF_API unsigned evf_client_active(const evf_client *c)
 {
@@ -206,13 +196,6 @@ static void slot_free(struct evf_client *c, struct evf_transfer *t)
 	give_slots(c);
 }
 
-void client_kick(struct evf_client *c)
-{
-	if (!c->kick_scheduled && !c->freed) {
-		c->kick_scheduled = 1;
-		event_active(&c->kick, EV_TIMEOUT, 1);
-	}
-}
 
 static void kick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -228,7 +211,7 @@ static void kick_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	/* transfers already under way come first: those that waited for a
 	 * connection of their host, or must try again */
-	pool_service_changed(c);
+	transfer_serve_changed(c);
 	while (!c->freed && (t = TAILQ_FIRST(&c->ready))) {
 		TAILQ_REMOVE(&c->ready, t, link);
 		TAILQ_INSERT_TAIL(&c->live, t, live_link);

@@ -11,7 +11,8 @@
 
 #include "internal.h"
 
-#define XUP (&evf_xfer_upcalls)
+/* upcalls go through the client, never by name */
+#define UPCALL(t) ((t)->client->up)
 
 static int h1_head(void *ctx, const evf_response *resp)
 {
@@ -20,12 +21,13 @@ static int h1_head(void *ctx, const evf_response *resp)
 	int64_t clen = http1_content_length(&t->conn->p.http, &len) && len <= INT64_MAX
 	                       ? (int64_t)len
 	                       : -1;
-	return XUP->head(t, resp, clen);
+	return UPCALL(t)->head(t, resp, clen);
 }
 
 static int h1_body(void *ctx, const char *data, size_t len)
 {
-	return XUP->body(ctx, data, len);
+	struct evf_transfer *t = ctx;
+	return UPCALL(t)->body(t, data, len);
 }
 
 static unsigned h1_capacity(const struct conn *cn)
@@ -39,11 +41,11 @@ static int h1_submit(struct conn *cn, struct evf_transfer *t)
 	if (!t->req) {
 		const char *stack[32];
 		size_t n = 0;
-		const char **all = transfer_header_lines(t, stack, &n);
+		const char **all = UPCALL(t)->header_lines(t, stack, &n);
 		if (!all)
 			return EVF_ERR_NOMEM;
 		t->req = http1_request(t->method == EVF_HEAD ? "HEAD" : "GET", t->u.target,
-		                       t->u.authority, transfer_user_agent(t), all, n,
+		                       t->u.authority, UPCALL(t)->user_agent(t), all, n,
 		                       &t->req_len);
 		if (all != stack)
 			free(all);
@@ -75,7 +77,7 @@ static int h1_flush(struct conn *cn)
 			return r;
 		t->req_off += put;
 	}
-	XUP->sent(t);
+	UPCALL(t)->sent(t);
 	return IO_DONE;
 }
 
@@ -86,7 +88,7 @@ static int h1_poll(struct conn *cn)
 		return PR_STOP;
 	if (t->held)
 		/* compressed input kept over a pause comes first */
-		return XUP->held(t) ? PR_GONE : PR_AGAIN;
+		return UPCALL(t)->held(t) ? PR_GONE : PR_AGAIN;
 	return PR_READ;
 }
 
@@ -94,7 +96,7 @@ static int h1_feed(struct conn *cn, const char *data, size_t len)
 {
 	struct evf_transfer *t = cn->xfer;
 	struct evf_client *c = cn->client;
-	XUP->recv(t);
+	UPCALL(t)->recv(t);
 	size_t used = 0;
 	int r = http1_feed(&cn->p.http, data, len, &used);
 	if (c->freed)
@@ -105,7 +107,7 @@ static int h1_feed(struct conn *cn, const char *data, size_t len)
 	 * the server sent more than it framed: never reuse */
 	int keep = r == 1 && cn->p.http.keep_alive && used == len && !conn_pending(cn) &&
 	           !c->cfg.no_keepalive;
-	return XUP->end(t, r, keep, r < 0 ? http1_why(&cn->p.http) : NULL) ? PR_GONE : 0;
+	return UPCALL(t)->end(t, r, keep, r < 0 ? http1_why(&cn->p.http) : NULL) ? PR_GONE : 0;
 }
 
 static void h1_eof(struct conn *cn, int clean)
@@ -117,7 +119,7 @@ static void h1_eof(struct conn *cn, int clean)
 	}
 	int r = http1_eof(&cn->p.http, clean);
 	/* -1: the connection is gone, nothing may wait on it */
-	XUP->end(t, r, -1, r < 0 ? http1_why(&cn->p.http) : NULL);
+	UPCALL(t)->end(t, r, -1, r < 0 ? http1_why(&cn->p.http) : NULL);
 }
 
 static void h1_detach(struct conn *cn, struct evf_transfer *t, int keep)
@@ -141,7 +143,7 @@ static void h1_fail(struct conn *cn, int err, const char *why)
 		return;
 	cn->xfer = NULL;
 	t->conn = NULL;
-	XUP->failed(t, err, why, 0);
+	UPCALL(t)->failed(t, err, why, 0);
 }
 
 static void h1_release(struct conn *cn)
@@ -151,6 +153,7 @@ static void h1_release(struct conn *cn)
 
 const struct proto_ops evf_h1_proto = {
 	.name = "http/1.1",
+	.version = 1,
 	.capacity = h1_capacity,
 	.submit = h1_submit,
 	.flush = h1_flush,

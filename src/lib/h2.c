@@ -28,7 +28,8 @@
 
 #include "internal.h"
 
-#define XUP (&evf_xfer_upcalls)
+/* upcalls go through the client, never by name */
+#define UPCALL(t) ((t)->client->up)
 
 #define H2_STREAM_WINDOW (1u << 20)        /* what one paused stream may hold */
 #define H2_CONN_WINDOW 0x7fffffff          /* the largest there is */
@@ -177,7 +178,7 @@ static void stream_failed(struct h2_session *s, struct h2_stream *st, int err, c
 	unlink_transfer(s, st);
 	if (st->closed)
 		free_stream(s, st);
-	XUP->failed(t, err, why, retry_safe);
+	UPCALL(t)->failed(t, err, why, retry_safe);
 	after_detach(s);
 }
 
@@ -185,7 +186,7 @@ static void stream_failed(struct h2_session *s, struct h2_stream *st, int err, c
  * t detaches itself, which resets the stream. */
 static void stream_stop(struct h2_stream *st, int r, const char *why)
 {
-	XUP->end(st->t, r, 0, why);
+	UPCALL(st->t)->end(st->t, r, 0, why);
 }
 
 /* After a callback of the caller: the client went away, or t was
@@ -195,7 +196,7 @@ static int gone(struct conn *cn, struct h2_stream *st)
 	if (cn->client->freed)
 		return 1;
 	if (st->t && st->t->cancelled) {
-		XUP->end(st->t, 0, 0, NULL);
+		UPCALL(st->t)->end(st->t, 0, 0, NULL);
 		return 1;
 	}
 	return !st->t;
@@ -259,7 +260,7 @@ static int submit_request(struct h2_session *s, struct evf_transfer *t, struct h
 {
 	const char *stack[32];
 	size_t n = 0;
-	const char **all = transfer_header_lines(t, stack, &n);
+	const char **all = UPCALL(t)->header_lines(t, stack, &n);
 	if (!all)
 		return EVF_ERR_NOMEM;
 	size_t namebytes = 0;
@@ -284,7 +285,7 @@ static int submit_request(struct h2_session *s, struct evf_transfer *t, struct h
 		nv_set(&nv[k++], ":authority", 10, t->u.authority, strlen(t->u.authority));
 	}
 	nv_set(&nv[k++], ":path", 5, t->u.target, strlen(t->u.target));
-	const char *dua = transfer_user_agent(t);
+	const char *dua = UPCALL(t)->user_agent(t);
 	if (!ua && *dua)
 		nv_set(&nv[k++], "user-agent", 10, dua, strlen(dua));
 	if (!accept)
@@ -474,7 +475,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *u
 	struct h2_stream *st = stream_of(s, f->hd.stream_id);
 	if (st && st->t && !s->cn->client->freed) {
 		st->got_byte = 1;
-		XUP->recv(st->t);
+		UPCALL(st->t)->recv(st->t);
 	}
 	return 0;
 }
@@ -556,7 +557,7 @@ static void deliver_head(struct h2_session *s, struct h2_stream *st)
 		.nheaders = st->nheaders,
 	};
 	st->head_done = 1;
-	int r = XUP->head(st->t, &resp, clen);
+	int r = UPCALL(st->t)->head(st->t, &resp, clen);
 	if (hv != stackh)
 		free(hv);
 	/* the head is valid only during on_head */
@@ -660,13 +661,13 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
 	}
 	struct evf_transfer *t = st->t;
 	st->got_byte = 1;
-	XUP->recv(t);
+	UPCALL(t)->recv(t);
 	if (t->paused || t->held || st->klen > st->koff) {
 		if (keep_input(s, st, data, len) != 0)
 			stream_stop(st, EVF_ERR_NOMEM, "out of memory for the response body");
 		return 0;
 	}
-	int r = XUP->body(t, (const char *)data, len);
+	int r = UPCALL(t)->body(t, (const char *)data, len);
 	nghttp2_session_consume(ng, id, len);
 	if (gone(s->cn, st))
 		return 0;
@@ -681,7 +682,7 @@ static void stream_end(struct h2_session *s, struct h2_stream *st)
 	char why[256];
 	uint32_t code = st->close_code;
 	if (code == NGHTTP2_NO_ERROR && st->head_done) {
-		XUP->end(st->t, 1, 1, NULL);
+		UPCALL(st->t)->end(st->t, 1, 1, NULL);
 		return;
 	}
 	int safe = !st->got_byte && (code == NGHTTP2_REFUSED_STREAM || !st->sent ||
@@ -757,7 +758,7 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
 	if (st) {
 		st->sent = 1;
 		if (st->t)
-			XUP->sent(st->t);
+			UPCALL(st->t)->sent(st->t);
 	}
 	return 0;
 }
@@ -861,7 +862,7 @@ static int deliver_kept(struct h2_session *s, struct h2_stream *st)
 		return 0;
 	if (t->held) {
 		/* the decoder's own input first */
-		return XUP->held(t) || !t->held;
+		return UPCALL(t)->held(t) || !t->held;
 	}
 	if (st->koff < st->klen) {
 		size_t n = st->klen - st->koff;
@@ -869,7 +870,7 @@ static int deliver_kept(struct h2_session *s, struct h2_stream *st)
 			n = H2_CHUNK;
 		const char *p = st->kbuf + st->koff;
 		st->koff += n;
-		int r = XUP->body(t, p, n);
+		int r = UPCALL(t)->body(t, p, n);
 		if (st->closed)
 			nghttp2_session_consume_connection(s->ng, n);
 		else
@@ -1002,6 +1003,7 @@ out:
 
 const struct proto_ops evf_h2_proto = {
 	.name = "h2",
+	.version = 2,
 	.capacity = h2_capacity,
 	.submit = h2_submit,
 	.flush = h2_flush,

@@ -183,6 +183,8 @@ extern const struct layer evf_tls_layer;   /* TLS over the socket */
 
 /* tcp.c */
 int tcp_connect_next(struct conn *cn);
+/* Record a failure text in the client's scratch buffer. */
+void conn_set_why(struct conn *cn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "address:port" of cn's peer, for an error text (a scratch buffer). */
 const char *conn_peer(struct conn *cn);
 
@@ -224,6 +226,7 @@ enum conn_op {
  */
 struct proto_ops {
 	const char *name;
+	int version;        /* 1 (HTTP/1.1: one transfer at a time) or 2 */
 	/* How many more transfers cn can take now (0 after GOAWAY). */
 	unsigned (*capacity)(const struct conn *cn);
 	/* Take t (t->conn is cn) and queue its request; 0 or an error for t. */
@@ -282,11 +285,11 @@ struct conn {
 	int last_errno;
 	unsigned requests;         /* requests served so far */
 	int dns_result;
-	enum conn_state state;
-	enum conn_op op;
-	short armed;               /* EV_READ|EV_WRITE currently added */
-	short flush_on;            /* the event a blocked flush waits for, or 0 */
-	short read_on;             /* the event a read waits for, or 0 */
+	unsigned char state;       /* enum conn_state */
+	unsigned char op;          /* enum conn_op */
+	unsigned char armed;       /* EV_READ|EV_WRITE currently added */
+	unsigned char flush_on;    /* the event a blocked flush waits for, or 0 */
+	unsigned char read_on;     /* the event a read waits for, or 0 */
 	unsigned char up;          /* layers up, from the socket */
 	unsigned dns_sync : 1;     /* inside dns_resolve: answers are kept */
 	unsigned dns_answered : 1;
@@ -299,6 +302,7 @@ struct conn {
 	unsigned shared : 1;       /* on its host's shared list */
 	unsigned connecting : 1;   /* counted in host->nconnecting */
 	unsigned new_fd : 1;       /* the socket changed: the event must be assigned again */
+	unsigned flush_soon : 1;   /* io_cb flushes what transfers queued this turn */
 };
 
 TAILQ_HEAD(conn_list, conn);
@@ -336,8 +340,6 @@ void conn_start(struct conn *cn);
 void conn_gate_release(struct host *h);
 /* t was resumed: look at its connection from the loop. */
 void conn_resume(struct conn *cn, struct evf_transfer *t);
-/* Record a failure text in the client's scratch buffer. */
-void conn_set_why(struct conn *cn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* For the fuzzer: bytes (NULL: the peer's EOF) arrive on cn's protocol as
  * io_cb hands them over.  -1 when that closed and freed cn. */
 int conn_input(struct conn *cn, const char *data, size_t len);
@@ -405,8 +407,11 @@ void pool_mark_used(struct host *h);
  * loop (never from inside the caller of this).
  */
 void pool_host_changed(struct host *h);
-/* kick_cb: serve every changed host. */
-void pool_service_changed(struct evf_client *c);
+/* The next host pool_host_changed queued, taken off the list; NULL when
+ * none is left. */
+struct host *pool_next_changed(struct evf_client *c);
+/* h's queue was served: keep it cached on the LRU if nothing uses it. */
+void pool_host_settle(struct host *h);
 void pool_free_all(struct evf_client *c);
 
 /* --------------------------------------------------------------- transfer */
@@ -459,10 +464,10 @@ struct evf_transfer {
 	/* the small fields together, so the struct has no holes */
 	enum xfer_state state;
 	enum evf_method method;
-	int timer_set;
 	int error;                 /* result, with status */
 	int status;
-	int reused;
+	unsigned timer_set : 1;
+	unsigned reused : 1;         /* a pooled or shared connection serves it */
 	unsigned got_response_byte : 1;
 	unsigned retried_stale : 1;
 	unsigned counted_active : 1;
@@ -521,8 +526,14 @@ struct xfer_upcalls {
 	 * above a GOAWAY's last stream, never sent); 0: the connection failed;
 	 * -1: the server reset t's stream alone */
 	void (*failed)(struct evf_transfer *t, int err, const char *why, int retry_safe);
+	/* for the request: the header lines beyond the built-in ones, in
+	 * stack (32 entries) or on the heap (free it when it is not stack),
+	 * NULL when memory ran out; and the User-Agent */
+	const char **(*header_lines)(struct evf_transfer *t, const char **stack, size_t *n);
+	const char *(*user_agent)(const struct evf_transfer *t);
 };
 
+/* transfer.c's; a connection reaches it as cn->client->up */
 extern const struct xfer_upcalls evf_xfer_upcalls;
 
 void transfer_finish(struct evf_transfer *t, int err, const char *why);
@@ -532,15 +543,11 @@ void transfer_free(struct evf_transfer *t);
 void transfer_deadlines_cb(evutil_socket_t fd, short what, void *arg);
 int transfer_timer_new(struct evf_transfer *t);
 void transfer_start(struct evf_transfer *t);
-/* Find or open a connection for t, or leave it on its host's queue
- * (1); 0 when t went on. */
-int transfer_acquire(struct evf_transfer *t);
 
-/* The request's header lines beyond the built-in ones, in stack (32
- * entries) or on the heap (free it when it is not stack); NULL when memory
- * ran out. */
-const char **transfer_header_lines(struct evf_transfer *t, const char **stack, size_t *n);
-const char *transfer_user_agent(const struct evf_transfer *t);
+
+/* kick_cb: give the waiting transfers of every changed host what they
+ * can have now. */
+void transfer_serve_changed(struct evf_client *c);
 
 /* ----------------------------------------------------------------- client */
 
@@ -550,6 +557,8 @@ const char *transfer_user_agent(const struct evf_transfer *t);
 
 struct evf_client {
 	struct event_base *base;
+	const struct xfer_upcalls *up; /* the transfers, for their connections */
+	void (*destroy)(struct evf_client *c); /* the last client_leave of a freed client */
 	struct evf_config cfg;
 	SSL_CTX *ssl_ctx;
 	BIO_METHOD *bio_meth;      /* sockets without SIGPIPE */
@@ -588,12 +597,34 @@ struct evf_client {
 	unsigned char wbuf[16384]; /* HTTP/2 frames gathered for one send */
 };
 
-void client_kick(struct evf_client *c);
 void client_transfer_done(struct evf_client *c, struct evf_transfer *t);
 /* Drop t without callbacks: unqueue, close its connection, free it. */
 void client_discard(struct evf_client *c, struct evf_transfer *t);
-void client_enter(struct evf_client *c);
+
+/* Run kick_cb from the loop: start transfers, serve changed hosts and
+ * connections waiting for a handshake slot. */
+static inline void client_kick(struct evf_client *c)
+{
+	if (!c->kick_scheduled && !c->freed) {
+		c->kick_scheduled = 1;
+		event_active(&c->kick, EV_TIMEOUT, 1);
+	}
+}
+
+/* Library code is on the stack: evf_client_free only marks the client. */
+static inline void client_enter(struct evf_client *c)
+{
+	c->depth++;
+}
+
 /* Returns 1 when the client was freed and the caller must not touch it. */
-int client_leave(struct evf_client *c);
+static inline int client_leave(struct evf_client *c)
+{
+	if (--c->depth == 0 && c->freed) {
+		c->destroy(c);
+		return 1;
+	}
+	return 0;
+}
 
 #endif /* EVF_INTERNAL_H */

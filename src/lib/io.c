@@ -32,7 +32,8 @@
 #define READS_PER_WAKEUP 8
 #define TICKET_WAIT_MIN_MS 250
 
-#define XUP (&evf_xfer_upcalls)
+/* upcalls go through the client, never by name */
+#define UPCALL(t) ((t)->client->up)
 
 static void io_cb(evutil_socket_t fd, short what, void *arg);
 static void handshake_over(struct conn *cn);
@@ -52,14 +53,6 @@ void conn_set_state_(struct conn *cn, enum conn_state st, int line)
 	(void)line;
 #endif
 	cn->state = st;
-}
-
-void conn_set_why(struct conn *cn, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cn->client->why, sizeof cn->client->why, fmt, ap);
-	va_end(ap);
 }
 
 static short ev_of(int want)
@@ -180,7 +173,7 @@ void conn_close(struct conn *cn)
 	}
 	if (cn->producer)
 		producer_done(cn, 0);
-	if (cn->armed || cn->op == OP_ARM_FAILED)
+	if (event_initialized(&cn->ev))
 		event_del(&cn->ev);   /* also off the active queue */
 	cn->armed = 0;
 	if (cn->dnsq) {
@@ -222,7 +215,7 @@ void conn_fail(struct conn *cn, int err)
 		struct evf_transfer *t = cn->xfer;
 		cn->xfer = NULL;
 		t->conn = NULL;
-		XUP->failed(t, err, why, 0);
+		UPCALL(t)->failed(t, err, why, 0);
 	}
 	conn_close(cn);
 }
@@ -293,7 +286,7 @@ static void conn_ready(struct conn *cn)
 	int v = cn->ssl ? tls_alpn_h2(cn)
 	                : cn->client->cfg.http_version == EVF_HTTP_2_PRIOR_KNOWLEDGE ? 2 : 1;
 	conn_set_state(cn, CS_BUSY);
-	cn->op = OP_NONE;
+	cn->op = OP_SESSION;
 	if (v == 1) {
 		/* HTTP/2 counts as connecting until the server's SETTINGS
 		 * say how many streams it takes */
@@ -319,7 +312,7 @@ static void conn_ready(struct conn *cn)
 	if (t) {
 		if (v == 2)
 			pool_share(cn);
-		XUP->ready(t, 0);
+		UPCALL(t)->ready(t, 0);
 	} else {
 		conn_park(cn);
 	}
@@ -536,7 +529,7 @@ void conn_open(struct host *h, struct evf_transfer *t)
 {
 	struct conn *cn = calloc(1, sizeof *cn);
 	if (!cn) {
-		transfer_finish(t, EVF_ERR_NOMEM, "out of memory for a connection");
+		UPCALL(t)->failed(t, EVF_ERR_NOMEM, "out of memory for a connection", 0);
 		return;
 	}
 	cn->client = t->client;
@@ -589,6 +582,21 @@ static int do_flush(struct conn *cn)
 }
 
 /*
+ * HTTP/2: the requests of one turn of the loop go out together, in one
+ * TLS record and one send, once the callbacks that made them are done.
+ */
+static int flush_later(struct conn *cn)
+{
+	if (cn->proto->version != 2 || !event_initialized(&cn->ev) || cn->op == OP_ARM_FAILED)
+		return 0;
+	if (!cn->flush_soon) {
+		cn->flush_soon = 1;
+		event_active(&cn->ev, EV_WRITE, 1);
+	}
+	return 1;
+}
+
+/*
  * conn_update and conn_submit come from outside io_cb, and a flush runs
  * the protocol, which may close cn (nghttp2 ending streams as it sends):
  * they guard cn as io_cb does and free it at the end if so.
@@ -602,11 +610,11 @@ static void guard_end(struct conn *cn, unsigned was)
 
 void conn_update(struct conn *cn)
 {
-	if (cn->state == CS_CLOSED || cn->op == OP_ARM_FAILED || cn->in_io)
+	if (cn->state == CS_CLOSED || cn->op == OP_ARM_FAILED || cn->in_io || flush_later(cn))
 		return;   /* io_cb flushes and re-arms as it returns */
 	cn->in_io = 1;
 	if ((cn->flush_on || !cn->proto->want_flush(cn) || do_flush(cn) == 0) &&
-	    (cn->state == CS_BUSY || (cn->state == CS_IDLE && cn->proto == &evf_h2_proto)))
+	    (cn->state == CS_BUSY || (cn->state == CS_IDLE && cn->proto->version == 2)))
 		session_arm(cn);
 	guard_end(cn, 0);
 }
@@ -616,8 +624,10 @@ int conn_submit(struct conn *cn, struct evf_transfer *t)
 	int r = cn->proto->submit(cn, t);
 	if (r < 0)
 		return r;
-	if (!cn->read_on && cn->proto == &evf_h1_proto)
+	if (!cn->read_on && cn->proto->version == 1)
 		cn->read_on = EV_READ;
+	if (flush_later(cn))
+		return 0;
 	unsigned was = cn->in_io;
 	cn->in_io = 1;
 	if (cn->flush_on || do_flush(cn) == 0)
@@ -657,7 +667,7 @@ void conn_park(struct conn *cn)
 	cn->requests++;
 	cn->idle_since = evf_now_us();
 	conn_set_state(cn, CS_IDLE);
-	if (cn->proto == &evf_h2_proto) {
+	if (cn->proto->version == 2) {
 		cn->read_on = EV_READ;
 		session_arm(cn);
 	} else {
@@ -824,6 +834,7 @@ static void io_cb(evutil_socket_t fd, short what, void *arg)
 	struct evf_client *c = cn->client;
 	client_enter(c);
 	cn->in_io = 1;
+	cn->flush_soon = 0;
 	if (what == EV_TIMEOUT && cn->op != OP_IDLE) {
 		if (cn->op == OP_SESSION && cn->state == CS_IDLE)
 			conn_close(cn);   /* an idle HTTP/2 connection's time is up */

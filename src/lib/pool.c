@@ -127,7 +127,7 @@ struct conn *pool_find(struct host *h)
 	/* the read event stays armed: the request's write comes next and the
 	 * response's read after it, and re-arming costs two epoll_ctl calls */
 	conn_set_state(cn, CS_BUSY);
-	if (cn->proto == &evf_h2_proto)
+	if (cn->proto->version == 2)
 		pool_share(cn);
 	return cn;
 }
@@ -205,33 +205,25 @@ void pool_host_changed(struct host *h)
 	client_kick(c);
 }
 
-/* Give h's waiting transfers what they can have now, in order. */
-static void service(struct host *h)
+struct host *pool_next_changed(struct evf_client *c)
+{
+	struct host *h = TAILQ_FIRST(&c->changed_hosts);
+	if (h) {
+		TAILQ_REMOVE(&c->changed_hosts, h, changed);
+		h->on_changed = 0;
+	}
+	return h;
+}
+
+void pool_host_settle(struct host *h)
 {
 	struct evf_client *c = h->client;
-	struct evf_transfer *t;
-	while (!c->freed && (t = TAILQ_FIRST(&h->waiting))) {
-		TAILQ_REMOVE(&h->waiting, t, link);
-		c->nwaiting--;
-		if (transfer_acquire(t))
-			break;   /* back at the head: nothing more to have */
-	}
-	if (!c->freed && h->nconns == 0 && TAILQ_EMPTY(&h->waiting) && !h->on_unused) {
+	if (h->nconns == 0 && TAILQ_EMPTY(&h->waiting) && !h->on_unused) {
 		h->on_unused = 1;
 		TAILQ_INSERT_TAIL(&c->unused_hosts, h, unused);
 		c->nunused++;
 		while (c->nunused > MAX_UNUSED_HOSTS)
 			host_free(c, TAILQ_FIRST(&c->unused_hosts));
-	}
-}
-
-void pool_service_changed(struct evf_client *c)
-{
-	struct host *h;
-	while (!c->freed && (h = TAILQ_FIRST(&c->changed_hosts))) {
-		TAILQ_REMOVE(&c->changed_hosts, h, changed);
-		h->on_changed = 0;
-		service(h);
 	}
 }
 

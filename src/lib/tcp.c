@@ -4,6 +4,7 @@
  * mapped to the transport results.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,14 @@ static const char *format_addr(char *buf, size_t len, const struct sockaddr *sa)
 	}
 	snprintf(buf, len, sa->sa_family == AF_INET6 ? "[%s]:%d" : "%s:%d", addr, port);
 	return buf;
+}
+
+void conn_set_why(struct conn *cn, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cn->client->why, sizeof cn->client->why, fmt, ap);
+	va_end(ap);
 }
 
 const char *conn_peer(struct conn *cn)

@@ -242,9 +242,21 @@ static int acquire(struct evf_transfer *t, int front)
 	return 1;
 }
 
-int transfer_acquire(struct evf_transfer *t)
+void transfer_serve_changed(struct evf_client *c)
 {
-	return acquire(t, 1);
+	struct host *h;
+	while (!c->freed && (h = pool_next_changed(c))) {
+		struct evf_transfer *t;
+		/* in order: one that must wait keeps its place at the head */
+		while (!c->freed && (t = TAILQ_FIRST(&h->waiting))) {
+			TAILQ_REMOVE(&h->waiting, t, link);
+			c->nwaiting--;
+			if (acquire(t, 1))
+				break;
+		}
+		if (!c->freed)
+			pool_host_settle(h);
+	}
 }
 
 /* Try t again on its host from the loop: never from inside a
@@ -315,13 +327,13 @@ void transfer_start(struct evf_transfer *t)
 	begin_attempt(t, 0);
 }
 
-const char *transfer_user_agent(const struct evf_transfer *t)
+static const char *user_agent(const struct evf_transfer *t)
 {
 	const char *ua = t->client->cfg.user_agent;
 	return ua ? ua : DEFAULT_UA;
 }
 
-const char **transfer_header_lines(struct evf_transfer *t, const char **stack, size_t *np)
+static const char **header_lines(struct evf_transfer *t, const char **stack, size_t *np)
 {
 	const struct evf_config *cfg = &t->client->cfg;
 	size_t cap = cfg->nheaders + t->nheaders + 2, n = 0;
@@ -463,7 +475,7 @@ static void up_ready(struct evf_transfer *t, int reused)
 {
 	struct conn *cn = t->conn;
 	t->reused = reused;
-	t->h2 = cn->proto == &evf_h2_proto;
+	t->h2 = cn->proto->version == 2;
 	t->had_conn = 1;
 	xfer_set_state(t, XS_REQUEST);
 	dl_remove(t);   /* the connect deadline is behind us */
@@ -679,6 +691,8 @@ const struct xfer_upcalls evf_xfer_upcalls = {
 	.held = up_held,
 	.end = up_end,
 	.failed = up_failed,
+	.header_lines = header_lines,
+	.user_agent = user_agent,
 };
 
 void transfer_finish(struct evf_transfer *t, int err, const char *why)
