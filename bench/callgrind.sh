@@ -11,14 +11,18 @@
 #
 # Environment: EVFETCH_BIN (default ./build/src/cli/.libs/evfetch; a
 # libtool wrapper is replaced by the binary it runs), URLS (default 2000),
-# TOP (default 15), BENCH_NO_INSTALL=1 (never apt-get), BENCH_KEEP=1 (keep
-# the work directory with the callgrind.out files), NGINX.
+# TOP (default 15), PROTO (h1, the default: nginx speaks HTTP/1.1 only; h2:
+# nginx offers h2 and evfetch multiplexes the 50 transfers on one
+# connection), BENCH_NO_INSTALL=1 (never apt-get), BENCH_KEEP=1 (keep the
+# work directory with the callgrind.out files), NGINX.
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 URLS=${URLS:-2000}
 TOP=${TOP:-15}
+PROTO=${PROTO:-h1}   # h2: nginx offers h2 in ALPN, and evfetch takes it
+case $PROTO in h1) LISTEN=ssl ;; h2) LISTEN="ssl http2" ;; *) echo "PROTO is h1 or h2" >&2; exit 2 ;; esac
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "callgrind: $*"; exit 1; }
@@ -86,7 +90,7 @@ $(nginx_http_common)
     keepalive_requests 1000000;
     keepalive_timeout 300s;
     server {
-        listen 127.0.0.1:$PORT ssl;
+        listen 127.0.0.1:$PORT $LISTEN;
         ssl_protocols TLSv1.3;
         ssl_certificate $W/pki/server.pem;
         ssl_certificate_key $W/pki/server.key;
@@ -119,7 +123,7 @@ grind() {
 
 say "== callgrind: evfetch, 1 URL (start-up)"
 IR_ONE=$(grind one "$W/one.txt")
-say "== callgrind: evfetch, $URLS x 1 KiB at -c 50 over keep-alive TLS 1.3"
+say "== callgrind: evfetch, $URLS x 1 KiB at -c 50 over keep-alive TLS 1.3 ($PROTO)"
 IR_ALL=$(grind all "$W/urls.txt")
 say "== callgrind: evfetch, $((URLS * 2)) x 1 KiB at -c 50"
 IR_DOUBLE=$(grind double "$W/double.txt")

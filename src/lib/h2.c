@@ -451,21 +451,12 @@ static struct h2_stream *stream_of(struct h2_session *s, int32_t id)
 	return id > 0 ? nghttp2_session_get_stream_user_data(s->ng, id) : NULL;
 }
 
+/* One name or value of the head, and its NUL. */
 static int head_append(struct h2_stream *st, const uint8_t *p, size_t n)
 {
-	if (st->hlen + n + 1 > st->hcap) {
-		size_t cap = st->hcap ? st->hcap : 256;
-		while (cap < st->hlen + n + 1)
-			cap *= 2;
-		char *nb = realloc(st->hbuf, cap);
-		if (!nb)
-			return -1;
-		st->hbuf = nb;
-		st->hcap = cap;
-	}
-	memcpy(st->hbuf + st->hlen, p, n);
-	st->hlen += n;
-	st->hbuf[st->hlen++] = '\0';
+	if (evf_buf_add(&st->hbuf, &st->hlen, &st->hcap, p, n, 256) != 0)
+		return -1;
+	st->hlen++;   /* the NUL ends the field */
 	return 0;
 }
 

@@ -37,19 +37,8 @@ static int fail(struct http1_parser *h, int err, const char *why)
 /* Append to the head buffer (bounded: http1_feed limits the raw head). */
 static int head_append(struct http1_parser *h, const char *at, size_t len)
 {
-	if (h->hlen + len + 1 > h->hcap) {
-		size_t cap = h->hcap ? h->hcap : 512;
-		while (cap < h->hlen + len + 1)
-			cap *= 2;
-		char *nb = realloc(h->hbuf, cap);
-		if (!nb)
-			return fail(h, EVF_ERR_NOMEM, "out of memory for the response head");
-		h->hbuf = nb;
-		h->hcap = cap;
-	}
-	memcpy(h->hbuf + h->hlen, at, len);
-	h->hlen += len;
-	h->hbuf[h->hlen] = '\0';
+	if (evf_buf_add(&h->hbuf, &h->hlen, &h->hcap, at, len, 512) != 0)
+		return fail(h, EVF_ERR_NOMEM, "out of memory for the response head");
 	return 0;
 }
 

@@ -41,6 +41,9 @@ struct host;
 uint64_t evf_now_us(void);
 char *evf_strdup(const char *s);
 char *evf_strndup(const char *s, size_t n);
+/* Append n bytes to a growing buffer (first capacity first, doubled as
+ * needed), then a NUL that *len does not count; -1 when memory ran out. */
+int evf_buf_add(char **buf, size_t *len, size_t *cap, const void *p, size_t n, size_t first);
 /* printf into a fresh heap string; NULL on failure. */
 char *evf_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

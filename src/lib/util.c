@@ -47,3 +47,21 @@ char *evf_asprintf(const char *fmt, ...)
 	va_end(ap);
 	return s;
 }
+
+int evf_buf_add(char **buf, size_t *len, size_t *cap, const void *p, size_t n, size_t first)
+{
+	if (*len + n + 1 > *cap) {
+		size_t c = *cap ? *cap : first;
+		while (c < *len + n + 1)
+			c *= 2;
+		char *nb = realloc(*buf, c);
+		if (!nb)
+			return -1;
+		*buf = nb;
+		*cap = c;
+	}
+	memcpy(*buf + *len, p, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+	return 0;
+}
