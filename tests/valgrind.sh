@@ -34,15 +34,17 @@ export LIBTOOL=${LIBTOOL:-$builddir/libtool}
 export EVF_TIMEOUT=${EVF_TIMEOUT:-240}
 valgrind=${VALGRIND:-valgrind}
 
-# The default set, about four minutes: basic (TLS and plain HTTP against
+# The default set, about six minutes: basic (TLS and plain HTTP against
 # nginx, keep-alive, HEAD, many URLs), faults (the engine's error paths:
 # resets, truncation, timeouts, DNS, bad framing, poisoned connections),
-# tls (verification failures, the TLS error paths) and embed (test_embed:
+# tls (verification failures, the TLS error paths), embed (test_embed:
 # the library in a caller's loop, freeing the client with transfers in
-# flight).  `tests/valgrind.sh basic faults tls output cli embed` adds the
+# flight), h2 (HTTP/2 against nginx and h2o: multiplexing, GOAWAY after
+# 1,000 requests, every feature over streams) and embed-h2 (test_embed
+# over HTTP/2 streams).  `tests/valgrind.sh basic faults tls output cli embed` adds the
 # CLI's file output and argument/input handling (about seven minutes).
 scripts=("$@")
-[ ${#scripts[@]} -gt 0 ] || scripts=(basic faults tls embed)
+[ ${#scripts[@]} -gt 0 ] || scripts=(basic faults tls embed h2 embed-h2)
 
 passed=0 failed=0
 finish() {
