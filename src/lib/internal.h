@@ -344,7 +344,9 @@ void conn_gate_release(struct host *h);
 /* t was resumed: look at its connection from the loop. */
 void conn_resume(struct conn *cn, struct evf_transfer *t);
 /* For the fuzzer: bytes (NULL: the peer's EOF) arrive on cn's protocol as
- * io_cb hands them over.  -1 when that closed and freed cn. */
+ * io_cb hands them over.  -1 when that closed cn, which is then freed
+ * unless the caller holds it with in_io set; a held connection found
+ * closed is only freed (when in_io is cleared first). */
 int conn_input(struct conn *cn, const char *data, size_t len);
 /* The transport, for the protocols. */
 int conn_send(struct conn *cn, const void *buf, size_t len, size_t *put);

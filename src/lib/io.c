@@ -784,10 +784,12 @@ static void idle_check(struct conn *cn, short what)
 int conn_input(struct conn *cn, const char *data, size_t len)
 {
 	struct evf_client *c = cn->client;
-	int gone = 0;
+	unsigned was = cn->in_io;
 	client_enter(c);
 	cn->in_io = 1;
-	if (!data) {
+	if (cn->state == CS_CLOSED) {
+		/* closed while its caller held it (in_io): only the free is left */
+	} else if (!data) {
 		cn->proto->eof(cn, 1);
 	} else {
 		int f = cn->proto->feed(cn, data, len);
@@ -796,11 +798,8 @@ int conn_input(struct conn *cn, const char *data, size_t len)
 		else if (cn->state != CS_CLOSED && !cn->flush_on && cn->proto->want_flush(cn))
 			do_flush(cn);
 	}
-	cn->in_io = 0;
-	if (cn->state == CS_CLOSED) {
-		conn_free(cn);
-		gone = 1;
-	}
+	int gone = cn->state == CS_CLOSED;
+	guard_end(cn, was);
 	client_leave(c);
 	return gone ? -1 : 0;
 }
@@ -832,6 +831,7 @@ static void io_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *cn = arg;
 	struct evf_client *c = cn->client;
+	unsigned was = cn->in_io;   /* 1 only when a test holds the connection */
 	client_enter(c);
 	cn->in_io = 1;
 	cn->flush_soon = 0;
@@ -847,8 +847,6 @@ static void io_cb(evutil_socket_t fd, short what, void *arg)
 	} else {
 		conn_run(cn, what);
 	}
-	cn->in_io = 0;
-	if (cn->state == CS_CLOSED)
-		conn_free(cn);
+	guard_end(cn, was);
 	client_leave(c);
 }

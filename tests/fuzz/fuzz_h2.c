@@ -147,6 +147,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cn->proto = &evf_h2_proto;
 	cn->read_on = EV_READ;
 	pool_share(cn);
+	/* held: closing it (a GOAWAY, the scheduler dropping an idle one
+	 * the server went away from) leaves the free to us */
+	cn->in_io = 1;
 
 	static const char *const urls[NXFER] = {"https://fuzz.test/a", "https://fuzz.test/b",
 	                                        "https://fuzz.test/c"};
@@ -170,6 +173,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		alive = conn_input(cn, (const char *)data + off, n) == 0;
 		off += n;
 		turn(base, sv[1]);
+		if (alive && cn->state == CS_CLOSED)
+			alive = 0;
+		if (!alive) {
+			cn->in_io = 0;
+			conn_input(cn, NULL, 0);   /* frees it */
+		}
 		for (int i = 0; i < NXFER; i++) {
 			if (xs[i].t && xs[i].paused) {
 				xs[i].paused = 0;
@@ -178,8 +187,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		turn(base, sv[1]);
 	}
-	if (alive)
+	if (alive && conn_input(cn, NULL, 0) == 0 && cn->state != CS_CLOSED) {
+		cn->in_io = 0;   /* still open: evf_client_free closes it */
+	} else if (alive) {
+		cn->in_io = 0;
 		conn_input(cn, NULL, 0);
+	}
 	turn(base, sv[1]);
 	evf_client_free(c);
 	event_base_free(base);
