@@ -143,8 +143,7 @@ static int after_detach(struct h2_session *s)
 	}
 	if (s->nattached == 0 && cn->state == CS_BUSY) {
 		pool_unshare(cn);
-		conn_park(cn);
-		return cn->state == CS_CLOSED;
+		return conn_park(cn);
 	}
 	room_changed(s);
 	return 0;
@@ -343,6 +342,17 @@ static int h2_submit(struct conn *cn, struct evf_transfer *t)
 	return 0;
 }
 
+/* Every transfer left on the session has its whole response, kept over a
+ * pause: the connection itself has nothing more to do for them. */
+static int only_ended(const struct h2_session *s)
+{
+	const struct h2_stream *st;
+	TAILQ_FOREACH(st, &s->streams, link)
+		if (st->t && !st->end_pending)
+			return 0;
+	return 1;
+}
+
 /* ---------------------------------------------------------------- sending */
 
 static int h2_want_flush(const struct conn *cn)
@@ -406,6 +416,8 @@ static int h2_flush(struct conn *cn)
 				             nghttp2_strerror((int)n));
 				return n == NGHTTP2_ERR_NOMEM ? EVF_ERR_NOMEM : EVF_ERR_PROTOCOL;
 			}
+			if (cn->state == CS_CLOSED)
+				return IO_DONE;   /* closed by a callback of mem_send */
 			if (n == 0)
 				break;
 			if (fill + (size_t)n > sizeof c->wbuf) {
@@ -417,7 +429,8 @@ static int h2_flush(struct conn *cn)
 			fill += (size_t)n;
 		}
 		if (fill == 0 && !carry) {
-			if (nghttp2_session_want_read(s->ng) || s->nattached == 0)
+			if (nghttp2_session_want_read(s->ng) || s->nattached == 0 ||
+			    (!s->why[0] && only_ended(s)))
 				return IO_DONE;
 			/* our GOAWAY for a connection error is out: the session
 			 * is over, and the transfers on it have failed */
@@ -607,6 +620,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
 				 * or open connections of their own */
 				cn->connecting = 0;
 				cn->host->nconnecting--;
+				cn->host->open_failed = 0;
 				pool_host_changed(cn->host);
 			}
 			room_changed(s);
@@ -654,8 +668,10 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
 	st->got_byte = 1;
 	UPCALL(t)->recv(t);
 	if (t->paused || t->held || st->klen > st->koff) {
-		if (keep_input(s, st, data, len) != 0)
+		if (keep_input(s, st, data, len) != 0) {
+			nghttp2_session_consume(ng, id, len);
 			stream_stop(st, EVF_ERR_NOMEM, "out of memory for the response body");
+		}
 		return 0;
 	}
 	int r = UPCALL(t)->body(t, (const char *)data, len);
@@ -802,8 +818,13 @@ static int h2_feed(struct conn *cn, const char *data, size_t len)
 		 * last stream */
 		if (nghttp2_session_want_write(s->ng))
 			h2_flush(cn);
-		if (s->nattached == 0 && s->goaway && s->goaway_code == NGHTTP2_NO_ERROR &&
-		    !s->why[0]) {
+		if (s->goaway && s->goaway_code == NGHTTP2_NO_ERROR && !s->why[0] && only_ended(s)) {
+			/* the server is done, and so are the responses: those
+			 * kept over a pause are delivered on resume */
+			s->dead = 1;
+			pool_unshare(cn);
+			if (s->nattached > 0)
+				return 0;
 			conn_close(cn);
 			return PR_GONE;
 		}

@@ -331,8 +331,9 @@ void conn_update(struct conn *cn);
 int conn_submit(struct conn *cn, struct evf_transfer *t);
 /* t leaves cn: see proto_ops.detach; a cn still connecting is closed. */
 void conn_detach(struct conn *cn, struct evf_transfer *t, int keep);
-/* cn serves nobody now: keep it in the pool, or close it. */
-void conn_park(struct conn *cn);
+/* cn serves nobody now: keep it in the pool; 1 when it could not be
+ * watched and was closed (and, outside io.c's guard, freed). */
+int conn_park(struct conn *cn);
 /* Fail cn and every transfer on it (c->why says why), from a protocol. */
 void conn_fail(struct conn *cn, int err);
 /* Open the socket of a resolved connection; a TLS one takes a handshake
@@ -387,6 +388,7 @@ struct host {
 	unsigned on_unused : 1;
 	unsigned on_changed : 1;
 	unsigned proto : 2;        /* what its last connection spoke: 0 unknown, 1 or 2 */
+	unsigned open_failed : 1;  /* its last new connection closed before it was ready */
 };
 
 struct host *pool_host(struct evf_client *c, const struct evf_url *u);

@@ -119,18 +119,22 @@ static void conn_arm(struct conn *cn, enum conn_op op, short need)
 			arm_failed(cn);
 		return;
 	}
-	if (cn->armed)
+	/* also off the active queue: event_assign must not touch a queued
+	 * event; a pending flush_later is made active again below */
+	if (event_initialized(&cn->ev))
 		event_del(&cn->ev);
 	cn->armed = 0;
-	if (!need)
-		return;
-	cn->new_fd = 0;
-	event_assign(&cn->ev, cn->client->base, cn->fd, need | EV_PERSIST, io_cb, cn);
-	if (event_add(&cn->ev, tv) != 0) {
-		arm_failed(cn);
-		return;
+	if (need) {
+		cn->new_fd = 0;
+		event_assign(&cn->ev, cn->client->base, cn->fd, need | EV_PERSIST, io_cb, cn);
+		if (event_add(&cn->ev, tv) != 0) {
+			arm_failed(cn);
+			return;
+		}
+		cn->armed = need;
 	}
-	cn->armed = need;
+	if (cn->flush_soon && event_initialized(&cn->ev))
+		event_active(&cn->ev, EV_WRITE, 1);
 }
 
 /* The protocol runs: read while it reads, write while a flush is blocked. */
@@ -159,8 +163,11 @@ void conn_close(struct conn *cn)
 	if (cn->shared)
 		pool_unshare(cn);
 	if (cn->connecting) {
+		/* it never became ready: the host's transfers that waited
+		 * for it open connections of their own now */
 		cn->connecting = 0;
 		h->nconnecting--;
+		h->open_failed = 1;
 	}
 	if (cn->slot)
 		handshake_over(cn);
@@ -292,6 +299,7 @@ static void conn_ready(struct conn *cn)
 		 * say how many streams it takes */
 		cn->connecting = 0;
 		h->nconnecting--;
+		h->open_failed = 0;
 	}
 	h->proto = (unsigned)v;
 	cn->read_on = EV_READ;
@@ -314,7 +322,7 @@ static void conn_ready(struct conn *cn)
 			pool_share(cn);
 		UPCALL(t)->ready(t, 0);
 	} else {
-		conn_park(cn);
+		conn_park(cn);   /* nothing may touch cn after this */
 	}
 }
 
@@ -561,6 +569,12 @@ void conn_open(struct host *h, struct evf_transfer *t)
 
 int conn_send(struct conn *cn, const void *buf, size_t len, size_t *put)
 {
+	if (cn->state == CS_CLOSED) {
+		/* a callback of the protocol closed it while it was sending */
+		*put = 0;
+		conn_set_why(cn, "the connection to %s was closed", cn->host->name);
+		return EVF_ERR_NETWORK;
+	}
 	return cn->top->ops->send(cn, cn->top, buf, len, put);
 }
 
@@ -661,7 +675,7 @@ void conn_resume(struct conn *cn, struct evf_transfer *t)
 		event_active(&cn->ev, EV_READ, 1);
 }
 
-void conn_park(struct conn *cn)
+int conn_park(struct conn *cn)
 {
 	cn->xfer = NULL;
 	cn->requests++;
@@ -676,11 +690,12 @@ void conn_park(struct conn *cn)
 		conn_arm(cn, OP_IDLE, EV_READ);
 	}
 	if (cn->op == OP_ARM_FAILED) {
-		/* it cannot be watched: never pooled, io_cb closes it */
-		conn_set_state(cn, CS_BUSY);
-		return;
+		/* it cannot be watched: never pooled */
+		conn_close(cn);
+		return 1;
 	}
 	pool_put_idle(cn);
+	return 0;
 }
 
 /*

@@ -135,8 +135,9 @@ struct conn *pool_find(struct host *h)
 int pool_should_wait(const struct host *h)
 {
 	const struct evf_config *cfg = &h->client->cfg;
-	if (h->nconnecting == 0 || h->proto == 1 || cfg->http_version == EVF_HTTP_1_1)
-		return 0;
+	if (h->nconnecting == 0 || h->proto == 1 || cfg->http_version == EVF_HTTP_1_1 ||
+	    h->open_failed)
+		return 0;   /* nothing to wait for, or waiting did not pay */
 	/* plain http:// speaks HTTP/2 only with prior knowledge */
 	return h->tls || cfg->http_version == EVF_HTTP_2_PRIOR_KNOWLEDGE;
 }

@@ -100,13 +100,23 @@ static void dl_remove(struct evf_transfer *t)
 	}
 }
 
-/* Put t at the tail of a deadline list (its deadline is the latest). */
+/* Put t on a deadline list, in order: at the tail, where a deadline set
+ * now belongs; a connect deadline set earlier (while t waited for its
+ * host's first connection) goes further up. */
 static void dl_append(struct evf_transfer *t, int kind)
 {
 	struct evf_client *c = t->client;
+	struct xfer_list *l = kind == DL_CONNECT ? &c->dl_connect : &c->dl_idle;
 	dl_remove(t);
-	TAILQ_INSERT_TAIL(kind == DL_CONNECT ? &c->dl_connect : &c->dl_idle, t, link);
 	t->dl = (unsigned)kind;
+	struct evf_transfer *p = TAILQ_LAST(l, xfer_list);
+	uint64_t d = dl_deadline(t);
+	while (p && dl_deadline(p) > d)
+		p = TAILQ_PREV(p, xfer_list, link);
+	if (p)
+		TAILQ_INSERT_AFTER(l, p, t, link);
+	else
+		TAILQ_INSERT_HEAD(l, t, link);
 	dl_arm(c);
 }
 
@@ -228,9 +238,13 @@ static int acquire(struct evf_transfer *t, int front)
 		evf_xfer_upcalls.ready(t, 1);
 		return 0;
 	}
-	if (!pool_should_wait(h) && pool_can_open(h)) {
-		unsigned ms = t->client->cfg.connect_timeout_ms;
-		t->connect_deadline_us = ms ? evf_now_us() + 1000u * (uint64_t)ms : 0;
+	unsigned ms = t->client->cfg.connect_timeout_ms;
+	int negotiating = pool_should_wait(h);
+	if (!negotiating && pool_can_open(h)) {
+		/* a deadline set while t waited for the host's first
+		 * connection stands: the connect timeout covers that wait */
+		if (!t->connect_deadline_us && ms)
+			t->connect_deadline_us = evf_now_us() + 1000u * (uint64_t)ms;
 		t->fresh_only = 0;
 		xfer_set_state(t, XS_CONNECT);
 		if (ms)
@@ -238,6 +252,8 @@ static int acquire(struct evf_transfer *t, int front)
 		conn_open(h, t);
 		return 0;
 	}
+	if (negotiating && ms && !t->connect_deadline_us)
+		t->connect_deadline_us = evf_now_us() + 1000u * (uint64_t)ms;
 	wait_host(t, front);
 	return 1;
 }
@@ -279,6 +295,7 @@ static void reset_attempt(struct evf_transfer *t)
 	t->got_response_byte = t->retried_stale = t->head_delivered = 0;
 	t->held = t->end_held = t->end_keep = 0;
 	t->h2 = t->had_conn = 0;
+	t->connect_deadline_us = 0;
 	free(t->detail);
 	t->detail = NULL;
 	free(t->req);
@@ -477,6 +494,7 @@ static void up_ready(struct evf_transfer *t, int reused)
 	t->reused = reused;
 	t->h2 = cn->proto->version == 2;
 	t->had_conn = 1;
+	t->connect_deadline_us = 0;
 	xfer_set_state(t, XS_REQUEST);
 	dl_remove(t);   /* the connect deadline is behind us */
 	/* a kept-alive connection serves every transfer with what its
@@ -610,6 +628,7 @@ static void up_failed(struct evf_transfer *t, int err, const char *why, int retr
 		 * counting it against the retries (RFC 9113, 8.7) */
 		t->free_retries++;
 		t->got_response_byte = 0;
+		t->reused = 0;   /* not a stale pooled connection's failure next */
 		requeue(t);
 		return;
 	}

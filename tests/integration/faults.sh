@@ -167,6 +167,15 @@ expect_kind "--connect-timeout 1, TLS handshake never answered" timeout \
 	"https://127.0.0.1:$STALL_PORT/" --connect-timeout 1
 elapsed_between "--connect-timeout 1" 800 3500
 
+# 20 URLs to that host: while its first connection negotiates, the others
+# wait for its ALPN answer (HTTP/2 may serve them all), under their own
+# connect deadline; once it fails they do not open one by one
+for ((i = 0; i < 20; i++)); do printf 'https://127.0.0.1:%s/s%d\n' "$STALL_PORT" "$i"; done >"$T/stall20"
+evf -c 20 --connect-timeout 1 -i "$T/stall20" --discard --no-progress --report "$R"
+is "$(rep_count "$R" 'r["error_kind"] == "timeout"')" 20 \
+	"20 URLs to a host whose handshake stalls: 20 timeouts"
+cmp_ok "$EVF_MS" -lt 3500 "20 URLs to a stalled host, --connect-timeout 1: over in time ($EVF_MS ms)"
+
 expect_kind "-m 1, headers but no body" timeout "$H/stall-body" -m 1
 elapsed_between "-m 1, headers but no body" 800 3500
 expect_kind "-m 1, no response at all" timeout "$H/stall-headers" -m 1
