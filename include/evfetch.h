@@ -181,6 +181,24 @@ EVF_API int evf_config_set_max_handshakes(evf_config *cfg, unsigned n);
 /* Fail a transfer that receives no byte for ms milliseconds while it is
  * not paused (default 60,000; 0 = never). */
 EVF_API int evf_config_set_idle_timeout(evf_config *cfg, unsigned ms);
+/*
+ * Idle keep-alive connections kept for later transfers, over all hosts
+ * (1 to 1,000,000); past it the one unused longest is closed.  Default:
+ * half the soft RLIMIT_NOFILE at evf_client_new, at most 4,096, at least 16.
+ */
+EVF_API int evf_config_set_max_idle(evf_config *cfg, unsigned n);
+/* The memory idle connections may hold, each counted at an estimate
+ * (about 2 KB for plain TCP, 20 KB with TLS, 50 KB with HTTP/2 as well;
+ * see evfetch(3)); past it the one unused longest is closed.  Default
+ * 128 MiB; 0 keeps none beyond the one just freed. */
+EVF_API int evf_config_set_idle_memory(evf_config *cfg, uint64_t bytes);
+/* Hosts remembered without an open connection, for their TLS sessions
+ * and DNS answers (0 to 10,000,000; default 20,000), least recently used
+ * forgotten first. */
+EVF_API int evf_config_set_host_cache(evf_config *cfg, unsigned n);
+/* How long a host's DNS answer serves new connections (0: not kept;
+ * default 60,000 ms). */
+EVF_API int evf_config_set_dns_cache_time(evf_config *cfg, unsigned ms);
 /* Count HTTP status >= 400 as failure (EVF_ERR_HTTP); default off. */
 EVF_API int evf_config_set_fail_on_http_error(evf_config *cfg, int on);
 /*

@@ -237,6 +237,11 @@ struct cli_opts {
 	const char *out_path;      /* -o FILE or -d DIR */
 	unsigned concurrency;
 	unsigned per_host;         /* 0 = no limit beyond concurrency */
+	unsigned max_idle;         /* 0 = from the descriptors left */
+	uint64_t idle_memory;      /* 0 = the library's default */
+	unsigned host_cache;       /* with host_cache_set */
+	unsigned dns_cache_ms;     /* with dns_cache_set */
+	int host_cache_set, dns_cache_set;
 	const char *cacert, *capath;
 	int insecure;
 	int no_keepalive, no_sessionid;

@@ -2,12 +2,14 @@
  * main.c - the evfetch command: set up, keep the library fed with URLs,
  * tear down.
  *
- * URLs are taken from the input only as transfers finish, keeping about
- * twice the concurrency submitted: enough that the library always has the
- * next URL queued, few enough that memory does not depend on the length of
- * the input.  Each transfer carries a small struct cli_xfer (its body
- * sink); on_done turns the result into a report line, saves or drops the
- * body, frees the context and takes the next URL.
+ * URLs are taken from the input only as transfers finish, keeping twice
+ * the concurrency submitted and up to 256 more (4 per slot): enough that
+ * the library always has the next URL queued, and that a host's adjacent
+ * URLs can wait for its connection while other hosts' URLs fill the slots;
+ * few enough that memory does not depend on the length of the input.
+ * Each transfer carries a small struct cli_xfer (its body sink); on_done
+ * turns the result into a report line, saves or drops the body, frees the
+ * context and takes the next URL.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +25,10 @@
 
 /* Descriptors beyond one per transfer: stdio, report, input, DNS, ... */
 #define FD_RESERVE 32
+/* URLs submitted beyond 2 x -c: 4 x -c, at most this */
+#define WINDOW_EXTRA 256
+/* idle connections kept unless --max-idle says otherwise (fds permitting) */
+#define MAX_IDLE_DEFAULT 8192
 
 struct cli_xfer {
 	struct cli_app *app;
@@ -46,11 +52,14 @@ static void app_refill(struct cli_app *app);
 /*
  * Every transfer holds a socket, and with -d or spooled stdout a temporary
  * file too, so the soft limit goes up to the hard one; if even that is too
- * low, saying so now beats a run of "resource" failures.
+ * low, saying so now beats a run of "resource" failures.  Idle keep-alive
+ * connections hold sockets as well: --max-idle is what is left (at most
+ * MAX_IDLE_DEFAULT unless asked), and asking more than that is refused.
  */
 static int
-raise_fd_limit(unsigned concurrency, int file_per_transfer)
+raise_fd_limit(struct cli_opts *o, int file_per_transfer)
 {
+	unsigned concurrency = o->concurrency;
 	rlim_t need = (rlim_t)concurrency * (file_per_transfer ? 2 : 1) + FD_RESERVE;
 	struct rlimit rl;
 
@@ -75,6 +84,19 @@ raise_fd_limit(unsigned concurrency, int file_per_transfer)
 		                "or lower -c", concurrency,
 		                (unsigned long long)need,
 		                (unsigned long long)rl.rlim_cur);
+		return -1;
+	}
+	rlim_t left = rl.rlim_cur == RLIM_INFINITY ? MAX_IDLE_DEFAULT : rl.rlim_cur - need;
+	if (o->max_idle == 0) {
+		o->max_idle = left < MAX_IDLE_DEFAULT ? (unsigned)left : MAX_IDLE_DEFAULT;
+		if (o->max_idle == 0)
+			o->max_idle = 1;
+	} else if (o->max_idle > left) {
+		cli_usage_error("--max-idle %u needs as many file descriptors beside "
+		                "the %llu of -c %u, but only %llu are left under the "
+		                "limit (RLIMIT_NOFILE); raise it with 'ulimit -n'",
+		                o->max_idle, (unsigned long long)need, concurrency,
+		                (unsigned long long)left);
 		return -1;
 	}
 	return 0;
@@ -110,6 +132,16 @@ build_config(const struct cli_opts *o)
 	if (o->per_host != 0)
 		bad |= config_check(evf_config_set_max_per_host(cfg, o->per_host),
 		                    "--per-host", "N");
+	bad |= config_check(evf_config_set_max_idle(cfg, o->max_idle), "--max-idle", "N");
+	if (o->idle_memory != 0)
+		bad |= config_check(evf_config_set_idle_memory(cfg, o->idle_memory),
+		                    "--idle-memory", "SIZE");
+	if (o->host_cache_set)
+		bad |= config_check(evf_config_set_host_cache(cfg, o->host_cache),
+		                    "--host-cache", "N");
+	if (o->dns_cache_set)
+		bad |= config_check(evf_config_set_dns_cache_time(cfg, o->dns_cache_ms),
+		                    "--dns-cache-time", "SEC");
 	if (o->cacert != NULL)
 		bad |= config_check(evf_config_set_ca_file(cfg, o->cacert),
 		                    "--cacert", o->cacert);
@@ -498,7 +530,11 @@ app_setup_requests(struct cli_app *app)
 	app->cbs.on_head = app->report.fp != NULL ? xfer_on_head : NULL;
 	app->cbs.on_body = xfer_on_body;
 	app->cbs.on_done = xfer_on_done;
-	app->window = 2 * app->opts.concurrency;
+	/* room for a host's adjacent URLs to wait for its connection while
+	 * other hosts' URLs fill the slots (see evfetch(1), connections) */
+	app->window = 2 * app->opts.concurrency +
+	              (app->opts.concurrency < WINDOW_EXTRA / 4 ? 4 * app->opts.concurrency
+	                                                        : WINDOW_EXTRA);
 }
 
 /*
@@ -558,7 +594,7 @@ app_setup(struct cli_app *app)
 	int rc;
 
 	enum cli_out_mode m = app->opts.out_mode;
-	if (raise_fd_limit(app->opts.concurrency, m == CLI_OUT_DIR || m == CLI_OUT_SPOOL) < 0)
+	if (raise_fd_limit(&app->opts, m == CLI_OUT_DIR || m == CLI_OUT_SPOOL) < 0)
 		return CLI_EXIT_USAGE;
 	rc = create_client(app);
 	if (rc != 0)

@@ -3,10 +3,10 @@
  * waiting for a slot, the limit on transfers in flight, and the deferred
  * delivery of on_done so that it never runs inside the caller's API call.
  *
- * Slots: a transfer takes one of the max_transfers slots as soon as one is
- * free, in evf_fetch or when another transfer gives its slot back, and
- * waits on `ready` until kick_cb starts it from the loop; without a slot
- * it waits on `pending`.  So evf_client_active counts slots in use and
+ * Slots: at most max_transfers transfers run at once.  evf_fetch queues a
+ * transfer on `pending` and kick_cb, from the loop, starts queued ones
+ * while slots are free (see pick).  evf_client_active counts the slots in
+ * use or promised to queued transfers that the next kick starts, so
  * evf_client_queued is nonzero only while all of them are.
  *
  * Re-entrancy: every libevent callback into the library brackets its work
@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/resource.h>
+
 #include <openssl/err.h>
 
 #include "internal.h"
@@ -24,6 +26,17 @@
 static void kick_cb(evutil_socket_t fd, short what, void *arg);
 static void destroy(struct evf_client *c);
 static void drain_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Idle connections hold descriptors: half the soft limit, 16 to 4,096. */
+static unsigned default_max_idle(void)
+{
+	struct rlimit rl;
+	rlim_t n = 4096;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur / 2 < n)
+		n = rl.rlim_cur / 2;
+	return n < 16 ? 16 : (unsigned)n;
+}
 
 EVF_API evf_client *evf_client_new(struct event_base *base, const evf_config *cfg,
                                    int *err)
@@ -52,7 +65,9 @@ EVF_API evf_client *evf_client_new2(struct event_base *base, const evf_config *c
 	if (evf_config_copy(&c->cfg, cfg ? cfg : &defaults) != 0)
 		goto fail1;
 	TAILQ_INIT(&c->pending);
-	TAILQ_INIT(&c->ready);
+	TAILQ_INIT(&c->deferred_hosts);
+	TAILQ_INIT(&c->woken_hosts);
+	TAILQ_INIT(&c->idle_lru);
 	TAILQ_INIT(&c->done);
 	TAILQ_INIT(&c->live);
 	TAILQ_INIT(&c->hs_wait);
@@ -60,6 +75,8 @@ EVF_API evf_client *evf_client_new2(struct event_base *base, const evf_config *c
 	TAILQ_INIT(&c->dl_connect);
 	TAILQ_INIT(&c->dl_idle);
 	TAILQ_INIT(&c->unused_hosts);
+	c->max_unused = c->cfg.host_cache;
+	c->max_idle = c->cfg.max_idle ? c->cfg.max_idle : default_max_idle();
 	c->ssl_ctx = tls_ctx_new(&c->cfg, c->why, sizeof c->why);
 	if (!c->ssl_ctx) {
 		e = EVF_ERR_TLS;
@@ -115,8 +132,10 @@ static void destroy(struct evf_client *c)
 	struct evf_transfer *t;
 	/* every transfer is on one of these lists; idle connections are on
 	 * their hosts' lists */
-	while ((t = TAILQ_FIRST(&c->pending)) || (t = TAILQ_FIRST(&c->ready)) ||
-	       (t = TAILQ_FIRST(&c->done)) || (t = TAILQ_FIRST(&c->live)))
+	struct host *h;
+	while ((t = TAILQ_FIRST(&c->pending)) || (t = TAILQ_FIRST(&c->done)) ||
+	       (t = TAILQ_FIRST(&c->live)) ||
+	       ((h = TAILQ_FIRST(&c->deferred_hosts)) && (t = TAILQ_FIRST(&h->deferred))))
 		client_discard(c, t);
 	pool_free_all(c);
 	event_del(&c->kick);
@@ -139,14 +158,21 @@ EVF_API void evf_client_free(evf_client *c)
 }
 
 
+/* Queued transfers the next kick starts: as many as there are free slots. */
+static unsigned promised(const evf_client *c)
+{
+	unsigned free = c->cfg.max_transfers - c->nactive;
+	return c->npending < free ? c->npending : free;
+}
+
 EVF_API unsigned evf_client_active(const evf_client *c)
 {
-	return c ? c->nactive : 0;
+	return c ? c->nactive + promised(c) : 0;
 }
 
 EVF_API unsigned evf_client_queued(const evf_client *c)
 {
-	return c ? c->npending : 0;
+	return c ? c->npending - promised(c) : 0;
 }
 
 EVF_API int evf_client_close_idle(evf_client *c)
@@ -174,28 +200,99 @@ EVF_API int evf_client_close_idle(evf_client *c)
 	return n;
 }
 
-/* Give free slots to transfers waiting for one; kick_cb starts them. */
-static void give_slots(struct evf_client *c)
-{
-	struct evf_transfer *t;
-	while (c->nactive < c->cfg.max_transfers && (t = TAILQ_FIRST(&c->pending))) {
-		TAILQ_REMOVE(&c->pending, t, link);
-		c->npending--;
-		c->nactive++;
-		t->counted_active = 1;
-		TAILQ_INSERT_TAIL(&c->ready, t, link);
-		client_kick(c);
-	}
-}
-
 /* t gives its slot back. */
 static void slot_free(struct evf_client *c, struct evf_transfer *t)
 {
 	t->counted_active = 0;
 	c->nactive--;
-	give_slots(c);
+	if (c->npending)
+		client_kick(c);
 }
 
+/* t waits on its busy host's deferred list. */
+static void defer(struct evf_client *c, struct evf_transfer *t)
+{
+	struct host *h = t->host;
+	t->deferred = 1;
+	TAILQ_INSERT_TAIL(&h->deferred, t, link);
+	if (h->ndeferred++ == 0) {
+		h->on_deferred = 1;
+		TAILQ_INSERT_TAIL(&c->deferred_hosts, h, dlink);
+	}
+}
+
+/* Take t off its queue: pending or its host's deferred list. */
+static void unqueue(struct evf_client *c, struct evf_transfer *t)
+{
+	c->npending--;
+	if (!t->deferred) {
+		TAILQ_REMOVE(&c->pending, t, link);
+		return;
+	}
+	struct host *h = t->host;
+	t->deferred = 0;
+	TAILQ_REMOVE(&h->deferred, t, link);
+	if (--h->ndeferred == 0) {
+		h->on_deferred = 0;
+		TAILQ_REMOVE(&c->deferred_hosts, h, dlink);
+		if (h->on_woken) {
+			h->on_woken = 0;
+			TAILQ_REMOVE(&c->woken_hosts, h, wlink);
+		}
+	}
+}
+
+void client_host_woken(struct evf_client *c, struct host *h)
+{
+	if (h->ndeferred && !h->on_woken) {
+		h->on_woken = 1;
+		TAILQ_INSERT_TAIL(&c->woken_hosts, h, wlink);
+	}
+}
+
+/*
+ * The next queued transfer to start, for a free slot.  A transfer whose
+ * host has every connection in use (or being opened) would open one more:
+ * it waits on the host's deferred list while another host's transfer can
+ * use the slot, so that one connection serves a host's adjacent URLs in
+ * turn.  In order:
+ *   1. the oldest deferred transfer of a host that may have a connection
+ *      for it now (one came free or closed);
+ *   2. the queue's next transfer whose host is not busy (busy ones are
+ *      deferred on the way: each transfer is looked at once);
+ *   3. with nothing else to run, the oldest deferred transfer, which
+ *      opens another connection to its host (a single-host run opens as
+ *      many connections as it has slots, as it always did).
+ */
+static struct evf_transfer *pick(struct evf_client *c)
+{
+	struct host *h;
+	struct evf_transfer *t;
+	while ((h = TAILQ_FIRST(&c->woken_hosts))) {
+		TAILQ_REMOVE(&c->woken_hosts, h, wlink);
+		h->on_woken = 0;
+		if (!pool_host_busy(h)) {
+			t = TAILQ_FIRST(&h->deferred);
+			unqueue(c, t);
+			client_host_woken(c, h);   /* looked at again after t starts */
+			return t;
+		}
+	}
+	while ((t = TAILQ_FIRST(&c->pending))) {
+		if (!t->host || !pool_host_busy(t->host)) {
+			unqueue(c, t);
+			return t;
+		}
+		TAILQ_REMOVE(&c->pending, t, link);
+		defer(c, t);
+	}
+	if ((h = TAILQ_FIRST(&c->deferred_hosts))) {
+		t = TAILQ_FIRST(&h->deferred);
+		unqueue(c, t);
+		return t;
+	}
+	return NULL;
+}
 
 static void kick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -212,8 +309,9 @@ static void kick_cb(evutil_socket_t fd, short what, void *arg)
 	/* transfers already under way come first: those that waited for a
 	 * connection of their host, or must try again */
 	transfer_serve_changed(c);
-	while (!c->freed && (t = TAILQ_FIRST(&c->ready))) {
-		TAILQ_REMOVE(&c->ready, t, link);
+	while (!c->freed && c->nactive < c->cfg.max_transfers && (t = pick(c))) {
+		c->nactive++;
+		t->counted_active = 1;
 		TAILQ_INSERT_TAIL(&c->live, t, live_link);
 		t->on_live = 1;
 		transfer_start(t);
@@ -317,9 +415,11 @@ EVF_API evf_transfer *evf_fetch(evf_client *c, const evf_request *req,
 	t->arg = arg;
 	xfer_set_state(t, XS_QUEUED);
 	t->start_us = evf_now_us();   /* transfer_start turns it into queued_us */
+	transfer_prepare(t);
 	TAILQ_INSERT_TAIL(&c->pending, t, link);
 	c->npending++;
-	give_slots(c);
+	if (c->nactive < c->cfg.max_transfers)
+		client_kick(c);
 	if (err)
 		*err = 0;
 	return t;
@@ -335,12 +435,8 @@ void client_discard(struct evf_client *c, struct evf_transfer *t)
 {
 	switch (t->state) {
 	case XS_QUEUED:
-		if (t->counted_active) {
-			TAILQ_REMOVE(&c->ready, t, link);
-		} else {
-			TAILQ_REMOVE(&c->pending, t, link);
-			c->npending--;
-		}
+		if (!t->on_live)
+			unqueue(c, t);
 		break;
 	case XS_WAIT_HOST:
 		TAILQ_REMOVE(&t->host->waiting, t, link);

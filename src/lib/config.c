@@ -21,6 +21,9 @@ void evf_config_defaults(struct evf_config *cfg)
 	cfg->max_handshakes = 32;
 	cfg->http_version = EVF_HTTP_2_TLS;
 	cfg->retry_max_ms = 60000;
+	cfg->host_cache = EVF_DEFAULT_HOST_CACHE;
+	cfg->idle_memory = EVF_DEFAULT_IDLE_MEMORY;
+	cfg->dns_cache_ms = EVF_DEFAULT_DNS_CACHE_MS;
 }
 
 EVF_API evf_config *evf_config_new(void)
@@ -340,6 +343,38 @@ EVF_API int evf_config_set_max_handshakes(evf_config *cfg, unsigned n)
 	if (!cfg || n == 0)
 		return EVF_ERR_INVALID;
 	cfg->max_handshakes = n;
+	return 0;
+}
+
+EVF_API int evf_config_set_max_idle(evf_config *cfg, unsigned n)
+{
+	if (!cfg || n == 0 || n > EVF_MAX_IDLE_LIMIT)
+		return EVF_ERR_INVALID;
+	cfg->max_idle = n;
+	return 0;
+}
+
+EVF_API int evf_config_set_idle_memory(evf_config *cfg, uint64_t bytes)
+{
+	if (!cfg)
+		return EVF_ERR_INVALID;
+	cfg->idle_memory = bytes;
+	return 0;
+}
+
+EVF_API int evf_config_set_host_cache(evf_config *cfg, unsigned n)
+{
+	if (!cfg || n > EVF_MAX_HOST_CACHE)
+		return EVF_ERR_INVALID;
+	cfg->host_cache = n;
+	return 0;
+}
+
+EVF_API int evf_config_set_dns_cache_time(evf_config *cfg, unsigned ms)
+{
+	if (!cfg)
+		return EVF_ERR_INVALID;
+	cfg->dns_cache_ms = ms;
 	return 0;
 }
 

@@ -117,3 +117,74 @@ void dns_cancel(struct dns_query *q)
 	if (q)
 		evdns_getaddrinfo_cancel((struct evdns_getaddrinfo_request *)q);
 }
+
+/*
+ * The cache of answers: each host keeps its last one for dns_cache_ms
+ * (evdns_getaddrinfo does not pass the records' TTLs on, so the time is
+ * the client's, as libcurl's DNS cache is), as long as the host itself
+ * is kept.  Connections hold a reference while they try the addresses.
+ */
+struct dns_cached {
+	unsigned refs;
+	uint64_t expires_us;
+	struct evutil_addrinfo *ai;
+};
+
+struct dns_cached *dns_cached_new(struct evutil_addrinfo *ai)
+{
+	struct dns_cached *d = malloc(sizeof *d);
+	if (!d)
+		return NULL;
+	d->refs = 1;
+	d->expires_us = 0;
+	d->ai = ai;
+	return d;
+}
+
+struct evutil_addrinfo *dns_cached_list(const struct dns_cached *d)
+{
+	return d->ai;
+}
+
+uint64_t dns_cached_expiry(const struct dns_cached *d)
+{
+	return d->expires_us;
+}
+
+void dns_cached_put(struct dns_cached *d)
+{
+	if (d && --d->refs == 0) {
+		evutil_freeaddrinfo(d->ai);
+		free(d);
+	}
+}
+
+struct dns_cached *dns_cached_get(struct host *h)
+{
+	struct dns_cached *d = h->dns;
+	if (!d)
+		return NULL;
+	if (d->expires_us <= evf_now_us()) {
+		dns_cached_drop(h);
+		return NULL;
+	}
+	d->refs++;
+	return d;
+}
+
+void dns_cached_keep(struct host *h, struct dns_cached *d)
+{
+	unsigned ms = h->client->cfg.dns_cache_ms;
+	if (!ms)
+		return;
+	dns_cached_drop(h);
+	d->refs++;
+	d->expires_us = evf_now_us() + 1000u * (uint64_t)ms;
+	h->dns = d;
+}
+
+void dns_cached_drop(struct host *h)
+{
+	dns_cached_put(h->dns);
+	h->dns = NULL;
+}

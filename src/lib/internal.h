@@ -81,10 +81,26 @@ struct evf_config {
 	size_t max_header_bytes;
 	unsigned max_headers;
 	int http_version;   /* enum evf_http_version */
+	unsigned max_idle;        /* 0: chosen by evf_client_new */
+	uint64_t idle_memory;     /* bytes of idle connections kept */
+	unsigned host_cache;      /* hosts remembered without connections */
+	unsigned dns_cache_ms;    /* how long an answer serves, 0: not kept */
 };
 
 #define EVF_DEFAULT_CONNECT_TIMEOUT_MS 30000
 #define EVF_DEFAULT_IDLE_TIMEOUT_MS 60000
+#define EVF_DEFAULT_HOST_CACHE 20000   /* see evfetch(3): about 2 KB each */
+#define EVF_MAX_HOST_CACHE 10000000
+#define EVF_DEFAULT_DNS_CACHE_MS 60000
+#define EVF_DEFAULT_IDLE_MEMORY (128u << 20)
+/* What an idle connection holds, measured (docs/PERFORMANCE.md): the
+ * socket and its struct; OpenSSL's connection with its peer certificate
+ * and session (read and write buffers are given back while idle); an
+ * nghttp2 session (its 16 KB frame buffer stays allocated). */
+#define EVF_IDLE_COST_TCP 2048u
+#define EVF_IDLE_COST_TLS 18432u
+#define EVF_IDLE_COST_H2 30720u
+#define EVF_MAX_IDLE_LIMIT 1000000
 
 int evf_config_copy(struct evf_config *dst, const struct evf_config *src);
 void evf_config_clear(struct evf_config *cfg);
@@ -140,6 +156,17 @@ int dns_resolve(struct evf_client *c, const char *host, int port,
                 dns_cb cb, void *arg, struct dns_query **q);
 void dns_cancel(struct dns_query *q);
 int dns_setup(struct evf_client *c);
+/* Answers kept per host (see dns.c); references count. */
+struct host;
+struct dns_cached *dns_cached_new(struct evutil_addrinfo *ai);
+struct evutil_addrinfo *dns_cached_list(const struct dns_cached *d);
+void dns_cached_put(struct dns_cached *d);
+uint64_t dns_cached_expiry(const struct dns_cached *d);
+/* h's answer while it is fresh, with a reference for the caller; NULL
+ * when there is none (a stale one is dropped). */
+struct dns_cached *dns_cached_get(struct host *h);
+void dns_cached_keep(struct host *h, struct dns_cached *d);
+void dns_cached_drop(struct host *h);
 void dns_teardown(struct evf_client *c);
 
 /* ------------------------------------------------------------- transport */
@@ -199,6 +226,17 @@ int tls_conn_setup(struct conn *cn);
 int tls_alpn_h2(struct conn *cn);
 /* Free the sessions a host keeps. */
 void tls_sessions_free(struct host *h);
+/*
+ * Hosts on the LRU of unused hosts: when nothing h keeps serves any more
+ * (its newest session's end, now if it has none); freeze keeps only its
+ * newest live session, as DER (a fifth of the memory of the objects, the
+ * peer certificate included, but parsing it again costs about what a
+ * resumed handshake does), and drops the verification cache; thaw brings
+ * the session back when h is used again.
+ */
+uint64_t tls_host_expiry(const struct host *h);
+void tls_host_freeze(struct host *h);
+void tls_host_thaw(struct host *h);
 struct tls_verified;
 void tls_verified_free(struct tls_verified *v);
 
@@ -272,11 +310,13 @@ struct conn {
 	SSL *ssl;
 	struct event ev;           /* the one I/O event: EV_READ, EV_WRITE or both */
 	struct dns_query *dnsq;
-	struct evutil_addrinfo *ai, *ai_next;
+	struct dns_cached *addrs;  /* the answer it tries, until connected */
+	struct evutil_addrinfo *ai, *ai_next; /* ai: dns_resolve's, until dns_finish */
 	struct evutil_addrinfo *ai_cur; /* the address being tried, until connected */
 	struct evf_transfer *xfer; /* the transfer that opened it, until the
 	                            * transport is up; then HTTP/1.1's one */
 	TAILQ_ENTRY(conn) link;    /* host idle or shared list, or a handshake queue */
+	TAILQ_ENTRY(conn) lru;     /* on the client's idle_lru while idle */
 	uint64_t idle_since;
 	int64_t cert_not_after;    /* the leaf's notAfter, for every transfer it serves */
 	union {
@@ -311,6 +351,7 @@ struct conn {
 TAILQ_HEAD(conn_list, conn);
 
 #define EVF_HOST_SESSIONS 4        /* TLS sessions kept per host */
+#define EVF_WARM_HOSTS 1024        /* unused hosts whose sessions stay objects */
 
 /*
  * Every change of a connection's or a transfer's state goes through one
@@ -358,6 +399,10 @@ int h2_session_new(struct conn *cn);
 
 /* ------------------------------------------------------------------- pool */
 
+struct evf_transfer;
+TAILQ_HEAD(xfer_list, evf_transfer);
+struct dns_cached;
+
 struct host {
 	struct evf_client *client;
 	int tls;
@@ -373,6 +418,10 @@ struct host {
 	 * ticket) serves one connection, an older one any number */
 	SSL_SESSION *sessions[EVF_HOST_SESSIONS];
 	unsigned nsessions;
+	/* On the LRU, its newest session as DER instead (tls_host_freeze) */
+	unsigned char *sess_der;
+	size_t sess_der_len;
+	uint64_t expires_us;       /* on the LRU: nothing it keeps serves after */
 	/* A host without a session lets one handshake go first and holds
 	 * its other new connections on the gate until tickets come, one
 	 * connection per ticket: resumed handshakes cost half the CPU and
@@ -385,8 +434,19 @@ struct host {
 	struct host *hnext;        /* hash chain */
 	TAILQ_ENTRY(host) unused;  /* on the client's list of unused hosts */
 	TAILQ_ENTRY(host) changed; /* on the client's list of hosts to service */
+	/* Queued transfers that wait for a connection of the host to come
+	 * free rather than open one more (see client.c's pick) */
+	struct xfer_list deferred;
+	unsigned ndeferred;
+	unsigned nrefs;            /* transfers whose t->host it is */
+	TAILQ_ENTRY(host) dlink;   /* on the client's deferred_hosts */
+	TAILQ_ENTRY(host) wlink;   /* on the client's woken_hosts */
+	struct dns_cached *dns;    /* its last answer, while fresh */
 	unsigned on_unused : 1;
 	unsigned on_changed : 1;
+	unsigned on_deferred : 1;
+	unsigned on_woken : 1;
+	unsigned frozen : 1;       /* on the LRU, past the warm end (see pool.c) */
 	unsigned proto : 2;        /* what its last connection spoke: 0 unknown, 1 or 2 */
 	unsigned open_failed : 1;  /* its last new connection closed before it was ready */
 };
@@ -406,6 +466,9 @@ void pool_remove_idle(struct conn *cn);
 void pool_share(struct conn *cn);
 void pool_unshare(struct conn *cn);
 int pool_can_open(const struct host *h);
+/* Every connection of h is in use or being opened: a queued transfer of
+ * h would have to open one more. */
+int pool_host_busy(const struct host *h);
 /* h is about to get a connection or a waiter: keep it off the LRU. */
 void pool_mark_used(struct host *h);
 /*
@@ -461,6 +524,8 @@ struct evf_transfer {
 	uint64_t total_deadline_us;
 	char *req;                 /* request head */
 	size_t req_len, req_off;
+	const char *parse_why;     /* evf_url_parse's reason, when parse_rc */
+	int parse_rc;              /* the URL, parsed in evf_fetch */
 	/* result */
 	char *detail;
 	uint64_t bytes;
@@ -493,10 +558,9 @@ struct evf_transfer {
 	unsigned fresh_only : 1;     /* the next attempt needs a new connection */
 	unsigned h2 : 1;             /* its connection speaks HTTP/2 */
 	unsigned had_conn : 1;       /* this attempt got a connection */
+	unsigned deferred : 1;       /* queued on its host's deferred list */
 	char urlbuf[];               /* url points here */
 };
-
-TAILQ_HEAD(xfer_list, evf_transfer);
 
 void xfer_set_state_(struct evf_transfer *t, enum xfer_state st, const char *file, int line);
 #define xfer_set_state(t, st) xfer_set_state_((t), (st), __FILE__, __LINE__)
@@ -550,6 +614,12 @@ void transfer_free(struct evf_transfer *t);
 void transfer_deadlines_cb(evutil_socket_t fd, short what, void *arg);
 int transfer_timer_new(struct evf_transfer *t);
 void transfer_start(struct evf_transfer *t);
+/* evf_fetch: parse t's URL and find its host, so that the queue can see
+ * which transfers a busy host would make wait (a failure waits for
+ * transfer_start to report it). */
+void transfer_prepare(struct evf_transfer *t);
+/* t's host is h (NULL: none); the reference keeps h off the LRU. */
+void transfer_set_host(struct evf_transfer *t, struct host *h);
 
 
 /* kick_cb: give the waiting transfers of every changed host what they
@@ -571,12 +641,14 @@ struct evf_client {
 	BIO_METHOD *bio_meth;      /* sockets without SIGPIPE */
 	struct evdns_base *dns;
 	int own_dns;
-	struct xfer_list pending;  /* waiting for a slot (max_transfers) */
-	struct xfer_list ready;    /* holding a slot, to be started by kick_cb */
-	struct xfer_list live;     /* dispatched, not yet done */
+	struct xfer_list pending;  /* queued, in order; kick_cb starts them */
+	struct xfer_list live;     /* started, not yet done */
 	struct xfer_list done;
-	unsigned npending;         /* on pending */
-	unsigned nactive;          /* holding a slot: on ready or live */
+	/* hosts with queued transfers on their deferred lists, and those of
+	 * them that may have a connection for one now */
+	TAILQ_HEAD(, host) deferred_hosts, woken_hosts;
+	unsigned npending;         /* queued: on pending or a host's deferred list */
+	unsigned nactive;          /* started and holding a slot */
 	unsigned nwaiting;
 	struct event kick;        /* deferred dispatch of the pending queue */
 	struct event drain;       /* deferred on_done calls */
@@ -590,7 +662,14 @@ struct evf_client {
 	size_t nbuckets, nhosts;
 	TAILQ_HEAD(, host) unused_hosts;
 	unsigned nunused;
+	unsigned max_unused;       /* hosts kept on unused_hosts */
+	struct host *warm;         /* the oldest of the newest ones on it, kept
+	                            * as they were (the older ones are frozen) */
+	unsigned nwarm;
+	struct conn_list idle_lru; /* every host's idle connections, oldest first */
 	unsigned nidle_total;
+	unsigned max_idle;         /* idle connections kept */
+	uint64_t idle_bytes;       /* their estimated memory (idle_cost) */
 	unsigned nhandshakes;      /* TLS handshakes in progress */
 	const struct timeval *idle_tv; /* libevent common timeout for pooled connections */
 	const struct timeval *slow_connect_tv; /* a connect holds a handshake slot this long */
@@ -605,6 +684,8 @@ struct evf_client {
 };
 
 void client_transfer_done(struct evf_client *c, struct evf_transfer *t);
+/* h may have a connection for its deferred transfers now. */
+void client_host_woken(struct evf_client *c, struct host *h);
 /* Drop t without callbacks: unqueue, close its connection, free it. */
 void client_discard(struct evf_client *c, struct evf_transfer *t);
 

@@ -196,6 +196,8 @@ void conn_close(struct conn *cn)
 	if (cn->ai)
 		evutil_freeaddrinfo(cn->ai);
 	cn->ai = NULL;
+	dns_cached_put(cn->addrs);
+	cn->addrs = NULL;
 	h->nconns--;
 	if (!c->freed)
 		pool_host_changed(h);
@@ -257,8 +259,9 @@ static void socket_up(struct conn *cn)
 {
 	/* the other addresses are no longer needed: give them back now, not
 	 * when the connection closes */
-	evutil_freeaddrinfo(cn->ai);
-	cn->ai = cn->ai_next = cn->ai_cur = NULL;
+	dns_cached_put(cn->addrs);
+	cn->addrs = NULL;
+	cn->ai_next = cn->ai_cur = NULL;
 	if (cn->xfer)
 		cn->xfer->timings.connect_us = since_start(cn);
 	if (!cn->ssl)
@@ -508,7 +511,14 @@ static void dns_finish(struct conn *cn, int result, struct evutil_addrinfo *ai)
 		conn_fail(cn, EVF_ERR_DNS);
 		return;
 	}
-	cn->ai = cn->ai_next = ai;
+	if (!(cn->addrs = dns_cached_new(ai))) {
+		evutil_freeaddrinfo(ai);
+		conn_set_why(cn, "out of memory for the addresses of '%s'", cn->host->name);
+		conn_fail(cn, EVF_ERR_NOMEM);
+		return;
+	}
+	dns_cached_keep(cn->host, cn->addrs);
+	cn->ai_next = ai;
 	if (cn->xfer)
 		cn->xfer->timings.dns_us = since_start(cn);
 	conn_admit(cn);
@@ -552,6 +562,12 @@ void conn_open(struct host *h, struct evf_transfer *t)
 	cn->connecting = 1;
 	t->conn = cn;
 
+	if ((cn->addrs = dns_cached_get(h))) {
+		/* answered before, and fresh: no lookup */
+		cn->ai_next = dns_cached_list(cn->addrs);
+		conn_admit(cn);
+		return;
+	}
 	struct dns_query *q = NULL;
 	cn->dns_sync = 1;
 	dns_resolve(cn->client, h->name, h->port, dns_done, cn, &q);

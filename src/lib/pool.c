@@ -13,14 +13,25 @@
 
 #include "internal.h"
 
-#define MAX_UNUSED_HOSTS 256
-
 static size_t hash_key(int tls, const char *name, int port)
 {
 	size_t h = 2166136261u ^ (size_t)tls;
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
 		h = (h ^ *p) * 16777619u;
 	return (h ^ (size_t)port) * 16777619u;
+}
+
+/* Take h off the LRU of unused hosts. */
+static void lru_remove(struct evf_client *c, struct host *h)
+{
+	if (!h->frozen) {
+		c->nwarm--;
+		if (c->warm == h)
+			c->warm = TAILQ_NEXT(h, unused);
+	}
+	TAILQ_REMOVE(&c->unused_hosts, h, unused);
+	h->on_unused = 0;
+	c->nunused--;
 }
 
 static void host_free(struct evf_client *c, struct host *h)
@@ -32,13 +43,12 @@ static void host_free(struct evf_client *c, struct host *h)
 			break;
 		}
 	}
-	if (h->on_unused) {
-		TAILQ_REMOVE(&c->unused_hosts, h, unused);
-		c->nunused--;
-	}
+	if (h->on_unused)
+		lru_remove(c, h);
 	if (h->on_changed)
 		TAILQ_REMOVE(&c->changed_hosts, h, changed);
 	c->nhosts--;
+	dns_cached_drop(h);
 	tls_sessions_free(h);
 	tls_verified_free(h->verified);
 	free(h->name);
@@ -70,9 +80,11 @@ void pool_mark_used(struct host *h)
 {
 	struct evf_client *c = h->client;
 	if (h->on_unused) {
-		TAILQ_REMOVE(&c->unused_hosts, h, unused);
-		h->on_unused = 0;
-		c->nunused--;
+		lru_remove(c, h);
+		if (h->frozen) {
+			h->frozen = 0;
+			tls_host_thaw(h);
+		}
 	}
 }
 
@@ -101,6 +113,7 @@ struct host *pool_host(struct evf_client *c, const struct evf_url *u)
 	TAILQ_INIT(&h->shared);
 	TAILQ_INIT(&h->waiting);
 	TAILQ_INIT(&h->gate);
+	TAILQ_INIT(&h->deferred);
 	h->hnext = c->hosts[b];
 	c->hosts[b] = h;
 	c->nhosts++;
@@ -111,6 +124,11 @@ int pool_can_open(const struct host *h)
 {
 	unsigned max = h->client->cfg.max_per_host;
 	return max == 0 || h->nconns < max;
+}
+
+int pool_host_busy(const struct host *h)
+{
+	return h->nconns > 0 && h->nidle == 0 && TAILQ_EMPTY(&h->shared);
 }
 
 struct conn *pool_find(struct host *h)
@@ -158,42 +176,44 @@ void pool_unshare(struct conn *cn)
 	TAILQ_REMOVE(&cn->host->shared, cn, link);
 }
 
+/* The memory an idle connection is counted at against idle_memory. */
+static unsigned idle_cost(const struct conn *cn)
+{
+	return EVF_IDLE_COST_TCP + (cn->ssl ? EVF_IDLE_COST_TLS : 0) +
+	       (cn->proto->version == 2 ? EVF_IDLE_COST_H2 : 0);
+}
+
 void pool_remove_idle(struct conn *cn)
 {
 	struct host *h = cn->host;
+	struct evf_client *c = h->client;
 	TAILQ_REMOVE(&h->idle, cn, link);
+	TAILQ_REMOVE(&c->idle_lru, cn, lru);
 	h->nidle--;
-	h->client->nidle_total--;
+	c->nidle_total--;
+	c->idle_bytes -= idle_cost(cn);
 }
 
-/* The oldest idle connection of any host, for the global cap. */
-static struct conn *oldest_idle(struct evf_client *c)
-{
-	struct conn *best = NULL;
-	for (size_t i = 0; i < c->nbuckets; i++)
-		for (struct host *h = c->hosts[i]; h; h = h->hnext) {
-			struct conn *cn = TAILQ_LAST(&h->idle, conn_list);
-			if (cn && (!best || cn->idle_since < best->idle_since))
-				best = cn;
-		}
-	return best;
-}
-
+/*
+ * Keep cn for its host's next transfer.  Idle connections of all hosts
+ * are on one list, oldest first: past the budgets (max_idle connections,
+ * idle_memory bytes by idle_cost), those left unused longest are closed.
+ */
 void pool_put_idle(struct conn *cn)
 {
 	struct host *h = cn->host;
 	struct evf_client *c = h->client;
 	TAILQ_INSERT_HEAD(&h->idle, cn, link);
+	TAILQ_INSERT_TAIL(&c->idle_lru, cn, lru);
 	h->nidle++;
 	c->nidle_total++;
-	if (!TAILQ_EMPTY(&h->waiting))
+	c->idle_bytes += idle_cost(cn);
+	if (!TAILQ_EMPTY(&h->waiting) || h->ndeferred)
 		pool_host_changed(h);   /* a transfer waits for this host */
-	unsigned cap = c->cfg.max_transfers < 16 ? 16 : c->cfg.max_transfers;
-	if (c->nidle_total > cap) {
-		struct conn *old = oldest_idle(c);
-		if (old)
-			conn_close(old);
-	}
+	struct conn *old;
+	while ((c->nidle_total > c->max_idle || c->idle_bytes > c->cfg.idle_memory) &&
+	       (old = TAILQ_FIRST(&c->idle_lru)) && old != cn)
+		conn_close(old);
 }
 
 void pool_host_changed(struct host *h)
@@ -203,6 +223,7 @@ void pool_host_changed(struct host *h)
 		h->on_changed = 1;
 		TAILQ_INSERT_TAIL(&c->changed_hosts, h, changed);
 	}
+	client_host_woken(c, h);
 	client_kick(c);
 }
 
@@ -219,12 +240,31 @@ struct host *pool_next_changed(struct evf_client *c)
 void pool_host_settle(struct host *h)
 {
 	struct evf_client *c = h->client;
-	if (h->nconns == 0 && TAILQ_EMPTY(&h->waiting) && !h->on_unused) {
+	if (h->nconns == 0 && TAILQ_EMPTY(&h->waiting) && h->nrefs == 0 && !h->on_unused &&
+	    !h->on_changed) {
 		h->on_unused = 1;
+		h->expires_us = tls_host_expiry(h);
+		if (h->dns && dns_cached_expiry(h->dns) > h->expires_us)
+			h->expires_us = dns_cached_expiry(h->dns);
 		TAILQ_INSERT_TAIL(&c->unused_hosts, h, unused);
 		c->nunused++;
-		while (c->nunused > MAX_UNUSED_HOSTS)
-			host_free(c, TAILQ_FIRST(&c->unused_hosts));
+		if (!c->warm)
+			c->warm = h;
+		if (++c->nwarm > EVF_WARM_HOSTS) {
+			/* the oldest warm host keeps its session as bytes */
+			struct host *w = c->warm;
+			c->warm = TAILQ_NEXT(w, unused);
+			c->nwarm--;
+			w->frozen = 1;
+			tls_host_freeze(w);
+		}
+		/* past the budget, and from the oldest end hosts whose session
+		 * and DNS answer have both expired */
+		uint64_t now = evf_now_us();
+		struct host *old;
+		while ((old = TAILQ_FIRST(&c->unused_hosts)) &&
+		       (c->nunused > c->max_unused || old->expires_us <= now))
+			host_free(c, old);
 	}
 }
 

@@ -188,6 +188,63 @@ void tls_sessions_free(struct host *h)
 {
 	while (h->nsessions > 0)
 		SSL_SESSION_free(h->sessions[--h->nsessions]);
+	free(h->sess_der);
+	h->sess_der = NULL;
+	h->sess_der_len = 0;
+}
+
+/* When s stops being offered: OpenSSL's own test for tickets and ids. */
+static int64_t session_end(const SSL_SESSION *s)
+{
+	return (int64_t)SSL_SESSION_get_time(s) + (int64_t)SSL_SESSION_get_timeout(s);
+}
+
+uint64_t tls_host_expiry(const struct host *h)
+{
+	int64_t now = (int64_t)time(NULL), end = now;
+	for (unsigned i = 0; i < h->nsessions; i++)
+		if (session_end(h->sessions[i]) > end)
+			end = session_end(h->sessions[i]);
+	return evf_now_us() + 1000000u * (uint64_t)(end - now);
+}
+
+void tls_host_freeze(struct host *h)
+{
+	int64_t now = (int64_t)time(NULL);
+	tls_verified_free(h->verified);
+	h->verified = NULL;
+	while (h->nsessions > 0) {
+		SSL_SESSION *s = h->sessions[h->nsessions - 1];
+		int len = session_end(s) > now ? i2d_SSL_SESSION(s, NULL) : 0;
+		unsigned char *der = len > 0 ? malloc((size_t)len) : NULL, *p = der;
+		if (der && i2d_SSL_SESSION(s, &p) == len) {
+			h->sess_der = der;
+			h->sess_der_len = (size_t)len;
+			break;
+		}
+		free(der);
+		SSL_SESSION_free(s);   /* expired, or no memory: the next older */
+		h->nsessions--;
+	}
+	while (h->nsessions > 0)
+		SSL_SESSION_free(h->sessions[--h->nsessions]);
+}
+
+void tls_host_thaw(struct host *h)
+{
+	if (!h->sess_der)
+		return;
+	const unsigned char *p = h->sess_der;
+	SSL_SESSION *s = d2i_SSL_SESSION(NULL, &p, (long)h->sess_der_len);
+	free(h->sess_der);
+	h->sess_der = NULL;
+	h->sess_der_len = 0;
+	if (!s)
+		return;   /* a full handshake then */
+	if (session_end(s) > (int64_t)time(NULL) && h->nsessions == 0)
+		h->sessions[h->nsessions++] = s;
+	else
+		SSL_SESSION_free(s);
 }
 
 /*

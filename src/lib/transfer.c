@@ -308,12 +308,31 @@ static void reset_attempt(struct evf_transfer *t)
 	memset(&t->timings, 0, sizeof t->timings);
 }
 
+void transfer_set_host(struct evf_transfer *t, struct host *h)
+{
+	struct host *old = t->host;
+	t->host = h;
+	if (h)
+		h->nrefs++;
+	if (old && --old->nrefs == 0)
+		pool_host_settle(old);
+}
+
+void transfer_prepare(struct evf_transfer *t)
+{
+	t->parse_rc = evf_url_parse(&t->u, t->url, &t->parse_why);
+	if (!t->parse_rc)
+		transfer_set_host(t, pool_host(t->client, &t->u));
+}
+
 /* Start an attempt at the current URL (t->u must be parsed); deferred:
  * from the loop, as a connection's call is on the stack. */
 static void begin_attempt(struct evf_transfer *t, int deferred)
 {
 	struct evf_client *c = t->client;
-	if (!(t->host = pool_host(c, &t->u))) {
+	if (!t->host)
+		transfer_set_host(t, pool_host(c, &t->u));
+	if (!t->host) {
 		transfer_finish(t, EVF_ERR_NOMEM, "out of memory for a host");
 		return;
 	}
@@ -329,14 +348,12 @@ static void begin_attempt(struct evf_transfer *t, int deferred)
 void transfer_start(struct evf_transfer *t)
 {
 	struct evf_client *c = t->client;
-	const char *why = NULL;
 	uint64_t now = evf_now_us();
 	t->queued_us = now - t->start_us;   /* evf_fetch set it */
 	t->start_us = now;
 	t->retry_after_ms = -1;
-	int rc = evf_url_parse(&t->u, t->url, &why);
-	if (rc) {
-		transfer_finish(t, rc, why);
+	if (t->parse_rc) {
+		transfer_finish(t, t->parse_rc, t->parse_why);
 		return;
 	}
 	if (c->cfg.total_timeout_ms)
@@ -555,6 +572,7 @@ static void follow_redirect(struct evf_transfer *t)
 	/* 303 turns any method into GET; with only GET and HEAD, HEAD stays */
 	evf_url_clear(&t->u);
 	t->u = u;
+	transfer_set_host(t, NULL);   /* begin_attempt finds the new one */
 	free(t->effective_url);
 	t->effective_url = next;
 	t->redirects++;
@@ -783,6 +801,7 @@ int transfer_timer_new(struct evf_transfer *t)
 void transfer_free(struct evf_transfer *t)
 {
 	dl_remove(t);
+	transfer_set_host(t, NULL);
 	if (t->timer)
 		event_free(t->timer);
 	free(t->effective_url);

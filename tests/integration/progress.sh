@@ -30,8 +30,9 @@ pty() {
 }
 
 # --- the total ------------------------------------------------------------------------
-# -c 1 takes two URLs at a time from the input; the first one trickles for
-# 1.2 s, so for a while 0 of 10 are done and 2 have been taken.
+# -c 1 takes six URLs at a time from the input (twice -c, and four per slot
+# for hosts' adjacent URLs); the first one trickles for 1.2 s, so for a
+# while 0 of 10 are done and 6 have been taken.
 {
 	echo "# ten URLs"
 	echo "$H/trickle/3?interval=0.4"
@@ -48,7 +49,7 @@ like "$(cat "$T/stdinfile.lines")" '0/10 done' "-i - on a regular file: the tota
 
 pty 100 pipe bash -c 'cat "$1" | exec "$2" -c 1 --discard -i -' sh "$T/ten.txt" "$EVFETCH"
 is "$PTY_RC" 0 "a pipe: exit status 0"
-like "$(cat "$T/pipe.lines")" '0/2\+ done' "a pipe: 'N+' while more may come"
+like "$(cat "$T/pipe.lines")" '0/6\+ done' "a pipe: 'N+' while more may come"
 is "$(grep -c '^\[.*+ done' "$T/pipe.lines")" 0 "a pipe: no bar while the total is unknown"
 
 args=()

@@ -406,7 +406,9 @@ is "$(log_summary .)" "0 requests, 0 paths, 0 repeated" "--resume: nothing fetch
 # --- kill -9 one shard of four under GNU parallel, then --resume it --------------------------
 # Shard 2 meets two responses that stall halfway (one per slot, -c 2), so
 # it is killed with 40 URLs done, two bodies half written and the rest of
-# its list not started.  While it is down, another run saves into the
+# its list not started.  The stalls go to two host names (127.0.0.1 and
+# localhost): a URL whose host's one connection is busy would let later
+# URLs of other hosts go first.  While it is down, another run saves into the
 # same directory; the rerun must leave that run's temp file alone.
 PK=$T/pk
 mkdir -p "$PK/out"
@@ -420,7 +422,8 @@ stalls = []
 j = 0
 while len(stalls) < 2:
     j += 1
-    u = "%s/flaky/stall-mid/sa%d?key=pk-sa%d&n=20000" % (b, j, j)
+    host = b if not stalls else b.replace("127.0.0.1", "localhost")
+    u = "%s/flaky/stall-mid/sa%d?key=pk-sa%d&n=20000" % (host, j, j)
     if shard(u.encode(), 4) == 2:
         stalls.append(u)
 mine = [i for i, u in enumerate(urls) if shard(u.encode(), 4) == 2]
@@ -521,7 +524,8 @@ sig_test() {
 	{
 		printf '%s/flaky/stall-mid/%s-a?key=%s-a&n=20000\n' "$B" "$sig" "$sig"
 		for i in $(seq 1 30); do printf '%s/n/%s-%d.txt\n' "$H" "$sig" "$i"; done
-		printf '%s/flaky/stall-mid/%s-b?key=%s-b&n=20000\n' "$B" "$sig" "$sig"
+		# another host name: a URL of the busy host would wait
+		printf '%s/flaky/stall-mid/%s-b?key=%s-b&n=20000\n' "${B/127.0.0.1/localhost}" "$sig" "$sig"
 		for i in $(seq 31 60); do printf '%s/n/%s-%d.txt\n' "$H" "$sig" "$i"; done
 	} >"$d/list.txt"
 	log_mark

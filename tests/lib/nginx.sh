@@ -212,7 +212,7 @@ make_pki() {
 	_make_ca ca "evfetch test CA" &&
 		_make_ca other-ca "evfetch unrelated CA" &&
 		_make_leaf server localhost \
-			"DNS:localhost, DNS:evfetch.test, IP:127.0.0.1" &&
+			"DNS:localhost, DNS:evfetch.test, DNS:*.evfetch.test, IP:127.0.0.1" &&
 		_make_leaf wronghost wrong.test "DNS:wrong.test" &&
 		_make_expired &&
 		_ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
