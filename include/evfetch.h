@@ -199,6 +199,21 @@ EVF_API int evf_config_set_host_cache(evf_config *cfg, unsigned n);
 /* How long a host's DNS answer serves new connections (0: not kept;
  * default 60,000 ms). */
 EVF_API int evf_config_set_dns_cache_time(evf_config *cfg, unsigned ms);
+/*
+ * Politeness: at most per_second requests start per host (0: no limit;
+ * a token bucket of one token, so starts are 1/per_second apart), and at
+ * least ms between two request starts to one host (0: none).  The larger
+ * gap applies.  Queued transfers of a host that must wait hold no slot.
+ */
+EVF_API int evf_config_set_host_rate(evf_config *cfg, double per_second);
+EVF_API int evf_config_set_host_delay(evf_config *cfg, unsigned ms);
+/*
+ * Messages about what the client decided on its own (for now: a host
+ * paused after a 429 or 503 with Retry-After), one line each without a
+ * newline.  fn must not call into the client.  NULL: none (default).
+ */
+EVF_API int evf_config_set_log(evf_config *cfg, void (*fn)(const char *msg, void *arg),
+                               void *arg);
 /* Count HTTP status >= 400 as failure (EVF_ERR_HTTP); default off. */
 EVF_API int evf_config_set_fail_on_http_error(evf_config *cfg, int on);
 /*

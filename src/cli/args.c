@@ -33,6 +33,8 @@ enum {
 	OPT_DISCARD = 256,
 	OPT_PER_HOST,
 	OPT_MAX_IDLE,
+	OPT_RATE_PER_HOST,
+	OPT_DELAY_PER_HOST,
 	OPT_IDLE_MEMORY,
 	OPT_HOST_CACHE,
 	OPT_DNS_CACHE_TIME,
@@ -70,6 +72,8 @@ static const struct option long_options[] = {
 	{ "concurrency", required_argument, NULL, 'c' },
 	{ "per-host", required_argument, NULL, OPT_PER_HOST },
 	{ "max-idle", required_argument, NULL, OPT_MAX_IDLE },
+	{ "rate-per-host", required_argument, NULL, OPT_RATE_PER_HOST },
+	{ "delay-per-host", required_argument, NULL, OPT_DELAY_PER_HOST },
 	{ "idle-memory", required_argument, NULL, OPT_IDLE_MEMORY },
 	{ "host-cache", required_argument, NULL, OPT_HOST_CACHE },
 	{ "dns-cache-time", required_argument, NULL, OPT_DNS_CACHE_TIME },
@@ -145,6 +149,10 @@ static const char usage_text[] =
 "      --per-host N         connections per host (default: no extra limit;\n"
 "                           a host's next URL waits for its connection\n"
 "                           while other hosts' URLs can use the slot)\n"
+"      --rate-per-host R    start at most R requests a second on any one host\n"
+"                           (a fraction such as 0.5 works; default no limit)\n"
+"      --delay-per-host SEC  at least SEC between two requests to one host\n"
+"                           (URLs of a host that must wait hold no slot)\n"
 "      --max-idle N         idle keep-alive connections kept (default: the\n"
 "                           descriptors left beside -c, at most 8192)\n"
 "      --idle-memory SIZE   memory idle connections may hold (default 128M;\n"
@@ -263,6 +271,8 @@ seconds_field(struct cli_opts *o, int opt)
 	case OPT_RETRY_DELAY: return &o->retry_delay_ms;
 	case OPT_RETRY_MAX_TIME: return &o->retry_max_ms;
 	case OPT_DNS_CACHE_TIME: return &o->dns_cache_ms;
+	case OPT_DELAY_PER_HOST: return &o->delay_per_host_ms;
+	case OPT_RATE_PER_HOST: return &o->rate_per_host_milli;
 	default: return &o->connect_timeout_ms;
 	}
 }
@@ -723,6 +733,7 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 		case OPT_RETRY_DELAY:
 		case OPT_RETRY_MAX_TIME:
 		case OPT_DNS_CACHE_TIME:
+		case OPT_DELAY_PER_HOST:
 			if (parse_seconds(optarg, seconds_field(o, c)) < 0) {
 				cli_usage_error("%s: '%s' is not a number of seconds "
 				                "from 0 to %u", option_label(c), optarg,
@@ -733,6 +744,17 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 			/* 0 means no limit: no cap on the delay. */
 			if (c == OPT_RETRY_MAX_TIME && o->retry_max_ms == 0)
 				o->retry_max_ms = UINT_MAX;
+			break;
+		case OPT_RATE_PER_HOST:
+			/* the same digits as seconds: thousandths of a request */
+			if (parse_seconds(optarg, seconds_field(o, c)) < 0 ||
+			    o->rate_per_host_milli == 0) {
+				cli_usage_error("%s: '%s' is not a number of requests "
+				                "a second above 0 (at most %u; a fraction "
+				                "such as 0.5 works)", option_label(c), optarg,
+				                MAX_SECONDS);
+				return CLI_PARSE_USAGE;
+			}
 			break;
 		case OPT_MAX_IDLE:
 			if (parse_uint(optarg, 1, MAX_COUNT, &o->max_idle) < 0) {

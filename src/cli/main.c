@@ -188,10 +188,17 @@ build_config(const struct cli_opts *o)
 	if (o->max_filesize != 0)
 		bad |= config_check(evf_config_set_max_body(cfg, o->max_filesize),
 		                    "--max-filesize", "BYTES");
-	if (o->retries != 0)
-		bad |= config_check(evf_config_set_retries(cfg, o->retries,
-		                    o->retry_delay_ms, o->retry_max_ms),
-		                    "--retry-delay", "SEC");
+	/* also without --retry: --retry-max-time caps a host's pause */
+	bad |= config_check(evf_config_set_retries(cfg, o->retries,
+	                    o->retry_delay_ms, o->retry_max_ms),
+	                    "--retry-delay", "SEC");
+	if (o->rate_per_host_milli != 0)
+		bad |= config_check(evf_config_set_host_rate(cfg,
+		                    o->rate_per_host_milli / 1000.0),
+		                    "--rate-per-host", "R");
+	if (o->delay_per_host_ms != 0)
+		bad |= config_check(evf_config_set_host_delay(cfg,
+		                    o->delay_per_host_ms), "--delay-per-host", "SEC");
 	if (o->idle_timeout_set)
 		bad |= config_check(evf_config_set_idle_timeout(cfg,
 		                    o->idle_timeout_ms), "--idle-timeout", "SEC");
@@ -200,6 +207,19 @@ build_config(const struct cli_opts *o)
 		return NULL;
 	}
 	return cfg;
+}
+
+/* The library paused a host on its own: say so above the progress bar. */
+static void
+library_log(const char *msg, void *arg)
+{
+	struct cli_app *app = arg;
+
+	if (app->opts.silent && !app->opts.show_error)
+		return;
+	cli_progress_clear(app);
+	cli_warn("%s", msg);
+	cli_progress_restore(app);
 }
 
 /* 0, or the exit status for a failure already reported. */
@@ -213,6 +233,7 @@ create_client(struct cli_app *app)
 	cfg = build_config(&app->opts);
 	if (cfg == NULL)
 		return CLI_EXIT_USAGE;
+	evf_config_set_log(cfg, library_log, app);
 	app->base = event_base_new();
 	if (app->base != NULL)
 		app->client = evf_client_new2(app->base, cfg, &err, why,

@@ -209,16 +209,48 @@ static void slot_free(struct evf_client *c, struct evf_transfer *t)
 		client_kick(c);
 }
 
-/* t waits on its busy host's deferred list. */
+/* h has deferred transfers: on deferred_hosts unless its gate is closed. */
+static void deferred_list_add(struct evf_client *c, struct host *h)
+{
+	if (h->ndeferred && !h->on_deferred && !h->asleep) {
+		h->on_deferred = 1;
+		TAILQ_INSERT_TAIL(&c->deferred_hosts, h, dlink);
+	}
+}
+
+static void deferred_list_remove(struct evf_client *c, struct host *h)
+{
+	if (h->on_deferred) {
+		h->on_deferred = 0;
+		TAILQ_REMOVE(&c->deferred_hosts, h, dlink);
+	}
+	if (h->on_woken) {
+		h->on_woken = 0;
+		TAILQ_REMOVE(&c->woken_hosts, h, wlink);
+	}
+}
+
+void client_host_asleep(struct evf_client *c, struct host *h, int asleep)
+{
+	h->asleep = asleep != 0;
+	if (asleep) {
+		deferred_list_remove(c, h);
+	} else {
+		deferred_list_add(c, h);
+		client_host_woken(c, h);
+	}
+}
+
+/* t waits on its host's deferred list: the host is busy or gated. */
 static void defer(struct evf_client *c, struct evf_transfer *t)
 {
 	struct host *h = t->host;
 	t->deferred = 1;
 	TAILQ_INSERT_TAIL(&h->deferred, t, link);
-	if (h->ndeferred++ == 0) {
-		h->on_deferred = 1;
-		TAILQ_INSERT_TAIL(&c->deferred_hosts, h, dlink);
-	}
+	h->ndeferred++;
+	if (!h->asleep && pool_host_gated(h))
+		pool_host_sleep(h);
+	deferred_list_add(c, h);
 }
 
 /* Take t off its queue: pending or its host's deferred list. */
@@ -232,22 +264,22 @@ static void unqueue(struct evf_client *c, struct evf_transfer *t)
 	struct host *h = t->host;
 	t->deferred = 0;
 	TAILQ_REMOVE(&h->deferred, t, link);
-	if (--h->ndeferred == 0) {
-		h->on_deferred = 0;
-		TAILQ_REMOVE(&c->deferred_hosts, h, dlink);
-		if (h->on_woken) {
-			h->on_woken = 0;
-			TAILQ_REMOVE(&c->woken_hosts, h, wlink);
-		}
-	}
+	if (--h->ndeferred == 0)
+		deferred_list_remove(c, h);
 }
 
 void client_host_woken(struct evf_client *c, struct host *h)
 {
-	if (h->ndeferred && !h->on_woken) {
+	if (h->ndeferred && !h->on_woken && !h->asleep) {
 		h->on_woken = 1;
 		TAILQ_INSERT_TAIL(&c->woken_hosts, h, wlink);
 	}
+}
+
+/* Whether a queued transfer of h may start now. */
+static int host_ready(const struct host *h)
+{
+	return !pool_host_busy(h) && !pool_host_gated(h);
 }
 
 /*
@@ -255,7 +287,9 @@ void client_host_woken(struct evf_client *c, struct host *h)
  * host has every connection in use (or being opened) would open one more:
  * it waits on the host's deferred list while another host's transfer can
  * use the slot, so that one connection serves a host's adjacent URLs in
- * turn.  In order:
+ * turn.  So does one whose host is gated by politeness (--rate-per-host,
+ * --delay-per-host, a Retry-After pause): it holds no slot, and its host
+ * leaves deferred_hosts until the gate opens.  In order:
  *   1. the oldest deferred transfer of a host that may have a connection
  *      for it now (one came free or closed);
  *   2. the queue's next transfer whose host is not busy (busy ones are
@@ -271,7 +305,7 @@ static struct evf_transfer *pick(struct evf_client *c)
 	while ((h = TAILQ_FIRST(&c->woken_hosts))) {
 		TAILQ_REMOVE(&c->woken_hosts, h, wlink);
 		h->on_woken = 0;
-		if (!pool_host_busy(h)) {
+		if (host_ready(h)) {
 			t = TAILQ_FIRST(&h->deferred);
 			unqueue(c, t);
 			client_host_woken(c, h);   /* looked at again after t starts */
@@ -279,14 +313,18 @@ static struct evf_transfer *pick(struct evf_client *c)
 		}
 	}
 	while ((t = TAILQ_FIRST(&c->pending))) {
-		if (!t->host || !pool_host_busy(t->host)) {
+		if (!t->host || host_ready(t->host)) {
 			unqueue(c, t);
 			return t;
 		}
 		TAILQ_REMOVE(&c->pending, t, link);
 		defer(c, t);
 	}
-	if ((h = TAILQ_FIRST(&c->deferred_hosts))) {
+	while ((h = TAILQ_FIRST(&c->deferred_hosts))) {
+		if (pool_host_gated(h)) {
+			pool_host_sleep(h);   /* off the list until its gate opens */
+			continue;
+		}
 		t = TAILQ_FIRST(&h->deferred);
 		unqueue(c, t);
 		return t;

@@ -362,6 +362,32 @@ EVF_API int evf_config_set_idle_memory(evf_config *cfg, uint64_t bytes)
 	return 0;
 }
 
+EVF_API int evf_config_set_host_rate(evf_config *cfg, double per_second)
+{
+	if (!cfg || !(per_second >= 0) || (per_second > 0 && per_second < 1e-6))
+		return EVF_ERR_INVALID;
+	cfg->host_rate_gap_us = per_second > 0 ? (uint64_t)(1e6 / per_second + 0.5) : 0;
+	return 0;
+}
+
+EVF_API int evf_config_set_host_delay(evf_config *cfg, unsigned ms)
+{
+	if (!cfg)
+		return EVF_ERR_INVALID;
+	cfg->host_delay_us = 1000u * (uint64_t)ms;
+	return 0;
+}
+
+EVF_API int evf_config_set_log(evf_config *cfg, void (*fn)(const char *msg, void *arg),
+                               void *arg)
+{
+	if (!cfg)
+		return EVF_ERR_INVALID;
+	cfg->log_fn = fn;
+	cfg->log_arg = arg;
+	return 0;
+}
+
 EVF_API int evf_config_set_host_cache(evf_config *cfg, unsigned n)
 {
 	if (!cfg || n > EVF_MAX_HOST_CACHE)

@@ -82,6 +82,11 @@ struct evf_config {
 	unsigned max_headers;
 	int http_version;   /* enum evf_http_version */
 	unsigned max_idle;        /* 0: chosen by evf_client_new */
+	/* politeness: between request starts to one host, the larger */
+	uint64_t host_rate_gap_us;  /* 1 / --rate-per-host */
+	uint64_t host_delay_us;     /* --delay-per-host */
+	void (*log_fn)(const char *msg, void *arg);
+	void *log_arg;
 	uint64_t idle_memory;     /* bytes of idle connections kept */
 	unsigned host_cache;      /* hosts remembered without connections */
 	unsigned dns_cache_ms;    /* how long an answer serves, 0: not kept */
@@ -442,11 +447,18 @@ struct host {
 	TAILQ_ENTRY(host) dlink;   /* on the client's deferred_hosts */
 	TAILQ_ENTRY(host) wlink;   /* on the client's woken_hosts */
 	struct dns_cached *dns;    /* its last answer, while fresh */
+	/* Politeness: no request of the host starts before the later of
+	 * these (0: no limit); gate_ev wakes it then */
+	uint64_t next_start_us;    /* the gap after the last start */
+	uint64_t paused_until_us;  /* a 429 or 503 with Retry-After */
+	struct event *gate_ev;
 	unsigned on_unused : 1;
 	unsigned on_changed : 1;
 	unsigned on_deferred : 1;
 	unsigned on_woken : 1;
 	unsigned frozen : 1;       /* on the LRU, past the warm end (see pool.c) */
+	unsigned asleep : 1;       /* gated: its deferred transfers are off
+	                            * deferred_hosts until gate_ev */
 	unsigned proto : 2;        /* what its last connection spoke: 0 unknown, 1 or 2 */
 	unsigned open_failed : 1;  /* its last new connection closed before it was ready */
 };
@@ -469,6 +481,18 @@ int pool_can_open(const struct host *h);
 /* Every connection of h is in use or being opened: a queued transfer of
  * h would have to open one more. */
 int pool_host_busy(const struct host *h);
+/* Politeness: h may not start a request now (a rate or a pause). */
+static inline int pool_host_gated(const struct host *h)
+{
+	uint64_t g = h->next_start_us > h->paused_until_us ? h->next_start_us : h->paused_until_us;
+	return g && g > evf_now_us();
+}
+/* A request of h starts: the next one waits the configured gap. */
+void pool_host_started(struct host *h);
+/* h asked for a pause (Retry-After): nothing of it starts for ms. */
+void pool_host_pause(struct host *h, uint64_t ms, int status);
+/* h is gated: keep its deferred transfers asleep until gate_ev fires. */
+void pool_host_sleep(struct host *h);
 /* h is about to get a connection or a waiter: keep it off the LRU. */
 void pool_mark_used(struct host *h);
 /*
@@ -686,6 +710,9 @@ struct evf_client {
 void client_transfer_done(struct evf_client *c, struct evf_transfer *t);
 /* h may have a connection for its deferred transfers now. */
 void client_host_woken(struct evf_client *c, struct host *h);
+/* h's politeness gate closed (asleep 1) or opened (0): its deferred
+ * transfers leave or rejoin the client's deferred_hosts. */
+void client_host_asleep(struct evf_client *c, struct host *h, int asleep);
 /* Drop t without callbacks: unqueue, close its connection, free it. */
 void client_discard(struct evf_client *c, struct evf_transfer *t);
 

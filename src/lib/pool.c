@@ -9,6 +9,7 @@
  * list.
  */
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
@@ -48,6 +49,8 @@ static void host_free(struct evf_client *c, struct host *h)
 	if (h->on_changed)
 		TAILQ_REMOVE(&c->changed_hosts, h, changed);
 	c->nhosts--;
+	if (h->gate_ev)
+		event_free(h->gate_ev);
 	dns_cached_drop(h);
 	tls_sessions_free(h);
 	tls_verified_free(h->verified);
@@ -124,6 +127,76 @@ int pool_can_open(const struct host *h)
 {
 	unsigned max = h->client->cfg.max_per_host;
 	return max == 0 || h->nconns < max;
+}
+
+/* ------------------------------------------------------------ politeness */
+
+static void gate_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct host *h = arg;
+	struct evf_client *c = h->client;
+	(void)fd;
+	(void)what;
+	client_enter(c);
+	if (pool_host_gated(h)) {
+		pool_host_sleep(h);   /* the pause grew meanwhile */
+	} else {
+		h->next_start_us = h->paused_until_us = 0;
+		client_host_asleep(c, h, 0);
+		pool_host_changed(h);   /* its waiting and deferred transfers */
+	}
+	client_leave(c);
+}
+
+void pool_host_sleep(struct host *h)
+{
+	struct evf_client *c = h->client;
+	uint64_t g = h->next_start_us > h->paused_until_us ? h->next_start_us : h->paused_until_us;
+	uint64_t now = evf_now_us();
+	if (!h->gate_ev && !(h->gate_ev = evtimer_new(c->base, gate_cb, h))) {
+		/* no timer: let it go now rather than never */
+		h->next_start_us = h->paused_until_us = 0;
+		return;
+	}
+	uint64_t left = g > now ? g - now : 0;
+	struct timeval tv = {(time_t)(left / 1000000u), (suseconds_t)(left % 1000000u)};
+	if (evtimer_add(h->gate_ev, &tv) != 0) {
+		h->next_start_us = h->paused_until_us = 0;
+		return;
+	}
+	client_host_asleep(c, h, 1);
+}
+
+void pool_host_started(struct host *h)
+{
+	const struct evf_config *cfg = &h->client->cfg;
+	uint64_t gap = cfg->host_rate_gap_us > cfg->host_delay_us ? cfg->host_rate_gap_us
+	                                                          : cfg->host_delay_us;
+	if (!gap)
+		return;
+	h->next_start_us = evf_now_us() + gap;
+	pool_host_sleep(h);
+}
+
+void pool_host_pause(struct host *h, uint64_t ms, int status)
+{
+	struct evf_client *c = h->client;
+	uint64_t until = evf_now_us() + 1000u * ms;
+	if (until <= h->paused_until_us)
+		return;
+	int was = h->paused_until_us > evf_now_us();
+	h->paused_until_us = until;
+	if (!was && c->cfg.log_fn) {
+		/* once per pause, not for each of its transfers told the same */
+		char msg[512];
+		snprintf(msg, sizeof msg,
+		         "%s port %d answered %d with Retry-After: no request goes to it "
+		         "for %llu.%03llu s",
+		         h->name, h->port, status, (unsigned long long)(ms / 1000),
+		         (unsigned long long)(ms % 1000));
+		c->cfg.log_fn(msg, c->cfg.log_arg);
+	}
+	pool_host_sleep(h);
 }
 
 int pool_host_busy(const struct host *h)

@@ -227,6 +227,13 @@ static void wait_host(struct evf_transfer *t, int front)
 static int acquire(struct evf_transfer *t, int front)
 {
 	struct host *h = t->host;
+	if (pool_host_gated(h)) {
+		/* a retry or redirect of a rate-limited or paused host: the
+		 * gate's timer serves the host's queue */
+		pool_host_sleep(h);
+		wait_host(t, front);
+		return 1;
+	}
 	struct conn *cn = t->fresh_only ? NULL : pool_find(h);
 	if (!cn && t->fresh_only && !pool_can_open(h) && (cn = TAILQ_FIRST(&h->idle))) {
 		/* a new connection is due, and an idle one holds its place */
@@ -234,6 +241,7 @@ static int acquire(struct evf_transfer *t, int front)
 		cn = NULL;
 	}
 	if (cn) {
+		pool_host_started(h);
 		t->conn = cn;
 		evf_xfer_upcalls.ready(t, 1);
 		return 0;
@@ -249,6 +257,7 @@ static int acquire(struct evf_transfer *t, int front)
 		xfer_set_state(t, XS_CONNECT);
 		if (ms)
 			dl_append(t, DL_CONNECT);
+		pool_host_started(h);
 		conn_open(h, t);
 		return 0;
 	}
@@ -419,6 +428,15 @@ static int up_head(struct evf_transfer *t, const evf_response *resp, int64_t cle
 {
 	const struct evf_config *cfg = &t->client->cfg;
 	t->status = resp->status;
+	if (resp->status == 429 || resp->status == 503) {
+		/* the host asks every client request to wait, not only this
+		 * one: pause the host, within the cap on retry delays */
+		int64_t ra = policy_retry_after_ms(find_header(resp, "retry-after"), time(NULL));
+		if (ra > 0)
+			pool_host_pause(t->host, (uint64_t)ra < cfg->retry_max_ms ? (uint64_t)ra
+			                                                         : cfg->retry_max_ms,
+			                resp->status);
+	}
 	if (cfg->follow_redirects && policy_is_redirect(resp->status)) {
 		const char *loc = find_header(resp, "location");
 		if (loc && *loc) {
