@@ -207,6 +207,9 @@ EVF_API int evf_config_set_dns_cache_time(evf_config *cfg, unsigned ms);
  */
 EVF_API int evf_config_set_host_rate(evf_config *cfg, double per_second);
 EVF_API int evf_config_set_host_delay(evf_config *cfg, unsigned ms);
+/* At most bytes_per_second read over all the client's connections, as
+ * they arrive on the wire (0: no limit, the default). */
+EVF_API int evf_config_set_max_rate(evf_config *cfg, uint64_t bytes_per_second);
 /*
  * Messages about what the client decided on its own (for now: a host
  * paused after a 429 or 503 with Retry-After), one line each without a

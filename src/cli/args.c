@@ -34,6 +34,7 @@ enum {
 	OPT_PER_HOST,
 	OPT_MAX_IDLE,
 	OPT_RATE_PER_HOST,
+	OPT_LIMIT_RATE,
 	OPT_DELAY_PER_HOST,
 	OPT_IDLE_MEMORY,
 	OPT_HOST_CACHE,
@@ -73,6 +74,7 @@ static const struct option long_options[] = {
 	{ "per-host", required_argument, NULL, OPT_PER_HOST },
 	{ "max-idle", required_argument, NULL, OPT_MAX_IDLE },
 	{ "rate-per-host", required_argument, NULL, OPT_RATE_PER_HOST },
+	{ "limit-rate", required_argument, NULL, OPT_LIMIT_RATE },
 	{ "delay-per-host", required_argument, NULL, OPT_DELAY_PER_HOST },
 	{ "idle-memory", required_argument, NULL, OPT_IDLE_MEMORY },
 	{ "host-cache", required_argument, NULL, OPT_HOST_CACHE },
@@ -149,6 +151,7 @@ static const char usage_text[] =
 "      --per-host N         connections per host (default: no extra limit;\n"
 "                           a host's next URL waits for its connection\n"
 "                           while other hosts' URLs can use the slot)\n"
+"      --limit-rate BYTES   read at most BYTES a second in all (K, M, G)\n"
 "      --rate-per-host R    start at most R requests a second on any one host\n"
 "                           (a fraction such as 0.5 works; default no limit)\n"
 "      --delay-per-host SEC  at least SEC between two requests to one host\n"
@@ -763,8 +766,10 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 				return CLI_PARSE_USAGE;
 			}
 			break;
+		case OPT_LIMIT_RATE:
 		case OPT_IDLE_MEMORY:
-			if (parse_size(optarg, &o->idle_memory) < 0) {
+			if (parse_size(optarg, c == OPT_LIMIT_RATE ? &o->limit_rate :
+			               &o->idle_memory) < 0) {
 				cli_usage_error("%s: '%s' is not a size in bytes above 0 "
 				                "(digits, optionally followed by K, M or G)",
 				                option_label(c), optarg);

@@ -239,6 +239,7 @@ struct cli_opts {
 	unsigned per_host;         /* 0 = no limit beyond concurrency */
 	unsigned max_idle;         /* 0 = from the descriptors left */
 	unsigned rate_per_host_milli; /* --rate-per-host x 1000; 0 = none */
+	uint64_t limit_rate;       /* --limit-rate bytes a second; 0 = none */
 	unsigned delay_per_host_ms;   /* 0 = none */
 	uint64_t idle_memory;      /* 0 = the library's default */
 	unsigned host_cache;       /* with host_cache_set */

@@ -196,6 +196,9 @@ build_config(const struct cli_opts *o)
 		bad |= config_check(evf_config_set_host_rate(cfg,
 		                    o->rate_per_host_milli / 1000.0),
 		                    "--rate-per-host", "R");
+	if (o->limit_rate != 0)
+		bad |= config_check(evf_config_set_max_rate(cfg, o->limit_rate),
+		                    "--limit-rate", "BYTES");
 	if (o->delay_per_host_ms != 0)
 		bad |= config_check(evf_config_set_host_delay(cfg,
 		                    o->delay_per_host_ms), "--delay-per-host", "SEC");

@@ -68,6 +68,7 @@ EVF_API evf_client *evf_client_new2(struct event_base *base, const evf_config *c
 	TAILQ_INIT(&c->deferred_hosts);
 	TAILQ_INIT(&c->woken_hosts);
 	TAILQ_INIT(&c->idle_lru);
+	TAILQ_INIT(&c->throttled);
 	TAILQ_INIT(&c->done);
 	TAILQ_INIT(&c->live);
 	TAILQ_INIT(&c->hs_wait);
@@ -99,6 +100,8 @@ EVF_API evf_client *evf_client_new2(struct event_base *base, const evf_config *c
 	event_assign(&c->kick, base, -1, 0, kick_cb, c);
 	event_assign(&c->drain, base, -1, 0, drain_cb, c);
 	evtimer_assign(&c->dl_ev, base, transfer_deadlines_cb, c);
+	evtimer_assign(&c->rate_ev, base, conn_rate_cb, c);
+	c->rate_at_us = evf_now_us();
 	if (err)
 		*err = 0;
 	if (why && whylen > 0)
@@ -141,6 +144,7 @@ static void destroy(struct evf_client *c)
 	event_del(&c->kick);
 	event_del(&c->drain);
 	event_del(&c->dl_ev);
+	event_del(&c->rate_ev);
 	dns_teardown(c);
 	SSL_CTX_free(c->ssl_ctx);
 	BIO_meth_free(c->bio_meth);

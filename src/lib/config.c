@@ -370,6 +370,14 @@ EVF_API int evf_config_set_host_rate(evf_config *cfg, double per_second)
 	return 0;
 }
 
+EVF_API int evf_config_set_max_rate(evf_config *cfg, uint64_t bytes_per_second)
+{
+	if (!cfg)
+		return EVF_ERR_INVALID;
+	cfg->max_rate = bytes_per_second;
+	return 0;
+}
+
 EVF_API int evf_config_set_host_delay(evf_config *cfg, unsigned ms)
 {
 	if (!cfg)

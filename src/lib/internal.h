@@ -83,6 +83,7 @@ struct evf_config {
 	int http_version;   /* enum evf_http_version */
 	unsigned max_idle;        /* 0: chosen by evf_client_new */
 	/* politeness: between request starts to one host, the larger */
+	uint64_t max_rate;          /* bytes a second read over all connections */
 	uint64_t host_rate_gap_us;  /* 1 / --rate-per-host */
 	uint64_t host_delay_us;     /* --delay-per-host */
 	void (*log_fn)(const char *msg, void *arg);
@@ -322,6 +323,7 @@ struct conn {
 	                            * transport is up; then HTTP/1.1's one */
 	TAILQ_ENTRY(conn) link;    /* host idle or shared list, or a handshake queue */
 	TAILQ_ENTRY(conn) lru;     /* on the client's idle_lru while idle */
+	TAILQ_ENTRY(conn) tlink;   /* on its throttled list (--limit-rate) */
 	uint64_t idle_since;
 	int64_t cert_not_after;    /* the leaf's notAfter, for every transfer it serves */
 	union {
@@ -351,6 +353,7 @@ struct conn {
 	unsigned connecting : 1;   /* counted in host->nconnecting */
 	unsigned new_fd : 1;       /* the socket changed: the event must be assigned again */
 	unsigned flush_soon : 1;   /* io_cb flushes what transfers queued this turn */
+	unsigned throttled : 1;    /* on the client's throttled list */
 };
 
 TAILQ_HEAD(conn_list, conn);
@@ -395,6 +398,8 @@ void conn_resume(struct conn *cn, struct evf_transfer *t);
  * unless the caller holds it with in_io set; a held connection found
  * closed is only freed (when in_io is cleared first). */
 int conn_input(struct conn *cn, const char *data, size_t len);
+/* --limit-rate: the client's rate_ev; throttled connections read again. */
+void conn_rate_cb(evutil_socket_t fd, short what, void *arg);
 /* The transport, for the protocols. */
 int conn_send(struct conn *cn, const void *buf, size_t len, size_t *put);
 int conn_pending(struct conn *cn);
@@ -691,6 +696,12 @@ struct evf_client {
 	                            * as they were (the older ones are frozen) */
 	unsigned nwarm;
 	struct conn_list idle_lru; /* every host's idle connections, oldest first */
+	/* --limit-rate: a token bucket of bytes; connections that found it
+	 * empty wait on throttled for rate_ev */
+	int64_t rate_tokens;
+	uint64_t rate_at_us;       /* when rate_tokens was last filled */
+	struct conn_list throttled;
+	struct event rate_ev;
 	unsigned nidle_total;
 	unsigned max_idle;         /* idle connections kept */
 	uint64_t idle_bytes;       /* their estimated memory (idle_cost) */

@@ -156,6 +156,10 @@ void conn_close(struct conn *cn)
 	struct host *h = cn->host;
 	if (cn->state == CS_CLOSED)
 		return;
+	if (cn->throttled) {
+		cn->throttled = 0;
+		TAILQ_REMOVE(&c->throttled, cn, tlink);
+	}
 	if (cn->state == CS_IDLE)
 		pool_remove_idle(cn);
 	else if (cn->state == CS_HS_WAIT)
@@ -715,6 +719,62 @@ int conn_park(struct conn *cn)
 }
 
 /*
+ * --limit-rate: bytes cn may read now, from the client's bucket (refilled
+ * at max_rate, holding at most a tenth of a second's worth and at least
+ * one read buffer).  0: cn goes on the throttled list, and rate_ev wakes
+ * the list when the bucket has a read's worth again.
+ */
+static size_t rate_allow(struct conn *cn)
+{
+	struct evf_client *c = cn->client;
+	uint64_t rate = c->cfg.max_rate, now = evf_now_us();
+	int64_t cap = (int64_t)(rate / 10 > sizeof c->rbuf ? rate / 10 : sizeof c->rbuf);
+	if (now > c->rate_at_us) {
+		uint64_t add = (now - c->rate_at_us) * rate / 1000000u;
+		if (add > 0) {
+			c->rate_tokens = c->rate_tokens + (int64_t)add > cap ? cap : c->rate_tokens + (int64_t)add;
+			c->rate_at_us = now;
+		}
+	}
+	if (c->rate_tokens > 0)
+		return (size_t)c->rate_tokens < sizeof c->rbuf ? (size_t)c->rate_tokens : sizeof c->rbuf;
+	if (!cn->throttled) {
+		cn->throttled = 1;
+		TAILQ_INSERT_TAIL(&c->throttled, cn, tlink);
+	}
+	if (!evtimer_pending(&c->rate_ev, NULL)) {
+		/* until the bucket holds a read buffer's worth, at least 1 ms */
+		uint64_t need = (uint64_t)(-c->rate_tokens) + sizeof c->rbuf;
+		uint64_t us = need * 1000000u / rate;
+		struct timeval tv = {(time_t)(us / 1000000u), (suseconds_t)(us % 1000000u)};
+		if (us < 1000)
+			tv.tv_usec = 1000;
+		evtimer_add(&c->rate_ev, &tv);
+	}
+	return 0;
+}
+
+void conn_rate_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct evf_client *c = arg;
+	struct conn *cn;
+	(void)fd;
+	(void)what;
+	client_enter(c);
+	/* each throttled connection reads again from the loop, in turn */
+	while (!c->freed && (cn = TAILQ_FIRST(&c->throttled))) {
+		TAILQ_REMOVE(&c->throttled, cn, tlink);
+		cn->throttled = 0;
+		if (cn->op == OP_SESSION && (cn->state == CS_BUSY || cn->state == CS_IDLE)) {
+			cn->read_on = EV_READ;
+			session_arm(cn);
+			event_active(&cn->ev, EV_READ, 1);
+		}
+	}
+	client_leave(c);
+}
+
+/*
  * Read and feed the protocol until the transport would block.  -1 when
  * the connection left our hands (failed, closed, parked, handed on).
  */
@@ -736,8 +796,14 @@ static int read_loop(struct conn *cn)
 			cn->read_on = 0;
 			return 0;
 		}
-		size_t got = 0;
-		int r = cn->top->ops->recv(cn, cn->top, c->rbuf, sizeof c->rbuf, &got);
+		size_t got = 0, room = sizeof c->rbuf;
+		if (c->cfg.max_rate && !(room = rate_allow(cn))) {
+			cn->read_on = 0;   /* conn_rate_cb wakes it */
+			return 0;
+		}
+		int r = cn->top->ops->recv(cn, cn->top, c->rbuf, room, &got);
+		if (c->cfg.max_rate)
+			c->rate_tokens -= (int64_t)got;
 		if (cn->producer)
 			producer_done(cn, r >= 0); /* a ticket comes first, if at all */
 		if (r == IO_DONE) {

@@ -3,8 +3,9 @@
 # space a host's request starts (measured from the report's started_at and
 # from the run's length), a host that must wait holds no slot that other
 # hosts could use (one slow, rate-limited host among many fast ones: the
-# fast ones finish at full speed), and a 429 or 503 with Retry-After pauses
-# the whole host, capped by --retry-max-time and said once.
+# fast ones finish at full speed), a 429 or 503 with Retry-After pauses
+# the whole host, capped by --retry-max-time and said once, and
+# --limit-rate bounds the aggregate download rate.
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 : "${TOP_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
 . "$TOP_SRCDIR/tests/lib/common.sh"
@@ -114,6 +115,27 @@ print(" ".join("%d" % (r["queued_ms"]) for u, r in sorted(rows.items()) if "/n/o
 EOF
 read -r q1 q2 q3 <"$T/other.out"
 cmp_ok "${q3:-99999}" -lt 2000 "a paused host's URL does not hold the one slot: the other hosts' URLs wait less than the pause (${q1:-?} ${q2:-?} ${q3:-?} ms queued)"
+
+# --- --limit-rate: the aggregate download rate ------------------------------------
+# 4 x 1 MiB over TLS at -c 4, 2 MiB a second in all: about 2 s; the bodies
+# arrive whole.
+S=https://127.0.0.1:$HTTPS_PORT
+mkdir -p "$T/lr"
+evf -c 4 --no-progress --cacert "$CA_FILE" --limit-rate 2M -d "$T/lr" --report "$T/lr.jsonl" \
+	"$S/1m.bin?a" "$S/1m.bin?b" "$S/1m.bin?c" "$S/1m.bin?d"
+is "$EVF_RC" 0 "--limit-rate 2M: exit status 0"
+cmp_ok "$EVF_MS" -ge 1700 "--limit-rate 2M: 4 MiB take about 2 s ($EVF_MS ms)"
+cmp_ok "$EVF_MS" -lt 6000 "--limit-rate 2M: and not much more ($EVF_MS ms)"
+want=$(cut -d' ' -f1 "$WWW_DIR/1m.bin.sha256")
+bad=0
+for f in "$T"/lr/*; do
+	[ "$(sha256sum <"$f" | cut -d' ' -f1)" = "$want" ] || bad=$((bad + 1))
+done
+is "$bad" 0 "--limit-rate 2M: the 4 bodies are whole"
+evf -c 4 --no-progress --cacert "$CA_FILE" --discard "$S/1m.bin?e" "$S/1m.bin?f"
+cmp_ok "$EVF_MS" -lt 1500 "without --limit-rate the same is fast ($EVF_MS ms)"
+evf --limit-rate lots "$H/n/x"
+is "$EVF_RC" 2 "--limit-rate lots: a usage error"
 
 # --- bad values -----------------------------------------------------------------
 evf --rate-per-host 0 "$H/n/x"
