@@ -86,12 +86,13 @@ raise_fd_limit(struct cli_opts *o, int file_per_transfer)
 		                (unsigned long long)rl.rlim_cur);
 		return -1;
 	}
-	rlim_t left = rl.rlim_cur == RLIM_INFINITY ? MAX_IDLE_DEFAULT : rl.rlim_cur - need;
+	int unlimited = rl.rlim_cur == RLIM_INFINITY;
+	rlim_t left = unlimited ? MAX_IDLE_DEFAULT : rl.rlim_cur - need;
 	if (o->max_idle == 0) {
 		o->max_idle = left < MAX_IDLE_DEFAULT ? (unsigned)left : MAX_IDLE_DEFAULT;
 		if (o->max_idle == 0)
 			o->max_idle = 1;
-	} else if (o->max_idle > left) {
+	} else if (!unlimited && o->max_idle > left) {
 		cli_usage_error("--max-idle %u needs as many file descriptors beside "
 		                "the %llu of -c %u, but only %llu are left under the "
 		                "limit (RLIMIT_NOFILE); raise it with 'ulimit -n'",
@@ -132,7 +133,9 @@ build_config(const struct cli_opts *o)
 	if (o->per_host != 0)
 		bad |= config_check(evf_config_set_max_per_host(cfg, o->per_host),
 		                    "--per-host", "N");
-	bad |= config_check(evf_config_set_max_idle(cfg, o->max_idle), "--max-idle", "N");
+	if (o->max_idle != 0)   /* 0: getrlimit failed, the library chooses */
+		bad |= config_check(evf_config_set_max_idle(cfg, o->max_idle),
+		                    "--max-idle", "N");
 	if (o->idle_memory != 0)
 		bad |= config_check(evf_config_set_idle_memory(cfg, o->idle_memory),
 		                    "--idle-memory", "SIZE");

@@ -123,7 +123,7 @@ static void room_changed(struct h2_session *s)
 		return;
 	}
 	pool_share(cn);
-	if (!TAILQ_EMPTY(&cn->host->waiting))
+	if (!TAILQ_EMPTY(&cn->host->waiting) || cn->host->ndeferred)
 		pool_host_changed(cn->host);
 }
 

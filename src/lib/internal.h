@@ -354,6 +354,7 @@ struct conn {
 	unsigned new_fd : 1;       /* the socket changed: the event must be assigned again */
 	unsigned flush_soon : 1;   /* io_cb flushes what transfers queued this turn */
 	unsigned throttled : 1;    /* on the client's throttled list */
+	unsigned pooled : 1;       /* on its host's idle list and idle_lru */
 };
 
 TAILQ_HEAD(conn_list, conn);

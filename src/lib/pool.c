@@ -262,6 +262,7 @@ void pool_remove_idle(struct conn *cn)
 	struct evf_client *c = h->client;
 	TAILQ_REMOVE(&h->idle, cn, link);
 	TAILQ_REMOVE(&c->idle_lru, cn, lru);
+	cn->pooled = 0;
 	h->nidle--;
 	c->nidle_total--;
 	c->idle_bytes -= idle_cost(cn);
@@ -278,6 +279,7 @@ void pool_put_idle(struct conn *cn)
 	struct evf_client *c = h->client;
 	TAILQ_INSERT_HEAD(&h->idle, cn, link);
 	TAILQ_INSERT_TAIL(&c->idle_lru, cn, lru);
+	cn->pooled = 1;
 	h->nidle++;
 	c->nidle_total++;
 	c->idle_bytes += idle_cost(cn);
