@@ -697,6 +697,10 @@ void conn_resume(struct conn *cn, struct evf_transfer *t)
 
 int conn_park(struct conn *cn)
 {
+	/* OpenSSL keeps its 17 KB read buffer when the last read took a
+	 * whole record; an idle connection needs none (0: bytes wait in it) */
+	if (cn->ssl)
+		SSL_free_buffers(cn->ssl);
 	cn->xfer = NULL;
 	cn->requests++;
 	cn->idle_since = evf_now_us();
