@@ -360,6 +360,20 @@ rss_file = a.out + ".rss"
 if not a.slow and a.time_bin:
     cmd = [a.time_bin, "-q", "-f", "%M", "-o", rss_file, "--"] + cmd
 p = subprocess.Popen(cmd, stdout=out, stderr=err, start_new_session=True)
+# The client has a session of its own, out of reach of the terminal's
+# Ctrl-C: a signal to this process, or the end of the script that started
+# it (this process is orphaned), stops the client too.
+parent = os.getppid()
+
+def stop_client(signum=signal.SIGTERM, frame=None):
+    try:
+        os.killpg(p.pid, signal.SIGTERM)
+    except OSError:
+        pass
+    sys.exit(128 + signum)
+
+for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(sig, stop_client)
 if drain is not None:
     err.close()   # the client holds the terminal now; EOF comes with its exit
 rec = {"tag": a.tag}
@@ -387,6 +401,8 @@ if a.slow:
             break
         if now - t0 > a.limit:
             break
+        if os.getppid() != parent:
+            stop_client()
         pid, st, ru = os.wait4(p.pid, os.WNOHANG)
         if pid:
             status, rusage, reason = st, ru, "exited early"
@@ -424,6 +440,8 @@ else:
             _, status, rusage = os.wait4(p.pid, 0)
             rec["end"] = "killed after %g s" % a.limit
             break
+        if os.getppid() != parent:
+            stop_client()
         time.sleep(0.002)
 wall = time.monotonic() - t0
 if drain is not None:
