@@ -298,10 +298,12 @@ crawl_setup() {
 crawl_cleanup() {
 	local p
 	crawl_hosts_restore
+	# The measured run's measure.py stops its client when it sees itself
+	# orphaned.  No wait here: bash's wait for a job, called from a trap
+	# that interrupted the wait for that same job, was seen to block.
 	for p in "$CRAWL_BG" "$CRAWL_GEN_PID" "$CRAWL_DNS_PID"; do
 		[ -n "$p" ] && kill -TERM "$p" 2>/dev/null
 	done
-	[ -n "$CRAWL_BG" ] && wait "$CRAWL_BG" 2>/dev/null
 	if [ -n "$CRAWL_NGINX_PID" ]; then
 		kill -TERM "$CRAWL_NGINX_PID" 2>/dev/null
 		for _ in $(seq 50); do kill -0 "$CRAWL_NGINX_PID" 2>/dev/null || break; sleep 0.1; done
