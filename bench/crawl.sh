@@ -14,7 +14,9 @@
 #              x 1 URL, streamed from a generator through a pipe: evfetch
 #              (--resolve '*:PORT:127.0.0.1'), evfetch again on a tenth of
 #              the names (peak RSS against input length), evfetch asking
-#              the bench's name server (evfetch-dns) and aria2c asking it.
+#              the bench's name server (evfetch-dns), and aria2c asking it,
+#              as it comes and without keep-alive (aria2c-close: aria2c
+#              shares connections between names on one address).
 #
 # Both use an nginx of their own (config $W/crawl-nginx.conf), started on
 # first use and stopped at exit.  It listens on one port on each of the
