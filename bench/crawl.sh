@@ -588,7 +588,18 @@ def good(r):
 def stats(rs):
     g = [r for r in rs if good(r)]
     rates = [r["urls"] / r["wall"] for r in g]
-    protos = sorted(set(r.get("protos", "?") for r in g))
+    # "HTTP/2.0:2000" or "HTTP/1.1:3,HTTP/2.0:1997" per run: the protocol,
+    # or the protocols with their median connection counts when mixed
+    per = {}
+    for r in g:
+        for item in str(r.get("protos", "")).split(","):
+            if ":" in item:
+                k, v = item.rsplit(":", 1)
+                per.setdefault(k, []).append(int(v))
+    if len(per) == 1:
+        protos = list(per)
+    else:
+        protos = ["{} {}".format(k, fmt(med(v))) for k, v in sorted(per.items())]
     return {
         "rate": med(rates), "lo": min(rates) if rates else None,
         "hi": max(rates) if rates else None,
@@ -597,7 +608,7 @@ def stats(rs):
         "full": med([r.get("full") for r in g]),
         "resumed": med([r.get("resumed") for r in g]),
         "rss": med([r["maxrss_kib"] / 1024 for r in g if r.get("maxrss_kib")]),
-        "protos": "; ".join(protos) if protos else "-",
+        "protos": ", ".join(protos) if protos else "-",
         "failed": len(rs) - len(g), "runs": len(rs),
     }
 
@@ -631,7 +642,7 @@ for order in ("interleaved", "grouped"):
         w("Each host's {} URLs are adjacent.".format(per))
     w("")
     w("| tool | URLs/s | client CPU µs/URL | connections | TLS full / resumed | "
-      "peak RSS MiB | protocol: connections | failed runs |")
+      "peak RSS MiB | protocol | failed runs |")
     w("|---|---|---|---|---|---|---|---|")
     for t, s in st.items():
         w("| {} | {} | {} | {} | {} / {} | {} | {} | {} of {} |".format(

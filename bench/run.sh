@@ -46,8 +46,8 @@
 # run's connection count and protocol (HTTP/1.1 or HTTP/2.0) are known.
 #
 # Peers: curl, wget2, h2load (nghttp2-client) and aria2c (aria2), and GNU
-# time for peak RSS, are installed with apt-get (as root or through sudo -n) when missing;
-# a peer that cannot be installed is skipped with a note.
+# time for peak RSS, are installed with apt-get (as root or through sudo -n)
+# when missing; a peer that cannot be installed is skipped with a note.
 #
 # Environment:
 #   EVFETCH_BIN   the evfetch binary (default ./build/src/cli/.libs/evfetch;
