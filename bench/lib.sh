@@ -7,10 +7,17 @@
 #                        caller's die) when there is none that runs
 #   start_nginx PORT     start the nginx whose config is in $W/nginx.conf,
 #                        wait until 127.0.0.1:PORT accepts; sets NGINX_PID
+#   launch_nginx CONF ERRLOG ADDR PORT VAR
+#                        the same for any config and address; sets the
+#                        variable named VAR to the pid
 #   make_pki DIR         a CA (DIR/ca.pem) and a server certificate for
 #                        localhost and 127.0.0.1 (DIR/server.pem, .key),
 #                        EC P-256, valid 7 days; openssl's messages go to
 #                        DIR/openssl.log
+#   make_cert DIR NAME SERIAL SAN
+#                        another server certificate signed by make_pki's CA
+#                        in DIR: DIR/NAME.pem and DIR/NAME.key, with
+#                        subjectAltName SAN (e.g. "DNS:*.example.test")
 find_evfetch() {
 	local d libdir
 	EVFETCH_BIN=${EVFETCH_BIN:-$1/build/src/cli/.libs/evfetch}
@@ -45,19 +52,24 @@ EOF
 }
 
 start_nginx() {
-	local port=$1
+	launch_nginx "$W/nginx.conf" "$W/logs/error.log" 127.0.0.1 "$1" NGINX_PID
+}
+
+launch_nginx() {
+	local conf=$1 errlog=$2 addr=$3 port=$4 var=$5 pid
 	# nginx reads inherited listening sockets from the environment variable
 	# NGINX, so drop it.  master_process off: the one process is the worker.
-	env -u NGINX "$NGINX" -p "$W" -c "$W/nginx.conf" -e "$W/logs/error.log" \
+	env -u NGINX "$NGINX" -p "$W" -c "$conf" -e "$errlog" \
 		-g 'daemon off; master_process off;' >>"$W/logs/stdout.log" 2>&1 &
-	NGINX_PID=$!
+	pid=$!
+	printf -v "$var" '%s' "$pid"
 	for _ in $(seq 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-		kill -0 "$NGINX_PID" 2>/dev/null || break
+		(exec 3<>"/dev/tcp/$addr/$port") 2>/dev/null && return 0
+		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	cat "$W/logs/stdout.log" "$W/logs/error.log" >&2
-	die "nginx did not start"
+	cat "$W/logs/stdout.log" "$errlog" >&2
+	die "nginx ($conf) did not start"
 }
 
 make_pki() {
@@ -77,4 +89,18 @@ make_pki() {
 	_ossl x509 -req -in "$d/server.csr" -sha256 -days 7 -CA "$d/ca.pem" \
 		-CAkey "$d/ca.key" -set_serial 4242 -extfile "$d/server.ext" \
 		-out "$d/server.pem"
+}
+
+make_cert() {
+	local d=$1 name=$2 serial=$3 san=$4
+	_ossl() { openssl "$@" 2>>"$d/openssl.log" || die "openssl $1 failed, see $d/openssl.log"; }
+	_ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$d/$name.key"
+	_ossl req -new -key "$d/$name.key" -subj "/CN=$name" -out "$d/$name.csr"
+	printf '%s\n' "basicConstraints = critical, CA:FALSE" \
+		"keyUsage = critical, digitalSignature" \
+		"extendedKeyUsage = serverAuth" \
+		"subjectAltName = $san" >"$d/$name.ext"
+	_ossl x509 -req -in "$d/$name.csr" -sha256 -days 7 -CA "$d/ca.pem" \
+		-CAkey "$d/ca.key" -set_serial "$serial" -extfile "$d/$name.ext" \
+		-out "$d/$name.pem"
 }

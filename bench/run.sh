@@ -3,7 +3,7 @@
 #
 # Usage: bench/run.sh [workload...]
 #
-# Workloads (default: all of them, in this order):
+# Workloads (default: all of them but crawl and longcrawl, in this order):
 #   small50    20,000 x 1 KiB over keep-alive TLS at -c 50
 #   small300   20,000 x 1 KiB at -c 300
 #   medium50   20,000 x 16 KiB at -c 50
@@ -29,18 +29,32 @@
 #              connections it opened (targets with HTTP/2: <= 100
 #              connections, <= 4 KiB per transfer)
 #
+# Named only (bench/crawl.sh; they need root or sudo -n):
+#   crawl      many hosts: 2,000 host names, each on a loopback address of
+#              its own through /etc/hosts (appended to, restored byte for
+#              byte at exit), x 5 URLs of 1 KiB at -c 50, listed round-robin
+#              (interleaved) and host by host (grouped): evfetch, evfetch
+#              --http1.1, aria2c, wget2 and curl --parallel; connections
+#              and full/resumed TLS handshakes from nginx's log, targets
+#              against the peers
+#   longcrawl  LONGCRAWL_HOSTS host names x 1 URL streamed from a pipe into
+#              evfetch (and a tenth of them: peak RSS against input length)
+#              and aria2c, which asks a name server the bench runs on
+#              127.0.0.1:53
+#
 # The HTTP/2 server logs the first request of each connection, so every
 # run's connection count and protocol (HTTP/1.1 or HTTP/2.0) are known.
 #
-# Peers: curl, wget2 and h2load (nghttp2-client), and GNU time for peak
-# RSS, are installed with apt-get (as root or through sudo -n) when missing;
-# a peer that cannot be installed is skipped with a note.
+# Peers: curl, wget2, h2load (nghttp2-client) and aria2c (aria2), and GNU
+# time for peak RSS, are installed with apt-get (as root or through sudo -n)
+# when missing; a peer that cannot be installed is skipped with a note.
 #
 # Environment:
 #   EVFETCH_BIN   the evfetch binary (default ./build/src/cli/.libs/evfetch;
 #                 a libtool wrapper is replaced by the binary it runs)
 #   RUNS          runs per tool and workload (default 3)
 #   STREAM_URLS   URLs of the long stream run (default 1000000)
+#   LONGCRAWL_HOSTS  host names of longcrawl (default 100000)
 #   SLOW_HOLD     seconds to keep sampling once every slow transfer is open
 #                 (default 5)
 #   BENCH_NO_INSTALL=1  never call apt-get
@@ -58,18 +72,21 @@ RUNS=${RUNS:-3}
 STREAM_URLS=${STREAM_URLS:-1000000}
 SLOW_HOLD=${SLOW_HOLD:-5}
 ALL_WORKLOADS="small50 small300 medium50 medium300 large50 handshake slow1k slow10k stream overhead h2c50 h2c1000 h2inflight"
+NAMED_WORKLOADS="crawl longcrawl"
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "bench: $*"; exit 1; }
 . "$HERE/lib.sh"
+. "$HERE/crawl.sh"
 
 case "$RUNS" in '' | *[!0-9]* | 0) die "RUNS must be a positive integer" ;; esac
+case "$LONGCRAWL_HOSTS" in '' | *[!0-9]* | ? ) die "LONGCRAWL_HOSTS must be an integer of 10 or more" ;; esac
 
 WORKLOADS=${*:-$ALL_WORKLOADS}
 for w in $WORKLOADS; do
-	case " $ALL_WORKLOADS " in
+	case " $ALL_WORKLOADS $NAMED_WORKLOADS " in
 	*" $w "*) ;;
-	*) die "unknown workload '$w' (known: $ALL_WORKLOADS)" ;;
+	*) die "unknown workload '$w' (known: $ALL_WORKLOADS $NAMED_WORKLOADS)" ;;
 	esac
 done
 want() { case " $WORKLOADS " in *" $1 "*) return 0 ;; esac; return 1; }
@@ -136,6 +153,9 @@ case $NOFILE in unlimited) NOFILE=1048576 ;; esac
 W=$(mktemp -d "${TMPDIR:-/tmp}/evfetch-bench.XXXXXX") || die "mktemp failed"
 NGINX_PID=
 cleanup() {
+	# Nothing interrupts the cleanup; /etc/hosts goes back first.
+	trap '' INT TERM HUP
+	crawl_cleanup
 	if [ -n "$NGINX_PID" ]; then
 		kill -TERM "$NGINX_PID" 2>/dev/null
 		for _ in $(seq 50); do kill -0 "$NGINX_PID" 2>/dev/null || break; sleep 0.1; done
@@ -151,8 +171,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+trap 'exit 129' HUP
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY SSL_CERT_FILE SSL_CERT_DIR
 mkdir -p "$W/pki" "$W/www/slow" "$W/logs" "$W/tmp" "$W/lists" "$W/out" "$W/home"
+want crawl && crawl_preflight
 
 # ------------------------------------------------------------------ PKI
 make_pki "$W/pki"
@@ -360,6 +382,20 @@ rss_file = a.out + ".rss"
 if not a.slow and a.time_bin:
     cmd = [a.time_bin, "-q", "-f", "%M", "-o", rss_file, "--"] + cmd
 p = subprocess.Popen(cmd, stdout=out, stderr=err, start_new_session=True)
+# The client has a session of its own, out of reach of the terminal's
+# Ctrl-C: a signal to this process, or the end of the script that started
+# it (this process is orphaned), stops the client too.
+parent = os.getppid()
+
+def stop_client(signum=signal.SIGTERM, frame=None):
+    try:
+        os.killpg(p.pid, signal.SIGTERM)
+    except OSError:
+        pass
+    sys.exit(128 + signum)
+
+for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(sig, stop_client)
 if drain is not None:
     err.close()   # the client holds the terminal now; EOF comes with its exit
 rec = {"tag": a.tag}
@@ -387,6 +423,8 @@ if a.slow:
             break
         if now - t0 > a.limit:
             break
+        if os.getppid() != parent:
+            stop_client()
         pid, st, ru = os.wait4(p.pid, os.WNOHANG)
         if pid:
             status, rusage, reason = st, ru, "exited early"
@@ -424,6 +462,8 @@ else:
             _, status, rusage = os.wait4(p.pid, 0)
             rec["end"] = "killed after %g s" % a.limit
             break
+        if os.getppid() != parent:
+            stop_client()
         time.sleep(0.002)
 wall = time.monotonic() - t0
 if drain is not None:
@@ -884,9 +924,11 @@ for w in $WORKLOADS; do
 	h2c50) mklist h2small "$H2_BASE" /1k.bin 20000; h2_throughput h2c50 h2small 20000 50 ;;
 	h2c1000) mklist h2small "$H2_BASE" /1k.bin 20000; h2_throughput h2c1000 h2small 20000 1000 ;;
 	h2inflight) h2inflight ;;
+	crawl) crawl ;;
+	longcrawl) longcrawl ;;
 	esac
 done
-grep -i -E 'emerg|alert|crit|\[error\]' "$W/logs/error.log" >"$W/logs/nginx-errors.txt" 2>/dev/null
+cat "$W"/logs/*error.log 2>/dev/null | grep -i -E 'emerg|alert|crit|\[error\]' >"$W/logs/nginx-errors.txt"
 if [ -s "$W/logs/nginx-errors.txt" ]; then
 	note "nginx logged errors (first lines): $(head -n 3 "$W/logs/nginx-errors.txt" | cut -c1-200 | tr '\n' '|')"
 fi
@@ -897,10 +939,11 @@ mkdir -p "$HERE/results"
 	printf '%s\n' "${NOTES[@]}" | grep . | sed 's/^/note: /'
 	printf '%s\n' "${FAILS[@]}" | grep . | sed 's/^/FAILED: /'
 } >"$W/notes.txt"
+crawl_report "$W/crawl-report.md"
 python3 - "$RAW" "$W/notes.txt" "$STARTED" "$RUNS" "$STREAM_URLS" "$HERE/results/latest.md" \
-	"$(nproc)" "$EVFETCH_BIN" "$SLOW_HOLD" <<'PYEOF'
+	"$(nproc)" "$EVFETCH_BIN" "$SLOW_HOLD" "$W/crawl-report.md" <<'PYEOF'
 import json, statistics, sys
-raw, notes_path, started, runs, stream_n, out_path, ncpu, evbin, hold = sys.argv[1:]
+raw, notes_path, started, runs, stream_n, out_path, ncpu, evbin, hold, crawl_md = sys.argv[1:]
 stream_n = int(stream_n)
 recs = [json.loads(l) for l in open(raw) if l.strip()]
 notes = [l.rstrip("\n") for l in open(notes_path) if l.strip()]
@@ -1131,6 +1174,11 @@ if any(r["tag"].startswith("overhead-") for r in recs):
     w("Other processes slow a run down and never speed it up, so on a busy "
       "machine the best run (and the least CPU) of each variant is the fairer "
       "comparison; the medians show how noisy the runs were.")
+    w("")
+
+crawl_text = open(crawl_md).read().strip()
+if crawl_text:
+    w(crawl_text)
     w("")
 
 busy = {}
