@@ -703,6 +703,15 @@ for order in ("interleaved", "grouped"):
             row.append("no figure: FAIL" if c is None else
                        "{}: {}".format(fmt(c), verdict(c <= nh)))
         targets.append(row)
+        # evfetch(1), --per-host: one connection per host while other
+        # hosts' URLs wait; near the end of a run the last hosts may get a
+        # second one for slots nothing else can use (at most -c more)
+        row = ["connections ≤ {:,} + -c {} (the documented per-host policy)".format(nh, conc)]
+        for e in evs:
+            c = st[e]["conns"]
+            row.append("no figure: FAIL" if c is None else
+                       "{}: {}".format(fmt(c), verdict(c <= nh + conc)))
+        targets.append(row)
     if targets and evs:
         w("| target ({} list, medians) | {} |".format(order, " | ".join(evs)))
         w("|---|" + "---|" * len(evs))
