@@ -480,6 +480,8 @@ struct conn *pool_find(struct host *h);
 int pool_should_wait(const struct host *h);
 void pool_put_idle(struct conn *cn);
 void pool_remove_idle(struct conn *cn);
+/* An idle connection closes unused: counts against keeping many. */
+void pool_idle_missed(struct evf_client *c);
 /* HTTP/2: cn serves streams (shared) or stops taking new ones. */
 void pool_share(struct conn *cn);
 void pool_unshare(struct conn *cn);
@@ -706,6 +708,9 @@ struct evf_client {
 	unsigned nidle_total;
 	unsigned max_idle;         /* idle connections kept */
 	uint64_t idle_bytes;       /* their estimated memory (idle_cost) */
+	/* Idle connections taken again (hits) or closed unused (misses) in
+	 * the current window; idle_shift halves both budgets that often */
+	unsigned idle_hits, idle_misses, idle_shift;
 	unsigned nhandshakes;      /* TLS handshakes in progress */
 	const struct timeval *idle_tv; /* libevent common timeout for pooled connections */
 	const struct timeval *slow_connect_tv; /* a connect holds a handshake slot this long */

@@ -160,8 +160,11 @@ void conn_close(struct conn *cn)
 		cn->throttled = 0;
 		TAILQ_REMOVE(&c->throttled, cn, tlink);
 	}
-	if (cn->pooled)
+	if (cn->pooled) {
 		pool_remove_idle(cn);   /* CS_IDLE alone is not enough: see conn_park */
+		if (!c->freed)
+			pool_idle_missed(c);
+	}
 	else if (cn->state == CS_HS_WAIT)
 		TAILQ_REMOVE(cn->gated ? &h->gate : &c->hs_wait, cn, link);
 	if (cn->shared)

@@ -14,6 +14,8 @@
 
 #include "internal.h"
 
+static void idle_outcome(struct evf_client *c, int hit);
+
 static size_t hash_key(int tls, const char *name, int port)
 {
 	size_t h = 2166136261u ^ (size_t)tls;
@@ -215,6 +217,7 @@ struct conn *pool_find(struct host *h)
 	if (!cn)
 		return NULL;
 	pool_remove_idle(cn);
+	idle_outcome(h->client, 1);
 	/* the read event stays armed: the request's write comes next and the
 	 * response's read after it, and re-arming costs two epoll_ctl calls */
 	conn_set_state(cn, CS_BUSY);
@@ -247,6 +250,37 @@ void pool_unshare(struct conn *cn)
 		return;
 	cn->shared = 0;
 	TAILQ_REMOVE(&cn->host->shared, cn, link);
+}
+
+/*
+ * Whether keeping idle connections pays.  Over each window of IDLE_WINDOW
+ * outcomes (an idle connection taken again, or closed unused), fewer than
+ * an eighth taken again halves the budgets (down to a 32nd), more than a
+ * quarter doubles them back.  A crawl of one URL per host keeps few idle
+ * connections then, where each would only have waited for its timeout or
+ * eviction; one that revisits its hosts keeps the full budgets.
+ */
+#define IDLE_WINDOW 256
+#define IDLE_SHIFT_MAX 5
+
+static void idle_outcome(struct evf_client *c, int hit)
+{
+	if (hit)
+		c->idle_hits++;
+	else
+		c->idle_misses++;
+	if (c->idle_hits + c->idle_misses < IDLE_WINDOW)
+		return;
+	if (c->idle_hits * 8 < IDLE_WINDOW && c->idle_shift < IDLE_SHIFT_MAX)
+		c->idle_shift++;
+	else if (c->idle_hits * 4 > IDLE_WINDOW && c->idle_shift > 0)
+		c->idle_shift--;
+	c->idle_hits = c->idle_misses = 0;
+}
+
+void pool_idle_missed(struct evf_client *c)
+{
+	idle_outcome(c, 0);
 }
 
 /* The memory an idle connection is counted at against idle_memory. */
@@ -286,7 +320,11 @@ void pool_put_idle(struct conn *cn)
 	if (!TAILQ_EMPTY(&h->waiting) || h->ndeferred)
 		pool_host_changed(h);   /* a transfer waits for this host */
 	struct conn *old;
-	while ((c->nidle_total > c->max_idle || c->idle_bytes > c->cfg.idle_memory) &&
+	unsigned max = c->max_idle >> c->idle_shift;
+	uint64_t bytes = c->cfg.idle_memory >> c->idle_shift;
+	if (max < 16)
+		max = c->max_idle < 16 ? c->max_idle : 16;
+	while ((c->nidle_total > max || c->idle_bytes > bytes) &&
 	       (old = TAILQ_FIRST(&c->idle_lru)) && old != cn)
 		conn_close(old);
 }
