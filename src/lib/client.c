@@ -298,9 +298,12 @@ static int host_ready(const struct host *h)
  *      for it now (one came free or closed);
  *   2. the queue's next transfer whose host is not busy (busy ones are
  *      deferred on the way: each transfer is looked at once);
- *   3. with nothing else to run, the oldest deferred transfer, which
- *      opens another connection to its host (a single-host run opens as
- *      many connections as it has slots, as it always did).
+ *   3. with nothing else to run, the oldest deferred transfer of the
+ *      first host with more deferred transfers than connections: it opens
+ *      another connection (a single-host run opens as many as it has
+ *      slots); not while on_done calls are due, in which the caller may
+ *      queue more.  Otherwise the slot stays free, and the deferred
+ *      transfers wait for their hosts' connections.
  */
 static struct evf_transfer *pick(struct evf_client *c)
 {
@@ -324,11 +327,19 @@ static struct evf_transfer *pick(struct evf_client *c)
 		TAILQ_REMOVE(&c->pending, t, link);
 		defer(c, t);
 	}
-	while ((h = TAILQ_FIRST(&c->deferred_hosts))) {
+	/* on_done calls are due: the caller may queue other hosts' work in
+	 * them, so the last resort waits for them (drain_cb kicks again) */
+	if (c->drain_scheduled)
+		return NULL;
+	struct host *next;
+	for (h = TAILQ_FIRST(&c->deferred_hosts); h; h = next) {
+		next = TAILQ_NEXT(h, dlink);
 		if (pool_host_gated(h)) {
 			pool_host_sleep(h);   /* off the list until its gate opens */
 			continue;
 		}
+		if (h->ndeferred <= h->nconns)
+			continue;   /* its connections will serve them in turn */
 		t = TAILQ_FIRST(&h->deferred);
 		unqueue(c, t);
 		return t;
@@ -406,6 +417,8 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
 		t->cb.on_done(t, &res, t->arg);
 		transfer_free(t);
 	}
+	if (!c->freed && c->npending && c->nactive < c->cfg.max_transfers)
+		client_kick(c);   /* pick's last resort, held back while on_done was due */
 	client_leave(c);
 }
 
