@@ -298,12 +298,10 @@ static int host_ready(const struct host *h)
  *      for it now (one came free or closed);
  *   2. the queue's next transfer whose host is not busy (busy ones are
  *      deferred on the way: each transfer is looked at once);
- *   3. with nothing else to run, the oldest deferred transfer of the
- *      first host with more deferred transfers than connections: it opens
- *      another connection (a single-host run opens as many as it has
- *      slots); not while on_done calls are due, in which the caller may
- *      queue more.  Otherwise the slot stays free, and the deferred
- *      transfers wait for their hosts' connections.
+ *   3. with nothing else to run, the oldest deferred transfer, which
+ *      opens another connection to its host (a single-host run opens as
+ *      many connections as it has slots, as it always did); not while
+ *      on_done calls are due, in which the caller may queue more.
  */
 static struct evf_transfer *pick(struct evf_client *c)
 {
@@ -338,8 +336,6 @@ static struct evf_transfer *pick(struct evf_client *c)
 			pool_host_sleep(h);   /* off the list until its gate opens */
 			continue;
 		}
-		if (h->ndeferred <= h->nconns)
-			continue;   /* its connections will serve them in turn */
 		t = TAILQ_FIRST(&h->deferred);
 		unqueue(c, t);
 		return t;
