@@ -300,8 +300,12 @@ static int host_ready(const struct host *h)
  *      deferred on the way: each transfer is looked at once);
  *   3. with nothing else to run, the oldest deferred transfer, which
  *      opens another connection to its host (a single-host run opens as
- *      many connections as it has slots, as it always did); not while
- *      on_done calls are due, in which the caller may queue more.
+ *      many connections as it has slots, as it always did); while other
+ *      hosts have deferred transfers too, only a host with at least
+ *      EVF_SPREAD_QUEUE of them per connection (the end of a crawl leaves
+ *      each host a short line, which its one connection serves in turn);
+ *      not while on_done calls are due, in which the caller may queue
+ *      more.  Otherwise the slot stays free until a connection does.
  */
 static struct evf_transfer *pick(struct evf_client *c)
 {
@@ -336,6 +340,9 @@ static struct evf_transfer *pick(struct evf_client *c)
 			pool_host_sleep(h);   /* off the list until its gate opens */
 			continue;
 		}
+		if ((next || h != TAILQ_FIRST(&c->deferred_hosts)) &&
+		    h->ndeferred < EVF_SPREAD_QUEUE * h->nconns)
+			continue;   /* a short line: its connections serve it in turn */
 		t = TAILQ_FIRST(&h->deferred);
 		unqueue(c, t);
 		return t;

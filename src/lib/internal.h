@@ -661,6 +661,7 @@ void transfer_serve_changed(struct evf_client *c);
 /* ----------------------------------------------------------------- client */
 
 #define EVF_HOST_BUCKETS_MIN 64
+#define EVF_SPREAD_QUEUE 4       /* see client.c's pick */
 #define EVF_IDLE_TIMEOUT_SEC 30  /* pooled connections are closed after this */
 #define EVF_SLOW_CONNECT_MS 250  /* a connect gives its handshake slot back after this */
 
