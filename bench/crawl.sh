@@ -328,10 +328,7 @@ crawl_bg() {
 # crawl_measure TAG [measure.py options] -- CMD...: as run.sh's measure,
 # with the crawl nginx as the server.
 crawl_measure() {
-	local tag=$1
-	shift
-	python3 "$W/measure.py" --out "$RAW" --tag "$tag" --server-pid "$CRAWL_NGINX_PID" \
-		--time-bin "$TIME_BIN" "$@"
+	MEASURE_SERVER_PID=$CRAWL_NGINX_PID measure "$@"
 }
 
 # crawl_counts LOG: "CONNECTIONS FULL RESUMED REQUESTS OK PROTOCOLS" from

@@ -504,12 +504,13 @@ PYEOF
 
 RAW=$W/results.jsonl
 : >"$RAW"
-# measure TAG [measure.py options] -- CMD...
+# measure TAG [measure.py options] -- CMD...; the server whose CPU counts
+# is MEASURE_SERVER_PID, by default run.sh's nginx.
 measure() {
 	local tag=$1
 	shift
-	python3 "$W/measure.py" --out "$RAW" --tag "$tag" --server-pid "$NGINX_PID" \
-		--time-bin "$TIME_BIN" "$@"
+	python3 "$W/measure.py" --out "$RAW" --tag "$tag" \
+		--server-pid "${MEASURE_SERVER_PID:-$NGINX_PID}" --time-bin "$TIME_BIN" "$@"
 }
 # add_fields KEY=VALUE...: add fields to the last raw record.
 add_fields() {
