@@ -294,6 +294,8 @@ void cli_opts_free(struct cli_opts *o);
 void cli_usage_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 /* "evfetch: <message>" on stderr. */
+/* usage.c: what --help prints */
+extern const char cli_usage_text[];
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ------------------------------------------------------------- input.c */
