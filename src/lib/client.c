@@ -135,11 +135,16 @@ static void destroy(struct evf_client *c)
 	struct evf_transfer *t;
 	/* every transfer is on one of these lists; idle connections are on
 	 * their hosts' lists */
-	struct host *h;
 	while ((t = TAILQ_FIRST(&c->pending)) || (t = TAILQ_FIRST(&c->done)) ||
-	       (t = TAILQ_FIRST(&c->live)) ||
-	       ((h = TAILQ_FIRST(&c->deferred_hosts)) && (t = TAILQ_FIRST(&h->deferred))))
+	       (t = TAILQ_FIRST(&c->live)))
 		client_discard(c, t);
+	/* deferred transfers, on every host: an asleep (rate-limited) host
+	 * is on no client list; no host is freed before pool_free_all, as
+	 * pool_host_settle leaves a freed client's hosts alone */
+	for (size_t i = 0; i < c->nbuckets; i++)
+		for (struct host *h = c->hosts[i]; h; h = h->hnext)
+			while ((t = TAILQ_FIRST(&h->deferred)))
+				client_discard(c, t);
 	pool_free_all(c);
 	event_del(&c->kick);
 	event_del(&c->drain);

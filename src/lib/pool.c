@@ -353,6 +353,8 @@ struct host *pool_next_changed(struct evf_client *c)
 void pool_host_settle(struct host *h)
 {
 	struct evf_client *c = h->client;
+	if (c->freed)
+		return;   /* destroy walks the hosts; pool_free_all frees them */
 	if (h->nconns == 0 && TAILQ_EMPTY(&h->waiting) && h->nrefs == 0 && !h->on_unused &&
 	    !h->on_changed) {
 		h->on_unused = 1;

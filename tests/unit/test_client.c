@@ -2,7 +2,10 @@
  * test_client.c - evf_client_new2 tells why a client cannot be made: for
  * each way a CA file or directory can be unusable, the reason names the
  * path and says what the system or OpenSSL found wrong with it.  No
- * network: creating a client connects nowhere.
+ * network: creating a client connects nowhere.  And a client freed while
+ * a rate-limited host's transfers wait (asleep, on no client list) frees
+ * them without calling back (ASan's leak check and valgrind see the rest);
+ * that part connects to 127.0.0.1:1, where nothing listens.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -54,6 +57,55 @@ static void write_file(const char *path, const char *text)
 		diag("cannot write %s: %s", path, strerror(errno));
 		exit(1);
 	}
+}
+
+static int ndone;
+
+static void count_done(evf_transfer *t, const evf_result *r, void *arg)
+{
+	(void)t;
+	(void)r;
+	(void)arg;
+	ndone++;
+}
+
+static void stop_loop(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+/* 5 transfers to one host at half a request a second: the first is
+ * refused at once, the other 4 wait asleep when the client is freed. */
+static void free_with_asleep_host(void)
+{
+	evf_config *cfg = evf_config_new();
+	int err = 0;
+	evf_config_set_host_rate(cfg, 0.5);
+	evf_config_set_host_cache(cfg, 0);
+	evf_client *c = evf_client_new(base, cfg, &err);
+	evf_config_free(cfg);
+	if (!c) {
+		diag("cannot make a client: %d", err);
+		exit(1);
+	}
+	evf_callbacks cb = {.on_done = count_done};
+	for (int i = 0; i < 5; i++) {
+		evf_request req = {.url = "http://127.0.0.1:1/x", .method = EVF_GET};
+		if (!evf_fetch(c, &req, &cb, NULL, &err))
+			diag("evf_fetch failed: %d", err);
+	}
+	struct timeval tv = {0, 300000};
+	event_base_once(base, -1, EV_TIMEOUT, stop_loop, base, &tv);
+	event_base_dispatch(base);
+	is_int(ndone, 1, "rate-limited host: the first transfer ended, the others wait");
+	is_int((int)(evf_client_active(c) + evf_client_queued(c)), 4,
+	       "rate-limited host: 4 transfers still queued");
+	evf_client_free(c);
+	event_base_once(base, -1, EV_TIMEOUT, stop_loop, base, &tv);
+	event_base_dispatch(base);
+	is_int(ndone, 1, "freeing the client drops the waiting transfers without a callback");
 }
 
 int main(void)
@@ -151,6 +203,10 @@ int main(void)
 	snprintf(path, sizeof path, "%s/unreadable.pem", top);
 	unlink(path);
 	rmdir(top);
+
+	/* --- freeing a client whose rate-limited host has transfers waiting -- */
+	free_with_asleep_host();
+
 	event_base_free(base);
 	return done_testing();
 }
