@@ -740,7 +740,9 @@ static size_t rate_allow(struct conn *cn)
 	uint64_t rate = c->cfg.max_rate, now = evf_now_us();
 	int64_t cap = (int64_t)(rate / 10 > sizeof c->rbuf ? rate / 10 : sizeof c->rbuf);
 	if (now > c->rate_at_us) {
-		uint64_t add = (now - c->rate_at_us) * rate / 1000000u;
+		/* a second's refill fills any bucket: no overflow after a long wait */
+		uint64_t dt = now - c->rate_at_us < 1000000u ? now - c->rate_at_us : 1000000u;
+		uint64_t add = dt * rate / 1000000u;
 		if (add > 0) {
 			c->rate_tokens = c->rate_tokens + (int64_t)add > cap ? cap : c->rate_tokens + (int64_t)add;
 			c->rate_at_us = now;
