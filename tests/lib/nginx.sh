@@ -51,6 +51,9 @@
 #   /host                      200 with the Host request header as body
 #   /ua                        200 with the User-Agent as body
 #   /method                    200 with the request method as body
+#   /ctype /auth               200 with the Content-Type or Authorization
+#                              request header as body
+#   /auth-elsewhere            302 to https://evfetch.test:HTTPS_PORT/auth
 #   /redirect                  302 to /hello.txt
 #   /redirect301               301 to /hello.txt
 #   /dyngzip/NAME              WWW_DIR/NAME gzipped by nginx on the fly
@@ -358,6 +361,17 @@ location = /ua {
 location = /method {
     default_type text/plain;
     return 200 "\$request_method";
+}
+location = /ctype {
+    default_type text/plain;
+    return 200 "\$content_type";
+}
+location = /auth {
+    default_type text/plain;
+    return 200 "\$http_authorization";
+}
+location = /auth-elsewhere {
+    return 302 https://evfetch.test:$HTTPS_PORT/auth;
 }
 location = /redirect {
     return 302 /hello.txt;
