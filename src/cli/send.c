@@ -257,7 +257,7 @@ int cli_send_prepare(const struct cli_opts *o, struct cli_send *s)
 
 int cli_send_apply(const struct cli_send *s, evf_transfer *t)
 {
-	int r = evf_transfer_set_method(t, s->method);
+	int r = strcmp(s->method, "GET") == 0 ? 0 : evf_transfer_set_method(t, s->method);
 	for (size_t i = 0; r == 0 && i < s->nlines; i++)
 		r = evf_transfer_add_header(t, s->lines[i]);
 	if (r == 0 && s->fd >= 0)

@@ -62,13 +62,8 @@ int64_t body_size(const struct evf_transfer *t)
 const char *body_framing_line(struct evf_transfer *t, int h2)
 {
 	struct xfer_body *b = t->body;
-	if (!b) {
-		/* a method that defines a body says it has none (RFC 9110, 8.6) */
-		const char *m = t->method;
-		return strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0
-		               ? "Content-Length: 0"
-		               : NULL;
-	}
+	if (!b)
+		return t->wants_length ? "Content-Length: 0" : NULL;
 	if (b->size < 0)
 		return h2 ? "" : "Transfer-Encoding: chunked";
 	snprintf(b->clen, sizeof b->clen, "Content-Length: %lld", (long long)b->size);

@@ -663,6 +663,7 @@ struct evf_transfer {
 	unsigned started : 1;        /* evf_transfer_start or evf_fetch queued it */
 	unsigned req_touched : 1;    /* bytes of this attempt's request were sent */
 	unsigned idempotent : 1;     /* its method is (RFC 9110, 9.2.2) */
+	unsigned wants_length : 1;   /* POST, PUT, PATCH: Content-Length: 0 without a body */
 	char urlbuf[];               /* url points here */
 };
 

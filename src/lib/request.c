@@ -34,15 +34,27 @@ EVF_API evf_transfer *evf_transfer_new(evf_client *c, const char *url, void *arg
 
 EVF_API int evf_transfer_set_method(evf_transfer *t, const char *method)
 {
+	static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
+	                                    "OPTIONS"};
 	if (!settable(t) || !policy_method_valid(method))
 		return EVF_ERR_INVALID;
-	char *m = evf_strdup(method);
-	if (!m)
-		return EVF_ERR_NOMEM;
-	free(t->method_buf);
-	t->method = t->method_buf = m;
+	const char *m = NULL;
+	for (size_t i = 0; i < sizeof known / sizeof known[0] && !m; i++)
+		if (strcmp(method, known[i]) == 0)
+			m = known[i];
+	if (!m) {
+		char *copy = evf_strdup(method);
+		if (!copy)
+			return EVF_ERR_NOMEM;
+		free(t->method_buf);
+		m = t->method_buf = copy;
+	}
+	t->method = m;
 	t->is_head = strcmp(m, "HEAD") == 0;
 	t->idempotent = policy_idempotent(m) != 0;
+	/* a method that defines a body says it has none (RFC 9110, 8.6) */
+	t->wants_length = strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0 ||
+	                  strcmp(m, "PATCH") == 0;
 	return 0;
 }
 
@@ -177,21 +189,51 @@ void resp_head_free(struct resp_head *h)
 	free(h);
 }
 
+/*
+ * Both parsers keep a head's fields in one buffer, names and values one
+ * after another: that span is copied whole and the pointers moved with
+ * it.  Fields from anywhere else are copied one by one.
+ */
 int resp_head_keep(struct evf_transfer *t, const evf_response *r)
 {
+	size_t n = r->nheaders;
+	const char *lo = NULL, *hi = NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *a = r->headers[i].name, *b = r->headers[i].value;
+		if (!lo || a < lo)
+			lo = a;
+		if (!lo || b < lo)
+			lo = b;
+		if (!hi || a > hi)
+			hi = a;
+		if (!hi || b > hi)
+			hi = b;
+	}
+	size_t span = n ? (size_t)(hi - lo) + strlen(hi) + 1 : 0;
+	int contiguous = span <= 65536 + 4096;   /* a head past the limits is not one buffer */
 	size_t bytes = 0;
-	for (size_t i = 0; i < r->nheaders; i++)
-		bytes += strlen(r->headers[i].name) + strlen(r->headers[i].value) + 2;
-	struct resp_head *h = malloc(sizeof *h + r->nheaders * sizeof h->h[0] + bytes);
+	if (!contiguous)
+		for (size_t i = 0; i < n; i++)
+			bytes += strlen(r->headers[i].name) + strlen(r->headers[i].value) + 2;
+	struct resp_head *h = malloc(sizeof *h + n * sizeof h->h[0] + (contiguous ? span : bytes));
 	if (!h)
 		return EVF_ERR_NOMEM;
-	h->n = r->nheaders;
-	char *p = (char *)&h->h[r->nheaders];
-	for (size_t i = 0; i < r->nheaders; i++) {
-		size_t nl = strlen(r->headers[i].name) + 1, vl = strlen(r->headers[i].value) + 1;
-		h->h[i].name = memcpy(p, r->headers[i].name, nl);
-		h->h[i].value = memcpy(p + nl, r->headers[i].value, vl);
-		p += nl + vl;
+	h->n = n;
+	char *p = (char *)&h->h[n];
+	if (contiguous) {
+		memcpy(p, lo, span);
+		for (size_t i = 0; i < n; i++) {
+			h->h[i].name = p + (r->headers[i].name - lo);
+			h->h[i].value = p + (r->headers[i].value - lo);
+		}
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			size_t nl = strlen(r->headers[i].name) + 1;
+			size_t vl = strlen(r->headers[i].value) + 1;
+			h->h[i].name = memcpy(p, r->headers[i].name, nl);
+			h->h[i].value = memcpy(p + nl, r->headers[i].value, vl);
+			p += nl + vl;
+		}
 	}
 	resp_head_free(t->head);
 	t->head = h;

@@ -474,6 +474,7 @@ static int redirect_method(struct evf_transfer *t)
 	if (to_get) {
 		t->method = "GET";
 		t->idempotent = 1;
+		t->wants_length = 0;
 		body_free(t->body);
 		t->body = NULL;
 		return 0;
