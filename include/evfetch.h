@@ -217,6 +217,28 @@ EVF_API int evf_config_set_max_rate(evf_config *cfg, uint64_t bytes_per_second);
  */
 EVF_API int evf_config_set_log(evf_config *cfg, void (*fn)(const char *msg, void *arg),
                                void *arg);
+/*
+ * What the client does, for -v style tracing (added in 0.2), in the
+ * spirit of curl's DEBUGFUNCTION: fn gets each request head as it goes
+ * out (EVF_DEBUG_HEADER_OUT; an HTTP/2 head rendered as HTTP/1.1 text
+ * with an "HTTP/2" request line), each final response head as it arrived
+ * (EVF_DEBUG_HEADER_IN, rendered the same way, 1xx heads left out), and a
+ * line about the connection a request uses (EVF_DEBUG_TEXT: the address
+ * connected or reused, and for a new TLS connection its protocol, cipher,
+ * ALPN and the server certificate's subject, issuer and expiry).  data is
+ * not NUL-terminated; heads end with an empty line.  Credentials are
+ * passed as they are: a tool that prints them masks them.  fn must not
+ * call into the client.  NULL: none (default).
+ */
+struct evf_transfer;
+enum evf_debug_kind {
+	EVF_DEBUG_TEXT = 0,
+	EVF_DEBUG_HEADER_OUT = 1,
+	EVF_DEBUG_HEADER_IN = 2,
+};
+typedef void (*evf_debug_fn)(struct evf_transfer *t, int kind, const char *data, size_t len,
+                             void *arg);
+EVF_API int evf_config_set_debug(evf_config *cfg, evf_debug_fn fn, void *arg);
 /* Count HTTP status >= 400 as failure (EVF_ERR_HTTP); default off. */
 EVF_API int evf_config_set_fail_on_http_error(evf_config *cfg, int on);
 /*

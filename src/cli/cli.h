@@ -553,6 +553,10 @@ int cli_report_close(struct cli_report *r);
 void cli_record(struct cli_app *app, const struct cli_outcome *o);
 /* s on stream with control characters made harmless for a terminal. */
 void cli_put_safe(FILE *stream, const char *s, size_t len);
+struct cli_app;
+/* trace.c: -v's lines from the library's debug function (index: the
+ * URL's position in the input). */
+void cli_trace(struct cli_app *app, uint64_t index, int kind, const char *data, size_t len);
 
 /* ------------------------------------------------------------- progress.c */
 

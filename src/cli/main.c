@@ -33,6 +33,7 @@
 struct cli_xfer {
 	struct cli_app *app;
 	evf_transfer *t;
+	uint64_t index;            /* the URL's position in the input */
 	struct cli_xfer *prev, *next;
 	struct cli_sink sink;
 	/* With --report only, so that a run without one holds no more per
@@ -228,6 +229,15 @@ library_log(const char *msg, void *arg)
 	cli_progress_restore(app);
 }
 
+/* -v: the library's debug lines, labelled with the URL's position. */
+static void
+library_debug(evf_transfer *t, int kind, const char *data, size_t len, void *arg)
+{
+	struct cli_xfer *x = evf_transfer_arg(t);
+
+	cli_trace(arg, x != NULL ? x->index : 0, kind, data, len);
+}
+
 /* 0, or the exit status for a failure already reported. */
 static int
 create_client(struct cli_app *app)
@@ -240,6 +250,8 @@ create_client(struct cli_app *app)
 	if (cfg == NULL)
 		return CLI_EXIT_USAGE;
 	evf_config_set_log(cfg, library_log, app);
+	if (app->opts.verbose)
+		evf_config_set_debug(cfg, library_debug, app);
 	app->base = event_base_new();
 	if (app->base != NULL)
 		app->client = evf_client_new2(app->base, cfg, &err, why,
@@ -397,6 +409,7 @@ start_transfer(struct cli_app *app, const char *url, uint64_t index)
 
 	if (x != NULL) {
 		x->app = app;
+		x->index = index;
 		cli_sink_init(&x->sink);
 		if (report) {
 			x->rep[0].index = index;

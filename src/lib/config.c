@@ -444,6 +444,15 @@ EVF_API int evf_config_set_max_headers(evf_config *cfg, unsigned n)
 	return 0;
 }
 
+EVF_API int evf_config_set_debug(evf_config *cfg, evf_debug_fn fn, void *arg)
+{
+	if (!cfg)
+		return EVF_ERR_INVALID;
+	cfg->debug_fn = fn;
+	cfg->debug_arg = arg;
+	return 0;
+}
+
 void xfer_opts_from_config(struct xfer_opts *o, const struct evf_config *cfg)
 {
 	o->max_body = cfg->max_body;

@@ -52,6 +52,8 @@ static int h1_submit(struct conn *cn, struct evf_transfer *t)
 		if (!t->req)
 			return EVF_ERR_NOMEM;
 	}
+	if (cfg->debug_fn)
+		UPCALL(t)->debug(t, EVF_DEBUG_HEADER_OUT, t->req, t->req_len);
 	cn->xfer = t;
 	t->req_off = 0;
 	struct http1_limits lim = {cfg->max_header_bytes, cfg->max_headers};

@@ -88,6 +88,8 @@ struct evf_config {
 	uint64_t host_delay_us;     /* --delay-per-host */
 	void (*log_fn)(const char *msg, void *arg);
 	void *log_arg;
+	evf_debug_fn debug_fn;
+	void *debug_arg;
 	uint64_t idle_memory;     /* bytes of idle connections kept */
 	unsigned host_cache;      /* hosts remembered without connections */
 	unsigned dns_cache_ms;    /* how long an answer serves, 0: not kept */
@@ -264,6 +266,9 @@ void tls_host_freeze(struct host *h);
 void tls_host_thaw(struct host *h);
 struct tls_verified;
 void tls_verified_free(struct tls_verified *v);
+/* "TLSv1.3, TLS_AES_128_GCM_SHA256, ALPN h2; server certificate: subject
+ * ..., issuer ..., expires ..." for the debug function. */
+void tls_describe(struct conn *cn, char *buf, size_t len);
 
 /* ------------------------------------------------------------ connection */
 
@@ -573,6 +578,12 @@ const char *body_framing_line(struct evf_transfer *t, int h2);
  */
 int body_send(struct evf_transfer *t, struct conn *cn);
 
+/* debug.c: for the client's debug function, when it has one */
+void debug_connection(struct evf_transfer *t, struct conn *cn, int reused);
+void debug_head(struct evf_transfer *t, const evf_response *resp);
+/* nva: h2.c's k nghttp2_nv fields, :method, :scheme, :authority, :path first */
+void debug_request_h2(struct evf_transfer *t, const void *nva, size_t k);
+
 /* The response head kept for evf_transfer_header (transfer.c). */
 struct resp_head;
 void resp_head_free(struct resp_head *h);
@@ -709,6 +720,8 @@ struct xfer_upcalls {
 	 * NULL when memory ran out; and the User-Agent */
 	const char **(*header_lines)(struct evf_transfer *t, const char **stack, size_t *n);
 	const char *(*user_agent)(const struct evf_transfer *t);
+	/* the client's debug function, when there is one (see evfetch.h) */
+	void (*debug)(struct evf_transfer *t, int kind, const char *data, size_t len);
 };
 
 /* transfer.c's; a connection reaches it as cn->client->up */

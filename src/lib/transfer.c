@@ -433,6 +433,13 @@ static int set_detail(struct evf_transfer *t, int err, const char *fmt, ...)
 	return err;
 }
 
+static void up_debug(struct evf_transfer *t, int kind, const char *data, size_t len)
+{
+	const struct evf_config *cfg = &t->client->cfg;
+	if (cfg->debug_fn)
+		cfg->debug_fn(t, kind, data, len, cfg->debug_arg);
+}
+
 /*
  * May t's request go out again?  Its body must be able to start over, and
  * a request the server may have acted on (reached) only when its method is
@@ -494,6 +501,8 @@ static int up_head(struct evf_transfer *t, const evf_response *resp, int64_t cle
 {
 	const struct xfer_opts *cfg = t->o;
 	t->status = resp->status;
+	if (t->client->cfg.debug_fn)
+		debug_head(t, resp);
 	if (resp->status == 429 || resp->status == 503) {
 		/* the host asks every client request to wait, not only this
 		 * one: pause the host, within the cap on retry delays */
@@ -612,6 +621,8 @@ static void up_ready(struct evf_transfer *t, int reused)
 		t->last_io_us = evf_now_us();
 		dl_append(t, DL_IDLE);
 	}
+	if (t->client->cfg.debug_fn)
+		debug_connection(t, cn, reused);
 	int r = conn_submit(cn, t);
 	if (r < 0)
 		transfer_finish(t, r, r == EVF_ERR_NOMEM ? "out of memory for the request"
@@ -836,6 +847,7 @@ const struct xfer_upcalls evf_xfer_upcalls = {
 	.failed = up_failed,
 	.header_lines = header_lines,
 	.user_agent = user_agent,
+	.debug = up_debug,
 };
 
 void transfer_finish(struct evf_transfer *t, int err, const char *why)
