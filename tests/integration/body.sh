@@ -109,6 +109,23 @@ grep -c -e 'secret' -e "$(printf 'al:secret pw' | base64)" "$EVF_OUT" "$EVF_ERR"
 	"$T/auth.jsonl" | grep -v ':0$'
 is $? 1 "-u: the password is in no report, error or verbose line"
 
+# --- -v: the heads and the connection, credentials masked --------------------
+for proto in --http1.1 --http2; do
+	evf "${EVC[@]}" "$proto" -v -u 'al:secret pw' -H 'Cookie: c=tasty' --data 'x=1' "$S/post/v.txt"
+	err=$(cat "$EVF_ERR")
+	v=${proto#--http}
+	[ "$v" = 2 ] && first="> POST /post/v.txt HTTP/2" || first="> POST /post/v.txt HTTP/1.1"
+	like "$err" "$(printf '%s' "$first" | sed 's/[./]/\\&/g')" "$proto -v: the request line"
+	like "$err" "< HTTP/(1\.1|2) 201" "$proto -v: the response's status line"
+	like "$err" "(C|c)ontent-(L|l)ength: 3" "$proto -v: the framing header sent"
+	like "$err" "\* connected to 127\.0\.0\.1:$HTTPS_PORT" "$proto -v: the address connected"
+	like "$err" "TLSv1\.3, TLS_[A-Z0-9_]+, ALPN (h2|http/1\.1); server certificate: subject [^,]*CN ?= ?localhost, issuer [^,]*evfetch test CA, expires" \
+		"$proto -v: protocol, cipher, ALPN and the certificate"
+	like "$err" "(A|a)uthorization: <masked>" "$proto -v: Authorization masked"
+	like "$err" "(C|c)ookie: <masked>" "$proto -v: Cookie masked"
+	unlike "$err" "secret|tasty|$(printf 'al:secret pw' | base64)" "$proto -v: no credential shown"
+done
+
 # --- the redirect matrix: method and body after each status -------------------
 # POST: 301/302/303 make it a GET without the body (the target /method says
 # which method came); 307/308 keep POST and the body (stored by /post/).
