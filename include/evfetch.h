@@ -59,7 +59,8 @@ enum evf_error {
 	EVF_ERR_TIMEOUT = -7,            /* a connect, idle or total timeout */
 	EVF_ERR_PROTOCOL = -8,           /* the server broke HTTP framing */
 	EVF_ERR_HTTP = -9,               /* HTTP status >= 400 and fail_on_http_error */
-	EVF_ERR_IO = -10,                /* a callback of the caller refused data */
+	EVF_ERR_CALLBACK = -10,          /* a callback of the caller refused data */
+	EVF_ERR_IO = EVF_ERR_CALLBACK,   /* deprecated: the old name of -10 */
 	EVF_ERR_CANCELLED = -11,         /* used internally; never reported */
 	EVF_ERR_TOO_MANY_REDIRECTS = -12,
 	EVF_ERR_REDIRECT = -13,          /* an unusable redirect target */
@@ -74,6 +75,13 @@ enum evf_error {
 EVF_API const char *evf_strerror(int err);
 /* A short stable name for err ("dns", "tls", ...), as used in reports. */
 EVF_API const char *evf_error_name(int err);
+/*
+ * 1 when another attempt may well succeed: EVF_ERR_CONNECT, EVF_ERR_TIMEOUT,
+ * EVF_ERR_NETWORK and EVF_ERR_TRUNCATED, the failures the client's own
+ * retries (evf_config_set_retries) try again; 0 for any other value.
+ * (Added in 0.2.)
+ */
+EVF_API int evf_error_retryable(int err);
 
 /* ---------------------------------------------------------------- config */
 
@@ -340,7 +348,7 @@ typedef struct evf_result {
 /*
  * Callbacks.  on_head and on_body may be NULL.  They see only the final
  * response: interim 1xx responses are consumed by the library.  on_head and on_body return
- * 0 to go on or -1 to abort the transfer, which then ends with EVF_ERR_IO.
+ * 0 to go on or -1 to abort the transfer, which then ends with EVF_ERR_CALLBACK.
  * Each may cancel its own or any other transfer, start new ones or free the
  * client.
  */
