@@ -107,6 +107,21 @@ EVF_API int evf_config_set_ca_path(evf_config *cfg, const char *dir);
 /* Skip certificate and host name verification (default: verify). */
 EVF_API int evf_config_set_insecure(evf_config *cfg, int insecure);
 /*
+ * A client certificate for servers that ask for one (mutual TLS; added in
+ * 0.2): cert_file holds the PEM certificate, then any intermediates;
+ * key_file its PEM private key, or NULL when the key is in cert_file;
+ * passphrase decrypts an encrypted key (NULL: none; the key is never
+ * prompted for).  The files are loaded by evf_client_new, which fails with
+ * EVF_ERR_TLS and a reason (evf_client_new2) when they cannot be read, the
+ * passphrase is wrong or missing, or the key does not match.  The client
+ * wipes its copy of the passphrase once the key is loaded; cfg keeps one,
+ * cleansed by evf_config_free or the next call.  cert_file NULL removes
+ * the certificate.  EVF_ERR_INVALID: key_file or passphrase without
+ * cert_file, or an empty file name.
+ */
+EVF_API int evf_config_set_client_cert(evf_config *cfg, const char *cert_file,
+                                       const char *key_file, const char *passphrase);
+/*
  * Map "HOST:PORT:ADDR" to a fixed address, like curl's --resolve.  ADDR may
  * be an IPv6 address in brackets.  HOST "*" stands for every host on that
  * port; an entry naming the host itself wins over it.  EVF_ERR_INVALID on
@@ -242,7 +257,8 @@ typedef struct evf_client evf_client;
  * Create a client on base.  cfg may be NULL for the defaults.  Returns
  * NULL with *err set to EVF_ERR_INVALID (no base, or a name server of
  * evf_config_set_dns_servers that evdns refused), EVF_ERR_NOMEM or
- * EVF_ERR_TLS (the CA file or directory cannot be loaded).
+ * EVF_ERR_TLS (the CA file or directory, or the client certificate or key,
+ * cannot be loaded).
  */
 EVF_API evf_client *evf_client_new(struct event_base *base,
                                    const evf_config *cfg, int *err);
