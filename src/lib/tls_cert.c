@@ -17,6 +17,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/x509.h>
 
 #include "internal.h"
 
@@ -107,7 +108,12 @@ int tls_ctx_client_cert(SSL_CTX *ctx, const struct evf_config *cfg, char *why,
 	SSL_CTX_set_default_passwd_cb_userdata(ctx, &ask);
 	int loaded = SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) == 1;
 	SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
-	if (!loaded) {
+	/* OpenSSL compares the key with the certificate as it loads it */
+	unsigned long e = loaded ? 0 : ERR_peek_last_error();
+	int mismatch = ERR_GET_LIB(e) == ERR_LIB_X509 &&
+	               (ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH ||
+	                ERR_GET_REASON(e) == X509_R_KEY_TYPE_MISMATCH);
+	if (!loaded && !mismatch) {
 		const char *reason = tls_load_reason(key, 0);
 		if (ask.asked && !ask.pass)
 			snprintf(why, whylen, "the client key %s is encrypted and no "
@@ -122,7 +128,7 @@ int tls_ctx_client_cert(SSL_CTX *ctx, const struct evf_config *cfg, char *why,
 			snprintf(why, whylen, "cannot load the client key %s: %s", key, reason);
 		goto out;
 	}
-	if (SSL_CTX_check_private_key(ctx) != 1) {
+	if (mismatch || SSL_CTX_check_private_key(ctx) != 1) {
 		snprintf(why, whylen, "the client key %s does not belong to the certificate %s",
 		         key, cfg->cert_file);
 		goto out;

@@ -70,6 +70,16 @@ int main(void)
 	ok(evf_config_set_dns_servers(cfg, "127.0.0.1:5353,[::1]:53") == 0, "dns servers accepted");
 	ok(evf_config_set_dns_servers(cfg, "127.0.0.1:x") != 0, "bad dns server refused");
 	ok(evf_config_set_user_agent(cfg, "a\r\nb") != 0, "user agent with CR LF refused");
+	ok(evf_config_set_client_cert(cfg, NULL, "k.pem", NULL) == EVF_ERR_INVALID &&
+	   evf_config_set_client_cert(cfg, NULL, NULL, "pw") == EVF_ERR_INVALID &&
+	   evf_config_set_client_cert(cfg, "", NULL, NULL) == EVF_ERR_INVALID,
+	   "a client key or passphrase without a certificate is refused");
+	ok(evf_config_set_client_cert(cfg, "c.pem", "k.pem", "pw") == 0 &&
+	   evf_config_set_client_cert(cfg, "c.pem", NULL, "pw2") == 0 &&
+	   evf_config_set_client_cert(cfg, NULL, NULL, NULL) == 0,
+	   "a client certificate is set, replaced and removed");
+	ok(evf_config_set_client_cert(cfg, "/nonexistent/c.pem", NULL, "pw") == 0,
+	   "a client certificate is only read by evf_client_new");
 	evf_config_free(cfg);
 	return done_testing();
 }
