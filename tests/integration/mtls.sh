@@ -46,7 +46,7 @@ make_ca client-ca "evfetch client CA" && make_ca other-ca "evfetch other CA" &&
 	{ diag_file "$C/openssl.log" 20; bail_out "openssl could not make the client PKI"; }
 cat "$C/alice.pem" "$C/alice-enc.key" >"$C/alice-both.pem"
 
-read -r MTLS_PORT S13_PORT S12_PORT < <(free_ports 3)
+read -r MTLS_PORT S13_PORT S12_PORT SH2_PORT < <(free_ports 4)
 export NGINX_H2=1
 NGINX_EXTRA_PORTS=$MTLS_PORT
 NGINX_EXTRA_SERVERS="    server {
@@ -139,7 +139,8 @@ s_server() {
 }
 s_server "$S13_PORT"
 s_server "$S12_PORT" -tls1_2
-wait_ports 10 "" "$S13_PORT" "$S12_PORT" || bail_out "openssl s_server did not start"
+s_server "$SH2_PORT" -alpn h2
+wait_ports 10 "" "$S13_PORT" "$S12_PORT" "$SH2_PORT" || bail_out "openssl s_server did not start"
 
 # must_fail_tls WHAT DETAIL_ERE PORT ARGS...
 must_fail_tls() {
@@ -153,6 +154,10 @@ must_fail_tls() {
 must_fail_tls "TLS 1.3, no certificate" "certificate required.*the server required a client certificate and none was given" "$S13_PORT"
 must_fail_tls "TLS 1.3, certificate of another CA" "unknown ca.*the server rejected the client certificate" \
 	"$S13_PORT" --cert "$C/mallory.pem" --key "$C/mallory.key"
+must_fail_tls "TLS 1.3 and HTTP/2, no certificate" "the server required a client certificate and none was given" "$SH2_PORT"
+is "$(rep_get "$R" http_version)" 2 "TLS 1.3 and HTTP/2, no certificate: the alert came to an HTTP/2 connection"
+must_fail_tls "TLS 1.3 and HTTP/2, certificate of another CA" "the server rejected the client certificate" \
+	"$SH2_PORT" --cert "$C/mallory.pem" --key "$C/mallory.key"
 must_fail_tls "TLS 1.2, no certificate" "the server asked for a client certificate and none was given" "$S12_PORT"
 must_fail_tls "TLS 1.2, certificate of another CA" "the server rejected the client certificate" \
 	"$S12_PORT" --cert "$C/mallory.pem" --key "$C/mallory.key"
