@@ -64,16 +64,8 @@ NGINX_EXTRA_SERVERS="    server {
 start_nginx "$T/nginx"
 
 URL=https://127.0.0.1:$MTLS_PORT/whoami
-N=0
-# fetch URL ARGS...: one URL, body in $T/body.N (B), report in R.
-fetch() {
-	local url=$1
-	shift
-	N=$((N + 1))
-	R=$T/r.$N.jsonl
-	B=$T/body.$N
-	evf --no-progress --cacert "$CA_FILE" --report "$R" -o "$B" "$@" "$url"
-}
+# fetch URL ARGS...: the body in $BODY, the report in $R.
+fetch() { evf_to "$1" --cacert "$CA_FILE" "${@:2}"; }
 # no_secret WHAT: the passphrase is in none of the outputs of the last run.
 no_secret() {
 	local hits
@@ -84,16 +76,16 @@ no_secret() {
 # --- nginx: the right certificate ----------------------------------------------
 fetch "$URL" --cert "$C/alice.pem" --key "$C/alice.key" --http1.1
 is "$EVF_RC" 0 "right certificate, HTTP/1.1: exit 0"
-is "$(cat "$B" 2>/dev/null)" "CN=alice HTTP/1.1" "right certificate, HTTP/1.1: nginx saw CN=alice"
+is "$(cat "$BODY" 2>/dev/null)" "CN=alice HTTP/1.1" "right certificate, HTTP/1.1: nginx saw CN=alice"
 fetch "$URL" --cert "$C/alice.pem" --key "$C/alice.key"
-is "$(cat "$B" 2>/dev/null)" "CN=alice HTTP/2.0" "right certificate, HTTP/2: nginx saw CN=alice"
+is "$(cat "$BODY" 2>/dev/null)" "CN=alice HTTP/2.0" "right certificate, HTTP/2: nginx saw CN=alice"
 is "$(rep_get "$R" http_version)" 2 "right certificate, HTTP/2: report says 2"
 
 # --- encrypted keys --------------------------------------------------------------
 fetch "$URL" --cert "$C/alice.pem" --key "$C/alice-enc.key" --pass "$PASS"
-is "$(cat "$B" 2>/dev/null)" "CN=alice HTTP/2.0" "encrypted key, right --pass: 200 as alice"
+is "$(cat "$BODY" 2>/dev/null)" "CN=alice HTTP/2.0" "encrypted key, right --pass: 200 as alice"
 fetch "$URL" --cert "$C/alice-both.pem:$PASS" --http1.1
-is "$(cat "$B" 2>/dev/null)" "CN=alice HTTP/1.1" "--cert FILE:PASS, key in the same file: 200 as alice"
+is "$(cat "$BODY" 2>/dev/null)" "CN=alice HTTP/1.1" "--cert FILE:PASS, key in the same file: 200 as alice"
 no_secret "--cert FILE:PASS"
 
 fetch "$URL" --cert "$C/alice.pem" --key "$C/alice-enc.key" --pass wrong-one
@@ -123,7 +115,7 @@ is "$EVF_RC" 2 "--key without --cert: usage error"
 # --- nginx refuses over HTTP: 400 with its reason ------------------------------------
 fetch "$URL" --http1.1
 is "$(rep_get "$R" status)" 400 "no certificate, nginx: status 400"
-like "$(cat "$B" 2>/dev/null)" "No required SSL certificate was sent" "no certificate, nginx: its page says why"
+like "$(cat "$BODY" 2>/dev/null)" "No required SSL certificate was sent" "no certificate, nginx: its page says why"
 fetch "$URL" --cert "$C/mallory.pem" --key "$C/mallory.key" -f
 is "$(rep_get "$R" status)" 400 "certificate of another CA, nginx, HTTP/2: status 400"
 is "$(rep_get "$R" error_kind)" http "certificate of another CA, nginx, -f: error_kind http"
