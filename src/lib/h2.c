@@ -249,6 +249,45 @@ static void nv_set(nghttp2_nv *nv, const char *name, size_t nlen, const char *va
 }
 
 /*
+ * The request body, as the peer's flow control lets it go: nghttp2 asks
+ * from h2_flush (io_cb), so the caller's reader never runs inside an API
+ * call.  A reader with nothing yet defers the stream until
+ * evf_transfer_resume_body (h2_body_ready); one that fails or cancels
+ * ends the transfer, whose detach resets the stream.
+ */
+static ssize_t body_source(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len,
+                           uint32_t *flags, nghttp2_data_source *src, void *ud)
+{
+	struct h2_session *s = ud;
+	struct h2_stream *st = src->ptr;
+	struct evf_transfer *t = st->t;
+	if (!t)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;   /* nobody's: reset it */
+	long n = body_read(t, (char *)buf, len);
+	if (n == BODY_WAIT)
+		return NGHTTP2_ERR_DEFERRED;
+	if (n == EVF_ERR_CANCELLED) {
+		gone(s->cn, st);
+		return NGHTTP2_ERR_DEFERRED;   /* the detach reset it */
+	}
+	if (n < 0) {
+		stream_stop(st, (int)n, t->detail);
+		return NGHTTP2_ERR_DEFERRED;
+	}
+	if (n == 0 || body_at_end(t))
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
+	UPCALL(t)->touch(t);
+	return n;
+}
+
+static void h2_body_ready(struct conn *cn, struct evf_transfer *t)
+{
+	struct h2_stream *st = t->stream;
+	if (st && !st->closed)
+		nghttp2_session_resume_data(sess(cn)->ng, st->id);
+}
+
+/*
  * The request's header fields: the pseudo-headers, User-Agent and Accept
  * unless the caller's lines replace or remove them, then the caller's
  * lines with their names in lower case (names is the buffer for those),
@@ -274,7 +313,7 @@ static int submit_request(struct h2_session *s, struct evf_transfer *t, struct h
 	const char *authority = line_for(all, n, "host");
 	const char *ua = line_for(all, n, "user-agent");
 	const char *accept = line_for(all, n, "accept");
-	const char *method = t->method == EVF_HEAD ? "HEAD" : "GET";
+	const char *method = t->method;
 	nv_set(&nv[k++], ":method", 7, method, strlen(method));
 	nv_set(&nv[k++], ":scheme", 7, t->u.tls ? "https" : "http", t->u.tls ? 5 : 4);
 	if (authority) {
@@ -306,7 +345,8 @@ static int submit_request(struct h2_session *s, struct evf_transfer *t, struct h
 		o += nlen;
 		nv_set(&nv[k++], lname, nlen, v, vlen);
 	}
-	int32_t id = nghttp2_submit_request(s->ng, NULL, nv, k, NULL, st);
+	nghttp2_data_provider body = {.source.ptr = st, .read_callback = body_source};
+	int32_t id = nghttp2_submit_request(s->ng, NULL, nv, k, t->body ? &body : NULL, st);
 	if (id < 0) {
 		r = id == NGHTTP2_ERR_NOMEM ? EVF_ERR_NOMEM : EVF_ERR_PROTOCOL;
 		goto out;
@@ -759,14 +799,19 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
 		         n ? (const char *)f->goaway.opaque_data : "", n ? ")" : "");
 		return 0;
 	}
-	if (f->hd.type != NGHTTP2_HEADERS || s->cn->client->freed)
+	if ((f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) || s->cn->client->freed)
 		return 0;
 	struct h2_stream *st = stream_of(s, f->hd.stream_id);
-	if (st) {
+	if (!st)
+		return 0;
+	if (f->hd.type == NGHTTP2_HEADERS) {
 		st->sent = 1;
 		if (st->t)
-			UPCALL(st->t)->sent(st->t);
+			st->t->req_touched = 1;
 	}
+	/* the request is out with its last frame: HEADERS, or a body's DATA */
+	if (st->t && (f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+		UPCALL(st->t)->sent(st->t);
 	return 0;
 }
 
@@ -1025,6 +1070,7 @@ const struct proto_ops evf_h2_proto = {
 	.eof = h2_eof,
 	.detach = h2_detach,
 	.resume = h2_resume,
+	.body_ready = h2_body_ready,
 	.fail = h2_fail,
 	.release = h2_release,
 };
