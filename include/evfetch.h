@@ -475,8 +475,9 @@ EVF_API evf_transfer *evf_transfer_new(evf_client *client, const char *url, void
  * OPTIONS, ...); copied.  Default GET.  HEAD's response has no body. */
 EVF_API int evf_transfer_set_method(evf_transfer *t, const char *method);
 /* A request header line, as evf_config_add_header, for this transfer
- * only, after the client's.  Content-Length and Transfer-Encoding are the
- * library's: lines naming them are refused. */
+ * only, after the client's; it replaces client lines of the same name.
+ * Content-Length and Transfer-Encoding are the library's: lines naming
+ * them are refused. */
 EVF_API int evf_transfer_add_header(evf_transfer *t, const char *line);
 
 /*

@@ -68,6 +68,7 @@ enum {
 	OPT_DATA_BINARY,
 	OPT_DATA_URLENCODE,
 	OPT_JSON,
+	OPT_INPUT_FORMAT,
 	OPT_CERT,
 	OPT_KEY,
 	OPT_PASS,
@@ -75,6 +76,7 @@ enum {
 
 static const struct option long_options[] = {
 	{ "input-file", required_argument, NULL, 'i' },
+	{ "input-format", required_argument, NULL, OPT_INPUT_FORMAT },
 	{ "output", required_argument, NULL, 'o' },
 	{ "output-dir", required_argument, NULL, 'd' },
 	{ "discard", no_argument, NULL, OPT_DISCARD },
@@ -714,6 +716,14 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 		}
 		switch (c) {
 		case 'i': o->input_file = optarg; break;
+		case OPT_INPUT_FORMAT:
+			if (strcmp(optarg, "jsonl") != 0 && strcmp(optarg, "lines") != 0) {
+				cli_usage_error("--input-format: '%s' is neither lines "
+				                "nor jsonl", optarg);
+				return CLI_PARSE_USAGE;
+			}
+			o->input_jsonl = strcmp(optarg, "jsonl") == 0;
+			break;
 		case 'o':
 		case 'd':
 			if (o->out_mode != (c == 'o' ? CLI_OUT_FILE : CLI_OUT_DIR))

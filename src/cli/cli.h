@@ -293,6 +293,7 @@ struct cli_opts {
 	size_t ndata;
 	const char *upload_file;   /* -T */
 	const char *user;          /* -u USER:PASSWORD */
+	int input_jsonl;           /* --input-format jsonl */
 	/* --cert FILE[:PASS], --key, --pass; -D FILE ("-": stdout); -O */
 	const char *cert, *key;
 	char *pass;                /* in argv: wiped once the library has it */
@@ -312,6 +313,28 @@ struct cli_send {
 };
 /* 0, or -1 with the reason printed. */
 int cli_send_prepare(const struct cli_opts *o, struct cli_send *s);
+
+/* jsonl.c: one line of --input-format jsonl */
+struct cli_request {
+	char *url;
+	char *method;              /* NULL: the tool's */
+	char **headers;            /* "Name: value" */
+	size_t nheaders;
+	char *body;                /* with has_body */
+	size_t body_len;
+	int has_body;
+	char *body_file;
+	char *id_json;             /* the id, as JSON text, or NULL */
+};
+/* 0, or -1 with why filled in (nothing to free then). */
+int cli_jsonl_parse(const char *line, size_t len, struct cli_request *r, char *why,
+                    size_t whylen);
+/* After cli_send_apply: r's own method, headers and body on t; *fd is a
+ * body_file opened for it (close it after on_done) or -1.  0, or an
+ * evf_error, with why filled in when there is more to say. */
+int cli_request_apply(const struct cli_request *r, evf_transfer *t, int *fd, char *why,
+                      size_t whylen);
+void cli_request_free(struct cli_request *r);
 /* Give t the method, headers and body: 0 or an evf_error. */
 int cli_send_apply(const struct cli_send *s, evf_transfer *t);
 void cli_send_free(struct cli_send *s);
@@ -352,6 +375,7 @@ struct cli_line {
 	const char *ptr;
 	size_t len;
 	const char *why;  /* with CLI_INPUT_BAD */
+	int from_file;    /* not a URL given on the command line */
 };
 
 struct cli_input {
@@ -507,6 +531,7 @@ struct cli_outcome {
 	/* the values of the --report-header names, in their order; NULL
 	 * (for the array or an entry) when the response had none */
 	char *const *header_values;
+	const char *id_json;       /* --input-format jsonl: the line's id, or NULL */
 };
 
 /* Failures are counted by kind: the negated evf_error is the index. */

@@ -331,10 +331,12 @@ cli_input_next(struct cli_input *in, struct cli_line *line)
 		line->ptr = in->args[in->argi++];
 		line->len = strlen(line->ptr);
 		line->why = NULL;
+		line->from_file = 0;
 		return CLI_INPUT_LINE;
 	}
 	if (in->buf == NULL)
 		return CLI_INPUT_END;
+	line->from_file = 1;
 	for (;;) {
 		char *p = in->buf + in->start;
 		size_t avail = in->len - in->start;

@@ -34,6 +34,8 @@ struct cli_xfer {
 	struct cli_app *app;
 	evf_transfer *t;
 	uint64_t index;            /* the URL's position in the input */
+	char *id_json;             /* --input-format jsonl: the line's id */
+	int body_fd;               /* ...its body_file, or -1 */
 	struct cli_xfer *prev, *next;
 	struct cli_sink sink;
 	/* With --report only, so that a run without one holds no more per
@@ -47,6 +49,7 @@ struct cli_xfer {
 };
 
 static void app_refill(struct cli_app *app);
+static int url_wanted(struct cli_app *app, const char *url, size_t len);
 
 /* ------------------------------------------------------------- setup */
 
@@ -296,10 +299,27 @@ xfer_free(struct cli_xfer *x)
 	cli_sink_free(&x->app->out, &x->sink);
 	if (x->app->report.fp != NULL)
 		free(x->rep[0].head);
+	if (x->body_fd >= 0)
+		close(x->body_fd);
+	free(x->id_json);
 	free(x);
 }
 
 /* A URL that never became a transfer still gets its one report line. */
+static void
+fail_outcome(struct cli_outcome *o, const char *url, size_t len, int err,
+             const char *why, uint64_t index)
+{
+	o->url = url;
+	o->url_len = len;
+	o->error = why != NULL ? why : evf_strerror(err);
+	o->error_kind = evf_error_name(err);
+	o->err = err;
+	o->index = index;
+	o->started_ms = cli_wall_ms();
+	o->content_length = -1;
+}
+
 static void
 fail_early(struct cli_app *app, const char *url, size_t len, int err,
            const char *why, uint64_t index)
@@ -307,14 +327,7 @@ fail_early(struct cli_app *app, const char *url, size_t len, int err,
 	struct cli_outcome o;
 
 	memset(&o, 0, sizeof o);
-	o.url = url;
-	o.url_len = len;
-	o.error = why != NULL ? why : evf_strerror(err);
-	o.error_kind = evf_error_name(err);
-	o.err = err;
-	o.index = index;
-	o.started_ms = cli_wall_ms();
-	o.content_length = -1;
+	fail_outcome(&o, url, len, err, why, index);
 	cli_record(app, &o);
 }
 
@@ -354,6 +367,7 @@ xfer_on_done(evf_transfer *t, const evf_result *res, void *arg)
 	char *file = NULL;
 
 	memset(&o, 0, sizeof o);
+	o.id_json = x->id_json;
 	o.url = res->url != NULL ? res->url : evf_transfer_url(t);
 	if (o.url == NULL)
 		o.url = "";
@@ -410,16 +424,21 @@ xfer_on_done(evf_transfer *t, const evf_result *res, void *arg)
 	app_refill(app);
 }
 
+/* Start the transfer of url (req: its jsonl line, or NULL); a failure to
+ * start is its one result. */
 static void
-start_transfer(struct cli_app *app, const char *url, uint64_t index)
+start_transfer(struct cli_app *app, const char *url, uint64_t index,
+               struct cli_request *req)
 {
 	int report = app->report.fp != NULL;
 	struct cli_xfer *x = calloc(1, sizeof *x + (report ? sizeof x->rep[0] : 0));
 	int err = EVF_ERR_NOMEM;
+	char why[300] = "";
 
 	if (x != NULL) {
 		x->app = app;
 		x->index = index;
+		x->body_fd = -1;
 		cli_sink_init(&x->sink);
 		if (report) {
 			x->rep[0].index = index;
@@ -430,6 +449,8 @@ start_transfer(struct cli_app *app, const char *url, uint64_t index)
 	}
 	if (x != NULL && x->t != NULL) {
 		err = cli_send_apply(&app->send, x->t);
+		if (err == 0 && req != NULL)
+			err = cli_request_apply(req, x->t, &x->body_fd, why, sizeof why);
 		if (err == 0)
 			err = evf_transfer_on_head(x->t, app->cbs.on_head);
 		if (err == 0)
@@ -443,9 +464,26 @@ start_transfer(struct cli_app *app, const char *url, uint64_t index)
 			x->t = NULL;
 		}
 	}
+	if (x != NULL && req != NULL) {
+		x->id_json = req->id_json;   /* the report line needs it */
+		req->id_json = NULL;
+	}
 	if (x == NULL || x->t == NULL) {
-		free(x);
-		fail_early(app, url, strlen(url), err, NULL, index);
+		struct cli_outcome o;
+		memset(&o, 0, sizeof o);
+		fail_outcome(&o, url, strlen(url), err,
+		             why[0] != '\0' ? why : err == EVF_ERR_INVALID && req != NULL
+		                 ? "the line's method or a header of it is invalid" : NULL,
+		             index);
+		o.id_json = x != NULL ? x->id_json : NULL;
+		cli_record(app, &o);
+		if (x != NULL) {
+			if (x->body_fd >= 0)
+				close(x->body_fd);
+			free(x->id_json);
+			cli_sink_free(&app->out, &x->sink);
+			free(x);
+		}
 		return;
 	}
 	x->next = app->live;
@@ -453,6 +491,31 @@ start_transfer(struct cli_app *app, const char *url, uint64_t index)
 		app->live->prev = x;
 	app->live = x;
 	app->inflight++;
+}
+
+/* A line of --input-format jsonl: its request, or its one failed result. */
+static void
+start_jsonl(struct cli_app *app, const struct cli_line *line)
+{
+	struct cli_request req;
+	char why[300];
+
+	if (cli_jsonl_parse(line->ptr, line->len, &req, why, sizeof why) < 0) {
+		if (!url_wanted(app, line->ptr, line->len)) {
+			app->stats.skipped++;
+			return;
+		}
+		app->stats.started++;
+		fail_early(app, line->ptr, line->len, EVF_ERR_INVALID, why, app->stats.started);
+		return;
+	}
+	if (!url_wanted(app, req.url, strlen(req.url))) {
+		app->stats.skipped++;
+	} else {
+		app->stats.started++;
+		start_transfer(app, req.url, app->stats.started, &req);
+	}
+	cli_request_free(&req);
 }
 
 /* -------------------------------------------------------------- flow */
@@ -509,12 +572,16 @@ app_refill(struct cli_app *app)
 	       app->inflight < app->window) {
 		switch (cli_input_next(&app->input, &line)) {
 		case CLI_INPUT_LINE:
+			if (app->opts.input_jsonl && line.from_file) {
+				start_jsonl(app, &line);
+				break;
+			}
 			if (!url_wanted(app, line.ptr, line.len)) {
 				app->stats.skipped++;
 				break;
 			}
 			app->stats.started++;
-			start_transfer(app, line.ptr, app->stats.started);
+			start_transfer(app, line.ptr, app->stats.started, NULL);
 			break;
 		case CLI_INPUT_BAD:
 			if (!url_wanted(app, line.ptr, line.len)) {

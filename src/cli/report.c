@@ -264,6 +264,11 @@ report_line(struct cli_report *r, const struct cli_outcome *o)
 	report_static(b, &r->http_version, o->http_version);
 	if (r->nheaders > 0)
 		report_headers(b, r, o);
+	if (o->id_json != NULL) {
+		/* jansson wrote it: valid, compact JSON on one line */
+		cli_buf_puts(b, ",\"id\":");
+		cli_buf_puts(b, o->id_json);
+	}
 	cli_buf_puts(b, "}\n");
 	if (b->oom) {
 		/* Drop the memory so that the next line can try again. */

@@ -379,6 +379,16 @@ static const char *user_agent(const struct evf_transfer *t)
 	return ua ? ua : DEFAULT_UA;
 }
 
+/* Does one of t's own lines name the header of line (a client's)? */
+static int overridden(const struct evf_transfer *t, const char *line)
+{
+	size_t n = strcspn(line, ":");
+	for (size_t i = 0; i < t->nheaders; i++)
+		if (strncasecmp(t->headers[i], line, n) == 0 && t->headers[i][n] == ':')
+			return 1;
+	return 0;
+}
+
 static const char **header_lines(struct evf_transfer *t, const char **stack, size_t *np)
 {
 	const struct evf_config *cfg = &t->client->cfg;
@@ -394,6 +404,8 @@ static const char **header_lines(struct evf_transfer *t, const char **stack, siz
 			continue;
 		if (framing && policy_framing_header(line))
 			continue;
+		if (i < cfg->nheaders && t->nheaders && overridden(t, line))
+			continue;   /* the transfer's own line replaces the client's */
 		all[n++] = line;
 	}
 	if (framing && *framing)
