@@ -69,6 +69,8 @@ enum {
 	OPT_DATA_URLENCODE,
 	OPT_JSON,
 	OPT_INPUT_FORMAT,
+	OPT_NETRC,
+	OPT_NETRC_FILE,
 	OPT_CERT,
 	OPT_KEY,
 	OPT_PASS,
@@ -120,6 +122,8 @@ static const struct option long_options[] = {
 	{ "json", required_argument, NULL, OPT_JSON },
 	{ "upload-file", required_argument, NULL, 'T' },
 	{ "user", required_argument, NULL, 'u' },
+	{ "netrc", no_argument, NULL, OPT_NETRC },
+	{ "netrc-file", required_argument, NULL, OPT_NETRC_FILE },
 	{ "fail", no_argument, NULL, 'f' },
 	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "resume", required_argument, NULL, OPT_RESUME },
@@ -848,6 +852,8 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 			break;
 		case 'T': o->upload_file = optarg; break;
 		case 'u': o->user = optarg; break;
+		case OPT_NETRC: o->netrc = 1; break;
+		case OPT_NETRC_FILE: o->netrc_file = optarg; break;
 		case 'f': o->fail = 1; break;
 		case OPT_REPORT: o->report = optarg; break;
 		case OPT_RESUME: o->resume = optarg; break;

@@ -294,12 +294,32 @@ struct cli_opts {
 	const char *upload_file;   /* -T */
 	const char *user;          /* -u USER:PASSWORD */
 	int input_jsonl;           /* --input-format jsonl */
+	int netrc;                 /* --netrc */
+	const char *netrc_file;    /* --netrc-file */
 	/* --cert FILE[:PASS], --key, --pass; -D FILE ("-": stdout); -O */
 	const char *cert, *key;
 	char *pass;                /* in argv: wiped once the library has it */
 	const char *dump_header;
 	int remote_name;
 };
+
+/* netrc.c: --netrc, --netrc-file */
+struct cli_netrc_entry {
+	const char *machine;       /* NULL for "default" */
+	const char *login, *password;
+};
+struct cli_netrc {
+	char *text;                /* the file, tokens cut in place */
+	size_t len;
+	struct cli_netrc_entry *e;
+	size_t n;
+};
+/* 0 (a missing file is none unless required), or -1 with the reason
+ * printed. */
+int cli_netrc_load(struct cli_netrc *nr, const char *path, int required);
+/* The entry for host, else the default one, else NULL. */
+const struct cli_netrc_entry *cli_netrc_find(const struct cli_netrc *nr, const char *host);
+void cli_netrc_free(struct cli_netrc *nr);
 
 /* send.c: what every request sends, from -X, --data..., --json, -T, -u */
 struct cli_send {
@@ -310,6 +330,8 @@ struct cli_send {
 	int fd;                    /* -T FILE (a regular file), or -1 */
 	char *lines[4];            /* Content-Type, Accept, Authorization */
 	size_t nlines;
+	struct cli_netrc netrc;    /* --netrc: credentials by host */
+	int use_netrc;
 };
 /* 0, or -1 with the reason printed. */
 int cli_send_prepare(const struct cli_opts *o, struct cli_send *s);

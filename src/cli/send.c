@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include <event2/http.h>
 #include <openssl/evp.h>
 
 #include "cli.h"
@@ -188,19 +189,53 @@ static int add_line(struct cli_send *s, const char *fmt, const char *v)
 	return 0;
 }
 
-/* -u USER:PASSWORD as Basic credentials (RFC 7617). */
+/* "Authorization: Basic ..." for USER:PASSWORD (RFC 7617); NULL when
+ * memory ran out. */
+static char *basic_line(const char *user, size_t n)
+{
+	char *line = malloc(sizeof "Authorization: Basic " + 4 * ((n + 2) / 3));
+	if (line == NULL)
+		return NULL;
+	strcpy(line, "Authorization: Basic ");
+	EVP_EncodeBlock((unsigned char *)line + strlen(line), (const unsigned char *)user, (int)n);
+	return line;
+}
+
 static int add_user(struct cli_send *s, const char *user)
 {
-	size_t n = strlen(user);
-	unsigned char *b64 = malloc(4 * ((n + 2) / 3) + 1);
-	if (b64 == NULL) {
+	if ((s->lines[s->nlines] = basic_line(user, strlen(user))) == NULL) {
 		cli_warn("out of memory");
 		return -1;
 	}
-	EVP_EncodeBlock(b64, (const unsigned char *)user, (int)n);
-	int r = add_line(s, "Authorization: Basic %s", (const char *)b64);
-	OPENSSL_cleanse(b64, strlen((char *)b64));
-	free(b64);
+	s->nlines++;
+	return 0;
+}
+
+/* --netrc: the credentials of t's host, unless -u or -H gave some. */
+static int add_netrc(const struct cli_send *s, evf_transfer *t)
+{
+	struct evhttp_uri *u = evhttp_uri_parse(evf_transfer_url(t));
+	const char *host = u != NULL ? evhttp_uri_get_host(u) : NULL;
+	const struct cli_netrc_entry *e = host != NULL ? cli_netrc_find(&s->netrc, host) : NULL;
+	int r = 0;
+	if (e != NULL) {
+		const char *pw = e->password != NULL ? e->password : "";
+		size_t n = strlen(e->login) + 1 + strlen(pw);
+		char *up = malloc(n + 1), *line = NULL;
+		if (up != NULL) {
+			snprintf(up, n + 1, "%s:%s", e->login, pw);
+			line = basic_line(up, n);
+			OPENSSL_cleanse(up, n);
+			free(up);
+		}
+		r = line != NULL ? evf_transfer_add_header(t, line) : EVF_ERR_NOMEM;
+		if (line != NULL) {
+			OPENSSL_cleanse(line, strlen(line));
+			free(line);
+		}
+	}
+	if (u != NULL)
+		evhttp_uri_free(u);
 	return r;
 }
 
@@ -250,6 +285,17 @@ int cli_send_prepare(const struct cli_opts *o, struct cli_send *s)
 	}
 	if (o->user != NULL && add_user(s, o->user))
 		return -1;
+	if ((o->netrc || o->netrc_file != NULL) && o->user == NULL &&
+	    !has_header(o, "authorization")) {
+		char path[4096];
+		const char *home = getenv("HOME");
+		if (o->netrc_file == NULL)
+			snprintf(path, sizeof path, "%s/.netrc", home != NULL ? home : "");
+		if (cli_netrc_load(&s->netrc, o->netrc_file != NULL ? o->netrc_file : path,
+		                   o->netrc_file != NULL) < 0)
+			return -1;
+		s->use_netrc = 1;
+	}
 	if (s->method == NULL)
 		s->method = o->head ? "HEAD" : "GET";
 	return 0;
@@ -264,6 +310,8 @@ int cli_send_apply(const struct cli_send *s, evf_transfer *t)
 		r = evf_transfer_set_body_fd(t, s->fd, 0, -1);
 	else if (r == 0 && s->has_body)
 		r = evf_transfer_set_body(t, s->body, s->len, EVF_BODY_BORROW);
+	if (r == 0 && s->use_netrc)
+		r = add_netrc(s, t);
 	return r;
 }
 
@@ -276,6 +324,7 @@ void cli_send_free(struct cli_send *s)
 	}
 	if (s->has_body && s->fd >= 0)
 		close(s->fd);
+	cli_netrc_free(&s->netrc);
 	memset(s, 0, sizeof *s);
 	s->fd = -1;
 }

@@ -74,6 +74,8 @@ const char cli_usage_text[] =
 "  -T, --upload-file FILE   PUT FILE ('-' for standard input)\n"
 "  -u, --user USER:PASSWORD  Basic credentials (dropped on a redirect to\n"
 "                           another host)\n"
+"      --netrc              credentials per host from ~/.netrc (unless -u)\n"
+"      --netrc-file FILE    the same from FILE\n"
 "  -f, --fail               count an HTTP status of 400 or more as failure\n"
 "  -H, --header 'NAME: VALUE'  add a request header (repeatable)\n"
 "  -A, --user-agent STRING  the User-Agent header\n"

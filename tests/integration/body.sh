@@ -109,6 +109,25 @@ grep -c -e 'secret' -e "$(printf 'al:secret pw' | base64)" "$EVF_OUT" "$EVF_ERR"
 	"$T/auth.jsonl" | grep -v ':0$'
 is $? 1 "-u: the password is in no report, error or verbose line"
 
+# --- --netrc and --netrc-file -------------------------------------------------
+printf 'macdef init\nmachine localhost login evil password evil\n\nmachine localhost login al password "p \\"w"\ndefault login dee password dpw\n' >"$T/netrc"
+b64() { printf '%s' "$1" | base64; }
+evf "${EVC[@]}" --netrc-file "$T/netrc" "$S/auth"
+is "$(cat "$EVF_OUT")" "Basic $(b64 'al:p "w')" "--netrc-file: the machine's login and quoted password (macdef skipped)"
+evf "${EVC[@]}" --netrc-file "$T/netrc" "https://127.0.0.1:$HTTPS_PORT/auth" -k
+is "$(cat "$EVF_OUT")" "Basic $(b64 'dee:dpw')" "--netrc-file: another host takes the default entry"
+evf "${EVC[@]}" --netrc-file "$T/netrc" -u 'me:mine' "$S/auth"
+is "$(cat "$EVF_OUT")" "Basic $(b64 'me:mine')" "-u wins over the netrc file"
+mkdir -p "$T/home"
+cp "$T/netrc" "$T/home/.netrc"
+HOME=$T/home evf "${EVC[@]}" --netrc "$S/auth"
+is "$(cat "$EVF_OUT")" "Basic $(b64 'al:p "w')" "--netrc reads ~/.netrc"
+HOME=$T/nohome evf "${EVC[@]}" --netrc "$S/auth"
+is "$EVF_RC:$(cat "$EVF_OUT")" "0:" "--netrc without a ~/.netrc: no credentials, no error"
+evf "${EVC[@]}" --netrc-file "$T/missing-netrc" "$S/auth"
+is "$EVF_RC" 2 "--netrc-file of a missing file: usage error"
+like "$(cat "$EVF_ERR")" "missing-netrc" "...naming it"
+
 # --- -v: the heads and the connection, credentials masked --------------------
 for proto in --http1.1 --http2; do
 	evf "${EVC[@]}" "$proto" -v -u 'al:secret pw' -H 'Cookie: c=tasty' --data 'x=1' "$S/post/v.txt"
