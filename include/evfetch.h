@@ -561,6 +561,10 @@ EVF_API void *evf_transfer_arg(const evf_transfer *t);
  * fields of one name are all in evf_response.headers during on_head.
  */
 EVF_API const char *evf_transfer_header(const evf_transfer *t, const char *name);
+/* A trailer field (sent after a chunked body on HTTP/1.1, or in HEADERS
+ * after the DATA on HTTP/2), looked up the same way; valid once the body
+ * has ended (in on_done) until on_done returns, NULL when there was none. */
+EVF_API const char *evf_transfer_trailer(const evf_transfer *t, const char *name);
 
 /* The library that runs, whatever the header compiled against said. */
 typedef struct evf_version_info {

@@ -30,6 +30,12 @@ static int h1_body(void *ctx, const char *data, size_t len)
 	return UPCALL(t)->body(t, data, len);
 }
 
+static int h1_trailers(void *ctx, const evf_header *fields, size_t n)
+{
+	struct evf_transfer *t = ctx;
+	return UPCALL(t)->trailers(t, fields, n);
+}
+
 static unsigned h1_capacity(const struct conn *cn)
 {
 	return cn->xfer ? 0 : 1;
@@ -57,7 +63,7 @@ static int h1_submit(struct conn *cn, struct evf_transfer *t)
 	cn->xfer = t;
 	t->req_off = 0;
 	struct http1_limits lim = {cfg->max_header_bytes, cfg->max_headers};
-	struct http1_sink sink = {h1_head, h1_body, t};
+	struct http1_sink sink = {h1_head, h1_body, h1_trailers, t};
 	http1_init(&cn->p.http, &lim, &sink, t->is_head);
 	return 0;
 }

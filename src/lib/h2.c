@@ -340,9 +340,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t 
 		snprintf(why, sizeof why, "response head larger than %zu bytes", cfg->max_header_bytes);
 		return head_too_large(st, why);
 	}
-	if (st->head_done)
-		return 0;   /* trailers: counted, not kept */
-	if (namelen == 7 && memcmp(name, ":status", 7) == 0) {
+	if (!st->head_done && namelen == 7 && memcmp(name, ":status", 7) == 0) {
 		/* nghttp2 checked it: three digits */
 		st->status = (value[0] - '0') * 100 + (value[1] - '0') * 10 + (value[2] - '0');
 		return 0;
@@ -359,6 +357,32 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t 
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	}
 	return 0;
+}
+
+/* Trailer fields (a HEADERS frame after the DATA) for the transfer. */
+static void deliver_trailers(struct h2_session *s, struct h2_stream *st)
+{
+	evf_header stackh[32], *hv = stackh;
+	if (st->nheaders > 32 && !(hv = calloc(st->nheaders, sizeof *hv))) {
+		h2_stream_stop(st, EVF_ERR_NOMEM, "out of memory for the response trailers");
+		return;
+	}
+	const char *p = st->hbuf;
+	for (unsigned i = 0; i < st->nheaders; i++) {
+		hv[i].name = p;
+		p += strlen(p) + 1;
+		hv[i].value = p;
+		p += strlen(p) + 1;
+	}
+	int r = UPCALL(st->t)->trailers(st->t, hv, st->nheaders);
+	if (hv != stackh)
+		free(hv);
+	free(st->hbuf);
+	st->hbuf = NULL;
+	st->hlen = st->hcap = 0;
+	st->nheaders = 0;
+	if (r < 0)
+		h2_stream_stop(st, r, "stopped at the response trailers");
 }
 
 /* The final head is complete: hand it to the transfer. */
@@ -396,10 +420,11 @@ static void deliver_head(struct h2_session *s, struct h2_stream *st)
 	int r = UPCALL(st->t)->head(st->t, &resp, clen);
 	if (hv != stackh)
 		free(hv);
-	/* the head is valid only during on_head */
+	/* the head is valid only during on_head; trailers may use the buffer */
 	free(st->hbuf);
 	st->hbuf = NULL;
 	st->hlen = st->hcap = 0;
+	st->nheaders = 0;
 	if (h2_gone(s->cn, st))
 		return;
 	if (r < 0)
@@ -415,6 +440,10 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
 	struct h2_stream *st = stream_of(s, f->hd.stream_id);
 	switch (f->hd.type) {
 	case NGHTTP2_HEADERS:
+		if (st && st->t && st->head_done && st->nheaders) {
+			deliver_trailers(s, st);
+			break;
+		}
 		if (!st || !st->t || st->head_done)
 			break;
 		if (st->status < 100) {

@@ -73,8 +73,9 @@ static int on_message_begin(llhttp_t *p)
 	return 0;
 }
 
-/* Trailer fields are not kept, only counted against the head limit. */
-static int trailer_bytes(struct http1_parser *h, size_t len)
+/* Trailer fields go to the (by then empty) head buffer, within the head's
+ * limits of bytes and lines. */
+static int trailer_bytes(struct http1_parser *h, const char *at, size_t len, int field)
 {
 	h->trailer_raw += len;
 	if (h->trailer_raw > h->limits.max_header_bytes) {
@@ -83,14 +84,19 @@ static int trailer_bytes(struct http1_parser *h, size_t len)
 		         h->limits.max_header_bytes);
 		return fail(h, EVF_ERR_TOO_LARGE, why);
 	}
-	return 0;
+	if (field && !h->in_field) {
+		if (++h->ntrailers > h->limits.max_headers)
+			return fail(h, EVF_ERR_TOO_LARGE, "too many response trailer lines");
+		h->in_field = 1;
+	}
+	return head_append(h, at, len) ? -1 : 0;
 }
 
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
 	struct http1_parser *h = H(p);
 	if (h->head_done)
-		return trailer_bytes(h, len);
+		return trailer_bytes(h, at, len, 1);
 	if (!h->in_field) {
 		if (++h->nheaders > h->limits.max_headers) {
 			char why[96];
@@ -106,8 +112,6 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 static int on_header_field_complete(llhttp_t *p)
 {
 	struct http1_parser *h = H(p);
-	if (h->head_done)
-		return 0;
 	h->in_field = 0;
 	return terminate(h) ? -1 : 0;
 }
@@ -116,16 +120,13 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
 	struct http1_parser *h = H(p);
 	if (h->head_done)
-		return trailer_bytes(h, len);
+		return trailer_bytes(h, at, len, 0);
 	return head_append(h, at, len) ? -1 : 0;
 }
 
 static int on_header_value_complete(llhttp_t *p)
 {
-	struct http1_parser *h = H(p);
-	if (h->head_done)
-		return 0;
-	return terminate(h) ? -1 : 0;
+	return terminate(H(p)) ? -1 : 0;
 }
 
 /* Trim blanks around a header value in place. */
@@ -216,6 +217,30 @@ static int on_chunk_complete(llhttp_t *p)
 	return chunk_line_next(H(p));
 }
 
+static int deliver_trailers(struct http1_parser *h)
+{
+	evf_header stackh[32], *hv = stackh;
+	unsigned n = h->ntrailers;
+	if (n > 32 && !(hv = calloc(n, sizeof *hv)))
+		return fail(h, EVF_ERR_NOMEM, "out of memory for the response trailers");
+	char *s = h->hbuf, *end = h->hbuf + h->hlen;
+	unsigned k = 0;
+	while (k < n && s < end) {
+		hv[k].name = s;
+		s += strlen(s) + 1;
+		if (s >= end)
+			break;
+		size_t vlen = strlen(s);
+		hv[k++].value = trim(s);
+		s += vlen + 1;
+	}
+	int rc = h->sink.on_trailers(h->sink.ctx, hv, k);
+	if (hv != stackh)
+		free(hv);
+	head_free(h);
+	return rc < 0 ? fail(h, rc, "stopped at the response trailers") : 0;
+}
+
 static int on_message_complete(llhttp_t *p)
 {
 	struct http1_parser *h = H(p);
@@ -223,6 +248,8 @@ static int on_message_complete(llhttp_t *p)
 		h->interim = 0;
 		return 0;
 	}
+	if (h->ntrailers && h->sink.on_trailers && deliver_trailers(h) < 0)
+		return -1;
 	h->complete = 1;
 	h->keep_alive = llhttp_should_keep_alive(p) != 0;
 	return HPE_PAUSED;

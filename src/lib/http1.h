@@ -18,6 +18,8 @@ struct http1_sink {
 	/* Both return 0 to go on, or a negative evf_error to stop. */
 	int (*on_head)(void *ctx, const evf_response *resp);
 	int (*on_body)(void *ctx, const char *data, size_t len);
+	/* the trailer fields of a chunked body, before its end (may be NULL) */
+	int (*on_trailers)(void *ctx, const evf_header *fields, size_t n);
 	void *ctx;
 };
 
@@ -55,7 +57,8 @@ struct http1_parser {
 	char *hbuf;          /* status text, then name\0value\0 pairs */
 	size_t hlen, hcap;
 	size_t head_raw;     /* raw bytes before the final head ended */
-	size_t trailer_raw;  /* trailer field bytes (not kept) */
+	size_t trailer_raw;  /* trailer field bytes, kept in hbuf once the head is gone */
+	unsigned ntrailers;
 	unsigned nheaders;
 	int error;           /* a negative evf_error once failed */
 	enum chunk_line cline;

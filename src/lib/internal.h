@@ -599,8 +599,9 @@ void debug_request_h2(struct evf_transfer *t, const void *nva, size_t k);
 /* The response head kept for evf_transfer_header (transfer.c). */
 struct resp_head;
 void resp_head_free(struct resp_head *h);
-/* Keep r's fields as t's head: 0 or EVF_ERR_NOMEM. */
-int resp_head_keep(struct evf_transfer *t, const evf_response *r);
+/* Keep n fields (of one parser buffer) in *dst, replacing what it held:
+ * 0 or EVF_ERR_NOMEM. */
+int resp_head_keep(struct resp_head **dst, const evf_header *fields, size_t n);
 
 /* --------------------------------------------------------------- transfer */
 
@@ -627,6 +628,7 @@ struct evf_transfer {
 	struct xfer_opts *own_opts;
 	struct xfer_body *body;    /* the request body, NULL for none */
 	struct resp_head *head;    /* the final response's fields, from on_head */
+	struct resp_head *trailers; /* ...and its trailer fields */
 	evf_callbacks cb;
 	void *arg;
 	struct evf_url u;
@@ -710,6 +712,9 @@ struct xfer_upcalls {
 	/* the final response head; content_length < 0 when not announced.
 	 * Return 0 to go on, or a negative code that ends the response */
 	int (*head)(struct evf_transfer *t, const evf_response *resp, int64_t content_length);
+	/* the trailer fields after the body: 0, or a negative code that ends
+	 * the response */
+	int (*trailers)(struct evf_transfer *t, const evf_header *fields, size_t n);
 	/* body bytes: 0, DECODE_STOP (paused inside a decoder), or < 0 */
 	int (*body)(struct evf_transfer *t, const char *data, size_t len);
 	/* t->held: decode the input kept over a pause.  1 when the transfer

@@ -194,12 +194,11 @@ void resp_head_free(struct resp_head *h)
  * after another: that span is copied whole and the pointers moved with
  * it.  Fields from anywhere else are copied one by one.
  */
-int resp_head_keep(struct evf_transfer *t, const evf_response *r)
+int resp_head_keep(struct resp_head **dst, const evf_header *fields, size_t n)
 {
-	size_t n = r->nheaders;
 	const char *lo = NULL, *hi = NULL;
 	for (size_t i = 0; i < n; i++) {
-		const char *a = r->headers[i].name, *b = r->headers[i].value;
+		const char *a = fields[i].name, *b = fields[i].value;
 		if (!lo || a < lo)
 			lo = a;
 		if (!lo || b < lo)
@@ -214,7 +213,7 @@ int resp_head_keep(struct evf_transfer *t, const evf_response *r)
 	size_t bytes = 0;
 	if (!contiguous)
 		for (size_t i = 0; i < n; i++)
-			bytes += strlen(r->headers[i].name) + strlen(r->headers[i].value) + 2;
+			bytes += strlen(fields[i].name) + strlen(fields[i].value) + 2;
 	struct resp_head *h = malloc(sizeof *h + n * sizeof h->h[0] + (contiguous ? span : bytes));
 	if (!h)
 		return EVF_ERR_NOMEM;
@@ -223,31 +222,41 @@ int resp_head_keep(struct evf_transfer *t, const evf_response *r)
 	if (contiguous) {
 		memcpy(p, lo, span);
 		for (size_t i = 0; i < n; i++) {
-			h->h[i].name = p + (r->headers[i].name - lo);
-			h->h[i].value = p + (r->headers[i].value - lo);
+			h->h[i].name = p + (fields[i].name - lo);
+			h->h[i].value = p + (fields[i].value - lo);
 		}
 	} else {
 		for (size_t i = 0; i < n; i++) {
-			size_t nl = strlen(r->headers[i].name) + 1;
-			size_t vl = strlen(r->headers[i].value) + 1;
-			h->h[i].name = memcpy(p, r->headers[i].name, nl);
-			h->h[i].value = memcpy(p + nl, r->headers[i].value, vl);
+			size_t nl = strlen(fields[i].name) + 1;
+			size_t vl = strlen(fields[i].value) + 1;
+			h->h[i].name = memcpy(p, fields[i].name, nl);
+			h->h[i].value = memcpy(p + nl, fields[i].value, vl);
 			p += nl + vl;
 		}
 	}
-	resp_head_free(t->head);
-	t->head = h;
+	resp_head_free(*dst);
+	*dst = h;
 	return 0;
+}
+
+static const char *lookup(const struct resp_head *h, const char *name)
+{
+	if (!h || !name)
+		return NULL;
+	for (size_t i = 0; i < h->n; i++)
+		if (strcasecmp(h->h[i].name, name) == 0)
+			return h->h[i].value;
+	return NULL;
 }
 
 EVF_API const char *evf_transfer_header(const evf_transfer *t, const char *name)
 {
-	if (!t || !name || !t->head)
-		return NULL;
-	for (size_t i = 0; i < t->head->n; i++)
-		if (strcasecmp(t->head->h[i].name, name) == 0)
-			return t->head->h[i].value;
-	return NULL;
+	return t ? lookup(t->head, name) : NULL;
+}
+
+EVF_API const char *evf_transfer_trailer(const evf_transfer *t, const char *name)
+{
+	return t ? lookup(t->trailers, name) : NULL;
 }
 
 /* ---------------------------------------------------------------- version */

@@ -305,7 +305,10 @@ static void reset_attempt(struct evf_transfer *t)
 	t->got_response_byte = t->retried_stale = t->head_delivered = 0;
 	t->req_touched = 0;
 	resp_head_free(t->head);
+	resp_head_free(t->trailers);
 	t->head = NULL;
+	resp_head_free(t->trailers);
+	t->trailers = NULL;
 	t->held = t->end_held = t->end_keep = 0;
 	t->h2 = t->had_conn = 0;
 	t->connect_deadline_us = 0;
@@ -551,7 +554,7 @@ static int up_head(struct evf_transfer *t, const evf_response *resp, int64_t cle
 			return EVF_ERR_NOMEM;
 		decoder_init(t->dec, kind);
 	}
-	if (resp_head_keep(t, resp) != 0)
+	if (resp_head_keep(&t->head, resp->headers, resp->nheaders) != 0)
 		return EVF_ERR_NOMEM;
 	t->head_delivered = 1;
 	if (!t->cb.on_head)
@@ -595,6 +598,11 @@ static int decoded(struct evf_transfer *t, int r)
 	if ((r == EVF_ERR_DECODE || r == EVF_ERR_NOMEM) && t->dec->why[0])
 		set_detail(t, r, "%s", t->dec->why);
 	return r;
+}
+
+static int up_trailers(struct evf_transfer *t, const evf_header *fields, size_t n)
+{
+	return resp_head_keep(&t->trailers, fields, n);
 }
 
 static int up_body(struct evf_transfer *t, const char *data, size_t len)
@@ -854,6 +862,7 @@ const struct xfer_upcalls evf_xfer_upcalls = {
 	.touch = transfer_touch,
 	.head = up_head,
 	.body = up_body,
+	.trailers = up_trailers,
 	.held = up_held,
 	.end = up_end,
 	.failed = up_failed,

@@ -52,6 +52,7 @@ struct src {
 	char body[64];
 	size_t blen;
 	char ctype[64];
+	char trailer[64];
 	unsigned retries;
 };
 
@@ -133,6 +134,8 @@ static void on_done(evf_transfer *t, const evf_result *r, void *arg)
 	s->status = r->status;
 	s->retries = r->retries;
 	snprintf(s->detail, sizeof s->detail, "%s", r->detail ? r->detail : "");
+	const char *tr = evf_transfer_trailer(t, "x-TRAILER");
+	snprintf(s->trailer, sizeof s->trailer, "%s", tr ? tr : "");
 	/* the head stays readable until on_done returns */
 	if (r->status && !evf_transfer_header(t, "content-type") && !evf_transfer_header(t, "server"))
 		s->detail[0] = '!';
@@ -331,6 +334,20 @@ int main(int argc, char **argv)
 	run();
 	is_str(s.ctype, "text/plain", "evf_transfer_header in on_head: Content-Type");
 	ok(s.detail[0] != '!', "evf_transfer_header in on_done: still there");
+
+	/* --- trailers ----------------------------------------------------------- */
+	reset(&s, 0);
+	t = make(&s, "GET", "/trailer/hello.txt");
+	evf_transfer_set_option(t, EVF_OPT_DECODE, 1);
+	evf_transfer_start(t);
+	run();
+	is_str(s.body, "hello\n", "a chunked, gzipped body with a trailer: decoded");
+	is_str(s.trailer, "tail-value", "evf_transfer_trailer in on_done: the trailer field");
+	reset(&s, 0);
+	t = make(&s, "GET", "/hello.txt");
+	evf_transfer_start(t);
+	run();
+	is_str(s.trailer, "", "no trailer: NULL");
 
 	/* --- per-transfer options beside the client's ------------------------- */
 	struct src a = {0}, b = {0};

@@ -63,6 +63,8 @@
 #   /redirect301               301 to /hello.txt
 #   /dyngzip/NAME              WWW_DIR/NAME gzipped by nginx on the fly
 #                              when asked for (no Content-Length)
+#   /trailer/NAME              as /dyngzip/NAME, with the trailer field
+#                              X-Trailer: tail-value when gzipped (chunked)
 #   /slow/NAME                 WWW_DIR/NAME at 1 KiB/s (limit_rate)
 #   /maybe/NAME                WWW_DIR/maybe/NAME once it exists, 503 before
 #   /delay/KEY                 "hello\n", but at most one request per KEY a
@@ -391,6 +393,14 @@ location /dyngzip/ {
     gzip_types *;
     gzip_min_length 0;
     gzip_http_version 1.0;
+}
+location /trailer/ {
+    alias $dir/www/;
+    gzip on;
+    gzip_types *;
+    gzip_min_length 0;
+    gzip_http_version 1.0;
+    add_trailer X-Trailer "tail-value";
 }
 location /slow/ {
     alias $dir/www/;
