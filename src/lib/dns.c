@@ -71,12 +71,129 @@ void dns_teardown(struct evf_client *c)
 	c->dns = NULL;
 }
 
-static void hints_init(struct evutil_addrinfo *h)
+static void hints_init(struct evutil_addrinfo *h, int family)
 {
 	memset(h, 0, sizeof *h);
-	h->ai_family = AF_UNSPEC;
+	h->ai_family = family == 4 ? AF_INET : family == 6 ? AF_INET6 : AF_UNSPEC;
 	h->ai_socktype = SOCK_STREAM;
 	h->ai_protocol = IPPROTO_TCP;
+}
+
+/*
+ * A lookup asks for AAAA and A apart (RFC 8305, 3), one evdns_getaddrinfo
+ * each, so that neither waits for the other (evdns's own AF_UNSPEC lookup
+ * waits for both, up to its getaddrinfo skew of 3 s).  With an A answer
+ * in hand, the AAAA one has RESOLUTION_DELAY_MS more to come; with an AAAA
+ * answer first, the A one has the attempt delay, during which the first
+ * IPv6 connect would run alone anyway.  An answer that comes synchronously
+ * (a numeric host, the hosts file) ends the lookup at once.  -4 and -6 ask
+ * for one family only.
+ */
+#define RESOLUTION_DELAY_MS 50
+enum { Q_AAAA = 0, Q_A = 1 };
+
+struct dns_half {
+	struct dns_query *q;
+	struct evdns_getaddrinfo_request *req;
+	struct evutil_addrinfo *ai;
+	int err;
+};
+
+struct dns_query {
+	struct evf_client *c;
+	dns_cb cb;
+	void *arg;
+	struct dns_half half[2];
+	struct event wait;        /* how long the second answer may take */
+	unsigned char want, done; /* bits of the halves asked, answered */
+	unsigned char sync;       /* inside dns_resolve */
+};
+
+/* Stop what is still running: the timer, and unanswered halves (evdns
+ * calls half_done with EVUTIL_EAI_CANCEL, which only forgets them). */
+static void query_stop(struct dns_query *q)
+{
+	if (event_initialized(&q->wait))
+		event_del(&q->wait);
+	for (int i = 0; i < 2; i++)
+		if (q->half[i].req)
+			evdns_getaddrinfo_cancel(q->half[i].req);
+}
+
+/* IPv6 first, then the families in turn (RFC 8305, 4); the nodes move
+ * from a and b into one list. */
+static struct evutil_addrinfo *interleave(struct evutil_addrinfo *a, struct evutil_addrinfo *b)
+{
+	struct evutil_addrinfo *head = NULL, **tail = &head;
+	while (a || b) {
+		struct evutil_addrinfo **from[2] = {&a, &b};
+		for (int i = 0; i < 2; i++) {
+			struct evutil_addrinfo *n = *from[i];
+			if (!n)
+				continue;
+			*from[i] = n->ai_next;
+			*tail = n;
+			tail = &n->ai_next;
+		}
+	}
+	*tail = NULL;
+	return head;
+}
+
+/* Hand what arrived to the caller and free q. */
+static void query_deliver(struct dns_query *q)
+{
+	query_stop(q);
+	struct dns_half *v6 = &q->half[Q_AAAA], *v4 = &q->half[Q_A];
+	struct evutil_addrinfo *ai = interleave(v6->ai, v4->ai);
+	/* the error of a family that was asked for and failed, A's first */
+	int err = 0;
+	if (!ai)
+		err = (q->want & (1u << Q_A)) && v4->err ? v4->err
+		      : v6->err ? v6->err : EVUTIL_EAI_FAIL;
+	dns_cb cb = q->cb;
+	void *arg = q->arg;
+	free(q);
+	cb(err, ai, arg);
+}
+
+static void wait_over(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	query_deliver(arg);
+}
+
+/* An answer came: deliver, or wait a little for the other family. */
+static void query_progress(struct dns_query *q, int idx)
+{
+	if (q->done == q->want || q->half[idx].err || !q->half[idx].ai) {
+		if (q->done == q->want)
+			query_deliver(q);
+		return;   /* a failed half: the other one decides */
+	}
+	if (event_initialized(&q->wait))
+		return;
+	unsigned ms = idx == Q_A ? RESOLUTION_DELAY_MS : q->c->cfg.eyeballs_delay_ms;
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+	evtimer_assign(&q->wait, q->c->base, wait_over, q);
+	if (evtimer_add(&q->wait, &tv) != 0)
+		query_deliver(q);   /* cannot wait: go with what there is */
+}
+
+static void half_done(int result, struct evutil_addrinfo *ai, void *arg)
+{
+	struct dns_half *h = arg;
+	h->req = NULL;
+	if (result == EVUTIL_EAI_CANCEL)
+		return;   /* query_stop is cancelling it */
+	struct dns_query *q = h->q;
+	int idx = h == &q->half[Q_A];
+	h->ai = ai;
+	h->err = ai ? 0 : result ? result : EVUTIL_EAI_NODATA;
+	q->done |= (unsigned char)(1u << idx);
+	if (!q->sync)
+		query_progress(q, idx);
 }
 
 int dns_resolve(struct evf_client *c, const char *host, int port,
@@ -85,7 +202,7 @@ int dns_resolve(struct evf_client *c, const char *host, int port,
 	struct evutil_addrinfo hints;
 	char portstr[8];
 	snprintf(portstr, sizeof portstr, "%d", port);
-	hints_init(&hints);
+	hints_init(&hints, c->cfg.ip_family);
 	*q = NULL;
 
 	/* an entry for the host itself wins over a '*' one, as in curl */
@@ -108,14 +225,47 @@ int dns_resolve(struct evf_client *c, const char *host, int port,
 		cb(e, e ? NULL : ai, arg);
 		return 0;
 	}
-	*q = (struct dns_query *)evdns_getaddrinfo(c->dns, host, portstr, &hints, cb, arg);
+	struct dns_query *d = calloc(1, sizeof *d);
+	if (!d) {
+		cb(EVUTIL_EAI_MEMORY, NULL, arg);
+		return 0;
+	}
+	d->c = c;
+	d->cb = cb;
+	d->arg = arg;
+	d->want = c->cfg.ip_family == 4 ? 1u << Q_A : c->cfg.ip_family == 6 ? 1u << Q_AAAA : 3u;
+	d->sync = 1;
+	for (int i = 0; i < 2; i++) {
+		if (!(d->want & (1u << i)))
+			continue;
+		d->half[i].q = d;
+		hints.ai_family = i == Q_A ? AF_INET : AF_INET6;
+		d->half[i].req = evdns_getaddrinfo(c->dns, host, portstr, &hints, half_done,
+		                                   &d->half[i]);
+	}
+	d->sync = 0;
+	/* answered at once (numbers, the hosts file): no need to ask further */
+	int now = d->done == d->want;
+	for (int i = 0; i < 2; i++)
+		if ((d->done & (1u << i)) && d->half[i].ai)
+			now = 1;
+	if (now) {
+		query_deliver(d);
+		return 0;
+	}
+	*q = d;
 	return 0;
 }
 
 void dns_cancel(struct dns_query *q)
 {
-	if (q)
-		evdns_getaddrinfo_cancel((struct evdns_getaddrinfo_request *)q);
+	if (!q)
+		return;
+	query_stop(q);
+	for (int i = 0; i < 2; i++)
+		if (q->half[i].ai)
+			evutil_freeaddrinfo(q->half[i].ai);
+	free(q);
 }
 
 /*

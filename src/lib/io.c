@@ -195,6 +195,8 @@ void conn_close(struct conn *cn)
 		cn->dnsq = NULL;
 		dns_cancel(q);
 	}
+	if (cn->race)
+		race_free(cn);
 	for (const struct layer *l = cn->top; l; l = l->below)
 		l->ops->close(cn, l);
 	if (cn->fd >= 0)
@@ -259,6 +261,27 @@ static void slow_connect(struct conn *cn)
 {
 	handshake_over(cn);
 	event_remove_timer(&cn->ev);
+}
+
+void conn_race_won(struct conn *cn)
+{
+	/* the socket is writable: io_cb brings the layers up from the loop */
+	cn->new_fd = 1;
+	conn_arm(cn, OP_CONNECT, EV_WRITE);
+}
+
+void conn_race_failed(struct conn *cn, int err)
+{
+	struct evf_client *c = cn->client;
+	client_enter(c);
+	conn_fail(cn, err);
+	client_leave(c);
+}
+
+void conn_race_slow(struct conn *cn)
+{
+	if (cn->slot && cn->state == CS_CONNECTING)
+		handshake_over(cn);
 }
 
 /* The socket is connected. */
@@ -349,7 +372,7 @@ static void conn_connect(struct conn *cn)
 		for (unsigned i = depth - 1; i > cn->up; i--)
 			l = l->below;
 		int r = l->ops->connect(cn, l);
-		if (r == IO_WANT_READ || r == IO_WANT_WRITE) {
+		if (r == IO_WANT_READ || r == IO_WANT_WRITE || r == IO_WAKE) {
 			conn_arm(cn, OP_CONNECT, ev_of(r));
 			return;
 		}

@@ -16,8 +16,7 @@
 
 #include "internal.h"
 
-/* "address:port" of sa into buf, for error texts. */
-static const char *format_addr(char *buf, size_t len, const struct sockaddr *sa)
+const char *tcp_format_addr(char *buf, size_t len, const struct sockaddr *sa)
 {
 	char addr[INET6_ADDRSTRLEN] = "?";
 	int port = 0;
@@ -51,9 +50,9 @@ const char *conn_peer(struct conn *cn)
 	socklen_t sl = sizeof ss;
 	int saved = errno;
 	if (cn->ai_cur)
-		format_addr(buf, len, cn->ai_cur->ai_addr);
+		tcp_format_addr(buf, len, cn->ai_cur->ai_addr);
 	else if (cn->fd >= 0 && getpeername(cn->fd, (struct sockaddr *)&ss, &sl) == 0)
-		format_addr(buf, len, (struct sockaddr *)&ss);
+		tcp_format_addr(buf, len, (struct sockaddr *)&ss);
 	else
 		snprintf(buf, len, strchr(cn->host->name, ':') ? "[%s]:%d" : "%s:%d",
 		         cn->host->name, cn->host->port);
@@ -106,6 +105,8 @@ int tcp_connect_next(struct conn *cn)
  * writable); a failed address moves on to the next. */
 static int tcp_connect(struct conn *cn, const struct layer *l)
 {
+	if (cn->fd < 0 && !cn->race && cn->ai_next && cn->ai_next->ai_next)
+		return race_start(cn);   /* more than one address left */
 	if (cn->fd < 0)
 		return tcp_connect_next(cn);
 	int err = 0;
@@ -120,6 +121,28 @@ static int tcp_connect(struct conn *cn, const struct layer *l)
 	close(cn->fd);
 	cn->fd = -1;
 	return tcp_connect_next(cn);
+}
+
+int conn_remote(struct conn *cn, char *ip, size_t len, int *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	const void *a;
+	*port = 0;
+	if (cn->fd < 0 || getpeername(cn->fd, (struct sockaddr *)&ss, &sl) != 0)
+		return -1;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)&ss;
+		a = &s4->sin_addr;
+		*port = ntohs(s4->sin_port);
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)&ss;
+		a = &s6->sin6_addr;
+		*port = ntohs(s6->sin6_port);
+	} else {
+		return -1;
+	}
+	return inet_ntop(ss.ss_family, a, ip, (socklen_t)len) ? 0 : -1;
 }
 
 static int tcp_read(struct conn *cn, const struct layer *l, void *buf, size_t len, size_t *got)

@@ -301,6 +301,8 @@ static void reset_attempt(struct evf_transfer *t)
 	t->tls_version = NULL;
 	t->tls_cipher = NULL;
 	t->cert_not_after = 0;
+	t->remote_ip[0] = '\0';
+	t->remote_port = 0;
 	t->got_response_byte = t->retried_stale = t->head_delivered = 0;
 	t->held = t->end_held = t->end_keep = 0;
 	t->h2 = t->had_conn = 0;
@@ -539,6 +541,8 @@ static void up_ready(struct evf_transfer *t, int reused)
 		t->tls_cipher = SSL_get_cipher_name(cn->ssl);
 		t->cert_not_after = cn->cert_not_after;
 	}
+	if (conn_remote(cn, t->remote_ip, sizeof t->remote_ip, &t->remote_port) != 0)
+		t->remote_ip[0] = '\0';
 	int r = conn_submit(cn, t);
 	if (r < 0)
 		transfer_finish(t, r, r == EVF_ERR_NOMEM ? "out of memory for the request"

@@ -31,6 +31,8 @@
 #                        NGINX_H2_REQUESTS (1000) requests per connection,
 #                        after which nginx sends GOAWAY.  Without it
 #                        H2C_PORT is empty and nothing speaks HTTP/2.
+#                        NGINX_LISTEN_EXTRA="ADDR..." (127.0.0.2, [fd00::2]):
+#                        HTTP_PORT and HTTPS_PORT listen there too.
 #   refused_port         sets REFUSED_PORT to a port kept bound (not
 #                        listening) until the test ends: connecting to it
 #                        is always refused (call it in the test's shell,
@@ -240,7 +242,12 @@ _make_docroot() {
 }
 
 _write_nginx_conf() {
-	local dir=$1 conns h2='' h2_server='' h2c_server=''
+	local dir=$1 conns h2='' h2_server='' h2c_server='' a
+	local extra_http='' extra_https=''
+	for a in ${NGINX_LISTEN_EXTRA:-}; do
+		extra_http+="        listen $a:$HTTP_PORT;"$'\n'
+		extra_https+="        listen $a:$HTTPS_PORT ssl;"$'\n'
+	done
 	if [ "${NGINX_H2:-0}" = 1 ]; then
 		h2=' http2'
 		h2_server="        keepalive_requests ${NGINX_H2_REQUESTS:-1000};"
@@ -290,11 +297,11 @@ http {
 
     server {
         listen 127.0.0.1:$HTTP_PORT;
-        include $dir/locations.conf;
+$extra_http        include $dir/locations.conf;
     }
     server {
         listen 127.0.0.1:$HTTPS_PORT ssl$h2;
-        ssl_certificate $dir/pki/server.pem;
+$extra_https        ssl_certificate $dir/pki/server.pem;
         ssl_certificate_key $dir/pki/server.key;
 $h2_server
         include $dir/locations.conf;

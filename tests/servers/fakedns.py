@@ -7,6 +7,7 @@ Standard library only.  Listens on 127.0.0.1 only.
                      query types for NAME get an empty NOERROR answer
   --aaaa NAME=ADDR   answer AAAA queries for NAME with ADDR (repeatable)
   --drop NAME        never answer queries for NAME (for resolver timeouts)
+  --drop-aaaa NAME   never answer AAAA queries for NAME (A ones are)
   --servfail NAME    answer SERVFAIL for NAME
   --port P           0 (default) picks a free port
   --port-file FILE   write the port there once bound; without it the port
@@ -89,6 +90,7 @@ def main():
     p.add_argument("--aaaa", action="append", default=[],
                    type=lambda s: name_value(s, 6), metavar="NAME=ADDR")
     p.add_argument("--drop", action="append", default=[])
+    p.add_argument("--drop-aaaa", action="append", default=[])
     p.add_argument("--servfail", action="append", default=[])
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--port-file")
@@ -102,6 +104,7 @@ def main():
     for name, packed in args.aaaa:
         records.setdefault(name, {}).setdefault(TYPE_AAAA, []).append(packed)
     drop = {n.lower().rstrip(".") for n in args.drop}
+    drop_aaaa = {n.lower().rstrip(".") for n in args.drop_aaaa}
     servfail = {n.lower().rstrip(".") for n in args.servfail}
     log = open(args.log, "a", buffering=1) if args.log else sys.stderr
 
@@ -134,7 +137,7 @@ def main():
             qid, qflags, qname, qtype, qclass, question = q
             key = qname.lower().rstrip(".")
             tname = TYPE_NAMES.get(qtype, str(qtype))
-            if key in drop:
+            if key in drop or (key in drop_aaaa and qtype == TYPE_AAAA):
                 log.write("%s %s -> (dropped)\n" % (qname, tname))
                 continue
             answers, rcode = [], NXDOMAIN

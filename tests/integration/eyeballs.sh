@@ -1,0 +1,200 @@
+#!/bin/bash
+# eyeballs.sh - Happy Eyeballs (RFC 8305), -4/-6 and the report's
+# remote_ip/remote_port, in a network namespace this script makes (root).
+#
+# Inside it, on lo: 127.0.0.2 and fd00::2 where nginx also listens;
+# fd00::1 and fd00::4, whose SYNs an nftables rule drops (a blackhole);
+# 127.0.0.3 and fd00::3, where nothing listens (refused).  fakedns.py
+# gives the names below both kinds of records; nginx, fakedns and evfetch
+# all run in the namespace.  The script runs itself there (EVF_IN_NETNS
+# set) and removes the namespace on every way out.
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
+
+if [ -z "${EVF_IN_NETNS:-}" ]; then
+	skip_ns() {
+		printf '1..0 # SKIP %s\n' "$1"
+		exit 0
+	}
+	[ "$(id -u)" -eq 0 ] || skip_ns "not root: cannot make a network namespace"
+	PATH=$PATH:/usr/sbin:/sbin
+	command -v ip >/dev/null || skip_ns "ip (iproute2) not found"
+	command -v nft >/dev/null || skip_ns "nft (Debian package nftables) not found"
+	NS=evf-eyeballs-$$
+	trap 'ip netns del "$NS" 2>/dev/null' EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	trap 'exit 129' HUP
+	ip netns add "$NS" 2>/dev/null || skip_ns "cannot make a network namespace"
+	if ! { ip -n "$NS" link set lo up &&
+		ip -n "$NS" addr add 127.0.0.2/8 dev lo &&
+		ip -n "$NS" addr add 127.0.0.3/8 dev lo &&
+		ip -n "$NS" addr add fd00::1/128 dev lo nodad &&
+		ip -n "$NS" addr add fd00::2/128 dev lo nodad &&
+		ip -n "$NS" addr add fd00::3/128 dev lo nodad &&
+		ip -n "$NS" addr add fd00::4/128 dev lo nodad &&
+		# on input: a drop on output would fail connect() at once (EPERM)
+		ip netns exec "$NS" nft -f - <<-'EOF'
+			table inet evf_eyeballs {
+				chain input {
+					type filter hook input priority 0;
+					ip6 daddr { fd00::1, fd00::4 } tcp flags & (syn | ack) == syn drop
+				}
+			}
+		EOF
+	} >/dev/null 2>"/tmp/evf-eyeballs-$$.err"; then
+		printf 'Bail out! cannot set up the namespace: %s\n' \
+			"$(tr '\n' ' ' <"/tmp/evf-eyeballs-$$.err")"
+		rm -f "/tmp/evf-eyeballs-$$.err"
+		exit 1
+	fi
+	rm -f "/tmp/evf-eyeballs-$$.err"
+	EVF_IN_NETNS=$NS ip netns exec "$NS" bash "$0" "$@"
+	exit $?
+fi
+
+: "${TOP_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
+. "$TOP_SRCDIR/tests/lib/common.sh"
+. "$TOP_SRCDIR/tests/lib/nginx.sh"
+. "$TOP_SRCDIR/tests/lib/servers.sh"
+
+need_evfetch
+need_python
+NGINX_LISTEN_EXTRA="127.0.0.2 [fd00::2]" start_nginx "$T/nginx"
+D=evfetch.test
+start_fakedns \
+	--aaaa v4ok.$D=fd00::1 --a v4ok.$D=127.0.0.2 \
+	--aaaa v6ok.$D=fd00::2 --a v6ok.$D=127.0.0.3 \
+	--aaaa v6refused.$D=fd00::3 --a v6refused.$D=127.0.0.2 \
+	--aaaa allbad.$D=fd00::3 --a allbad.$D=127.0.0.3 \
+	--aaaa two.$D=fd00::1 --aaaa two.$D=fd00::4 --a two.$D=127.0.0.2 \
+	--aaaa v6only.$D=fd00::2 \
+	--a slowaaaa.$D=127.0.0.2 --drop-aaaa slowaaaa.$D
+
+R=$T/report.jsonl
+# fetch URL [ARGS...]: one URL, its report line in $R
+fetch() {
+	local url=$1
+	shift
+	rm -f "$R"
+	evf --dns-servers "127.0.0.1:$FAKEDNS_PORT" --cacert "$CA_FILE" -s \
+		--discard --report "$R" "$@" "$url"
+}
+# field NAME: of the report's line; connect_ms as a whole number
+field() { rep_get "$R" "$1"; }
+# phase NAME: time.NAME of the report's line, in whole milliseconds
+phase() {
+	"$PYTHON3" -c 'import json, sys
+print(int(json.loads(open(sys.argv[1]).readline())["time"][sys.argv[2]]))' "$R" "$1" 2>/dev/null ||
+		echo "<no $1>"
+}
+connect_ms() { phase connect_ms; }
+dns_ms() { phase dns_ms; }
+
+H=http://v4ok.$D:$HTTP_PORT/hello.txt
+S=https://v4ok.$D:$HTTPS_PORT/hello.txt
+
+# --- a blackholed IPv6 address, a working IPv4 one
+fetch "$H"
+is "$EVF_RC/$(field ok)" 0/true "blackholed IPv6, working IPv4: ok"
+is "$(field remote_ip)" 127.0.0.2 "blackholed IPv6: remote_ip is the IPv4 address"
+is "$(field remote_port)" "$HTTP_PORT" "blackholed IPv6: remote_port"
+c=$(connect_ms)
+diag "blackholed IPv6 first, http: connect_ms $c"
+cmp_ok "$c" -ge 240 "blackholed IPv6: IPv4 was tried after the 250 ms attempt delay"
+cmp_ok "$c" -lt 450 "blackholed IPv6: connected within the attempt delay + 200 ms"
+rep_check "$R" >/dev/null
+is "$?" 0 "the report line is valid, remote_ip and remote_port included"
+
+fetch "$S"
+is "$EVF_RC/$(field ok)/$(field remote_ip)" 0/true/127.0.0.2 "https, blackholed IPv6: ok over IPv4"
+c=$(connect_ms)
+diag "blackholed IPv6 first, https: connect_ms $c, tls_ms $(phase tls_ms)"
+cmp_ok "$c" -lt 450 "https, blackholed IPv6: connected within the attempt delay + 200 ms"
+
+fetch "$H" --happy-eyeballs-timeout-ms 100
+c=$(connect_ms)
+is "$(field remote_ip)" 127.0.0.2 "--happy-eyeballs-timeout-ms 100: IPv4"
+cmp_ok "$c" -ge 90 "--happy-eyeballs-timeout-ms 100: IPv4 tried after 100 ms"
+cmp_ok "$c" -lt 300 "--happy-eyeballs-timeout-ms 100: connected within 300 ms"
+fetch "$H" --happy-eyeballs-timeout-ms 1000
+c=$(connect_ms)
+cmp_ok "$c" -ge 990 "--happy-eyeballs-timeout-ms 1000: IPv4 tried after 1000 ms"
+cmp_ok "$c" -lt 1300 "--happy-eyeballs-timeout-ms 1000: connected soon after"
+
+# two blackholed IPv6 addresses: interleaved, IPv4 is the second attempt
+fetch "http://two.$D:$HTTP_PORT/hello.txt"
+c=$(connect_ms)
+diag "two blackholed IPv6 addresses and IPv4: connect_ms $c"
+is "$(field ok)/$(field remote_ip)" true/127.0.0.2 "two blackholed IPv6: ok over IPv4"
+cmp_ok "$c" -lt 450 "two blackholed IPv6: IPv4 came second (interleaved), within 450 ms"
+
+# --- a working IPv6 address, a refused IPv4 one
+fetch "http://v6ok.$D:$HTTP_PORT/hello.txt"
+c=$(connect_ms)
+diag "working IPv6, refused IPv4: connect_ms $c"
+is "$EVF_RC/$(field ok)/$(field remote_ip)" 0/true/fd00::2 "working IPv6, refused IPv4: ok over IPv6"
+is "$(field remote_port)" "$HTTP_PORT" "working IPv6: remote_port"
+cmp_ok "$c" -lt 200 "working IPv6: connected at once"
+fetch "https://v6ok.$D:$HTTPS_PORT/hello.txt"
+is "$(field ok)/$(field remote_ip)/$(field remote_port)" "true/fd00::2/$HTTPS_PORT" \
+	"https, working IPv6: ok over IPv6"
+
+# a refused IPv6 address: IPv4 is tried at once, not after the delay
+fetch "http://v6refused.$D:$HTTP_PORT/hello.txt"
+c=$(connect_ms)
+diag "refused IPv6, working IPv4: connect_ms $c"
+is "$(field ok)/$(field remote_ip)" true/127.0.0.2 "refused IPv6: ok over IPv4"
+cmp_ok "$c" -lt 150 "refused IPv6: IPv4 tried at once"
+
+# every address refused: the error names each
+fetch "http://allbad.$D:$HTTP_PORT/hello.txt"
+is "$EVF_RC/$(field error_kind)" 1/connect "every address refused: a connect error"
+diag "every address refused: $(field error)"
+like "$(field error)" "\\[fd00::3\\]:$HTTP_PORT \\(Connection refused\\), 127\\.0\\.0\\.3:$HTTP_PORT \\(Connection refused\\)" \
+	"every address refused: the error lists both, IPv6 first"
+is "$(field remote_ip)/$(field remote_port)" "null/0" "no connection: remote_ip null, remote_port 0"
+
+# --- -4 and -6
+fetch "$H" -4
+c=$(connect_ms)
+is "$(field ok)/$(field remote_ip)" true/127.0.0.2 "-4: IPv4"
+cmp_ok "$c" -lt 200 "-4: the blackholed IPv6 address is not tried"
+fetch "$H" --ipv6 --connect-timeout 0.5
+is "$EVF_RC/$(field error_kind)" 1/timeout "-6: only the blackholed IPv6 address, a connect timeout"
+fetch "http://v6ok.$D:$HTTP_PORT/hello.txt" -4
+is "$(field error_kind)" connect "-4 on a host whose IPv4 address refuses: connect error"
+like "$(field error)" "127\\.0\\.0\\.3" "-4: the error names the IPv4 address"
+unlike "$(field error)" "fd00" "-4: no IPv6 address was tried"
+fetch "http://v6ok.$D:$HTTP_PORT/hello.txt" --ipv6
+is "$(field ok)/$(field remote_ip)" true/fd00::2 "--ipv6: IPv6"
+fetch "http://v6only.$D:$HTTP_PORT/hello.txt" -4
+is "$(field error_kind)" dns "-4 on a name with only AAAA: dns error"
+fetch "http://127.0.0.2:$HTTP_PORT/hello.txt" -6
+is "$(field error_kind)" dns "-6 with an IPv4 literal: dns error"
+fetch "http://[fd00::2]:$HTTP_PORT/hello.txt"
+is "$(field ok)/$(field remote_ip)" true/fd00::2 "an IPv6 literal: remote_ip"
+
+# --- DNS: the answers come apart; AAAA gets 50 ms after A
+fetch "http://slowaaaa.$D:$HTTP_PORT/hello.txt"
+d=$(dns_ms)
+diag "AAAA never answered: dns_ms $d"
+is "$(field ok)/$(field remote_ip)" true/127.0.0.2 "AAAA never answered: ok over IPv4"
+cmp_ok "$d" -ge 45 "AAAA never answered: waited for it after A"
+cmp_ok "$d" -lt 300 "AAAA never answered: not longer than 50 ms after A (+ margin)"
+
+# --- a kept-alive connection reports its address again
+rm -f "$R"
+evf --dns-servers "127.0.0.1:$FAKEDNS_PORT" -s --discard --report "$R" -c 1 \
+	"$H" "${H}?2"
+is "$(rep_count "$R" 'r["remote_ip"] == "127.0.0.2" and r["remote_port"] == '"$HTTP_PORT")" 2 \
+	"keep-alive: both transfers report the address"
+is "$(rep_count "$R" 'r["reused"]')" 1 "keep-alive: the second one reused the connection"
+
+# --- usage errors
+evf --happy-eyeballs-timeout-ms 60001 "$H"
+is "$EVF_RC" 2 "--happy-eyeballs-timeout-ms above 60000: usage error"
+evf --happy-eyeballs-timeout-ms x "$H"
+is "$EVF_RC" 2 "--happy-eyeballs-timeout-ms x: usage error"
+
+is "$(cat "$T"/evf.*.err | grep -c '\[warn\]')" 0 "no warning from libevent in any run"
+done_testing
