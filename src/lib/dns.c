@@ -106,18 +106,36 @@ struct dns_query {
 	struct dns_half half[2];
 	struct event wait;        /* how long the second answer may take */
 	unsigned char want, done; /* bits of the halves asked, answered */
-	unsigned char sync;       /* inside dns_resolve */
+	unsigned char calls;      /* half_done calls still to come */
+	unsigned char sync;       /* inside dns_resolve or query_stop */
+	unsigned char over;       /* delivered or cancelled: answers are dropped */
 };
 
-/* Stop what is still running: the timer, and unanswered halves (evdns
- * calls half_done with EVUTIL_EAI_CANCEL, which only forgets them). */
+/*
+ * Stop what is still running: the timer, and unanswered halves.  evdns
+ * calls half_done for each once more, with EVUTIL_EAI_CANCEL at once, or
+ * later with a result that was already on its way (libevent 2.1 defers
+ * it): q lives until then, and the last such call frees it.
+ */
 static void query_stop(struct dns_query *q)
 {
+	q->over = 1;
 	if (event_initialized(&q->wait))
 		event_del(&q->wait);
+	q->sync = 1;
 	for (int i = 0; i < 2; i++)
 		if (q->half[i].req)
 			evdns_getaddrinfo_cancel(q->half[i].req);
+	q->sync = 0;
+	for (int i = 0; i < 2; i++)
+		q->half[i].req = NULL;
+}
+
+/* q's owner is done with it: free it unless evdns still calls back. */
+static void query_release(struct dns_query *q)
+{
+	if (q->calls == 0)
+		free(q);
 }
 
 /* IPv6 first, then the families in turn (RFC 8305, 4); the nodes move
@@ -153,7 +171,8 @@ static void query_deliver(struct dns_query *q)
 		      : v6->err ? v6->err : EVUTIL_EAI_FAIL;
 	dns_cb cb = q->cb;
 	void *arg = q->arg;
-	free(q);
+	v6->ai = v4->ai = NULL;
+	query_release(q);
 	cb(err, ai, arg);
 }
 
@@ -184,10 +203,17 @@ static void query_progress(struct dns_query *q, int idx)
 static void half_done(int result, struct evutil_addrinfo *ai, void *arg)
 {
 	struct dns_half *h = arg;
-	h->req = NULL;
-	if (result == EVUTIL_EAI_CANCEL)
-		return;   /* query_stop is cancelling it */
 	struct dns_query *q = h->q;
+	h->req = NULL;
+	q->calls--;
+	if (q->over) {
+		/* cancelled, or an answer that comes too late */
+		if (ai)
+			evutil_freeaddrinfo(ai);
+		if (!q->sync)
+			query_release(q);
+		return;
+	}
 	int idx = h == &q->half[Q_A];
 	h->ai = ai;
 	h->err = ai ? 0 : result ? result : EVUTIL_EAI_NODATA;
@@ -225,6 +251,18 @@ int dns_resolve(struct evf_client *c, const char *host, int port,
 		cb(e, e ? NULL : ai, arg);
 		return 0;
 	}
+	/* a numeric host is of one family: evdns would ask DNS for the other */
+	unsigned char want = c->cfg.ip_family == 4 ? 1u << Q_A
+	                     : c->cfg.ip_family == 6 ? 1u << Q_AAAA : 3u;
+	unsigned char num[16];
+	if (evutil_inet_pton(AF_INET, host, num) == 1)
+		want &= 1u << Q_A;
+	else if (evutil_inet_pton(AF_INET6, host, num) == 1)
+		want &= 1u << Q_AAAA;
+	if (!want) {
+		cb(EVUTIL_EAI_ADDRFAMILY, NULL, arg);
+		return 0;
+	}
 	struct dns_query *d = calloc(1, sizeof *d);
 	if (!d) {
 		cb(EVUTIL_EAI_MEMORY, NULL, arg);
@@ -233,15 +271,18 @@ int dns_resolve(struct evf_client *c, const char *host, int port,
 	d->c = c;
 	d->cb = cb;
 	d->arg = arg;
-	d->want = c->cfg.ip_family == 4 ? 1u << Q_A : c->cfg.ip_family == 6 ? 1u << Q_AAAA : 3u;
+	d->want = want;
 	d->sync = 1;
 	for (int i = 0; i < 2; i++) {
 		if (!(d->want & (1u << i)))
 			continue;
 		d->half[i].q = d;
 		hints.ai_family = i == Q_A ? AF_INET : AF_INET6;
-		d->half[i].req = evdns_getaddrinfo(c->dns, host, portstr, &hints, half_done,
-		                                   &d->half[i]);
+		d->calls++;
+		struct evdns_getaddrinfo_request *req =
+			evdns_getaddrinfo(c->dns, host, portstr, &hints, half_done, &d->half[i]);
+		if (!(d->done & (1u << i)))
+			d->half[i].req = req;   /* not answered at once */
 	}
 	d->sync = 0;
 	/* answered at once (numbers, the hosts file): no need to ask further */
@@ -265,7 +306,7 @@ void dns_cancel(struct dns_query *q)
 	for (int i = 0; i < 2; i++)
 		if (q->half[i].ai)
 			evutil_freeaddrinfo(q->half[i].ai);
-	free(q);
+	query_release(q);
 }
 
 /*
