@@ -319,7 +319,33 @@ struct dns_cached {
 	unsigned refs;
 	uint64_t expires_us;
 	struct evutil_addrinfo *ai;
+	struct evutil_addrinfo *won;   /* the address a race last won, or NULL */
 };
+
+/* The node of list with the address of a, or NULL. */
+static struct evutil_addrinfo *find_addr(struct evutil_addrinfo *list,
+                                         const struct evutil_addrinfo *a)
+{
+	for (; list; list = list->ai_next)
+		if (list->ai_addrlen == a->ai_addrlen &&
+		    memcmp(list->ai_addr, a->ai_addr, a->ai_addrlen) == 0)
+			return list;
+	return NULL;
+}
+
+void dns_cached_won(struct host *h, const struct evutil_addrinfo *a)
+{
+	/* kept with the host's answer, which its next connections use
+	 * (those opened at the same time may each hold an answer of their
+	 * own: addresses are compared, not nodes) */
+	if (h->dns)
+		h->dns->won = find_addr(h->dns->ai, a);
+}
+
+struct evutil_addrinfo *dns_cached_winner(struct host *h, struct evutil_addrinfo *list)
+{
+	return h->dns && h->dns->won ? find_addr(list, h->dns->won) : NULL;
+}
 
 struct dns_cached *dns_cached_new(struct evutil_addrinfo *ai)
 {
@@ -329,6 +355,7 @@ struct dns_cached *dns_cached_new(struct evutil_addrinfo *ai)
 	d->refs = 1;
 	d->expires_us = 0;
 	d->ai = ai;
+	d->won = NULL;
 	return d;
 }
 

@@ -5,6 +5,10 @@
  * eyeballs_delay_ms, or at once when one fails; the first socket to
  * connect becomes the connection's, and the others are closed then.
  *
+ * A race that was won leaves its address with the host's DNS answer
+ * (dns_cached_won): the host's next races try it first, so that its
+ * connections after the first do not wait for a blackholed address again.
+ *
  * The sockets being tried, their events and the timer live in a struct
  * race allocated for the connect and freed as it ends, so an established
  * connection keeps nothing of it but a NULL pointer.  The connection's own
@@ -19,8 +23,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 
 #include "internal.h"
 
@@ -40,6 +42,8 @@ struct race {
 	struct event timer;        /* the next attempt is due, or the slot */
 	uint64_t start_us;
 	uint64_t next_us;          /* when the next attempt may start */
+	struct evutil_addrinfo *first; /* the last winner, tried before the list */
+	struct evutil_addrinfo *skip;  /* ...and so skipped in it */
 	unsigned ntries;           /* sockets connecting */
 	unsigned nfailed;
 	int last_errno;
@@ -57,8 +61,7 @@ static void race_note(struct race *r, const struct sockaddr *sa, int err)
 	tcp_format_addr(addr, sizeof r->last_addr, sa);
 	r->nfailed++;
 	r->last_errno = err;
-	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM)
-		r->resource = 1;
+	r->resource |= tcp_resource_errno(err);
 	if (r->tlen >= sizeof r->tried - 1)
 		return;
 	int n = snprintf(r->tried + r->tlen, sizeof r->tried - r->tlen, "%s%s (%s)",
@@ -102,13 +105,35 @@ static void race_win(struct race *r, struct race_try *tr)
 	if (event_initialized(&tr->ev))
 		event_del(&tr->ev);
 	cn->fd = tr->fd;
+	cn->new_fd = 1;
 	cn->ai_cur = tr->ai;
+	dns_cached_won(cn->host, tr->ai);
 	tr->fd = -1;
 	r->ntries--;
 	race_free(cn);
 }
 
 static void try_cb(evutil_socket_t fd, short what, void *arg);
+
+/* An address not tried yet is left. */
+static int race_more(const struct race *r)
+{
+	return r->first || r->cn->ai_next;
+}
+
+/* The next address to try: the last winner first, then the list. */
+static struct evutil_addrinfo *race_addr(struct race *r)
+{
+	struct conn *cn = r->cn;
+	struct evutil_addrinfo *a = r->first;
+	if (a)
+		r->first = NULL;
+	else if ((a = cn->ai_next))
+		cn->ai_next = a->ai_next;
+	if (cn->ai_next && cn->ai_next == r->skip)
+		cn->ai_next = cn->ai_next->ai_next;
+	return a;
+}
 
 /*
  * Start connects to the next addresses, until one is in progress (or
@@ -117,19 +142,12 @@ static void try_cb(evutil_socket_t fd, short what, void *arg);
 static int race_next(struct race *r)
 {
 	struct conn *cn = r->cn;
-	while (cn->ai_next && r->ntries < RACE_TRIES) {
-		struct evutil_addrinfo *a = cn->ai_next;
-		cn->ai_next = a->ai_next;
-		int fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0) {
-			race_note(r, a->ai_addr, errno);
-			continue;
-		}
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		if (connect(fd, a->ai_addr, (socklen_t)a->ai_addrlen) != 0 && errno != EINPROGRESS) {
-			race_note(r, a->ai_addr, errno);
-			close(fd);
+	while (race_more(r) && r->ntries < RACE_TRIES) {
+		struct evutil_addrinfo *a = race_addr(r);
+		evutil_socket_t fd;
+		int rc = tcp_open(a, &fd);
+		if (rc < 0) {
+			race_note(r, a->ai_addr, -rc);
 			continue;
 		}
 		struct race_try *tr = NULL;
@@ -140,10 +158,7 @@ static int race_next(struct race *r)
 		tr->ai = a;
 		memset(&tr->ev, 0, sizeof tr->ev);   /* not assigned yet */
 		r->ntries++;
-		/* loopback and near servers are often connected already */
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof ss;
-		if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
+		if (rc == 1) {
 			race_win(r, tr);
 			return 1;
 		}
@@ -167,7 +182,7 @@ static void race_schedule(struct race *r)
 {
 	struct conn *cn = r->cn;
 	uint64_t now = evf_now_us(), at = 0;
-	if (cn->ai_next && r->ntries < RACE_TRIES)
+	if (race_more(r) && r->ntries < RACE_TRIES)
 		at = r->next_us;
 	uint64_t slow = r->start_us + 1000u * (uint64_t)EVF_SLOW_CONNECT_MS;
 	if (cn->slot && (!at || slow < at))
@@ -202,7 +217,7 @@ static void race_settle(struct conn *cn, int won)
 		return;
 	}
 	struct race *r = cn->race;
-	if (r->ntries == 0 && !cn->ai_next) {
+	if (r->ntries == 0 && !race_more(r)) {
 		int err = race_failure(r);
 		race_free(cn);
 		conn_race_failed(cn, err);
@@ -242,7 +257,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (cn->slot && evf_now_us() >= r->start_us + 1000u * (uint64_t)EVF_SLOW_CONNECT_MS)
 		conn_race_slow(cn);
-	race_settle(cn, cn->ai_next && evf_now_us() >= r->next_us ? race_next(r) : 0);
+	race_settle(cn, race_more(r) && evf_now_us() >= r->next_us ? race_next(r) : 0);
 }
 
 int race_start(struct conn *cn)
@@ -257,6 +272,9 @@ int race_start(struct conn *cn)
 		r->tries[i].r = r;
 	}
 	evtimer_assign(&r->timer, cn->client->base, timer_cb, r);
+	struct evutil_addrinfo *won = dns_cached_winner(cn->host, cn->ai_next);
+	if (won && won != cn->ai_next)
+		r->first = r->skip = won;
 	cn->race = r;
 	if (race_next(r))
 		return IO_DONE;   /* connected at once; the race is over */

@@ -172,6 +172,10 @@ struct dns_cached *dns_cached_new(struct evutil_addrinfo *ai);
 struct evutil_addrinfo *dns_cached_list(const struct dns_cached *d);
 void dns_cached_put(struct dns_cached *d);
 uint64_t dns_cached_expiry(const struct dns_cached *d);
+/* A connect race of h won at a's address: h's next races try it first.
+ * dns_cached_winner: the node of list with that address, or NULL. */
+void dns_cached_won(struct host *h, const struct evutil_addrinfo *a);
+struct evutil_addrinfo *dns_cached_winner(struct host *h, struct evutil_addrinfo *list);
 /* h's answer while it is fresh, with a reference for the caller; NULL
  * when there is none (a stale one is dropped). */
 struct dns_cached *dns_cached_get(struct host *h);
@@ -225,6 +229,11 @@ extern const struct layer evf_tls_layer;   /* TLS over the socket */
 
 /* tcp.c */
 int tcp_connect_next(struct conn *cn);
+/* A nonblocking socket connecting to a, in *fd: 1 connected already, 0
+ * in progress, or -errno (no socket).  tcp_resource_errno: an errno that
+ * means the process or system ran out of something. */
+int tcp_open(const struct evutil_addrinfo *a, evutil_socket_t *fd);
+int tcp_resource_errno(int e);
 /* The numeric address and port cn's socket is connected to; -1 when it
  * has none.  ip holds INET6_ADDRSTRLEN (46) bytes. */
 int conn_remote(struct conn *cn, char *ip, size_t len, int *port);

@@ -60,6 +60,36 @@ const char *conn_peer(struct conn *cn)
 	return buf;
 }
 
+int tcp_open(const struct evutil_addrinfo *a, evutil_socket_t *fdp)
+{
+	int fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (connect(fd, a->ai_addr, (socklen_t)a->ai_addrlen) == 0) {
+		*fdp = fd;
+		return 1;
+	}
+	if (errno != EINPROGRESS) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	*fdp = fd;
+	/* often connected already (loopback, a near server): go on now
+	 * rather than a turn of the loop later, which is what a connection
+	 * released by its host's gate waits for before its ClientHello */
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	return getpeername(fd, (struct sockaddr *)&ss, &sl) == 0;
+}
+
+int tcp_resource_errno(int e)
+{
+	return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
+}
+
 int tcp_connect_next(struct conn *cn)
 {
 	int resource = 0;
@@ -67,34 +97,16 @@ int tcp_connect_next(struct conn *cn)
 		struct evutil_addrinfo *a = cn->ai_next;
 		cn->ai_next = a->ai_next;
 		cn->ai_cur = a;
-		int fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0) {
-			cn->last_errno = errno;
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-				resource = 1;
+		evutil_socket_t fd;
+		int r = tcp_open(a, &fd);
+		if (r < 0) {
+			cn->last_errno = -r;
+			resource |= tcp_resource_errno(-r);
 			continue;
 		}
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		cn->fd = fd;
 		cn->new_fd = 1;
-		if (connect(fd, a->ai_addr, (socklen_t)a->ai_addrlen) == 0) {
-			cn->fd = fd;
-			return IO_DONE;
-		}
-		if (errno == EINPROGRESS) {
-			cn->fd = fd;
-			/* often connected already (loopback, a near server): go
-			 * on now rather than a turn of the loop later, which is
-			 * what a connection released by its host's gate waits
-			 * for before its ClientHello */
-			struct sockaddr_storage ss;
-			socklen_t sl = sizeof ss;
-			if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
-				return IO_DONE;
-			return IO_WANT_WRITE;
-		}
-		cn->last_errno = errno;
-		close(fd);
+		return r ? IO_DONE : IO_WANT_WRITE;
 	}
 	conn_set_why(cn, "connect to %s failed: %s", cn->ai_cur ? conn_peer(cn) : "the server",
 	             strerror(cn->last_errno ? cn->last_errno : ECONNREFUSED));

@@ -68,6 +68,7 @@ start_fakedns \
 	--aaaa allbad.$D=fd00::3 --a allbad.$D=127.0.0.3 \
 	--aaaa two.$D=fd00::1 --aaaa two.$D=fd00::4 --a two.$D=127.0.0.2 \
 	--aaaa v6only.$D=fd00::2 \
+	--aaaa black.$D=fd00::1 --aaaa black.$D=fd00::4 \
 	--a slowaaaa.$D=127.0.0.2 --drop-aaaa slowaaaa.$D
 
 R=$T/report.jsonl
@@ -127,6 +128,26 @@ c=$(connect_ms)
 diag "two blackholed IPv6 addresses and IPv4: connect_ms $c"
 is "$(field ok)/$(field remote_ip)" true/127.0.0.2 "two blackholed IPv6: ok over IPv4"
 cmp_ok "$c" -lt 450 "two blackholed IPv6: IPv4 came second (interleaved), within 450 ms"
+
+# every address blackholed: the connect timeout ends the race
+fetch "http://black.$D:$HTTP_PORT/hello.txt" --connect-timeout 0.6
+is "$EVF_RC/$(field error_kind)" 1/timeout "two blackholed addresses: a connect timeout"
+cmp_ok "$EVF_MS" -lt 3000 "two blackholed addresses: ended by the 0.6 s connect timeout"
+
+# many transfers at once, each on its own connection racing, over TLS
+rm -f "$R"
+urls=()
+for i in $(seq 1 12); do urls+=("https://v4ok.$D:$HTTPS_PORT/n/$i"); done
+evf --dns-servers "127.0.0.1:$FAKEDNS_PORT" --cacert "$CA_FILE" -s --discard \
+	--report "$R" --http1.1 -c 12 "${urls[@]}"
+diag "12 at once over TLS: connect_ms, tls_ms, reused: $("$PYTHON3" -c 'import json, sys
+print(" ".join("%d/%d/%s" % (r["time"]["connect_ms"], r["time"]["tls_ms"], "r" if r["reused"] else "n")
+               for r in map(json.loads, open(sys.argv[1]))))' "$R")"
+is "$(rep_count "$R" 'r["ok"] and r["remote_ip"] == "127.0.0.2"')" 12 \
+	"12 at once over TLS past a blackholed IPv6 address: all ok over IPv4"
+is "$(rep_count "$R" 'not r["reused"] and r["time"]["connect_ms"] < 450')" \
+	"$(rep_count "$R" 'not r["reused"]')" \
+	"12 at once: every new connection within the attempt delay + 200 ms"
 
 # --- a working IPv6 address, a refused IPv4 one
 fetch "http://v6ok.$D:$HTTP_PORT/hello.txt"
