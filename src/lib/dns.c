@@ -82,12 +82,12 @@ static void hints_init(struct evutil_addrinfo *h, int family)
 /*
  * A lookup asks for AAAA and A apart (RFC 8305, 3), one evdns_getaddrinfo
  * each, so that neither waits for the other (evdns's own AF_UNSPEC lookup
- * waits for both, up to its getaddrinfo skew of 3 s).  With an A answer
- * in hand, the AAAA one has RESOLUTION_DELAY_MS more to come; with an AAAA
- * answer first, the A one has the attempt delay, during which the first
- * IPv6 connect would run alone anyway.  An answer that comes synchronously
- * (a numeric host, the hosts file) ends the lookup at once.  -4 and -6 ask
- * for one family only.
+ * waits for both, up to its getaddrinfo skew of 3 s).  An AAAA answer goes
+ * to the caller at once; an A answer after RESOLUTION_DELAY_MS unless the
+ * AAAA one comes meanwhile (then both, interleaved).  The family left
+ * follows in a second call, whose addresses the connection appends to
+ * those it tries.  An answer that comes synchronously (a numeric host, the
+ * hosts file) ends the lookup at once.  -4 and -6 ask for one family only.
  */
 #define RESOLUTION_DELAY_MS 50
 enum { Q_AAAA = 0, Q_A = 1 };
@@ -109,6 +109,7 @@ struct dns_query {
 	unsigned char calls;      /* half_done calls still to come */
 	unsigned char sync;       /* inside dns_resolve or query_stop */
 	unsigned char over;       /* delivered or cancelled: answers are dropped */
+	unsigned char early;      /* one family's answer was delivered already */
 };
 
 /*
@@ -158,46 +159,62 @@ static struct evutil_addrinfo *interleave(struct evutil_addrinfo *a, struct evut
 	return head;
 }
 
-/* Hand what arrived to the caller and free q. */
+/* Hand what is left to the caller (the last call, more 0) and free q. */
 static void query_deliver(struct dns_query *q)
 {
 	query_stop(q);
 	struct dns_half *v6 = &q->half[Q_AAAA], *v4 = &q->half[Q_A];
+	/* after an early answer only the other family's is left here */
 	struct evutil_addrinfo *ai = interleave(v6->ai, v4->ai);
 	/* the error of a family that was asked for and failed, A's first */
 	int err = 0;
 	if (!ai)
 		err = (q->want & (1u << Q_A)) && v4->err ? v4->err
-		      : v6->err ? v6->err : EVUTIL_EAI_FAIL;
+		      : v6->err ? v6->err : EVUTIL_EAI_NODATA;
 	dns_cb cb = q->cb;
 	void *arg = q->arg;
 	v6->ai = v4->ai = NULL;
 	query_release(q);
-	cb(err, ai, arg);
+	cb(err, ai, 0, arg);
+}
+
+/* One family's addresses go to the caller now (more 1); the other's
+ * follow when they come.  Nothing may touch q after the callback. */
+static void query_early(struct dns_query *q, int idx)
+{
+	struct evutil_addrinfo *ai = q->half[idx].ai;
+	if (event_initialized(&q->wait))
+		event_del(&q->wait);
+	q->early = 1;
+	q->half[idx].ai = NULL;
+	q->cb(0, ai, 1, q->arg);
 }
 
 static void wait_over(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	query_deliver(arg);
+	query_early(arg, Q_A);   /* AAAA did not come within the delay */
 }
 
-/* An answer came: deliver, or wait a little for the other family. */
+/* An answer came: deliver it now (AAAA; or the last one), or wait a
+ * little for AAAA after A. */
 static void query_progress(struct dns_query *q, int idx)
 {
-	if (q->done == q->want || q->half[idx].err || !q->half[idx].ai) {
-		if (q->done == q->want)
-			query_deliver(q);
-		return;   /* a failed half: the other one decides */
-	}
-	if (event_initialized(&q->wait))
+	if (q->early || q->done == q->want) {
+		query_deliver(q);
 		return;
-	unsigned ms = idx == Q_A ? RESOLUTION_DELAY_MS : q->c->cfg.eyeballs_delay_ms;
-	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+	}
+	if (q->half[idx].err || !q->half[idx].ai)
+		return;   /* a failed half: the other one decides */
+	if (idx == Q_AAAA) {
+		query_early(q, idx);
+		return;
+	}
+	struct timeval tv = {0, RESOLUTION_DELAY_MS * 1000};
 	evtimer_assign(&q->wait, q->c->base, wait_over, q);
 	if (evtimer_add(&q->wait, &tv) != 0)
-		query_deliver(q);   /* cannot wait: go with what there is */
+		query_early(q, idx);   /* cannot wait: go on with A */
 }
 
 static void half_done(int result, struct evutil_addrinfo *ai, void *arg)
@@ -248,7 +265,7 @@ int dns_resolve(struct evf_client *c, const char *host, int port,
 		struct evutil_addrinfo *ai = NULL;
 		hints.ai_flags = EVUTIL_AI_NUMERICHOST;
 		int e = evutil_getaddrinfo(match->addr, portstr, &hints, &ai);
-		cb(e, e ? NULL : ai, arg);
+		cb(e, e ? NULL : ai, 0, arg);
 		return 0;
 	}
 	/* a numeric host is of one family: evdns would ask DNS for the other */
@@ -260,12 +277,12 @@ int dns_resolve(struct evf_client *c, const char *host, int port,
 	else if (evutil_inet_pton(AF_INET6, host, num) == 1)
 		want &= 1u << Q_AAAA;
 	if (!want) {
-		cb(EVUTIL_EAI_ADDRFAMILY, NULL, arg);
+		cb(EVUTIL_EAI_ADDRFAMILY, NULL, 0, arg);
 		return 0;
 	}
 	struct dns_query *d = calloc(1, sizeof *d);
 	if (!d) {
-		cb(EVUTIL_EAI_MEMORY, NULL, arg);
+		cb(EVUTIL_EAI_MEMORY, NULL, 0, arg);
 		return 0;
 	}
 	d->c = c;

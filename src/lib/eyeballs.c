@@ -217,7 +217,7 @@ static void race_settle(struct conn *cn, int won)
 		return;
 	}
 	struct race *r = cn->race;
-	if (r->ntries == 0 && !race_more(r)) {
+	if (r->ntries == 0 && !race_more(r) && !cn->dnsq) {
 		int err = race_failure(r);
 		race_free(cn);
 		conn_race_failed(cn, err);
@@ -278,7 +278,7 @@ int race_start(struct conn *cn)
 	cn->race = r;
 	if (race_next(r))
 		return IO_DONE;   /* connected at once; the race is over */
-	if (r->ntries == 0) {
+	if (r->ntries == 0 && !cn->dnsq) {
 		/* every address failed at once */
 		int err = race_failure(r);
 		race_free(cn);
@@ -286,4 +286,47 @@ int race_start(struct conn *cn)
 	}
 	race_schedule(r);
 	return IO_WAKE;
+}
+
+/*
+ * Put the addresses of the second family among those cn has not tried
+ * yet, the families taking turns (RFC 8305, 4), the new one first.  Nodes
+ * are only inserted, never moved: other connections of the host may be
+ * walking the same list (its cached answer, which gets them too).
+ */
+static void race_insert(struct conn *cn, struct evutil_addrinfo *ai)
+{
+	struct evutil_addrinfo *head = dns_cached_list(cn->addrs), *prev = head;
+	while (prev->ai_next && prev->ai_next != cn->ai_next)
+		prev = prev->ai_next;
+	/* before the next untried one; after the first when none was tried
+	 * (the head belongs to the cached answer) */
+	struct evutil_addrinfo **at = &prev->ai_next;
+	int before_next = cn->ai_next && cn->ai_next != head;
+	if (cn->ai_next == head)
+		at = &head->ai_next;
+	while (ai) {
+		struct evutil_addrinfo *n = ai;
+		ai = ai->ai_next;
+		n->ai_next = *at;
+		*at = n;
+		at = &n->ai_next;
+		if (*at)
+			at = &(*at)->ai_next;   /* one of the other family between */
+	}
+	if (before_next || !cn->ai_next)
+		cn->ai_next = prev->ai_next;
+}
+
+void race_add(struct conn *cn, struct evutil_addrinfo *ai)
+{
+	if (ai)
+		race_insert(cn, ai);
+	struct race *r = cn->race;
+	if (!r)
+		return;   /* not connecting yet: it will try them in turn */
+	int won = 0;
+	if (race_more(r) && (r->ntries == 0 || evf_now_us() >= r->next_us))
+		won = race_next(r);
+	race_settle(cn, won);
 }

@@ -154,7 +154,9 @@ int policy_credential_header(const char *line);
 /* -------------------------------------------------------------------- dns */
 
 struct evf_addrinfo;
-typedef void (*dns_cb)(int err, struct evutil_addrinfo *ai, void *arg);
+/* more 1: the first family's answer; the query goes on, and calls again
+ * (more 0) with the other family's addresses or an error. */
+typedef void (*dns_cb)(int err, struct evutil_addrinfo *ai, int more, void *arg);
 struct dns_query;
 
 /*
@@ -246,6 +248,9 @@ const char *tcp_format_addr(char *buf, size_t len, const struct sockaddr *sa);
  * conn_race_won); the others are closed. */
 int race_start(struct conn *cn);
 void race_free(struct conn *cn);
+/* The second family's addresses (NULL: none) came while cn connects:
+ * they go to the end of its list, and its race goes on with them. */
+void race_add(struct conn *cn, struct evutil_addrinfo *ai);
 /* Record a failure text in the client's scratch buffer. */
 void conn_set_why(struct conn *cn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "address:port" of cn's peer, for an error text (a scratch buffer). */

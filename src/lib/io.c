@@ -289,6 +289,10 @@ static void socket_up(struct conn *cn)
 {
 	/* the other addresses are no longer needed: give them back now, not
 	 * when the connection closes */
+	if (cn->dnsq) {
+		dns_cancel(cn->dnsq);   /* a family still being looked up */
+		cn->dnsq = NULL;
+	}
 	dns_cached_put(cn->addrs);
 	cn->addrs = NULL;
 	cn->ai_next = cn->ai_cur = NULL;
@@ -554,7 +558,7 @@ static void dns_finish(struct conn *cn, int result, struct evutil_addrinfo *ai)
 	conn_admit(cn);
 }
 
-static void dns_done(int result, struct evutil_addrinfo *ai, void *arg)
+static void dns_done(int result, struct evutil_addrinfo *ai, int more, void *arg)
 {
 	if (result == EVUTIL_EAI_CANCEL)
 		return;   /* the connection is being closed */
@@ -567,9 +571,13 @@ static void dns_done(int result, struct evutil_addrinfo *ai, void *arg)
 		return;
 	}
 	struct evf_client *c = cn->client;
-	cn->dnsq = NULL;
 	client_enter(c);
-	dns_finish(cn, result, ai);
+	if (!more)
+		cn->dnsq = NULL;
+	if (cn->addrs)
+		race_add(cn, ai);   /* the second family's answer (dns.c) */
+	else
+		dns_finish(cn, result, ai);
 	client_leave(c);
 }
 

@@ -117,8 +117,8 @@ int tcp_connect_next(struct conn *cn)
  * writable); a failed address moves on to the next. */
 static int tcp_connect(struct conn *cn, const struct layer *l)
 {
-	if (cn->fd < 0 && !cn->race && cn->ai_next && cn->ai_next->ai_next)
-		return race_start(cn);   /* more than one address left */
+	if (cn->fd < 0 && !cn->race && cn->ai_next && (cn->ai_next->ai_next || cn->dnsq))
+		return race_start(cn);   /* more than one address, or more to come */
 	if (cn->fd < 0)
 		return tcp_connect_next(cn);
 	int err = 0;

@@ -69,7 +69,10 @@ start_fakedns \
 	--aaaa two.$D=fd00::1 --aaaa two.$D=fd00::4 --a two.$D=127.0.0.2 \
 	--aaaa v6only.$D=fd00::2 \
 	--aaaa black.$D=fd00::1 --aaaa black.$D=fd00::4 \
-	--a slowaaaa.$D=127.0.0.2 --drop-aaaa slowaaaa.$D
+	--a slowaaaa.$D=127.0.0.2 --drop-aaaa slowaaaa.$D \
+	--aaaa noa.$D=fd00::2 --a noa.$D=127.0.0.2 --drop-a noa.$D \
+	--aaaa latea.$D=fd00::1 --a latea.$D=127.0.0.2 --delay-a latea.$D=100 \
+	--aaaa lateaaaa.$D=fd00::2 --a lateaaaa.$D=127.0.0.3 --delay-aaaa lateaaaa.$D=150
 
 R=$T/report.jsonl
 # fetch URL [ARGS...]: one URL, its report line in $R
@@ -202,6 +205,28 @@ diag "AAAA never answered: dns_ms $d"
 is "$(field ok)/$(field remote_ip)" true/127.0.0.2 "AAAA never answered: ok over IPv4"
 cmp_ok "$d" -ge 45 "AAAA never answered: waited for it after A"
 cmp_ok "$d" -lt 300 "AAAA never answered: not longer than 50 ms after A (+ margin)"
+
+# AAAA first: connecting starts at once, the A answer is not waited for
+fetch "http://noa.$D:$HTTP_PORT/hello.txt"
+d=$(dns_ms)
+diag "A never answered: dns_ms $d"
+is "$(field ok)/$(field remote_ip)" true/fd00::2 "A never answered: ok over IPv6"
+cmp_ok "$d" -lt 40 "A never answered: the AAAA answer was used at once"
+# a late A answer joins the race: a blackholed IPv6 address answered at
+# once, the working IPv4 one 100 ms later, tried after the attempt delay
+fetch "http://latea.$D:$HTTP_PORT/hello.txt"
+c=$(connect_ms)
+diag "blackholed IPv6 at once, IPv4 100 ms later: dns_ms $(dns_ms), connect_ms $c"
+is "$(field ok)/$(field remote_ip)" true/127.0.0.2 "A 100 ms after a blackholed AAAA: ok over IPv4"
+cmp_ok "$c" -lt 450 "A 100 ms after a blackholed AAAA: connected within the attempt delay + 200 ms"
+# a refused IPv4 address (A after 50 ms without AAAA), then AAAA 150 ms
+# late: the race waits for it rather than fail
+fetch "http://lateaaaa.$D:$HTTP_PORT/hello.txt"
+c=$(connect_ms)
+diag "refused IPv4, IPv6 150 ms late: dns_ms $(dns_ms), connect_ms $c"
+is "$(field ok)/$(field remote_ip)" true/fd00::2 "AAAA 150 ms late, IPv4 refused: ok over IPv6"
+cmp_ok "$c" -ge 140 "AAAA 150 ms late: connected once it came"
+cmp_ok "$c" -lt 350 "AAAA 150 ms late: connected soon after it came"
 
 # --- a kept-alive connection reports its address again
 rm -f "$R"
