@@ -63,6 +63,10 @@ enum {
 	OPT_HTTP11,
 	OPT_HTTP2,
 	OPT_HTTP2_PRIOR,
+	OPT_DATA,
+	OPT_DATA_BINARY,
+	OPT_DATA_URLENCODE,
+	OPT_JSON,
 	OPT_EYEBALLS,
 };
 
@@ -106,6 +110,14 @@ static const struct option long_options[] = {
 	{ "header", required_argument, NULL, 'H' },
 	{ "user-agent", required_argument, NULL, 'A' },
 	{ "head", no_argument, NULL, 'I' },
+	{ "request", required_argument, NULL, 'X' },
+	{ "data", required_argument, NULL, OPT_DATA },
+	{ "data-ascii", required_argument, NULL, OPT_DATA },
+	{ "data-binary", required_argument, NULL, OPT_DATA_BINARY },
+	{ "data-urlencode", required_argument, NULL, OPT_DATA_URLENCODE },
+	{ "json", required_argument, NULL, OPT_JSON },
+	{ "upload-file", required_argument, NULL, 'T' },
+	{ "user", required_argument, NULL, 'u' },
 	{ "fail", no_argument, NULL, 'f' },
 	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "resume", required_argument, NULL, OPT_RESUME },
@@ -123,7 +135,7 @@ static const struct option long_options[] = {
 };
 
 /* The leading ':' makes getopt report a missing argument as ':'. */
-static const char short_options[] = ":i:o:d:c:km:H:A:IfLsSvhV46";
+static const char short_options[] = ":i:o:d:c:km:H:A:IfLsSvhVX:T:u:46";
 
 static void
 vwarn_line(const char *fmt, va_list ap)
@@ -392,6 +404,39 @@ add_report_header(struct cli_opts *o, const char *name)
 	return 0;
 }
 
+/* -X, --data..., -T and -u: what cannot go together. */
+static int
+check_send(const struct cli_opts *o)
+{
+	const char *p;
+
+	if (o->method != NULL) {
+		for (p = o->method; *p != '\0'; p++)
+			if (*p <= 32 || *p >= 127 || strchr("()<>@,;:\\\"/[]?={}", *p))
+				break;
+		if (*p != '\0' || o->method[0] == '\0' || strlen(o->method) > 64) {
+			cli_usage_error("-X/--request: '%s' is not a method name "
+			                "(letters such as POST or PATCH)", o->method);
+			return -1;
+		}
+	}
+	if (o->ndata > 0 && o->upload_file != NULL) {
+		cli_usage_error("-T/--upload-file and --data/--json each give the "
+		                "body: use one of them");
+		return -1;
+	}
+	if (o->head && (o->ndata > 0 || o->upload_file != NULL ||
+	                (o->method != NULL && strcmp(o->method, "HEAD") != 0))) {
+		cli_usage_error("-I/--head sends no body and no other method");
+		return -1;
+	}
+	if (o->user != NULL && strchr(o->user, ':') == NULL) {
+		cli_usage_error("-u/--user: give USER:PASSWORD (no prompt is made)");
+		return -1;
+	}
+	return 0;
+}
+
 /* Reject what getopt_long let through but the tool cannot use. */
 static int
 check_combinations(struct cli_opts *o, int nouts)
@@ -452,6 +497,8 @@ check_combinations(struct cli_opts *o, int nouts)
 		cli_usage_error("empty file name for -i/--input-file");
 		return -1;
 	}
+	if (check_send(o) < 0)
+		return -1;
 	if (o->retry_delay_ms > o->retry_max_ms) {
 		cli_usage_error("--retry-delay (%u.%03u s) is longer than "
 		                "--retry-max-time (%u.%03u s)",
@@ -599,8 +646,9 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 	o->resolves = calloc((size_t)argc + 1, sizeof *o->resolves);
 	o->headers = calloc((size_t)argc + 1, sizeof *o->headers);
 	o->report_headers = calloc((size_t)argc + 1, sizeof *o->report_headers);
+	o->data = calloc((size_t)argc + 1, sizeof *o->data);
 	if (o->resolves == NULL || o->headers == NULL ||
-	    o->report_headers == NULL) {
+	    o->report_headers == NULL || o->data == NULL) {
 		cli_warn("out of memory");
 		return CLI_PARSE_USAGE;
 	}
@@ -740,6 +788,19 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 		case 'H': o->headers[o->nheaders++] = optarg; break;
 		case 'A': o->user_agent = optarg; break;
 		case 'I': o->head = 1; break;
+		case 'X': o->method = optarg; break;
+		case OPT_DATA:
+		case OPT_DATA_BINARY:
+		case OPT_DATA_URLENCODE:
+		case OPT_JSON:
+			o->data[o->ndata].kind = c == OPT_DATA ? CLI_DATA_ASCII :
+			                         c == OPT_DATA_BINARY ? CLI_DATA_BINARY :
+			                         c == OPT_DATA_URLENCODE ? CLI_DATA_URLENCODE :
+			                                                   CLI_DATA_JSON;
+			o->data[o->ndata++].arg = optarg;
+			break;
+		case 'T': o->upload_file = optarg; break;
+		case 'u': o->user = optarg; break;
 		case 'f': o->fail = 1; break;
 		case OPT_REPORT: o->report = optarg; break;
 		case OPT_RESUME: o->resume = optarg; break;
@@ -780,6 +841,8 @@ cli_opts_free(struct cli_opts *o)
 
 	free(o->resolves);
 	free(o->headers);
+	free(o->data);
+	o->data = NULL;
 	for (i = 0; o->report_headers != NULL && i < o->nreport_headers; i++)
 		free((char *)o->report_headers[i]);
 	free(o->report_headers);

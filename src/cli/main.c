@@ -33,6 +33,7 @@
 struct cli_xfer {
 	struct cli_app *app;
 	evf_transfer *t;
+	uint64_t index;            /* the URL's position in the input */
 	struct cli_xfer *prev, *next;
 	struct cli_sink sink;
 	/* With --report only, so that a run without one holds no more per
@@ -234,6 +235,15 @@ library_log(const char *msg, void *arg)
 	cli_progress_restore(app);
 }
 
+/* -v: the library's debug lines, labelled with the URL's position. */
+static void
+library_debug(evf_transfer *t, int kind, const char *data, size_t len, void *arg)
+{
+	struct cli_xfer *x = evf_transfer_arg(t);
+
+	cli_trace(arg, x != NULL ? x->index : 0, kind, data, len);
+}
+
 /* 0, or the exit status for a failure already reported. */
 static int
 create_client(struct cli_app *app)
@@ -246,6 +256,8 @@ create_client(struct cli_app *app)
 	if (cfg == NULL)
 		return CLI_EXIT_USAGE;
 	evf_config_set_log(cfg, library_log, app);
+	if (app->opts.verbose)
+		evf_config_set_debug(cfg, library_debug, app);
 	app->base = event_base_new();
 	if (app->base != NULL)
 		app->client = evf_client_new2(app->base, cfg, &err, why,
@@ -401,19 +413,33 @@ start_transfer(struct cli_app *app, const char *url, uint64_t index)
 {
 	int report = app->report.fp != NULL;
 	struct cli_xfer *x = calloc(1, sizeof *x + (report ? sizeof x->rep[0] : 0));
-	evf_request req = app->req;
 	int err = EVF_ERR_NOMEM;
 
-	req.url = url;
 	if (x != NULL) {
 		x->app = app;
+		x->index = index;
 		cli_sink_init(&x->sink);
 		if (report) {
 			x->rep[0].index = index;
 			x->rep[0].content_length = -1;
 			x->rep[0].started_ms = cli_wall_ms();
 		}
-		x->t = evf_fetch(app->client, &req, &app->cbs, x, &err);
+		x->t = evf_transfer_new(app->client, url, x, &err);
+	}
+	if (x != NULL && x->t != NULL) {
+		err = cli_send_apply(&app->send, x->t);
+		if (err == 0)
+			err = evf_transfer_on_head(x->t, app->cbs.on_head);
+		if (err == 0)
+			err = evf_transfer_on_body(x->t, app->cbs.on_body);
+		if (err == 0)
+			err = evf_transfer_on_done(x->t, app->cbs.on_done);
+		if (err == 0)
+			err = evf_transfer_start(x->t);
+		if (err != 0) {
+			evf_transfer_cancel(x->t);   /* never started: freed */
+			x->t = NULL;
+		}
 	}
 	if (x == NULL || x->t == NULL) {
 		free(x);
@@ -556,11 +582,11 @@ watch_signals(struct cli_app *app)
 	return 0;
 }
 
-static void
+static int
 app_setup_requests(struct cli_app *app)
 {
-	memset(&app->req, 0, sizeof app->req);
-	app->req.method = app->opts.head ? EVF_HEAD : EVF_GET;
+	if (cli_send_prepare(&app->opts, &app->send) < 0)
+		return -1;
 	memset(&app->cbs, 0, sizeof app->cbs);
 	app->cbs.on_head = app->report.fp != NULL ? xfer_on_head : NULL;
 	app->cbs.on_body = xfer_on_body;
@@ -570,6 +596,7 @@ app_setup_requests(struct cli_app *app)
 	app->window = 2 * app->opts.concurrency +
 	              (app->opts.concurrency < WINDOW_EXTRA / 4 ? 4 * app->opts.concurrency
 	                                                        : WINDOW_EXTRA);
+	return 0;
 }
 
 /*
@@ -650,7 +677,8 @@ app_setup(struct cli_app *app)
 		return CLI_EXIT_USAGE;
 	app->report.headers = app->opts.report_headers;
 	app->report.nheaders = app->opts.nreport_headers;
-	app_setup_requests(app);
+	if (app_setup_requests(app) < 0)
+		return CLI_EXIT_USAGE;
 	if (watch_signals(app) < 0)
 		return CLI_EXIT_FAILED;
 	if (cli_progress_start(app, !app->opts.silent && !app->opts.no_progress &&
@@ -676,6 +704,7 @@ app_cleanup(struct cli_app *app)
 		event_base_free(app->base);
 	cli_output_free(&app->out);
 	cli_resume_close(&app->resume);
+	cli_send_free(&app->send);
 	cli_opts_free(&app->opts);
 }
 

@@ -460,3 +460,27 @@ EVF_API int evf_config_set_max_headers(evf_config *cfg, unsigned n)
 	cfg->max_headers = n;
 	return 0;
 }
+
+EVF_API int evf_config_set_debug(evf_config *cfg, evf_debug_fn fn, void *arg)
+{
+	if (!cfg)
+		return EVF_ERR_INVALID;
+	cfg->debug_fn = fn;
+	cfg->debug_arg = arg;
+	return 0;
+}
+
+void xfer_opts_from_config(struct xfer_opts *o, const struct evf_config *cfg)
+{
+	o->max_body = cfg->max_body;
+	o->connect_timeout_ms = cfg->connect_timeout_ms;
+	o->total_timeout_ms = cfg->total_timeout_ms;
+	o->idle_timeout_ms = cfg->idle_timeout_ms;
+	o->follow_redirects = cfg->follow_redirects != 0;
+	o->max_redirects = cfg->max_redirects;
+	o->retries = cfg->retries;
+	o->retry_base_ms = cfg->retry_base_ms;
+	o->retry_max_ms = cfg->retry_max_ms;
+	o->decode = cfg->decode != 0;
+	o->fail_on_http_error = cfg->fail_on_http_error != 0;
+}

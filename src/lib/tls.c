@@ -793,3 +793,28 @@ static const struct layer_ops tls_ops = {
 };
 
 const struct layer evf_tls_layer = {&tls_ops, &evf_tcp_layer};
+
+void tls_describe(struct conn *cn, char *buf, size_t len)
+{
+	const unsigned char *alpn = NULL;
+	unsigned alen = 0;
+	SSL_get0_alpn_selected(cn->ssl, &alpn, &alen);
+	int n = snprintf(buf, len, "%s, %s, ALPN %.*s", SSL_get_version(cn->ssl),
+	                 SSL_get_cipher_name(cn->ssl), alen ? (int)alen : 4,
+	                 alen ? (const char *)alpn : "none");
+	X509 *leaf = SSL_get0_peer_certificate(cn->ssl);
+	if (!leaf || n < 0 || (size_t)n >= len)
+		return;
+	char subject[256], issuer[256], expiry[64] = "?";
+	X509_NAME_oneline(X509_get_subject_name(leaf), subject, sizeof subject);
+	X509_NAME_oneline(X509_get_issuer_name(leaf), issuer, sizeof issuer);
+	BIO *mem = BIO_new(BIO_s_mem());
+	if (mem && ASN1_TIME_print(mem, X509_get0_notAfter(leaf))) {
+		int got = BIO_read(mem, expiry, sizeof expiry - 1);
+		expiry[got > 0 ? got : 0] = '\0';
+	}
+	BIO_free(mem);
+	snprintf(buf + n, len - (size_t)n,
+	         "; server certificate: subject %s, issuer %s, expires %s%s", subject, issuer,
+	         expiry, SSL_session_reused(cn->ssl) ? " (session resumed)" : "");
+}

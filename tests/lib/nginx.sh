@@ -53,6 +53,9 @@
 #   /host                      200 with the Host request header as body
 #   /ua                        200 with the User-Agent as body
 #   /method                    200 with the request method as body
+#   /ctype /auth               200 with the Content-Type or Authorization
+#                              request header as body
+#   /auth-elsewhere            302 to https://evfetch.test:HTTPS_PORT/auth
 #   /redirect                  302 to /hello.txt
 #   /redirect301               301 to /hello.txt
 #   /dyngzip/NAME              WWW_DIR/NAME gzipped by nginx on the fly
@@ -63,6 +66,14 @@
 #                              minute goes at once: the next with the same
 #                              KEY (query strings aside) waits about 60 s
 #                              for its answer (limit_req, burst 100)
+#   /put/PATH                  PUT stores the body as WWW_DIR/put/PATH (nginx's
+#                              dav module), GET serves it; /small/PATH the same
+#                              with bodies of at most 1 KiB (413 beyond)
+#   /post/PATH                 any method with a body: stored as /put/PATH
+#                              (proxied to it as a PUT)
+#   /r301/PATH ... /r308/PATH  that status, to /PATH
+#   Requests to /put/, /small/ and /post/ are logged in NGINX_DIR/logs/body.log:
+#     METHOD URI STATUS cl=CONTENT-LENGTH te=TRANSFER-ENCODING proto=PROTOCOL
 #   /gzip/NAME /deflate/NAME   WWW_DIR/gzip/NAME and WWW_DIR/deflate/NAME
 #                              with Content-Encoding: gzip and deflate (a
 #                              zlib stream); see nginx_encoded
@@ -287,6 +298,9 @@ http {
                    'proto=\$server_protocol '
                    'tls=\$ssl_protocol/\$ssl_cipher/\$ssl_session_reused';
     access_log $dir/logs/access.log evf;
+    log_format evfbody '\$request_method \$uri \$status '
+                       'cl=\$http_content_length te=\$http_transfer_encoding '
+                       'proto=\$server_protocol';
     keepalive_requests 100000;
     keepalive_timeout 60;
     gzip off;
@@ -355,6 +369,17 @@ location = /method {
     default_type text/plain;
     return 200 "\$request_method";
 }
+location = /ctype {
+    default_type text/plain;
+    return 200 "\$content_type";
+}
+location = /auth {
+    default_type text/plain;
+    return 200 "\$http_authorization";
+}
+location = /auth-elsewhere {
+    return 302 https://evfetch.test:$HTTPS_PORT/auth;
+}
 location = /redirect {
     return 302 /hello.txt;
 }
@@ -386,6 +411,29 @@ location /gzip/ {
 location /deflate/ {
     add_header Content-Encoding deflate;
 }
+location /put/ {
+    dav_methods PUT DELETE;
+    create_full_put_path on;
+    client_max_body_size 0;
+    access_log $dir/logs/body.log evfbody;
+}
+location /small/ {
+    dav_methods PUT;
+    create_full_put_path on;
+    client_max_body_size 1k;
+    access_log $dir/logs/body.log evfbody;
+}
+location /post/ {
+    proxy_method PUT;
+    proxy_pass http://127.0.0.1:$HTTP_PORT/put/;
+    client_max_body_size 0;
+    access_log $dir/logs/body.log evfbody;
+}
+location ~ ^/r301(/.*)\$ { return 301 \$1; }
+location ~ ^/r302(/.*)\$ { return 302 \$1; }
+location ~ ^/r303(/.*)\$ { return 303 \$1; }
+location ~ ^/r307(/.*)\$ { return 307 \$1; }
+location ~ ^/r308(/.*)\$ { return 308 \$1; }
 EOF
 }
 
