@@ -59,7 +59,8 @@ enum evf_error {
 	EVF_ERR_TIMEOUT = -7,            /* a connect, idle or total timeout */
 	EVF_ERR_PROTOCOL = -8,           /* the server broke HTTP framing */
 	EVF_ERR_HTTP = -9,               /* HTTP status >= 400 and fail_on_http_error */
-	EVF_ERR_IO = -10,                /* a callback of the caller refused data */
+	EVF_ERR_CALLBACK = -10,          /* a callback of the caller refused data */
+	EVF_ERR_IO = EVF_ERR_CALLBACK,   /* deprecated: the old name of -10 */
 	EVF_ERR_CANCELLED = -11,         /* used internally; never reported */
 	EVF_ERR_TOO_MANY_REDIRECTS = -12,
 	EVF_ERR_REDIRECT = -13,          /* an unusable redirect target */
@@ -74,6 +75,13 @@ enum evf_error {
 EVF_API const char *evf_strerror(int err);
 /* A short stable name for err ("dns", "tls", ...), as used in reports. */
 EVF_API const char *evf_error_name(int err);
+/*
+ * 1 when another attempt may well succeed: EVF_ERR_CONNECT, EVF_ERR_TIMEOUT,
+ * EVF_ERR_NETWORK and EVF_ERR_TRUNCATED, the failures the client's own
+ * retries (evf_config_set_retries) try again; 0 for any other value.
+ * (Added in 0.2.)
+ */
+EVF_API int evf_error_retryable(int err);
 
 /* ---------------------------------------------------------------- config */
 
@@ -98,6 +106,21 @@ EVF_API int evf_config_set_ca_file(evf_config *cfg, const char *path);
 EVF_API int evf_config_set_ca_path(evf_config *cfg, const char *dir);
 /* Skip certificate and host name verification (default: verify). */
 EVF_API int evf_config_set_insecure(evf_config *cfg, int insecure);
+/*
+ * A client certificate for servers that ask for one (mutual TLS; added in
+ * 0.2): cert_file holds the PEM certificate, then any intermediates;
+ * key_file its PEM private key, or NULL when the key is in cert_file;
+ * passphrase decrypts an encrypted key (NULL: none; the key is never
+ * prompted for).  The files are loaded by evf_client_new, which fails with
+ * EVF_ERR_TLS and a reason (evf_client_new2) when they cannot be read, the
+ * passphrase is wrong or missing, or the key does not match.  The client
+ * wipes its copy of the passphrase once the key is loaded; cfg keeps one,
+ * cleansed by evf_config_free or the next call.  cert_file NULL removes
+ * the certificate.  EVF_ERR_INVALID: key_file or passphrase without
+ * cert_file, or an empty file name.
+ */
+EVF_API int evf_config_set_client_cert(evf_config *cfg, const char *cert_file,
+                                       const char *key_file, const char *passphrase);
 /*
  * Map "HOST:PORT:ADDR" to a fixed address, like curl's --resolve.  ADDR may
  * be an IPv6 address in brackets.  HOST "*" stands for every host on that
@@ -275,7 +298,8 @@ typedef struct evf_client evf_client;
  * Create a client on base.  cfg may be NULL for the defaults.  Returns
  * NULL with *err set to EVF_ERR_INVALID (no base, or a name server of
  * evf_config_set_dns_servers that evdns refused), EVF_ERR_NOMEM or
- * EVF_ERR_TLS (the CA file or directory cannot be loaded).
+ * EVF_ERR_TLS (the CA file or directory, or the client certificate or key,
+ * cannot be loaded).
  */
 EVF_API evf_client *evf_client_new(struct event_base *base,
                                    const evf_config *cfg, int *err);
@@ -386,7 +410,7 @@ typedef struct evf_result {
 /*
  * Callbacks.  on_head and on_body may be NULL.  They see only the final
  * response: interim 1xx responses are consumed by the library.  on_head and on_body return
- * 0 to go on or -1 to abort the transfer, which then ends with EVF_ERR_IO.
+ * 0 to go on or -1 to abort the transfer, which then ends with EVF_ERR_CALLBACK.
  * Each may cancel its own or any other transfer, start new ones or free the
  * client.
  */

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -67,6 +68,9 @@ enum {
 	OPT_DATA_BINARY,
 	OPT_DATA_URLENCODE,
 	OPT_JSON,
+	OPT_CERT,
+	OPT_KEY,
+	OPT_PASS,
 	OPT_EYEBALLS,
 };
 
@@ -129,13 +133,18 @@ static const struct option long_options[] = {
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	{ "no-errors", no_argument, NULL, OPT_NO_ERRORS },
 	{ "verbose", no_argument, NULL, 'v' },
+	{ "cert", required_argument, NULL, OPT_CERT },
+	{ "key", required_argument, NULL, OPT_KEY },
+	{ "pass", required_argument, NULL, OPT_PASS },
+	{ "dump-header", required_argument, NULL, 'D' },
+	{ "remote-name", no_argument, NULL, 'O' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
 
 /* The leading ':' makes getopt report a missing argument as ':'. */
-static const char short_options[] = ":i:o:d:c:km:H:A:IfLsSvhVX:T:u:46";
+static const char short_options[] = ":i:o:d:c:km:H:A:IfLsSvhVX:T:u:D:O46";
 
 static void
 vwarn_line(const char *fmt, va_list ap)
@@ -318,6 +327,49 @@ check_output_dir(const struct cli_opts *o)
 	                "requests); to save into a new directory of that name, "
 	                "create it first");
 	return -1;
+}
+
+/*
+ * --cert FILE or, as in curl, --cert FILE:PASSPHRASE: split at the first
+ * ':' only when no file has the whole name.  The passphrase is not wiped
+ * from argv here: main.c does once the library has its copy.
+ */
+static void
+cert_arg(struct cli_opts *o, char *arg)
+{
+	char *colon = strchr(arg, ':');
+
+	o->cert = arg;
+	if (colon != NULL && access(arg, F_OK) != 0) {
+		*colon = '\0';
+		o->pass = colon + 1;
+	}
+}
+
+/* --cert and its companions, -D, and -O: the names -d gives, in the -d
+ * directory or the current one. */
+static int
+check_cert_heads_names(struct cli_opts *o)
+{
+	if (o->dump_header != NULL && o->dump_header[0] == '\0') {
+		cli_usage_error("empty file name for -D/--dump-header");
+		return -1;
+	}
+	if ((o->key != NULL || o->pass != NULL) && o->cert == NULL) {
+		cli_usage_error("--key and --pass need --cert, the certificate "
+		                "they belong to");
+		return -1;
+	}
+	if (!o->remote_name || o->out_mode == CLI_OUT_DIR)
+		return 0;
+	if (o->out_mode != CLI_OUT_STDOUT) {
+		cli_usage_error("-O/--remote-name names the files itself: it "
+		                "excludes -o and --discard");
+		return -1;
+	}
+	o->out_mode = CLI_OUT_DIR;
+	o->out_path = ".";
+	return 0;
 }
 
 /* --resume FILE is the report, read first and then appended to. */
@@ -815,6 +867,11 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 		case OPT_NO_PROGRESS: o->no_progress = 1; break;
 		case OPT_NO_ERRORS: o->no_errors = 1; break;
 		case 'v': o->verbose = 1; break;
+		case OPT_CERT: cert_arg(o, optarg); break;
+		case OPT_KEY: o->key = optarg; break;
+		case OPT_PASS: o->pass = optarg; break;
+		case 'D': o->dump_header = optarg; break;
+		case 'O': o->remote_name = 1; break;
 		case 'h':
 			fputs(cli_usage_text, stdout);
 			return CLI_PARSE_EXIT;
@@ -829,7 +886,8 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 	}
 	o->urls = argv + optind;
 	o->nurls = (size_t)(argc - optind);
-	if (check_combinations(o, nouts) < 0 || check_shard(o, shard, shard_by) < 0)
+	if (check_cert_heads_names(o) < 0 ||
+	    check_combinations(o, nouts) < 0 || check_shard(o, shard, shard_by) < 0)
 		return CLI_PARSE_USAGE;
 	return CLI_PARSE_RUN;
 }

@@ -296,6 +296,11 @@ struct cli_opts {
 	size_t ndata;
 	const char *upload_file;   /* -T */
 	const char *user;          /* -u USER:PASSWORD */
+	/* --cert FILE[:PASS], --key, --pass; -D FILE ("-": stdout); -O */
+	const char *cert, *key;
+	char *pass;                /* in argv: wiped once the library has it */
+	const char *dump_header;
+	int remote_name;
 };
 
 /* send.c: what every request sends, from -X, --data..., --json, -T, -u */
@@ -633,6 +638,17 @@ struct cli_app {
 	int seen_full;             /* the --resume set could not grow */
 	int signal;                /* the signal that stopped the run, or 0 */
 	struct event *sigint, *sigterm;
+	FILE *dump;                /* -D, or NULL */
+	int dump_failed;           /* a write failed: no more heads */
 };
+
+/* ------------------------------------------------------------- dump.c */
+
+/* Open the -D file; 0, or -1 after printing why. */
+int cli_dump_open(struct cli_app *app);
+/* Write one response head as curl does; a failure is fatal (exit 1). */
+void cli_dump_head(struct cli_app *app, const evf_response *resp);
+/* 0, or -1 after printing why data was lost. */
+int cli_dump_close(struct cli_app *app);
 
 #endif /* EVFETCH_CLI_H */

@@ -215,6 +215,13 @@ build_config(const struct cli_opts *o)
 	if (o->idle_timeout_set)
 		bad |= config_check(evf_config_set_idle_timeout(cfg,
 		                    o->idle_timeout_ms), "--idle-timeout", "SEC");
+	if (o->cert != NULL) {
+		bad |= config_check(evf_config_set_client_cert(cfg, o->cert, o->key,
+		                    o->pass), "--cert", o->cert);
+		/* the library has its copy: out of sight of ps(1) */
+		for (volatile char *p = o->pass; p != NULL && *p != '\0'; p++)
+			*p = '*';
+	}
 	if (bad) {
 		evf_config_free(cfg);
 		return NULL;
@@ -317,7 +324,7 @@ fail_early(struct cli_app *app, const char *url, size_t len, int err,
 	cli_record(app, &o);
 }
 
-/* Only with --report: what the report tells of the response head. */
+/* With -D or --report: the head written out, or what the report tells of it. */
 static int
 xfer_on_head(evf_transfer *t, const evf_response *resp, void *arg)
 {
@@ -325,6 +332,9 @@ xfer_on_head(evf_transfer *t, const evf_response *resp, void *arg)
 	const struct cli_opts *opts = &x->app->opts;
 
 	(void)t;
+	cli_dump_head(x->app, resp);
+	if (x->app->report.fp == NULL)
+		return 0;
 	x->rep[0].head = cli_head_keep(resp, opts->report_headers,
 	                               opts->nreport_headers,
 	                               &x->rep[0].content_length);
@@ -588,7 +598,8 @@ app_setup_requests(struct cli_app *app)
 	if (cli_send_prepare(&app->opts, &app->send) < 0)
 		return -1;
 	memset(&app->cbs, 0, sizeof app->cbs);
-	app->cbs.on_head = app->report.fp != NULL ? xfer_on_head : NULL;
+	app->cbs.on_head = app->report.fp != NULL || app->dump != NULL ? xfer_on_head
+	                                                                : NULL;
 	app->cbs.on_body = xfer_on_body;
 	app->cbs.on_done = xfer_on_done;
 	/* room for a host's adjacent URLs to wait for its connection while
@@ -668,7 +679,7 @@ app_setup(struct cli_app *app)
 		                app->opts.input_file, strerror(errno));
 		return CLI_EXIT_USAGE;
 	}
-	if (cli_output_init(&app->out, &app->opts) < 0)
+	if (cli_output_init(&app->out, &app->opts) < 0 || cli_dump_open(app) < 0)
 		return CLI_EXIT_USAGE;
 	if (app->opts.resume != NULL && (rc = resume_setup(app)) != 0)
 		return rc;
@@ -753,6 +764,7 @@ main(int argc, char **argv)
 	rc = app_setup(&app);
 	if (rc != 0) {
 		cli_report_close(&app.report);
+		cli_dump_close(&app);
 		app_cleanup(&app);
 		return rc;
 	}
@@ -767,7 +779,7 @@ main(int argc, char **argv)
 		app_finish(&app);
 	}
 
-	if (cli_report_close(&app.report) < 0)
+	if (cli_report_close(&app.report) < 0 || cli_dump_close(&app) < 0)
 		app.fatal = 1;
 	if (app.signal != 0) {
 		cli_progress_clear(&app);

@@ -81,6 +81,7 @@ EVF_API evf_client *evf_client_new2(struct event_base *base, const evf_config *c
 	c->max_unused = c->cfg.host_cache;
 	c->max_idle = c->cfg.max_idle ? c->cfg.max_idle : default_max_idle();
 	c->ssl_ctx = tls_ctx_new(&c->cfg, c->why, sizeof c->why);
+	evf_config_forget_pass(&c->cfg);   /* the key is loaded, or never will be */
 	if (!c->ssl_ctx) {
 		e = EVF_ERR_TLS;
 		goto fail2;

@@ -49,6 +49,9 @@ void evf_config_clear(struct evf_config *cfg)
 	for (size_t i = 0; i < cfg->nheaders; i++)
 		free(cfg->headers[i]);
 	free(cfg->headers);
+	free(cfg->cert_file);
+	free(cfg->key_file);
+	evf_config_forget_pass(cfg);
 	evf_config_defaults(cfg);
 }
 
@@ -80,6 +83,10 @@ int evf_config_copy(struct evf_config *dst, const struct evf_config *src)
 	dst->nresolves = 0;
 	dst->headers = NULL;
 	dst->nheaders = 0;
+	dst->cert_file = dst->key_file = dst->key_pass = NULL;
+	if (set_str(&dst->cert_file, src->cert_file) || set_str(&dst->key_file, src->key_file) ||
+	    set_str(&dst->key_pass, src->key_pass))
+		goto nomem;
 	if (set_str(&dst->ca_file, src->ca_file) || set_str(&dst->ca_path, src->ca_path) ||
 	    set_str(&dst->dns_servers, src->dns_servers) ||
 	    set_str(&dst->user_agent, src->user_agent))

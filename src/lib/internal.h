@@ -95,6 +95,8 @@ struct evf_config {
 	unsigned dns_cache_ms;    /* how long an answer serves, 0: not kept */
 	int ip_family;            /* EVF_IP_ANY, EVF_IP_V4 or EVF_IP_V6 */
 	unsigned eyeballs_delay_ms; /* between connect attempts (RFC 8305) */
+	/* mutual TLS (tls_cert.c); key_pass is wiped once the key is loaded */
+	char *cert_file, *key_file, *key_pass;
 };
 
 #define EVF_DEFAULT_CONNECT_TIMEOUT_MS 30000
@@ -130,6 +132,8 @@ void xfer_opts_from_config(struct xfer_opts *o, const struct evf_config *cfg);
 int evf_config_copy(struct evf_config *dst, const struct evf_config *src);
 void evf_config_clear(struct evf_config *cfg);
 void evf_config_defaults(struct evf_config *cfg);
+/* Cleanse and free the passphrase of the client key (tls_cert.c). */
+void evf_config_forget_pass(struct evf_config *cfg);
 /* Validate a "Name: value" header line; 0 or EVF_ERR_INVALID. */
 int evf_header_line_valid(const char *line);
 
@@ -301,6 +305,13 @@ void tls_verified_free(struct tls_verified *v);
 /* "TLSv1.3, TLS_AES_128_GCM_SHA256, ALPN h2; server certificate: subject
  * ..., issuer ..., expires ..." for the debug function. */
 void tls_describe(struct conn *cn, char *buf, size_t len);
+/* Why loading path failed, from (and emptying) OpenSSL's error queue. */
+const char *tls_load_reason(const char *path, int is_dir);
+/* tls_cert.c: the client certificate into ctx (1, or 0 with why), and
+ * what an alert ending a connection says about it ("" or " (...)"). */
+int tls_ctx_client_cert(SSL_CTX *ctx, const struct evf_config *cfg, char *why,
+                        size_t whylen);
+const char *tls_client_cert_hint(const struct conn *cn, unsigned long e);
 
 /* ------------------------------------------------------------ connection */
 
@@ -414,6 +425,7 @@ struct conn {
 	unsigned flush_soon : 1;   /* io_cb flushes what transfers queued this turn */
 	unsigned throttled : 1;    /* on the client's throttled list */
 	unsigned pooled : 1;       /* on its host's idle list and idle_lru */
+	unsigned cert_asked : 1;   /* the server asked for a client certificate */
 };
 
 TAILQ_HEAD(conn_list, conn);

@@ -26,10 +26,10 @@ int policy_retry_status(int status)
 	       status == 503 || status == 504;
 }
 
+/* The public answer is the policy: one list, in error.c. */
 int policy_retry_error(int err)
 {
-	return err == EVF_ERR_CONNECT || err == EVF_ERR_TIMEOUT || err == EVF_ERR_NETWORK ||
-	       err == EVF_ERR_TRUNCATED;
+	return evf_error_retryable(err);
 }
 
 /* Retry-After: delay-seconds or an HTTP-date; -1 when absent or unusable. */

@@ -455,9 +455,9 @@ static int verify_chain(X509_STORE_CTX *xs, void *arg)
 }
 
 /* Why SSL_CTX_load_verify_locations refused a CA file (or, less likely,
- * directory), from the error queue, which it empties: the system's reason
+ * directory), or tls_cert.c a certificate or key, from the error queue, which it empties: the system's reason
  * when a call failed, else OpenSSL's own ("no certificate or crl found"). */
-static const char *ca_load_reason(const char *path, int is_dir)
+const char *tls_load_reason(const char *path, int is_dir)
 {
 	unsigned long e, sys = 0, first = 0;
 	while ((e = ERR_get_error()) != 0) {
@@ -529,6 +529,8 @@ SSL_CTX *tls_ctx_new(const struct evf_config *cfg, char *why, size_t whylen)
 	        ? SSL_CTX_set_alpn_protos(ctx, alpn_h2_http11, sizeof alpn_h2_http11 - 1) != 0
 	        : SSL_CTX_set_alpn_protos(ctx, alpn_http11, sizeof alpn_http11 - 1) != 0)
 		goto fail;
+	if (!tls_ctx_client_cert(ctx, cfg, why, whylen))
+		goto fail_quiet;
 	if (cfg->insecure) {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 		return ctx;
@@ -543,7 +545,7 @@ SSL_CTX *tls_ctx_new(const struct evf_config *cfg, char *why, size_t whylen)
 			const char *path = cfg->ca_file ? cfg->ca_file : cfg->ca_path;
 			snprintf(why, whylen, "cannot load CA %s %s: %s",
 			         cfg->ca_file ? "file" : "directory", path,
-			         ca_load_reason(path, !cfg->ca_file));
+			         tls_load_reason(path, !cfg->ca_file));
 			goto fail_quiet;
 		}
 	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
@@ -622,8 +624,9 @@ static int tls_failure(struct conn *cn, int sslerr, enum tls_op op)
 		/* a record that starts "HTTP/1.1 400" has version 'T' 'P' */
 		int plain = op == TLS_HANDSHAKE && ERR_GET_LIB(e) == ERR_LIB_SSL &&
 		            ERR_GET_REASON(e) == SSL_R_WRONG_VERSION_NUMBER;
-		conn_set_why(cn, "TLS %s with %s failed: %s%s", what, peer, buf,
-		             plain ? " (is this port plain HTTP?)" : "");
+		conn_set_why(cn, "TLS %s with %s failed: %s%s%s", what, peer, buf,
+		             plain ? " (is this port plain HTTP?)" : "",
+		             tls_client_cert_hint(cn, e));
 	} else if (sslerr == SSL_ERROR_SYSCALL && errno) {
 		conn_set_why(cn, "TLS %s with %s failed: %s", what, peer, strerror(errno));
 		ERR_clear_error();

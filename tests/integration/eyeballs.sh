@@ -59,7 +59,24 @@ fi
 
 need_evfetch
 need_python
-NGINX_LISTEN_EXTRA="127.0.0.2 [fd00::2]" start_nginx "$T/nginx"
+# one port for plain HTTP and one for HTTPS on 127.0.0.1 (which
+# start_nginx waits for), 127.0.0.2 and fd00::2
+read -r EH EHS < <(free_ports 2)
+NGINX_EXTRA_SERVERS="
+    server {
+        listen 127.0.0.1:$EH; listen 127.0.0.2:$EH; listen [fd00::2]:$EH;
+        include $T/nginx/locations.conf;
+    }
+    server {
+        listen 127.0.0.1:$EHS ssl; listen 127.0.0.2:$EHS ssl; listen [fd00::2]:$EHS ssl;
+        ssl_certificate $T/nginx/pki/server.pem;
+        ssl_certificate_key $T/nginx/pki/server.key;
+        include $T/nginx/locations.conf;
+    }"
+NGINX_EXTRA_PORTS="$EH $EHS"
+start_nginx "$T/nginx"
+HTTP_PORT=$EH
+HTTPS_PORT=$EHS
 D=evfetch.test
 start_fakedns \
 	--aaaa v4ok.$D=fd00::1 --a v4ok.$D=127.0.0.2 \

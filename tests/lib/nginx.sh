@@ -31,8 +31,11 @@
 #                        NGINX_H2_REQUESTS (1000) requests per connection,
 #                        after which nginx sends GOAWAY.  Without it
 #                        H2C_PORT is empty and nothing speaks HTTP/2.
-#                        NGINX_LISTEN_EXTRA="ADDR..." (127.0.0.2, [fd00::2]):
-#                        HTTP_PORT and HTTPS_PORT listen there too.
+#                        NGINX_EXTRA_SERVERS, when set, is nginx
+#                        configuration put inside http {} as it is (more
+#                        server blocks; DIR/pki and DIR/locations.conf can
+#                        be named), and NGINX_EXTRA_PORTS the ports they
+#                        listen on, waited for like the others.
 #   refused_port         sets REFUSED_PORT to a port kept bound (not
 #                        listening) until the test ends: connecting to it
 #                        is always refused (call it in the test's shell,
@@ -253,12 +256,7 @@ _make_docroot() {
 }
 
 _write_nginx_conf() {
-	local dir=$1 conns h2='' h2_server='' h2c_server='' a
-	local extra_http='' extra_https=''
-	for a in ${NGINX_LISTEN_EXTRA:-}; do
-		extra_http+="        listen $a:$HTTP_PORT;"$'\n'
-		extra_https+="        listen $a:$HTTPS_PORT ssl;"$'\n'
-	done
+	local dir=$1 conns h2='' h2_server='' h2c_server=''
 	if [ "${NGINX_H2:-0}" = 1 ]; then
 		h2=' http2'
 		h2_server="        keepalive_requests ${NGINX_H2_REQUESTS:-1000};"
@@ -311,16 +309,17 @@ http {
 
     server {
         listen 127.0.0.1:$HTTP_PORT;
-$extra_http        include $dir/locations.conf;
+        include $dir/locations.conf;
     }
     server {
         listen 127.0.0.1:$HTTPS_PORT ssl$h2;
-$extra_https        ssl_certificate $dir/pki/server.pem;
+        ssl_certificate $dir/pki/server.pem;
         ssl_certificate_key $dir/pki/server.key;
 $h2_server
         include $dir/locations.conf;
     }
 $h2c_server
+${NGINX_EXTRA_SERVERS:-}
     server {
         listen 127.0.0.1:$WRONGHOST_PORT ssl;
         ssl_certificate $dir/pki/wronghost.pem;
@@ -479,7 +478,8 @@ start_nginx() {
 		at_exit "stop_pid $NGINX_PID"
 		watch_pid "$NGINX_PID"
 		if wait_ports 15 "$NGINX_PID" "$HTTPS_PORT" "$WRONGHOST_PORT" \
-			"$EXPIRED_PORT" "$SELFSIGNED_PORT" "$HTTP_PORT" ${H2C_PORT:+"$H2C_PORT"}; then
+			"$EXPIRED_PORT" "$SELFSIGNED_PORT" "$HTTP_PORT" ${H2C_PORT:+"$H2C_PORT"} \
+			${NGINX_EXTRA_PORTS:-}; then
 			export NGINX_DIR NGINX_PID HTTPS_PORT WRONGHOST_PORT \
 				EXPIRED_PORT SELFSIGNED_PORT HTTP_PORT NGINX_ACCESS_LOG \
 				NGINX_ERROR_LOG WWW_DIR H2C_PORT
