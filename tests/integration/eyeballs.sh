@@ -48,7 +48,14 @@ if [ -z "${EVF_IN_NETNS:-}" ]; then
 		exit 1
 	fi
 	rm -f "/tmp/evf-eyeballs-$$.err"
-	EVF_IN_NETNS=$NS ip netns exec "$NS" bash "$0" "$@"
+	# in the background, so that a signal is handled at once: the inner
+	# script stops its servers, then the namespace goes
+	EVF_IN_NETNS=$NS ip netns exec "$NS" bash "$0" "$@" &
+	inner=$!
+	for sig in INT:130 TERM:143 HUP:129; do
+		trap "kill -TERM $inner 2>/dev/null; wait $inner; exit ${sig#*:}" "${sig%:*}"
+	done
+	wait "$inner"
 	exit $?
 fi
 
@@ -110,44 +117,36 @@ print(int(json.loads(open(sys.argv[1]).readline())["time"][sys.argv[2]]))' "$R" 
 }
 connect_ms() { phase connect_ms; }
 dns_ms() { phase dns_ms; }
+# timed LABEL URL IP PHASE MIN MAX [ARGS...]: fetch URL (with ARGS), which
+# must succeed over IP with time.PHASE from MIN up to below MAX ms
+timed() {
+	local label=$1 url=$2 ip=$3 name=$4 min=$5 max=$6 v
+	shift 6
+	fetch "$url" "$@"
+	v=$(phase "$name")
+	diag "$label: dns_ms $(dns_ms), connect_ms $(connect_ms)"
+	is "$EVF_RC/$(field ok)/$(field remote_ip)" "0/true/$ip" "$label: ok over $ip"
+	cmp_ok "$v" -ge "$min" "$label: $name at least $min"
+	cmp_ok "$v" -lt "$max" "$label: $name below $max"
+}
 
 H=http://v4ok.$D:$HTTP_PORT/hello.txt
 S=https://v4ok.$D:$HTTPS_PORT/hello.txt
 
-# --- a blackholed IPv6 address, a working IPv4 one
-fetch "$H"
-is "$EVF_RC/$(field ok)" 0/true "blackholed IPv6, working IPv4: ok"
-is "$(field remote_ip)" 127.0.0.2 "blackholed IPv6: remote_ip is the IPv4 address"
+# --- a blackholed IPv6 address, a working IPv4 one: IPv4 is tried after
+# the attempt delay (250 ms); the margin is 200 ms
+timed "blackholed IPv6, http" "$H" 127.0.0.2 connect_ms 240 450
 is "$(field remote_port)" "$HTTP_PORT" "blackholed IPv6: remote_port"
-c=$(connect_ms)
-diag "blackholed IPv6 first, http: connect_ms $c"
-cmp_ok "$c" -ge 240 "blackholed IPv6: IPv4 was tried after the 250 ms attempt delay"
-cmp_ok "$c" -lt 450 "blackholed IPv6: connected within the attempt delay + 200 ms"
 rep_check "$R" >/dev/null
 is "$?" 0 "the report line is valid, remote_ip and remote_port included"
-
-fetch "$S"
-is "$EVF_RC/$(field ok)/$(field remote_ip)" 0/true/127.0.0.2 "https, blackholed IPv6: ok over IPv4"
-c=$(connect_ms)
-diag "blackholed IPv6 first, https: connect_ms $c, tls_ms $(phase tls_ms)"
-cmp_ok "$c" -lt 450 "https, blackholed IPv6: connected within the attempt delay + 200 ms"
-
-fetch "$H" --happy-eyeballs-timeout-ms 100
-c=$(connect_ms)
-is "$(field remote_ip)" 127.0.0.2 "--happy-eyeballs-timeout-ms 100: IPv4"
-cmp_ok "$c" -ge 90 "--happy-eyeballs-timeout-ms 100: IPv4 tried after 100 ms"
-cmp_ok "$c" -lt 300 "--happy-eyeballs-timeout-ms 100: connected within 300 ms"
-fetch "$H" --happy-eyeballs-timeout-ms 1000
-c=$(connect_ms)
-cmp_ok "$c" -ge 990 "--happy-eyeballs-timeout-ms 1000: IPv4 tried after 1000 ms"
-cmp_ok "$c" -lt 1300 "--happy-eyeballs-timeout-ms 1000: connected soon after"
-
+timed "blackholed IPv6, https" "$S" 127.0.0.2 connect_ms 240 450
+timed "--happy-eyeballs-timeout-ms 100" "$H" 127.0.0.2 connect_ms 90 300 \
+	--happy-eyeballs-timeout-ms 100
+timed "--happy-eyeballs-timeout-ms 1000" "$H" 127.0.0.2 connect_ms 990 1300 \
+	--happy-eyeballs-timeout-ms 1000
 # two blackholed IPv6 addresses: interleaved, IPv4 is the second attempt
-fetch "http://two.$D:$HTTP_PORT/hello.txt"
-c=$(connect_ms)
-diag "two blackholed IPv6 addresses and IPv4: connect_ms $c"
-is "$(field ok)/$(field remote_ip)" true/127.0.0.2 "two blackholed IPv6: ok over IPv4"
-cmp_ok "$c" -lt 450 "two blackholed IPv6: IPv4 came second (interleaved), within 450 ms"
+timed "two blackholed IPv6 (interleaved)" "http://two.$D:$HTTP_PORT/hello.txt" \
+	127.0.0.2 connect_ms 240 450
 
 # every address blackholed: the connect timeout ends the race
 fetch "http://black.$D:$HTTP_PORT/hello.txt" --connect-timeout 0.6
@@ -170,22 +169,15 @@ is "$(rep_count "$R" 'not r["reused"] and r["time"]["connect_ms"] < 450')" \
 	"12 at once: every new connection within the attempt delay + 200 ms"
 
 # --- a working IPv6 address, a refused IPv4 one
-fetch "http://v6ok.$D:$HTTP_PORT/hello.txt"
-c=$(connect_ms)
-diag "working IPv6, refused IPv4: connect_ms $c"
-is "$EVF_RC/$(field ok)/$(field remote_ip)" 0/true/fd00::2 "working IPv6, refused IPv4: ok over IPv6"
+timed "working IPv6, refused IPv4" "http://v6ok.$D:$HTTP_PORT/hello.txt" fd00::2 connect_ms 0 200
 is "$(field remote_port)" "$HTTP_PORT" "working IPv6: remote_port"
-cmp_ok "$c" -lt 200 "working IPv6: connected at once"
 fetch "https://v6ok.$D:$HTTPS_PORT/hello.txt"
 is "$(field ok)/$(field remote_ip)/$(field remote_port)" "true/fd00::2/$HTTPS_PORT" \
 	"https, working IPv6: ok over IPv6"
 
 # a refused IPv6 address: IPv4 is tried at once, not after the delay
-fetch "http://v6refused.$D:$HTTP_PORT/hello.txt"
-c=$(connect_ms)
-diag "refused IPv6, working IPv4: connect_ms $c"
-is "$(field ok)/$(field remote_ip)" true/127.0.0.2 "refused IPv6: ok over IPv4"
-cmp_ok "$c" -lt 150 "refused IPv6: IPv4 tried at once"
+timed "refused IPv6, working IPv4" "http://v6refused.$D:$HTTP_PORT/hello.txt" \
+	127.0.0.2 connect_ms 0 150
 
 # every address refused: the error names each
 fetch "http://allbad.$D:$HTTP_PORT/hello.txt"
@@ -196,10 +188,7 @@ like "$(field error)" "\\[fd00::3\\]:$HTTP_PORT \\(Connection refused\\), 127\\.
 is "$(field remote_ip)/$(field remote_port)" "null/0" "no connection: remote_ip null, remote_port 0"
 
 # --- -4 and -6
-fetch "$H" -4
-c=$(connect_ms)
-is "$(field ok)/$(field remote_ip)" true/127.0.0.2 "-4: IPv4"
-cmp_ok "$c" -lt 200 "-4: the blackholed IPv6 address is not tried"
+timed "-4 (the blackholed IPv6 address is not tried)" "$H" 127.0.0.2 connect_ms 0 200 -4
 fetch "$H" --ipv6 --connect-timeout 0.5
 is "$EVF_RC/$(field error_kind)" 1/timeout "-6: only the blackholed IPv6 address, a connect timeout"
 fetch "http://v6ok.$D:$HTTP_PORT/hello.txt" -4
@@ -215,35 +204,19 @@ is "$(field error_kind)" dns "-6 with an IPv4 literal: dns error"
 fetch "http://[fd00::2]:$HTTP_PORT/hello.txt"
 is "$(field ok)/$(field remote_ip)" true/fd00::2 "an IPv6 literal: remote_ip"
 
-# --- DNS: the answers come apart; AAAA gets 50 ms after A
-fetch "http://slowaaaa.$D:$HTTP_PORT/hello.txt"
-d=$(dns_ms)
-diag "AAAA never answered: dns_ms $d"
-is "$(field ok)/$(field remote_ip)" true/127.0.0.2 "AAAA never answered: ok over IPv4"
-cmp_ok "$d" -ge 45 "AAAA never answered: waited for it after A"
-cmp_ok "$d" -lt 300 "AAAA never answered: not longer than 50 ms after A (+ margin)"
-
-# AAAA first: connecting starts at once, the A answer is not waited for
-fetch "http://noa.$D:$HTTP_PORT/hello.txt"
-d=$(dns_ms)
-diag "A never answered: dns_ms $d"
-is "$(field ok)/$(field remote_ip)" true/fd00::2 "A never answered: ok over IPv6"
-cmp_ok "$d" -lt 40 "A never answered: the AAAA answer was used at once"
+# --- DNS: the answers come apart.  AAAA never answered: A is used 50 ms
+# after it came
+timed "AAAA never answered" "http://slowaaaa.$D:$HTTP_PORT/hello.txt" 127.0.0.2 dns_ms 45 300
+# A never answered: the AAAA answer is used at once
+timed "A never answered" "http://noa.$D:$HTTP_PORT/hello.txt" fd00::2 dns_ms 0 40
 # a late A answer joins the race: a blackholed IPv6 address answered at
 # once, the working IPv4 one 100 ms later, tried after the attempt delay
-fetch "http://latea.$D:$HTTP_PORT/hello.txt"
-c=$(connect_ms)
-diag "blackholed IPv6 at once, IPv4 100 ms later: dns_ms $(dns_ms), connect_ms $c"
-is "$(field ok)/$(field remote_ip)" true/127.0.0.2 "A 100 ms after a blackholed AAAA: ok over IPv4"
-cmp_ok "$c" -lt 450 "A 100 ms after a blackholed AAAA: connected within the attempt delay + 200 ms"
-# a refused IPv4 address (A after 50 ms without AAAA), then AAAA 150 ms
-# late: the race waits for it rather than fail
-fetch "http://lateaaaa.$D:$HTTP_PORT/hello.txt"
-c=$(connect_ms)
-diag "refused IPv4, IPv6 150 ms late: dns_ms $(dns_ms), connect_ms $c"
-is "$(field ok)/$(field remote_ip)" true/fd00::2 "AAAA 150 ms late, IPv4 refused: ok over IPv6"
-cmp_ok "$c" -ge 140 "AAAA 150 ms late: connected once it came"
-cmp_ok "$c" -lt 350 "AAAA 150 ms late: connected soon after it came"
+timed "A 100 ms after a blackholed AAAA" "http://latea.$D:$HTTP_PORT/hello.txt" \
+	127.0.0.2 connect_ms 240 450
+# a refused IPv4 address (used 50 ms after A without AAAA), then AAAA 150
+# ms late: the race waits for it rather than fail
+timed "AAAA 150 ms late, IPv4 refused" "http://lateaaaa.$D:$HTTP_PORT/hello.txt" \
+	fd00::2 connect_ms 140 350
 
 # --- a kept-alive connection reports its address again
 rm -f "$R"
