@@ -428,11 +428,11 @@ location /post/ {
     client_max_body_size 0;
     access_log $dir/logs/body.log evfbody;
 }
-location ~ ^/r301(/.*)\$ { return 301 \$1; }
-location ~ ^/r302(/.*)\$ { return 302 \$1; }
-location ~ ^/r303(/.*)\$ { return 303 \$1; }
-location ~ ^/r307(/.*)\$ { return 307 \$1; }
-location ~ ^/r308(/.*)\$ { return 308 \$1; }
+location ~ ^/r301(/.*)\$ { client_max_body_size 0; return 301 \$1; }
+location ~ ^/r302(/.*)\$ { client_max_body_size 0; return 302 \$1; }
+location ~ ^/r303(/.*)\$ { client_max_body_size 0; return 303 \$1; }
+location ~ ^/r307(/.*)\$ { client_max_body_size 0; return 307 \$1; }
+location ~ ^/r308(/.*)\$ { client_max_body_size 0; return 308 \$1; }
 EOF
 }
 
