@@ -262,6 +262,25 @@ enum evf_debug_kind {
 typedef void (*evf_debug_fn)(struct evf_transfer *t, int kind, const char *data, size_t len,
                              void *arg);
 EVF_API int evf_config_set_debug(evf_config *cfg, evf_debug_fn fn, void *arg);
+/*
+ * Address families (added in 0.2): EVF_IP_ANY (default) asks DNS for AAAA
+ * and A records at once and races connects to both (Happy Eyeballs, RFC
+ * 8305); EVF_IP_V4 and EVF_IP_V6 use that family alone (--resolve entries
+ * and numeric hosts of the other one then fail with EVF_ERR_DNS).
+ */
+enum evf_ip_family {
+	EVF_IP_ANY = 0,
+	EVF_IP_V4 = 4,
+	EVF_IP_V6 = 6,
+};
+EVF_API int evf_config_set_ip_family(evf_config *cfg, int family);
+/*
+ * Happy Eyeballs: with several addresses, the next connect attempt starts
+ * ms after the last one (default 250, at most 60,000; 0 starts them all at
+ * once) or as soon as one fails; the first to connect is used and the
+ * others are closed.  (Added in 0.2.)
+ */
+EVF_API int evf_config_set_happy_eyeballs_delay(evf_config *cfg, unsigned ms);
 /* Count HTTP status >= 400 as failure (EVF_ERR_HTTP); default off. */
 EVF_API int evf_config_set_fail_on_http_error(evf_config *cfg, int on);
 /*
@@ -381,6 +400,11 @@ typedef struct evf_result {
 	/* "1.1" or "2": what the last attempt's connection spoke; NULL when
 	 * it got none.  (Added in 0.2.) */
 	const char *http_version;
+	/* The address the last attempt's connection went to, numeric
+	 * ("192.0.2.1", "2001:db8::1"), and its port; NULL and 0 when it got
+	 * no connection.  (Added in 0.2.) */
+	const char *remote_ip;
+	int remote_port;
 } evf_result;
 
 /*

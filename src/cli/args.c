@@ -74,6 +74,7 @@ enum {
 	OPT_CERT,
 	OPT_KEY,
 	OPT_PASS,
+	OPT_EYEBALLS,
 };
 
 static const struct option long_options[] = {
@@ -99,6 +100,9 @@ static const struct option long_options[] = {
 	{ "http1.1", no_argument, NULL, OPT_HTTP11 },
 	{ "http2", no_argument, NULL, OPT_HTTP2 },
 	{ "http2-prior-knowledge", no_argument, NULL, OPT_HTTP2_PRIOR },
+	{ "ipv4", no_argument, NULL, '4' },
+	{ "ipv6", no_argument, NULL, '6' },
+	{ "happy-eyeballs-timeout-ms", required_argument, NULL, OPT_EYEBALLS },
 	{ "resolve", required_argument, NULL, OPT_RESOLVE },
 	{ "dns-servers", required_argument, NULL, OPT_DNS_SERVERS },
 	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
@@ -146,7 +150,7 @@ static const struct option long_options[] = {
 };
 
 /* The leading ':' makes getopt report a missing argument as ':'. */
-static const char short_options[] = ":i:o:d:c:km:H:A:IfLsSvhVX:T:u:D:O";
+static const char short_options[] = ":i:o:d:c:km:H:A:IfLsSvhVX:T:u:D:O46";
 
 static void
 vwarn_line(const char *fmt, va_list ap)
@@ -834,6 +838,17 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 		case OPT_HTTP2: o->http_version = EVF_HTTP_2_TLS; break;
 		case OPT_HTTP2_PRIOR: o->http_version = EVF_HTTP_2_PRIOR_KNOWLEDGE; break;
 		case OPT_NO_SESSIONID: o->no_sessionid = 1; break;
+		case '4': o->ip_family = EVF_IP_V4; break;
+		case '6': o->ip_family = EVF_IP_V6; break;
+		case OPT_EYEBALLS:
+			if (parse_uint(optarg, 0, 60000, &o->eyeballs_ms) < 0) {
+				cli_usage_error("%s: '%s' is not a whole number of "
+				                "milliseconds from 0 to 60000",
+				                option_label(c), optarg);
+				return CLI_PARSE_USAGE;
+			}
+			o->eyeballs_set = 1;
+			break;
 		case OPT_RESOLVE: o->resolves[o->nresolves++] = optarg; break;
 		case OPT_DNS_SERVERS: o->dns_servers = optarg; break;
 		case 'H': o->headers[o->nheaders++] = optarg; break;

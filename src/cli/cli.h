@@ -261,6 +261,9 @@ struct cli_opts {
 	int insecure;
 	int no_keepalive, no_sessionid;
 	int http_version;   /* enum evf_http_version; 0: the library's default */
+	int ip_family;      /* -4/-6: enum evf_ip_family */
+	unsigned eyeballs_ms;  /* --happy-eyeballs-timeout-ms, with eyeballs_set */
+	int eyeballs_set;
 	const char **resolves;     /* --resolve entries, in order */
 	size_t nresolves;
 	const char *dns_servers;
@@ -550,6 +553,8 @@ struct cli_outcome {
 	int64_t content_length;    /* the header's value, -1 when none */
 	const char *tls_cipher;
 	int64_t cert_not_after;    /* 0 when none */
+	const char *remote_ip;     /* NULL without a connection */
+	int remote_port;
 	/* the values of the --report-header names, in their order; NULL
 	 * (for the array or an entry) when the response had none */
 	char *const *header_values;

@@ -164,6 +164,12 @@ build_config(const struct cli_opts *o)
 	if (o->http_version != 0)
 		bad |= config_check(evf_config_set_http_version(cfg, o->http_version),
 		                    "--http2", "");
+	if (o->ip_family != 0)
+		bad |= config_check(evf_config_set_ip_family(cfg, o->ip_family),
+		                    o->ip_family == EVF_IP_V4 ? "-4" : "-6", "");
+	if (o->eyeballs_set)
+		bad |= config_check(evf_config_set_happy_eyeballs_delay(cfg, o->eyeballs_ms),
+		                    "--happy-eyeballs-timeout-ms", "MS");
 	for (i = 0; i < o->nresolves && !bad; i++)
 		bad |= config_check(evf_config_add_resolve(cfg, o->resolves[i]),
 		                    "--resolve", o->resolves[i]);
@@ -386,6 +392,8 @@ xfer_on_done(evf_transfer *t, const evf_result *res, void *arg)
 	o.queued_us = res->queued_us;
 	o.tls_cipher = res->tls_cipher;
 	o.cert_not_after = res->cert_not_after;
+	o.remote_ip = res->remote_ip;
+	o.remote_port = res->remote_port;
 	o.content_length = -1;
 	if (app->report.fp != NULL) {
 		const struct cli_xfer_report *rep = &x->rep[0];

@@ -262,6 +262,10 @@ report_line(struct cli_report *r, const struct cli_outcome *o)
 	report_started_at(b, r, o->started_ms);
 	cli_buf_puts(b, ",\"http_version\":");
 	report_static(b, &r->http_version, o->http_version);
+	cli_buf_puts(b, ",\"remote_ip\":");
+	cli_json_cstring(b, o->remote_ip);
+	cli_buf_puts(b, ",\"remote_port\":");
+	cli_json_u64(b, (uint64_t)o->remote_port);
 	if (r->nheaders > 0)
 		report_headers(b, r, o);
 	if (o->id_json != NULL) {

@@ -423,6 +423,8 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
 			.tls_cipher = t->tls_cipher,
 			.cert_not_after = t->cert_not_after,
 			.http_version = !t->had_conn ? NULL : t->h2 ? "2" : "1.1",
+			.remote_ip = t->remote_ip[0] ? t->remote_ip : NULL,
+			.remote_port = t->remote_port,
 		};
 		t->in_callback = 1;
 		t->cb.on_done(t, &res, t->arg);

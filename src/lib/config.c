@@ -24,6 +24,7 @@ void evf_config_defaults(struct evf_config *cfg)
 	cfg->host_cache = EVF_DEFAULT_HOST_CACHE;
 	cfg->idle_memory = EVF_DEFAULT_IDLE_MEMORY;
 	cfg->dns_cache_ms = EVF_DEFAULT_DNS_CACHE_MS;
+	cfg->eyeballs_delay_ms = EVF_DEFAULT_EYEBALLS_DELAY_MS;
 }
 
 EVF_API evf_config *evf_config_new(void)
@@ -416,6 +417,22 @@ EVF_API int evf_config_set_dns_cache_time(evf_config *cfg, unsigned ms)
 	if (!cfg)
 		return EVF_ERR_INVALID;
 	cfg->dns_cache_ms = ms;
+	return 0;
+}
+
+EVF_API int evf_config_set_ip_family(evf_config *cfg, int family)
+{
+	if (!cfg || (family != EVF_IP_ANY && family != EVF_IP_V4 && family != EVF_IP_V6))
+		return EVF_ERR_INVALID;
+	cfg->ip_family = family;
+	return 0;
+}
+
+EVF_API int evf_config_set_happy_eyeballs_delay(evf_config *cfg, unsigned ms)
+{
+	if (!cfg || ms > EVF_MAX_EYEBALLS_DELAY_MS)
+		return EVF_ERR_INVALID;
+	cfg->eyeballs_delay_ms = ms;
 	return 0;
 }
 

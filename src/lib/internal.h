@@ -93,6 +93,8 @@ struct evf_config {
 	uint64_t idle_memory;     /* bytes of idle connections kept */
 	unsigned host_cache;      /* hosts remembered without connections */
 	unsigned dns_cache_ms;    /* how long an answer serves, 0: not kept */
+	int ip_family;            /* EVF_IP_ANY, EVF_IP_V4 or EVF_IP_V6 */
+	unsigned eyeballs_delay_ms; /* between connect attempts (RFC 8305) */
 	/* mutual TLS (tls_cert.c); key_pass is wiped once the key is loaded */
 	char *cert_file, *key_file, *key_pass;
 };
@@ -102,6 +104,8 @@ struct evf_config {
 #define EVF_DEFAULT_HOST_CACHE 20000   /* see evfetch(3): about 2 KB each */
 #define EVF_MAX_HOST_CACHE 10000000
 #define EVF_DEFAULT_DNS_CACHE_MS 60000
+#define EVF_DEFAULT_EYEBALLS_DELAY_MS 250
+#define EVF_MAX_EYEBALLS_DELAY_MS 60000
 #define EVF_DEFAULT_IDLE_MEMORY (128u << 20)
 /* What an idle connection holds, measured (docs/PERFORMANCE.md): the
  * socket and its struct; OpenSSL's connection with its peer certificate
@@ -175,7 +179,9 @@ int policy_method_valid(const char *method);
 /* -------------------------------------------------------------------- dns */
 
 struct evf_addrinfo;
-typedef void (*dns_cb)(int err, struct evutil_addrinfo *ai, void *arg);
+/* more 1: the first family's answer; the query goes on, and calls again
+ * (more 0) with the other family's addresses or an error. */
+typedef void (*dns_cb)(int err, struct evutil_addrinfo *ai, int more, void *arg);
 struct dns_query;
 
 /*
@@ -193,6 +199,10 @@ struct dns_cached *dns_cached_new(struct evutil_addrinfo *ai);
 struct evutil_addrinfo *dns_cached_list(const struct dns_cached *d);
 void dns_cached_put(struct dns_cached *d);
 uint64_t dns_cached_expiry(const struct dns_cached *d);
+/* A connect race of h won at a's address: h's next races try it first.
+ * dns_cached_winner: the node of list with that address, or NULL. */
+void dns_cached_won(struct host *h, const struct evutil_addrinfo *a);
+struct evutil_addrinfo *dns_cached_winner(struct host *h, struct evutil_addrinfo *list);
 /* h's answer while it is fresh, with a reference for the caller; NULL
  * when there is none (a stale one is dropped). */
 struct dns_cached *dns_cached_get(struct host *h);
@@ -209,6 +219,8 @@ enum {
 	IO_WANT_WRITE = 2,
 	IO_EOF = 3,         /* orderly close (TCP FIN, TLS close_notify) */
 	IO_EOF_UNCLEAN = 4, /* TLS peer vanished without close_notify */
+	IO_WAKE = 5,        /* no socket to wait on yet: the layer wakes the
+	                     * connection itself (racing connects) */
 };
 
 /*
@@ -244,6 +256,26 @@ extern const struct layer evf_tls_layer;   /* TLS over the socket */
 
 /* tcp.c */
 int tcp_connect_next(struct conn *cn);
+/* A nonblocking socket connecting to a, in *fd: 1 connected already, 0
+ * in progress, or -errno (no socket).  tcp_resource_errno: an errno that
+ * means the process or system ran out of something. */
+int tcp_open(const struct evutil_addrinfo *a, evutil_socket_t *fd);
+int tcp_resource_errno(int e);
+/* The numeric address and port cn's socket is connected to; -1 when it
+ * has none.  ip holds INET6_ADDRSTRLEN (46) bytes. */
+int conn_remote(struct conn *cn, char *ip, size_t len, int *port);
+/* "address:port" of sa into buf, for error texts. */
+const char *tcp_format_addr(char *buf, size_t len, const struct sockaddr *sa);
+
+/* eyeballs.c: connects to several addresses racing (RFC 8305, 5), one
+ * started every eyeballs_delay_ms, or at once when one fails.  The first
+ * to connect becomes cn->fd (IO_DONE at once, or IO_WAKE and then
+ * conn_race_won); the others are closed. */
+int race_start(struct conn *cn);
+void race_free(struct conn *cn);
+/* The second family's addresses (NULL: none) came while cn connects:
+ * they go to the end of its list, and its race goes on with them. */
+void race_add(struct conn *cn, struct evutil_addrinfo *ai);
 /* Record a failure text in the client's scratch buffer. */
 void conn_set_why(struct conn *cn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "address:port" of cn's peer, for an error text (a scratch buffer). */
@@ -353,6 +385,7 @@ struct conn {
 	SSL *ssl;
 	struct event ev;           /* the one I/O event: EV_READ, EV_WRITE or both */
 	struct dns_query *dnsq;
+	struct race *race;         /* connect attempts racing, until one wins */
 	struct dns_cached *addrs;  /* the answer it tries, until connected */
 	struct evutil_addrinfo *ai, *ai_next; /* ai: dns_resolve's, until dns_finish */
 	struct evutil_addrinfo *ai_cur; /* the address being tried, until connected */
@@ -441,6 +474,12 @@ void conn_resume(struct conn *cn, struct evf_transfer *t);
 int conn_input(struct conn *cn, const char *data, size_t len);
 /* --limit-rate: the client's rate_ev; throttled connections read again. */
 void conn_rate_cb(evutil_socket_t fd, short what, void *arg);
+/* eyeballs.c's racing connect of cn: won (cn->fd is the socket: bring
+ * the layers up), failed with err (why in c->why), or slow (give the
+ * handshake slot back, see EVF_SLOW_CONNECT_MS). */
+void conn_race_won(struct conn *cn);
+void conn_race_failed(struct conn *cn, int err);
+void conn_race_slow(struct conn *cn);
 /* The transport, for the protocols. */
 int conn_send(struct conn *cn, const void *buf, size_t len, size_t *put);
 int conn_pending(struct conn *cn);
@@ -659,6 +698,8 @@ struct evf_transfer {
 	const char *tls_cipher;    /* OpenSSL's static name, like tls_version */
 	int64_t cert_not_after;
 	evf_timings timings;
+	char remote_ip[46];        /* its connection's peer, numeric; "" when none */
+	int remote_port;
 	/* the small fields together, so the struct has no holes */
 	enum xfer_state state;
 	int error;                 /* result, with status */

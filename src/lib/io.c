@@ -195,6 +195,8 @@ void conn_close(struct conn *cn)
 		cn->dnsq = NULL;
 		dns_cancel(q);
 	}
+	if (cn->race)
+		race_free(cn);
 	for (const struct layer *l = cn->top; l; l = l->below)
 		l->ops->close(cn, l);
 	if (cn->fd >= 0)
@@ -261,11 +263,36 @@ static void slow_connect(struct conn *cn)
 	event_remove_timer(&cn->ev);
 }
 
+void conn_race_won(struct conn *cn)
+{
+	/* the socket is writable: io_cb brings the layers up from the loop */
+	cn->new_fd = 1;
+	conn_arm(cn, OP_CONNECT, EV_WRITE);
+}
+
+void conn_race_failed(struct conn *cn, int err)
+{
+	struct evf_client *c = cn->client;
+	client_enter(c);
+	conn_fail(cn, err);
+	client_leave(c);
+}
+
+void conn_race_slow(struct conn *cn)
+{
+	if (cn->slot && cn->state == CS_CONNECTING)
+		handshake_over(cn);
+}
+
 /* The socket is connected. */
 static void socket_up(struct conn *cn)
 {
 	/* the other addresses are no longer needed: give them back now, not
 	 * when the connection closes */
+	if (cn->dnsq) {
+		dns_cancel(cn->dnsq);   /* a family still being looked up */
+		cn->dnsq = NULL;
+	}
 	dns_cached_put(cn->addrs);
 	cn->addrs = NULL;
 	cn->ai_next = cn->ai_cur = NULL;
@@ -349,7 +376,7 @@ static void conn_connect(struct conn *cn)
 		for (unsigned i = depth - 1; i > cn->up; i--)
 			l = l->below;
 		int r = l->ops->connect(cn, l);
-		if (r == IO_WANT_READ || r == IO_WANT_WRITE) {
+		if (r == IO_WANT_READ || r == IO_WANT_WRITE || r == IO_WAKE) {
 			conn_arm(cn, OP_CONNECT, ev_of(r));
 			return;
 		}
@@ -531,7 +558,7 @@ static void dns_finish(struct conn *cn, int result, struct evutil_addrinfo *ai)
 	conn_admit(cn);
 }
 
-static void dns_done(int result, struct evutil_addrinfo *ai, void *arg)
+static void dns_done(int result, struct evutil_addrinfo *ai, int more, void *arg)
 {
 	if (result == EVUTIL_EAI_CANCEL)
 		return;   /* the connection is being closed */
@@ -544,9 +571,13 @@ static void dns_done(int result, struct evutil_addrinfo *ai, void *arg)
 		return;
 	}
 	struct evf_client *c = cn->client;
-	cn->dnsq = NULL;
 	client_enter(c);
-	dns_finish(cn, result, ai);
+	if (!more)
+		cn->dnsq = NULL;
+	if (cn->addrs)
+		race_add(cn, ai);   /* the second family's answer (dns.c) */
+	else
+		dns_finish(cn, result, ai);
 	client_leave(c);
 }
 

@@ -16,8 +16,7 @@
 
 #include "internal.h"
 
-/* "address:port" of sa into buf, for error texts. */
-static const char *format_addr(char *buf, size_t len, const struct sockaddr *sa)
+const char *tcp_format_addr(char *buf, size_t len, const struct sockaddr *sa)
 {
 	char addr[INET6_ADDRSTRLEN] = "?";
 	int port = 0;
@@ -51,14 +50,44 @@ const char *conn_peer(struct conn *cn)
 	socklen_t sl = sizeof ss;
 	int saved = errno;
 	if (cn->ai_cur)
-		format_addr(buf, len, cn->ai_cur->ai_addr);
+		tcp_format_addr(buf, len, cn->ai_cur->ai_addr);
 	else if (cn->fd >= 0 && getpeername(cn->fd, (struct sockaddr *)&ss, &sl) == 0)
-		format_addr(buf, len, (struct sockaddr *)&ss);
+		tcp_format_addr(buf, len, (struct sockaddr *)&ss);
 	else
 		snprintf(buf, len, strchr(cn->host->name, ':') ? "[%s]:%d" : "%s:%d",
 		         cn->host->name, cn->host->port);
 	errno = saved;
 	return buf;
+}
+
+int tcp_open(const struct evutil_addrinfo *a, evutil_socket_t *fdp)
+{
+	int fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (connect(fd, a->ai_addr, (socklen_t)a->ai_addrlen) == 0) {
+		*fdp = fd;
+		return 1;
+	}
+	if (errno != EINPROGRESS) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	*fdp = fd;
+	/* often connected already (loopback, a near server): go on now
+	 * rather than a turn of the loop later, which is what a connection
+	 * released by its host's gate waits for before its ClientHello */
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	return getpeername(fd, (struct sockaddr *)&ss, &sl) == 0;
+}
+
+int tcp_resource_errno(int e)
+{
+	return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
 }
 
 int tcp_connect_next(struct conn *cn)
@@ -68,34 +97,16 @@ int tcp_connect_next(struct conn *cn)
 		struct evutil_addrinfo *a = cn->ai_next;
 		cn->ai_next = a->ai_next;
 		cn->ai_cur = a;
-		int fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0) {
-			cn->last_errno = errno;
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-				resource = 1;
+		evutil_socket_t fd;
+		int r = tcp_open(a, &fd);
+		if (r < 0) {
+			cn->last_errno = -r;
+			resource |= tcp_resource_errno(-r);
 			continue;
 		}
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		cn->fd = fd;
 		cn->new_fd = 1;
-		if (connect(fd, a->ai_addr, (socklen_t)a->ai_addrlen) == 0) {
-			cn->fd = fd;
-			return IO_DONE;
-		}
-		if (errno == EINPROGRESS) {
-			cn->fd = fd;
-			/* often connected already (loopback, a near server): go
-			 * on now rather than a turn of the loop later, which is
-			 * what a connection released by its host's gate waits
-			 * for before its ClientHello */
-			struct sockaddr_storage ss;
-			socklen_t sl = sizeof ss;
-			if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
-				return IO_DONE;
-			return IO_WANT_WRITE;
-		}
-		cn->last_errno = errno;
-		close(fd);
+		return r ? IO_DONE : IO_WANT_WRITE;
 	}
 	conn_set_why(cn, "connect to %s failed: %s", cn->ai_cur ? conn_peer(cn) : "the server",
 	             strerror(cn->last_errno ? cn->last_errno : ECONNREFUSED));
@@ -106,6 +117,8 @@ int tcp_connect_next(struct conn *cn)
  * writable); a failed address moves on to the next. */
 static int tcp_connect(struct conn *cn, const struct layer *l)
 {
+	if (cn->fd < 0 && !cn->race && cn->ai_next && (cn->ai_next->ai_next || cn->dnsq))
+		return race_start(cn);   /* more than one address, or more to come */
 	if (cn->fd < 0)
 		return tcp_connect_next(cn);
 	int err = 0;
@@ -120,6 +133,28 @@ static int tcp_connect(struct conn *cn, const struct layer *l)
 	close(cn->fd);
 	cn->fd = -1;
 	return tcp_connect_next(cn);
+}
+
+int conn_remote(struct conn *cn, char *ip, size_t len, int *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	const void *a;
+	*port = 0;
+	if (cn->fd < 0 || getpeername(cn->fd, (struct sockaddr *)&ss, &sl) != 0)
+		return -1;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)&ss;
+		a = &s4->sin_addr;
+		*port = ntohs(s4->sin_port);
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)&ss;
+		a = &s6->sin6_addr;
+		*port = ntohs(s6->sin6_port);
+	} else {
+		return -1;
+	}
+	return inet_ntop(ss.ss_family, a, ip, (socklen_t)len) ? 0 : -1;
 }
 
 static int tcp_read(struct conn *cn, const struct layer *l, void *buf, size_t len, size_t *got)

@@ -302,6 +302,8 @@ static void reset_attempt(struct evf_transfer *t)
 	t->tls_version = NULL;
 	t->tls_cipher = NULL;
 	t->cert_not_after = 0;
+	t->remote_ip[0] = '\0';
+	t->remote_port = 0;
 	t->got_response_byte = t->retried_stale = t->head_delivered = 0;
 	t->req_touched = 0;
 	resp_head_free(t->head);
@@ -636,6 +638,8 @@ static void up_ready(struct evf_transfer *t, int reused)
 		t->tls_cipher = SSL_get_cipher_name(cn->ssl);
 		t->cert_not_after = cn->cert_not_after;
 	}
+	if (conn_remote(cn, t->remote_ip, sizeof t->remote_ip, &t->remote_port) != 0)
+		t->remote_ip[0] = '\0';
 	if (t->body && t->o->idle_timeout_ms) {
 		/* a server that takes no more of the body is idle too */
 		t->last_io_us = evf_now_us();

@@ -46,6 +46,9 @@ KEYS = {
 # protocol the response came in ("1.0", "1.1" or "2"; null without one).
 OPTIONAL_KEYS = {
     "http_version": (str, type(None)),
+    # the address connected (Happy Eyeballs); null and 0 without one
+    "remote_ip": (str, type(None)),
+    "remote_port": (int,),
 }
 HTTP_VERSIONS = ("1.0", "1.1", "2", None)
 

@@ -7,6 +7,10 @@ Standard library only.  Listens on 127.0.0.1 only.
                      query types for NAME get an empty NOERROR answer
   --aaaa NAME=ADDR   answer AAAA queries for NAME with ADDR (repeatable)
   --drop NAME        never answer queries for NAME (for resolver timeouts)
+  --drop-aaaa NAME   never answer AAAA queries for NAME (A ones are)
+  --drop-a NAME      never answer A queries for NAME (AAAA ones are)
+  --delay-a NAME=MS, --delay-aaaa NAME=MS
+                     answer A (AAAA) queries for NAME MS milliseconds late
   --servfail NAME    answer SERVFAIL for NAME
   --port P           0 (default) picks a free port
   --port-file FILE   write the port there once bound; without it the port
@@ -26,6 +30,7 @@ import signal
 import socket
 import struct
 import sys
+import threading
 
 TYPE_A, TYPE_AAAA, CLASS_IN = 1, 28, 1
 NOERROR, SERVFAIL, NXDOMAIN, NOTIMP = 0, 2, 3, 4
@@ -89,6 +94,10 @@ def main():
     p.add_argument("--aaaa", action="append", default=[],
                    type=lambda s: name_value(s, 6), metavar="NAME=ADDR")
     p.add_argument("--drop", action="append", default=[])
+    p.add_argument("--drop-aaaa", action="append", default=[])
+    p.add_argument("--drop-a", action="append", default=[])
+    p.add_argument("--delay-a", action="append", default=[], metavar="NAME=MS")
+    p.add_argument("--delay-aaaa", action="append", default=[], metavar="NAME=MS")
     p.add_argument("--servfail", action="append", default=[])
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--port-file")
@@ -102,6 +111,13 @@ def main():
     for name, packed in args.aaaa:
         records.setdefault(name, {}).setdefault(TYPE_AAAA, []).append(packed)
     drop = {n.lower().rstrip(".") for n in args.drop}
+    drop_aaaa = {n.lower().rstrip(".") for n in args.drop_aaaa}
+    drop_a = {n.lower().rstrip(".") for n in args.drop_a}
+    delay = {}
+    for qt, specs in ((TYPE_A, args.delay_a), (TYPE_AAAA, args.delay_aaaa)):
+        for spec in specs:
+            name, _, ms = spec.partition("=")
+            delay[(name.lower().rstrip("."), qt)] = int(ms) / 1000.0
     servfail = {n.lower().rstrip(".") for n in args.servfail}
     log = open(args.log, "a", buffering=1) if args.log else sys.stderr
 
@@ -134,7 +150,8 @@ def main():
             qid, qflags, qname, qtype, qclass, question = q
             key = qname.lower().rstrip(".")
             tname = TYPE_NAMES.get(qtype, str(qtype))
-            if key in drop:
+            if (key in drop or (key in drop_aaaa and qtype == TYPE_AAAA) or
+                    (key in drop_a and qtype == TYPE_A)):
                 log.write("%s %s -> (dropped)\n" % (qname, tname))
                 continue
             answers, rcode = [], NXDOMAIN
@@ -148,7 +165,11 @@ def main():
                 qname, tname,
                 {NOERROR: "NOERROR", NXDOMAIN: "NXDOMAIN", SERVFAIL: "SERVFAIL"}[rcode] +
                 "".join(" " + str(ipaddress.ip_address(rd)) for _, rd in answers)))
-            sock.sendto(build_reply(qid, qflags, question, rcode, answers, args.ttl), peer)
+            reply = build_reply(qid, qflags, question, rcode, answers, args.ttl)
+            if (key, qtype) in delay:
+                threading.Timer(delay[(key, qtype)], sock.sendto, (reply, peer)).start()
+            else:
+                sock.sendto(reply, peer)
     except SystemExit:
         pass
     finally:
