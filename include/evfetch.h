@@ -569,6 +569,10 @@ enum evf_option {
 	EVF_OPT_RETRY_MAX_MS = 9,
 	EVF_OPT_FAIL_ON_HTTP_ERROR = 10, /* 0 or 1 */
 	EVF_OPT_MAX_REDIRECTS = 11,
+	/* milliseconds to wait for "100 Continue" before sending a body, with
+	 * Expect: 100-continue; 0 (the default): no Expect, the body goes at
+	 * once */
+	EVF_OPT_EXPECT_100_MS = 12,
 };
 EVF_API int evf_transfer_set_option(evf_transfer *t, int option, int64_t value);
 

@@ -71,6 +71,7 @@ enum {
 	OPT_INPUT_FORMAT,
 	OPT_NETRC,
 	OPT_NETRC_FILE,
+	OPT_EXPECT100,
 	OPT_CERT,
 	OPT_KEY,
 	OPT_PASS,
@@ -128,6 +129,7 @@ static const struct option long_options[] = {
 	{ "user", required_argument, NULL, 'u' },
 	{ "netrc", no_argument, NULL, OPT_NETRC },
 	{ "netrc-file", required_argument, NULL, OPT_NETRC_FILE },
+	{ "expect100-timeout", required_argument, NULL, OPT_EXPECT100 },
 	{ "fail", no_argument, NULL, 'f' },
 	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "resume", required_argument, NULL, OPT_RESUME },
@@ -213,6 +215,7 @@ seconds_field(struct cli_opts *o, int opt)
 	case OPT_DNS_CACHE_TIME: return &o->dns_cache_ms;
 	case OPT_DELAY_PER_HOST: return &o->delay_per_host_ms;
 	case OPT_RATE_PER_HOST: return &o->rate_per_host_milli;
+	case OPT_EXPECT100: return &o->expect100_ms;
 	default: return &o->connect_timeout_ms;
 	}
 }
@@ -761,6 +764,7 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 		case OPT_RETRY_MAX_TIME:
 		case OPT_DNS_CACHE_TIME:
 		case OPT_DELAY_PER_HOST:
+		case OPT_EXPECT100:
 			if (parse_seconds(optarg, seconds_field(o, c)) < 0) {
 				cli_usage_error("%s: '%s' is not a number of seconds "
 				                "from 0 to %u", option_label(c), optarg,

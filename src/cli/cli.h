@@ -298,6 +298,7 @@ struct cli_opts {
 	const char *user;          /* -u USER:PASSWORD */
 	int input_jsonl;           /* --input-format jsonl */
 	int netrc;                 /* --netrc */
+	unsigned expect100_ms;     /* --expect100-timeout; 0: no Expect */
 	const char *netrc_file;    /* --netrc-file */
 	/* --cert FILE[:PASS], --key, --pass; -D FILE ("-": stdout); -O */
 	const char *cert, *key;
@@ -335,6 +336,7 @@ struct cli_send {
 	size_t nlines;
 	struct cli_netrc netrc;    /* --netrc: credentials by host */
 	int use_netrc;
+	unsigned expect100_ms;     /* --expect100-timeout */
 };
 /* 0, or -1 with the reason printed. */
 int cli_send_prepare(const struct cli_opts *o, struct cli_send *s);

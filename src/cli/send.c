@@ -245,6 +245,7 @@ int cli_send_prepare(const struct cli_opts *o, struct cli_send *s)
 	memset(s, 0, sizeof *s);
 	s->fd = -1;
 	s->method = o->method;
+	s->expect100_ms = o->expect100_ms > 60000 ? 60000 : o->expect100_ms;
 	int json = 0;
 	for (size_t i = 0; i < o->ndata; i++) {
 		if (add_data(s, &o->data[i], i == 0))
@@ -312,6 +313,8 @@ int cli_send_apply(const struct cli_send *s, evf_transfer *t)
 		r = evf_transfer_set_body(t, s->body, s->len, EVF_BODY_BORROW);
 	if (r == 0 && s->use_netrc)
 		r = add_netrc(s, t);
+	if (r == 0 && s->expect100_ms)
+		r = evf_transfer_set_option(t, EVF_OPT_EXPECT_100_MS, s->expect100_ms);
 	return r;
 }
 

@@ -43,6 +43,9 @@ struct xfer_body {
 	unsigned framed_end : 1;   /* chunked: the last chunk was framed */
 	unsigned waiting : 1;      /* the reader said EVF_BODY_WAIT */
 	unsigned last : 1;         /* HTTP/1.1: piece is the body's last */
+	unsigned expecting : 1;    /* this attempt sent Expect: 100-continue */
+	unsigned expect_wait : 1;  /* ...and waits for the 100 or expect_ev */
+	struct event *expect_ev;
 };
 
 void body_free(struct xfer_body *b)
@@ -51,6 +54,8 @@ void body_free(struct xfer_body *b)
 		return;
 	free(b->own);
 	free(b->buf);
+	if (b->expect_ev)
+		event_free(b->expect_ev);
 	free(b);
 }
 
@@ -72,7 +77,46 @@ const char *body_framing_line(struct evf_transfer *t, int h2)
 
 int body_waiting(const struct evf_transfer *t)
 {
-	return t->body && t->body->waiting;
+	return t->body && (t->body->waiting || t->body->expect_wait);
+}
+
+int body_expecting(const struct evf_transfer *t)
+{
+	return t->body && t->body->expecting;
+}
+
+static void expect_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct evf_transfer *t = arg;
+	struct evf_client *c = t->client;
+	client_enter(c);
+	body_continue(t);
+	client_leave(c);
+}
+
+int body_expect(struct evf_transfer *t, unsigned ms)
+{
+	struct xfer_body *b = t->body;
+	if (!b || b->size == 0)
+		return 0;
+	if (!b->expect_ev && !(b->expect_ev = evtimer_new(t->client->base, expect_cb, t)))
+		return EVF_ERR_NOMEM;
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	if (evtimer_add(b->expect_ev, &tv) != 0)
+		return EVF_ERR_NOMEM;
+	b->expecting = b->expect_wait = 1;
+	return 0;
+}
+
+void body_continue(struct evf_transfer *t)
+{
+	struct xfer_body *b = t->body;
+	if (!b || !b->expect_wait)
+		return;
+	b->expect_wait = 0;
+	evtimer_del(b->expect_ev);
+	if (t->conn)
+		conn_body_ready(t->conn, t);
 }
 
 int body_at_end(const struct evf_transfer *t)
@@ -109,6 +153,9 @@ int body_rewind(struct evf_transfer *t)
 	}
 	b->pos = 0;
 	b->eof = b->framed_end = b->waiting = b->last = 0;
+	b->expecting = b->expect_wait = 0;
+	if (b->expect_ev)
+		evtimer_del(b->expect_ev);
 	b->plen = b->poff = 0;
 	return 0;
 }
@@ -133,6 +180,8 @@ long body_read(struct evf_transfer *t, char *buf, size_t cap)
 	struct xfer_body *b = t->body;
 	if (!b || b->eof)
 		return 0;
+	if (b->expect_wait)
+		return BODY_WAIT;
 	if (b->size >= 0 && (uint64_t)b->size - b->pos < cap)
 		cap = (size_t)((uint64_t)b->size - b->pos);
 	if (cap == 0 && b->size >= 0) {
@@ -188,6 +237,8 @@ static int body_frame(struct evf_transfer *t, const char **p, size_t *n)
 {
 	struct xfer_body *b = t->body;
 	*n = 0;
+	if (b->expect_wait)
+		return BODY_WAIT;
 	if (b->kind == BK_MEM) {
 		/* the whole rest at once, from the caller's bytes */
 		*p = b->data + b->pos;

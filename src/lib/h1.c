@@ -36,6 +36,12 @@ static int h1_trailers(void *ctx, const evf_header *fields, size_t n)
 	return UPCALL(t)->trailers(t, fields, n);
 }
 
+static void h1_interim(void *ctx, int status)
+{
+	struct evf_transfer *t = ctx;
+	UPCALL(t)->interim(t, status);
+}
+
 static unsigned h1_capacity(const struct conn *cn)
 {
 	return cn->xfer ? 0 : 1;
@@ -63,7 +69,7 @@ static int h1_submit(struct conn *cn, struct evf_transfer *t)
 	cn->xfer = t;
 	t->req_off = 0;
 	struct http1_limits lim = {cfg->max_header_bytes, cfg->max_headers};
-	struct http1_sink sink = {h1_head, h1_body, h1_trailers, t};
+	struct http1_sink sink = {h1_head, h1_body, h1_trailers, h1_interim, t};
 	http1_init(&cn->p.http, &lim, &sink, t->is_head);
 	return 0;
 }

@@ -456,6 +456,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
 		}
 		if (st->status >= 100 && st->status < 200) {
 			/* interim: forget it, the final head follows */
+			UPCALL(st->t)->interim(st->t, st->status);
 			st->status = 0;
 			st->hlen = 0;
 			st->nheaders = 0;

@@ -160,6 +160,8 @@ static int on_headers_complete(llhttp_t *p)
 		h->interim = 1;
 		h->hlen = 0;
 		h->nheaders = 0;
+		if (h->sink.on_interim)
+			h->sink.on_interim(h->sink.ctx, status);
 		return 1;
 	}
 	h->head_done = 1;

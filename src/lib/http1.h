@@ -20,6 +20,8 @@ struct http1_sink {
 	int (*on_body)(void *ctx, const char *data, size_t len);
 	/* the trailer fields of a chunked body, before its end (may be NULL) */
 	int (*on_trailers)(void *ctx, const evf_header *fields, size_t n);
+	/* an interim (1xx) response's status (may be NULL) */
+	void (*on_interim)(void *ctx, int status);
 	void *ctx;
 };
 

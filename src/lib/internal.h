@@ -126,6 +126,7 @@ struct xfer_opts {
 	unsigned max_redirects;
 	unsigned retries, retry_base_ms, retry_max_ms;
 	unsigned char decode, fail_on_http_error, follow_redirects;
+	unsigned expect_ms;        /* Expect: 100-continue, the wait; 0: not sent */
 };
 void xfer_opts_from_config(struct xfer_opts *o, const struct evf_config *cfg);
 
@@ -616,6 +617,13 @@ int body_waiting(const struct evf_transfer *t);
 void body_wake(struct evf_transfer *t);
 /* Every byte of the body was read. */
 int body_at_end(const struct evf_transfer *t);
+/* Expect: 100-continue: the body waits (BODY_WAIT) until body_continue,
+ * at most ms after the request went out.  0, or EVF_ERR_NOMEM. */
+int body_expect(struct evf_transfer *t, unsigned ms);
+/* The body may go: a 100 came, or the wait is over (from the loop). */
+void body_continue(struct evf_transfer *t);
+/* Is the attempt's request carrying Expect: 100-continue? */
+int body_expecting(const struct evf_transfer *t);
 void body_free(struct xfer_body *b);
 /* The request's framing header: "Content-Length: N", "Transfer-Encoding:
  * chunked" (HTTP/1.1 with a size unknown), "" (HTTP/2 with a size
@@ -753,6 +761,8 @@ struct xfer_upcalls {
 	/* the final response head; content_length < 0 when not announced.
 	 * Return 0 to go on, or a negative code that ends the response */
 	int (*head)(struct evf_transfer *t, const evf_response *resp, int64_t content_length);
+	/* an interim (1xx) response arrived: 100 Continue lets a body go */
+	void (*interim)(struct evf_transfer *t, int status);
 	/* the trailer fields after the body: 0, or a negative code that ends
 	 * the response */
 	int (*trailers)(struct evf_transfer *t, const evf_header *fields, size_t n);

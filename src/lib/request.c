@@ -141,6 +141,9 @@ EVF_API int evf_transfer_set_option(evf_transfer *t, int option, int64_t v)
 	case EVF_OPT_FAIL_ON_HTTP_ERROR:
 		o.fail_on_http_error = v != 0;
 		break;
+	case EVF_OPT_EXPECT_100_MS:
+		o.expect_ms = ms > 60000 ? 60000 : ms;
+		break;
 	default:
 		return EVF_ERR_INVALID;
 	}

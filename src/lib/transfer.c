@@ -397,7 +397,7 @@ static int overridden(const struct evf_transfer *t, const char *line)
 static const char **header_lines(struct evf_transfer *t, const char **stack, size_t *np)
 {
 	const struct evf_config *cfg = &t->client->cfg;
-	size_t cap = cfg->nheaders + t->nheaders + 3, n = 0;
+	size_t cap = cfg->nheaders + t->nheaders + 4, n = 0;
 	const char **all = cap <= 32 ? stack : malloc(cap * sizeof *all);
 	if (!all)
 		return NULL;
@@ -415,6 +415,8 @@ static const char **header_lines(struct evf_transfer *t, const char **stack, siz
 	}
 	if (framing && *framing)
 		all[n++] = framing;
+	if (body_expecting(t))
+		all[n++] = "Expect: 100-continue";
 	if (cfg->no_keepalive)
 		all[n++] = "Connection: close";
 	int have_ae = 0;
@@ -602,6 +604,12 @@ static int decoded(struct evf_transfer *t, int r)
 	return r;
 }
 
+static void up_interim(struct evf_transfer *t, int status)
+{
+	if (status == 100)
+		body_continue(t);   /* Expect: 100-continue was answered */
+}
+
 static int up_trailers(struct evf_transfer *t, const evf_header *fields, size_t n)
 {
 	return resp_head_keep(&t->trailers, fields, n);
@@ -647,6 +655,10 @@ static void up_ready(struct evf_transfer *t, int reused)
 	}
 	if (t->client->cfg.debug_fn)
 		debug_connection(t, cn, reused);
+	if (t->body && t->o->expect_ms && body_expect(t, t->o->expect_ms) != 0) {
+		transfer_finish(t, EVF_ERR_NOMEM, "out of memory for a timer");
+		return;
+	}
 	int r = conn_submit(cn, t);
 	if (r < 0)
 		transfer_finish(t, r, r == EVF_ERR_NOMEM ? "out of memory for the request"
@@ -867,6 +879,7 @@ const struct xfer_upcalls evf_xfer_upcalls = {
 	.head = up_head,
 	.body = up_body,
 	.trailers = up_trailers,
+	.interim = up_interim,
 	.held = up_held,
 	.end = up_end,
 	.failed = up_failed,

@@ -128,6 +128,29 @@ evf "${EVC[@]}" --netrc-file "$T/missing-netrc" "$S/auth"
 is "$EVF_RC" 2 "--netrc-file of a missing file: usage error"
 like "$(cat "$EVF_ERR")" "missing-netrc" "...naming it"
 
+# --- Expect: 100-continue -----------------------------------------------------
+# nginx answers 100 Continue over HTTP/1.1 only: over HTTP/2 the wait runs out
+for proto in --http1.1 --http2; do
+	rm -f "$PUT/e.bin"
+	wait_s=10
+	[ "$proto" = --http2 ] && wait_s=1
+	evf "${EVC[@]}" "$proto" -v --expect100-timeout "$wait_s" -T "$T/big.bin" "$S/put/e.bin"
+	cmp -s "$T/big.bin" "$PUT/e.bin"
+	is $? 0 "$proto --expect100-timeout $wait_s: the body is stored"
+	like "$(cat "$EVF_ERR")" "(E|e)xpect: 100-continue" "$proto: the request says Expect: 100-continue"
+	if [ "$proto" = --http1.1 ]; then
+		cmp_ok "$EVF_MS" -lt 5000 "$proto: 100 Continue came, no waiting out the 10 s ($EVF_MS ms)"
+	else
+		cmp_ok "$EVF_MS" -ge 950 "$proto: no 100 Continue, the body waited the 1 s ($EVF_MS ms)"
+	fi
+	evf "${EVC[@]}" "$proto" --expect100-timeout 10 -T "$T/big.bin" --report "$T/e413.jsonl" \
+		"$S/small/e.bin"
+	is "$(rep_get "$T/e413.jsonl" status)" 413 "$proto: a 413 instead of 100 Continue is the result"
+	cmp_ok "$EVF_MS" -lt 5000 "$proto: ...at once, without the body ($EVF_MS ms)"
+done
+grep -q 'PUT /put/e.bin 20[14] cl=2500000 te=- proto=HTTP/1.1' "$BLOG"
+is $? 0 "--expect100-timeout over HTTP/1.1: nginx took the body"
+
 # --- -v: the heads and the connection, credentials masked --------------------
 for proto in --http1.1 --http2; do
 	evf "${EVC[@]}" "$proto" -v -u 'al:secret pw' -H 'Cookie: c=tasty' --data 'x=1' "$S/post/v.txt"
