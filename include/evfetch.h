@@ -45,7 +45,7 @@ extern "C" {
 struct event_base;
 struct evdns_base;
 
-#define EVF_VERSION_STRING "0.1.0"
+#define EVF_VERSION_STRING "0.2.0"
 
 /* Error kinds.  Every failed transfer carries exactly one of them. */
 enum evf_error {
@@ -598,8 +598,9 @@ EVF_API const char *evf_transfer_trailer(const evf_transfer *t, const char *name
 typedef struct evf_version_info {
 	const char *version;   /* "0.2.0" */
 	unsigned number;       /* 0x000200: major << 16 | minor << 8 | patch */
-	/* space-separated: "http2 tls gzip proxy ..."; a feature name
-	 * never leaves once listed */
+	/* space-separated: "http1.1 http2 tls gzip deflate request-body
+	 * trailers client-cert happy-eyeballs proxy"; a feature name never
+	 * leaves once listed */
 	const char *features;
 	const char *openssl;   /* OpenSSL_version(OPENSSL_VERSION) at run time */
 	const char *libevent;

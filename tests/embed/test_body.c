@@ -393,6 +393,8 @@ int main(int argc, char **argv)
 
 	const evf_version_info *v = evf_version();
 	ok(v && strcmp(v->version, EVF_VERSION_STRING) == 0, "evf_version: %s", v ? v->version : "");
+	ok(v && v->number == 0x000200, "evf_version: the number of 0.2.0 is 0x000200 (0x%06x)",
+	   v ? v->number : 0);
 	ok(v && strstr(v->features, "http2") && v->openssl && v->libevent && v->nghttp2 && v->zlib,
 	   "evf_version: features and libraries (%s; %s)", v ? v->features : "",
 	   v ? v->openssl : "");
