@@ -63,6 +63,9 @@ enum {
 	OPT_HTTP11,
 	OPT_HTTP2,
 	OPT_HTTP2_PRIOR,
+	OPT_NOPROXY,
+	OPT_PROXY_CACERT,
+	OPT_PROXY_INSECURE,
 };
 
 static const struct option long_options[] = {
@@ -87,6 +90,10 @@ static const struct option long_options[] = {
 	{ "http1.1", no_argument, NULL, OPT_HTTP11 },
 	{ "http2", no_argument, NULL, OPT_HTTP2 },
 	{ "http2-prior-knowledge", no_argument, NULL, OPT_HTTP2_PRIOR },
+	{ "proxy", required_argument, NULL, 'x' },
+	{ "noproxy", required_argument, NULL, OPT_NOPROXY },
+	{ "proxy-cacert", required_argument, NULL, OPT_PROXY_CACERT },
+	{ "proxy-insecure", no_argument, NULL, OPT_PROXY_INSECURE },
 	{ "resolve", required_argument, NULL, OPT_RESOLVE },
 	{ "dns-servers", required_argument, NULL, OPT_DNS_SERVERS },
 	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
@@ -119,7 +126,7 @@ static const struct option long_options[] = {
 };
 
 /* The leading ':' makes getopt report a missing argument as ':'. */
-static const char short_options[] = ":i:o:d:c:km:H:A:IfLsSvhV";
+static const char short_options[] = ":i:o:d:c:km:H:A:IfLsSvhVx:";
 
 static void
 vwarn_line(const char *fmt, va_list ap)
@@ -720,6 +727,10 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 		case OPT_HTTP2: o->http_version = EVF_HTTP_2_TLS; break;
 		case OPT_HTTP2_PRIOR: o->http_version = EVF_HTTP_2_PRIOR_KNOWLEDGE; break;
 		case OPT_NO_SESSIONID: o->no_sessionid = 1; break;
+		case 'x': o->proxy = optarg; break;
+		case OPT_NOPROXY: o->noproxy = optarg; break;
+		case OPT_PROXY_CACERT: o->proxy_cacert = optarg; break;
+		case OPT_PROXY_INSECURE: o->proxy_insecure = 1; break;
 		case OPT_RESOLVE: o->resolves[o->nresolves++] = optarg; break;
 		case OPT_DNS_SERVERS: o->dns_servers = optarg; break;
 		case 'H': o->headers[o->nheaders++] = optarg; break;

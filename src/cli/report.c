@@ -262,6 +262,8 @@ report_line(struct cli_report *r, const struct cli_outcome *o)
 	report_started_at(b, r, o->started_ms);
 	cli_buf_puts(b, ",\"http_version\":");
 	report_static(b, &r->http_version, o->http_version);
+	cli_buf_puts(b, ",\"proxy\":");
+	cli_json_cstring(b, o->proxy);
 	if (r->nheaders > 0)
 		report_headers(b, r, o);
 	cli_buf_puts(b, "}\n");
@@ -327,6 +329,10 @@ print_verbose(const struct cli_outcome *o)
 	if (o->http_version != NULL) {
 		fputs(", HTTP/", stderr);
 		put_safe_str(o->http_version);
+	}
+	if (o->proxy != NULL) {
+		fputs(", through ", stderr);
+		put_safe_str(o->proxy);
 	}
 	if (o->redirects != 0) {
 		fprintf(stderr, ", %u redirect%s to ", o->redirects,

@@ -29,6 +29,7 @@ static const struct err_text errors[] = {
 	{EVF_ERR_TRUNCATED, "truncated", "the response ended early"},
 	{EVF_ERR_NETWORK, "network", "the connection failed while in use"},
 	{EVF_ERR_RESOURCE, "resource", "out of file descriptors or another resource"},
+	{EVF_ERR_PROXY, "proxy", "the proxy refused or failed the tunnel"},
 };
 
 static const struct err_text *lookup(int err)

@@ -44,11 +44,19 @@ static int h1_submit(struct conn *cn, struct evf_transfer *t)
 		const char **all = UPCALL(t)->header_lines(t, stack, &n);
 		if (!all)
 			return EVF_ERR_NOMEM;
-		t->req = http1_request(t->method == EVF_HEAD ? "HEAD" : "GET", t->u.target,
-		                       t->u.authority, UPCALL(t)->user_agent(t), all, n,
-		                       &t->req_len);
+		/* through an http proxy: the absolute form (proxy.c) */
+		char *abs = cn->host->proxied && !cn->host->tls ? proxy_absolute_target(t) : NULL;
+		t->req = http1_request(t->method == EVF_HEAD ? "HEAD" : "GET",
+		                       abs ? abs : t->u.target, t->u.authority,
+		                       UPCALL(t)->user_agent(t), all, n, &t->req_len);
+		int lost = !abs && cn->host->proxied && !cn->host->tls;
+		free(abs);
 		if (all != stack)
 			free(all);
+		if (lost) {
+			free(t->req);
+			t->req = NULL;
+		}
 		if (!t->req)
 			return EVF_ERR_NOMEM;
 	}

@@ -91,6 +91,10 @@ struct evf_config {
 	uint64_t idle_memory;     /* bytes of idle connections kept */
 	unsigned host_cache;      /* hosts remembered without connections */
 	unsigned dns_cache_ms;    /* how long an answer serves, 0: not kept */
+	/* proxies (proxy.c): "" for proxy or noproxy means none */
+	char *proxy, *noproxy, *proxy_ca_file;
+	int proxy_insecure;
+	int env_proxy;            /* read the environment at evf_client_new */
 };
 
 #define EVF_DEFAULT_CONNECT_TIMEOUT_MS 30000
@@ -216,6 +220,8 @@ struct layer {
 
 extern const struct layer evf_tcp_layer;   /* the socket alone */
 extern const struct layer evf_tls_layer;   /* TLS over the socket */
+extern const struct layer evf_ptls_layer;  /* TLS to an https proxy, over the socket */
+extern const struct layer_ops evf_tls_ops; /* the origin's TLS, on any layer */
 
 /* tcp.c */
 int tcp_connect_next(struct conn *cn);
@@ -245,6 +251,10 @@ void tls_host_freeze(struct host *h);
 void tls_host_thaw(struct host *h);
 struct tls_verified;
 void tls_verified_free(struct tls_verified *v);
+/* TLS to an https proxy: its own context (proxy_ca_file, proxy_insecure,
+ * no resumption) and the SSL of a connection, checked against name. */
+SSL_CTX *tls_proxy_ctx_new(const struct evf_config *cfg, char *why, size_t whylen);
+int tls_proxy_setup(struct conn *cn, const char *name);
 
 /* ------------------------------------------------------------ connection */
 
@@ -314,6 +324,8 @@ struct conn {
 	const struct layer *top;   /* the transport stack */
 	const struct proto_ops *proto; /* NULL until the transport is up */
 	SSL *ssl;
+	SSL *proxy_ssl;            /* TLS to an https proxy (tunnel.c) */
+	struct tunnel *tun;        /* the CONNECT layer's state (tunnel.c) */
 	struct event ev;           /* the one I/O event: EV_READ, EV_WRITE or both */
 	struct dns_query *dnsq;
 	struct dns_cached *addrs;  /* the answer it tries, until connected */
@@ -467,6 +479,8 @@ struct host {
 	                            * deferred_hosts until gate_ev */
 	unsigned proto : 2;        /* what its last connection spoke: 0 unknown, 1 or 2 */
 	unsigned open_failed : 1;  /* its last new connection closed before it was ready */
+	unsigned proxied : 1;      /* through its scheme's proxy: a tunnel for
+	                            * https, else name and port are the proxy's */
 };
 
 struct host *pool_host(struct evf_client *c, const struct evf_url *u);
@@ -671,6 +685,7 @@ struct evf_client {
 	void (*destroy)(struct evf_client *c); /* the last client_leave of a freed client */
 	struct evf_config cfg;
 	SSL_CTX *ssl_ctx;
+	struct proxies *proxies;   /* NULL: no proxy configured */
 	BIO_METHOD *bio_meth;      /* sockets without SIGPIPE */
 	struct evdns_base *dns;
 	int own_dns;
@@ -726,6 +741,48 @@ struct evf_client {
 };
 
 void client_transfer_done(struct evf_client *c, struct evf_transfer *t);
+
+/* ------------------------------------------------------------------ proxy */
+
+struct proxy {
+	char *host;                /* without brackets */
+	int port;
+	int tls;                   /* an https:// proxy */
+	char *auth;                /* "Proxy-Authorization: Basic ...", or NULL */
+	char *shown;               /* scheme://host:port, never the credentials */
+};
+
+/* A client's proxies, per scheme of the target (NULL: direct). */
+struct proxies {
+	struct proxy *http, *https;
+	char *noproxy;
+	SSL_CTX *ctx;              /* TLS to https proxies */
+};
+
+/* Parse a proxy URL ("host:port" is http://); EVF_ERR_INVALID with *why. */
+int proxy_parse(const char *url, struct proxy **out, const char **why);
+void proxy_free(struct proxy *p);
+/* Does the no_proxy list exempt host (no brackets) on port? */
+int proxy_noproxy_match(const char *list, const char *host, int port);
+typedef const char *(*proxy_getenv_fn)(const char *name, void *arg);
+/* The environment's proxy for https (1) or http (0) URLs, or its no_proxy
+ * (-1), by curl's precedence; *name says which variable.  NULL: none. */
+const char *proxy_env_pick(proxy_getenv_fn get, void *arg, int https, const char **name);
+/* evf_client_new: c->proxies from cfg and (if asked) the environment;
+ * 0 or an error with c->why. */
+int proxy_client_setup(struct evf_client *c);
+void proxy_client_free(struct evf_client *c);
+/* The proxy u goes through, NULL when direct. */
+const struct proxy *proxy_for(const struct evf_client *c, const struct evf_url *u);
+const struct proxy *proxy_of_host(const struct host *h);
+/* A proxied connection's stack (tunnel.c); 0 or an error with why. */
+int proxy_conn_setup(struct conn *cn);
+/* The name and port a connection of h dials and resolves. */
+void proxy_dial(const struct host *h, const char **name, int *port);
+/* HTTP/1.1 through an http proxy: the absolute-form target (fresh), and
+ * the proxy's Proxy-Authorization line for t's connection, if any. */
+char *proxy_absolute_target(const struct evf_transfer *t);
+const char *proxy_auth_line(const struct evf_transfer *t);
 /* h may have a connection for its deferred transfers now. */
 void client_host_woken(struct evf_client *c, struct host *h);
 /* h's politeness gate closed (asleep 1) or opened (0): its deferred

@@ -379,7 +379,7 @@ static const char *user_agent(const struct evf_transfer *t)
 static const char **header_lines(struct evf_transfer *t, const char **stack, size_t *np)
 {
 	const struct evf_config *cfg = &t->client->cfg;
-	size_t cap = cfg->nheaders + t->nheaders + 2, n = 0;
+	size_t cap = cfg->nheaders + t->nheaders + 3, n = 0;
 	const char **all = cap <= 32 ? stack : malloc(cap * sizeof *all);
 	if (!all)
 		return NULL;
@@ -397,6 +397,9 @@ static const char **header_lines(struct evf_transfer *t, const char **stack, siz
 			have_ae = 1;
 	if (cfg->decode && !have_ae)
 		all[n++] = "Accept-Encoding: gzip, deflate";
+	const char *pauth = proxy_auth_line(t);   /* to an http proxy only */
+	if (pauth)
+		all[n++] = pauth;
 	*np = n;
 	return all;
 }

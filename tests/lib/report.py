@@ -46,6 +46,8 @@ KEYS = {
 # protocol the response came in ("1.0", "1.1" or "2"; null without one).
 OPTIONAL_KEYS = {
     "http_version": (str, type(None)),
+    # the proxy used, scheme://host:port without credentials, or null
+    "proxy": (str, type(None)),
 }
 HTTP_VERSIONS = ("1.0", "1.1", "2", None)
 
@@ -57,7 +59,7 @@ RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$")
 ERROR_KINDS = {
     "url", "dns", "connect", "tls", "timeout", "protocol", "http", "io",
     "too_many_redirects", "redirect", "too_large", "decode", "truncated",
-    "network", "resource",
+    "network", "resource", "proxy",
 }
 
 
