@@ -509,7 +509,8 @@ static int ca_dir_usable(const char *dir, char *why, size_t whylen)
 	return e == 0;
 }
 
-SSL_CTX *tls_ctx_new(const struct evf_config *cfg, char *why, size_t whylen)
+/* What the origins' and the proxies' contexts share. */
+static SSL_CTX *ctx_common(char *why, size_t whylen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	if (!ctx) {
@@ -521,6 +522,14 @@ SSL_CTX *tls_ctx_new(const struct evf_config *cfg, char *why, size_t whylen)
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	/* HTTP/2 retries a blocked write from a copy of what it tried */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	return ctx;
+}
+
+SSL_CTX *tls_ctx_new(const struct evf_config *cfg, char *why, size_t whylen)
+{
+	SSL_CTX *ctx = ctx_common(why, whylen);
+	if (!ctx)
+		return NULL;
 	/* one recv for whatever the kernel holds, not one per record header
 	 * and one per record body */
 	SSL_CTX_set_read_ahead(ctx, 1);
@@ -574,13 +583,17 @@ fail_quiet:
 	return NULL;
 }
 
-int tls_conn_setup(struct conn *cn)
+/*
+ * A new SSL of cn in *slot (cn->ssl, or the proxy's) on our BIO, for name:
+ * its SNI, and the name checked unless verify is 0.  EVF_ERR_TLS when the
+ * name cannot be checked.
+ */
+static int ssl_setup(struct conn *cn, SSL_CTX *ctx, SSL **slot, const char *name, int verify)
 {
-	struct host *h = cn->host;
-	SSL *ssl = SSL_new(cn->client->ssl_ctx);
+	SSL *ssl = SSL_new(ctx);
 	if (!ssl)
 		return EVF_ERR_NOMEM;
-	cn->ssl = ssl;
+	*slot = ssl;
 	BIO *bio = BIO_new(cn->client->bio_meth);
 	if (!bio)
 		return EVF_ERR_NOMEM;
@@ -588,15 +601,25 @@ int tls_conn_setup(struct conn *cn)
 	SSL_set_bio(ssl, bio, bio);   /* one reference, owned by ssl */
 	SSL_set_connect_state(ssl);
 	struct in6_addr tmp;
-	int is_ip = evutil_inet_pton(AF_INET, h->name, &tmp) == 1 ||
-	            evutil_inet_pton(AF_INET6, h->name, &tmp) == 1;
+	int is_ip = evutil_inet_pton(AF_INET, name, &tmp) == 1 ||
+	            evutil_inet_pton(AF_INET6, name, &tmp) == 1;
 	/* RFC 6066: SNI carries host names, never address literals */
-	if (!is_ip && SSL_set_tlsext_host_name(ssl, h->name) != 1)
+	if (!is_ip && SSL_set_tlsext_host_name(ssl, name) != 1)
 		return EVF_ERR_NOMEM;
-	if (!cn->client->cfg.insecure && SSL_set1_host(ssl, h->name) != 1) {
-		conn_set_why(cn, "cannot check the certificate against '%s'", h->name);
+	if (verify && SSL_set1_host(ssl, name) != 1)
 		return EVF_ERR_TLS;
-	}
+	return 0;
+}
+
+int tls_conn_setup(struct conn *cn)
+{
+	struct host *h = cn->host;
+	int r = ssl_setup(cn, cn->client->ssl_ctx, &cn->ssl, h->name, !cn->client->cfg.insecure);
+	if (r == EVF_ERR_TLS)
+		conn_set_why(cn, "cannot check the certificate against '%s'", h->name);
+	if (r < 0)
+		return r;
+	SSL *ssl = cn->ssl;
 	SSL_SESSION *sess = cn->client->cfg.no_session_reuse ? NULL : take_session(h);
 	if (sess) {
 		SSL_set_session(ssl, sess);   /* on failure: a full handshake */
@@ -838,14 +861,9 @@ const struct layer evf_ptls_layer = {&ptls_ops, &evf_tcp_layer};
 
 SSL_CTX *tls_proxy_ctx_new(const struct evf_config *cfg, char *why, size_t whylen)
 {
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	if (!ctx) {
-		snprintf(why, whylen, "SSL_CTX_new failed");
+	SSL_CTX *ctx = ctx_common(why, whylen);
+	if (!ctx)
 		return NULL;
-	}
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	/* no resumption: the origin's session callbacks are not the proxy's */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
@@ -877,25 +895,11 @@ fail:
 
 int tls_proxy_setup(struct conn *cn, const char *name)
 {
-	const struct proxies *px = cn->client->proxies;
-	SSL *ssl = SSL_new(px->ctx);
-	BIO *bio = ssl ? BIO_new(cn->client->bio_meth) : NULL;
-	if (!bio) {
-		SSL_free(ssl);
-		conn_set_why(cn, "out of memory for TLS to the proxy");
-		return EVF_ERR_NOMEM;
-	}
-	cn->proxy_ssl = ssl;
-	BIO_set_data(bio, cn);
-	SSL_set_bio(ssl, bio, bio);
-	SSL_set_connect_state(ssl);
-	struct in6_addr tmp;
-	int is_ip = evutil_inet_pton(AF_INET, name, &tmp) == 1 ||
-	            evutil_inet_pton(AF_INET6, name, &tmp) == 1;
-	if ((!is_ip && SSL_set_tlsext_host_name(ssl, name) != 1) ||
-	    (!cn->client->cfg.proxy_insecure && SSL_set1_host(ssl, name) != 1)) {
+	int r = ssl_setup(cn, cn->client->proxies->ctx, &cn->proxy_ssl, name,
+	                  !cn->client->cfg.proxy_insecure);
+	if (r == EVF_ERR_TLS)
 		conn_set_why(cn, "cannot check the proxy's certificate against '%s'", name);
-		return EVF_ERR_TLS;
-	}
-	return 0;
+	else if (r < 0)
+		conn_set_why(cn, "out of memory for TLS to the proxy");
+	return r;
 }

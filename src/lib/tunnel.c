@@ -199,16 +199,18 @@ int proxy_conn_setup(struct conn *cn)
 	const struct proxy *p = proxy_of_host(h);
 	if (!p)
 		return 0;
+	/* the stack first: closing it frees what is set up below */
+	if (!h->tls)   /* plain http: absolute-form requests to the proxy */
+		cn->top = p->tls ? &evf_ptls_layer : &evf_tcp_layer;
+	else
+		cn->top = p->tls ? &tls_on_ptls_tunnel : &tls_on_tunnel;
 	if (p->tls) {
 		int r = tls_proxy_setup(cn, p->host);
 		if (r < 0)
 			return r;
 	}
-	if (!h->tls) {
-		/* plain http: absolute-form requests straight to the proxy */
-		cn->top = p->tls ? &evf_ptls_layer : &evf_tcp_layer;
+	if (!h->tls)
 		return 0;
-	}
 	struct tunnel *tn = calloc(1, sizeof *tn);
 	if (!tn)
 		goto nomem;
@@ -221,7 +223,6 @@ int proxy_conn_setup(struct conn *cn)
 	/* as for HEAD: the answer's head alone; a 2xx has no body (RFC 9110,
 	 * 9.3.6), and the body of a refusal is not read */
 	http1_init(&tn->parser, &lim, &sink, 1);
-	cn->top = p->tls ? &tls_on_ptls_tunnel : &tls_on_tunnel;
 	return 0;
 nomem:
 	conn_set_why(cn, "out of memory for a proxy tunnel");
