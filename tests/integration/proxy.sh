@@ -213,6 +213,19 @@ is "$(rep_get "$R" error_kind)" timeout "a stalled CONNECT: error_kind timeout"
 cmp_ok "$EVF_MS" -lt 3000 "a stalled CONNECT: bounded by --connect-timeout"
 fetch "${CA[@]}" -x "$BAD" "$H/hello.txt"
 is "$(rep_get "$R" ok)" true "badproxy's plain tunnel works (control)"
+# evfetch.test resolves nowhere: only the proxy's name is resolved, and
+# --resolve applies to it
+fetch "${CA[@]}" -x "http://proxy.evfetch.test:$BADPROXY_PORT" \
+	--resolve "proxy.evfetch.test:$BADPROXY_PORT:127.0.0.1" "https://evfetch.test:$HTTPS_PORT/hello.txt"
+is "$(rep_get "$R" ok)" true "the target's name is never resolved, the proxy's is (--resolve)"
+start_fakedns --a evfetch.test=127.0.0.1
+fetch "${CA[@]}" -x "http://proxy.evfetch.test:$BADPROXY_PORT" "https://evfetch.test:$HTTPS_PORT/hello.txt" \
+	--dns-servers "127.0.0.1:$FAKEDNS_PORT" --connect-timeout 5
+is "$(rep_get "$R" error_kind)" dns "an unresolvable proxy name: error_kind dns"
+like "$(rep_get "$R" error)" "the proxy 'proxy\.evfetch\.test'" "an unresolvable proxy: the detail names the proxy"
+dnslog=$(cat "$FAKEDNS_LOG")
+like "${dnslog,,}" "proxy\.evfetch\.test a" "the proxy's name was asked of DNS"
+unlike "${dnslog,,}" "(^|[^.])evfetch\.test" "the target's name was never asked of DNS"
 
 # --- the environment and --noproxy -------------------------------------------------
 # env_case NAME EXPECT VAR=VALUE...: one https and one http URL

@@ -2,6 +2,7 @@
  * variables, as tables of cases. */
 #include <stdlib.h>
 #include <string.h>
+#include <event2/event.h>
 #include "internal.h"
 #include "tap.h"
 
@@ -187,11 +188,58 @@ static void config_cases(void)
 	is_int(EVF_ERR_PROXY, -19, "EVF_ERR_PROXY is -19");
 }
 
+/* The library reads the environment only when asked, HTTP_PROXY never. */
+static void client_env_cases(void)
+{
+	struct event_base *base = event_base_new();
+	setenv("https_proxy", "http://env.test:3128", 1);
+	setenv("HTTP_PROXY", "http://httpoxy.test:1", 1);
+	setenv("no_proxy", "direct.test", 1);
+	evf_config *cfg = evf_config_new();
+	int err = 0;
+	evf_client *c = evf_client_new(base, cfg, &err);
+	ok(c && !c->proxies, "without use_env_proxy the environment is not read");
+	evf_client_free(c);
+	evf_config_use_env_proxy(cfg, 1);
+	c = evf_client_new(base, cfg, &err);
+	ok(c && c->proxies && c->proxies->https && !c->proxies->http,
+	   "with use_env_proxy: https_proxy read, HTTP_PROXY not");
+	if (c && c->proxies && c->proxies->https) {
+		is_str(c->proxies->https->host, "env.test", "the environment's proxy host");
+		struct evf_url u = {.tls = 1, .host = "www.direct.test", .port = 443};
+		ok(proxy_for(c, &u) == NULL, "no_proxy from the environment applies");
+		u.host = "other.test";
+		ok(proxy_for(c, &u) == c->proxies->https, "other hosts go through the proxy");
+		u.tls = 0;
+		ok(proxy_for(c, &u) == NULL, "http:// goes direct (HTTP_PROXY ignored)");
+	}
+	evf_client_free(c);
+	evf_config_set_noproxy(cfg, "");
+	evf_config_set_proxy(cfg, "https://explicit.test:8443");
+	c = evf_client_new(base, cfg, &err);
+	ok(c && c->proxies && c->proxies->http && c->proxies->https &&
+	   strcmp(c->proxies->https->host, "explicit.test") == 0 && c->proxies->ctx,
+	   "set_proxy wins over the environment, for both schemes, with a TLS context");
+	evf_client_free(c);
+	evf_config_set_proxy(cfg, NULL);
+	setenv("https_proxy", "socks5://bad.test:1", 1);
+	char why[256] = "";
+	c = evf_client_new2(base, cfg, &err, why, sizeof why);
+	ok(!c && err == EVF_ERR_INVALID, "an unusable https_proxy fails evf_client_new");
+	ok(strstr(why, "https_proxy") != NULL, "the reason names the variable: %s", why);
+	evf_config_free(cfg);
+	unsetenv("https_proxy");
+	unsetenv("HTTP_PROXY");
+	unsetenv("no_proxy");
+	event_base_free(base);
+}
+
 int main(void)
 {
 	noproxy_cases();
 	env_cases();
 	url_cases();
 	config_cases();
+	client_env_cases();
 	return done_testing();
 }
