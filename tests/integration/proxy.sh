@@ -152,6 +152,9 @@ fetch "${CA[@]}" --proxy-cacert "$CA_FILE" -c 1 -x "$BP" "$H/1m.bin" "$H/hello.t
 is "$(rep_count "$R" 'r["ok"] and r["proxy"] == "https://127.0.0.1:'"$BADPROXY_PORT"'"')" 2 \
 	"https proxy: TLS in TLS, 2 ok"
 is "$(rep_get "$R" bytes "$H/1m.bin")" 1048576 "https proxy: 1 MiB through TLS in TLS"
+is "$(rep_count "$R" 'r["http_version"] == "2"')" 2 "https proxy: HTTP/2 inside TLS in TLS"
+is "$(grep -c "^CONNECT 127.0.0.1:$HTTPS_PORT auth=yes" "$BADPROXY_LOG")" 1 \
+	"https proxy: one CONNECT, with credentials, for both URLs"
 fetch -x "$BP" --proxy-cacert "$CA_FILE" "http://127.0.0.1:$HTTP_PORT/hello.txt"
 is "$(rep_get "$R" ok)" true "https proxy, http:// URL: absolute form over TLS"
 like "$(tail -n 1 "$BADPROXY_LOG")" "^GET http://127\.0\.0\.1:$HTTP_PORT/hello\.txt auth=yes" \
