@@ -8,6 +8,8 @@
  *   GET /fetch?url=U1&url=U2...   fetch every URL concurrently, then reply
  *                                 with a JSON summary (one entry per URL)
  *   GET /proxy?url=U              stream U's body back as it arrives
+ *   ANY /forward?url=U            forward the request (method, headers,
+ *                                 body) to U and stream the answer back
  *   GET /stats[?reset=1]          counters and the worst lateness of a
  *                                 10 ms timer (what blocked the loop), as
  *                                 JSON; reset=1 restarts that measurement
@@ -25,13 +27,22 @@
  * only when writing the reply fails; fetchd therefore watches the socket
  * of every request it is still working on (struct hangup_watch).
  *
+ * /forward is the embedding case of a reverse proxy.  The request's body
+ * goes upstream through a body reader that drains evhttp's input buffer
+ * as the upstream takes it (evf_transfer_set_body_reader); the answer
+ * comes back as /proxy's does, its status and end-to-end headers with it.
+ * libevent 2.1's evhttp reads a request's whole body before it calls the
+ * handler (2.2 has evhttp_set_newreqcb to stream it), so an upload is
+ * held once, up to --max-upload bytes, and freed as it goes out; a
+ * download of any size passes through in at most --max-buffer bytes.
+ *
  * With --decode the client asks for gzip and deflate and /proxy streams
  * the decoded body (its reply names no Content-Encoding).  A pause holds
  * there too: however well the body compresses, no more than a read
  * buffer's worth of it waits inside the library.
  *
  * usage: fetchd --port N [--cacert FILE] [--insecure] [--max-buffer BYTES]
- *               [--max-transfers N] [--decode]
+ *               [--max-transfers N] [--decode] [--max-upload BYTES]
  * Listens on 127.0.0.1 only and prints the bound port (useful with
  * --port 0) on standard output.
  */
@@ -359,6 +370,7 @@ struct proxy {
 	struct evhttp_request *req;
 	struct evhttp_connection *evcon;
 	evf_transfer *t;         /* NULL once done or cancelled */
+	int forward;             /* /forward: pass the end-to-end headers back */
 	struct hangup_watch watch;
 	struct evbuffer *chunk;
 	int started;             /* the reply head went out */
@@ -380,13 +392,28 @@ static size_t client_buffered(struct proxy *px)
 	return evbuffer_get_length(bufferevent_get_output(bev));
 }
 
+/* Hop-by-hop fields (RFC 9110, 7.6.1) and those evhttp or evfetch frame
+ * themselves: a proxy passes neither way. */
+static int hop_by_hop(const char *name)
+{
+	static const char *const names[] = {"connection", "keep-alive", "proxy-connection",
+	                                    "te", "trailer", "transfer-encoding", "upgrade",
+	                                    "host", "content-length", "proxy-authorization",
+	                                    "proxy-authenticate"};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcasecmp(name, names[i]) == 0)
+			return 1;
+	return 0;
+}
+
 static int proxy_on_head(evf_transfer *t, const evf_response *resp, void *arg)
 {
 	struct proxy *px = arg;
 	struct evkeyvalq *h = evhttp_request_get_output_headers(px->req);
 	for (size_t i = 0; i < resp->nheaders; i++)
-		if (strcasecmp(resp->headers[i].name, "Content-Type") == 0)
-			evhttp_add_header(h, "Content-Type", resp->headers[i].value);
+		if (px->forward ? !hop_by_hop(resp->headers[i].name)
+		                : strcasecmp(resp->headers[i].name, "Content-Type") == 0)
+			evhttp_add_header(h, resp->headers[i].name, resp->headers[i].value);
 	/* no Content-Length: a chunked reply can still say "truncated" (by
 	 * closing without the last chunk) if the upstream fails midway */
 	evhttp_send_reply_start(px->req, resp->status, NULL);
@@ -459,8 +486,56 @@ static void proxy_client_closed(struct evhttp_connection *evcon, void *arg)
 	proxy_free(px);
 }
 
+/* /forward's body: what evhttp read, drained as the upstream takes it. */
+static long forward_body(evf_transfer *t, char *buf, size_t cap, void *arg)
+{
+	struct proxy *px = arg;
+	int n = evbuffer_remove(evhttp_request_get_input_buffer(px->req), buf, cap);
+	return n < 0 ? EVF_BODY_ABORT : n;
+}
+
+static const char *method_name(enum evhttp_cmd_type cmd)
+{
+	switch (cmd) {
+	case EVHTTP_REQ_GET: return "GET";
+	case EVHTTP_REQ_POST: return "POST";
+	case EVHTTP_REQ_HEAD: return "HEAD";
+	case EVHTTP_REQ_PUT: return "PUT";
+	case EVHTTP_REQ_DELETE: return "DELETE";
+	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+	case EVHTTP_REQ_TRACE: return "TRACE";
+	case EVHTTP_REQ_CONNECT: return "CONNECT";
+	case EVHTTP_REQ_PATCH: return "PATCH";
+	}
+	return NULL;
+}
+
+/* The incoming request as the upstream request: 0, or an evf_error. */
+static int forward_setup(struct proxy *px, evf_transfer *t)
+{
+	struct evhttp_request *req = px->req;
+	const char *m = method_name(evhttp_request_get_command(req));
+	int r = m ? evf_transfer_set_method(t, m) : EVF_ERR_INVALID;
+	struct evkeyval *kv;
+	char line[8192];
+	TAILQ_FOREACH(kv, evhttp_request_get_input_headers(req), next) {
+		if (r != 0)
+			break;
+		if (hop_by_hop(kv->key) ||
+		    (size_t)snprintf(line, sizeof line, "%s: %s", kv->key, kv->value) >= sizeof line)
+			continue;
+		r = evf_transfer_add_header(t, line);
+	}
+	size_t len = evbuffer_get_length(evhttp_request_get_input_buffer(req));
+	if (r == 0 && (len > 0 || evhttp_find_header(evhttp_request_get_input_headers(req),
+	                                             "Content-Length")))
+		/* no rewind: drained bytes are gone, so a 307 answers 502 */
+		r = evf_transfer_set_body_reader(t, forward_body, NULL, (int64_t)len);
+	return r;
+}
+
 static void handle_proxy(struct server *srv, struct evhttp_request *req,
-                         struct evkeyvalq *query)
+                         struct evkeyvalq *query, int forward)
 {
 	const char *url = NULL;
 	size_t n = 0;
@@ -484,11 +559,20 @@ static void handle_proxy(struct server *srv, struct evhttp_request *req,
 	px->srv = srv;
 	px->req = req;
 	px->evcon = evhttp_request_get_connection(req);
+	px->forward = forward;
 	srv->proxies_active++;
-	evf_callbacks cb = {proxy_on_head, proxy_on_body, proxy_on_done};
-	evf_request r = {.url = url, .method = EVF_GET};
 	int err = 0;
-	px->t = evf_fetch(srv->client, &r, &cb, px, &err);
+	px->t = evf_transfer_new(srv->client, url, px, &err);
+	if (px->t) {
+		evf_transfer_on_head(px->t, proxy_on_head);
+		evf_transfer_on_body(px->t, proxy_on_body);
+		evf_transfer_on_done(px->t, proxy_on_done);
+		if ((forward && (err = forward_setup(px, px->t)) != 0) ||
+		    (err = evf_transfer_start(px->t)) != 0) {
+			evf_transfer_cancel(px->t);   /* never started: freed */
+			px->t = NULL;
+		}
+	}
 	if (!px->t) {
 		reply_text(req, err == EVF_ERR_NOMEM ? HTTP_INTERNAL : HTTP_BADREQUEST,
 		           evf_strerror(err));
@@ -564,12 +648,16 @@ static void on_request(struct evhttp_request *req, void *arg)
 		reply_text(req, HTTP_OK, "pong");
 	else if (strcmp(path, "/fetch") == 0)
 		handle_fetch(srv, req, &query);
-	else if (strcmp(path, "/proxy") == 0)
-		handle_proxy(srv, req, &query);
+	else if (strcmp(path, "/proxy") == 0 && evhttp_request_get_command(req) == EVHTTP_REQ_GET)
+		handle_proxy(srv, req, &query, 0);
+	else if (strcmp(path, "/forward") == 0)
+		handle_proxy(srv, req, &query, 1);
+	else if (evhttp_request_get_command(req) != EVHTTP_REQ_GET)
+		reply_text(req, HTTP_BADMETHOD, "only /forward takes other methods than GET");
 	else if (strcmp(path, "/stats") == 0)
 		handle_stats(srv, req, &query);
 	else
-		reply_text(req, HTTP_NOTFOUND, "unknown path: try /ping, /fetch, /proxy");
+		reply_text(req, HTTP_NOTFOUND, "unknown path: try /ping, /fetch, /proxy, /forward");
 	evhttp_clear_headers(&query);
 }
 
@@ -583,7 +671,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 static void usage(void)
 {
 	fprintf(stderr, "usage: fetchd --port N [--cacert FILE] [--insecure] "
-	                "[--max-buffer BYTES] [--max-transfers N] [--decode]\n");
+	                "[--max-buffer BYTES] [--max-transfers N] [--decode] "
+	                "[--max-upload BYTES]\n");
 	exit(2);
 }
 
@@ -603,6 +692,7 @@ int main(int argc, char **argv)
 	const char *cacert = NULL;
 	int insecure = 0, decode = 0;
 	unsigned max_transfers = 50;
+	unsigned long max_upload = 64ul << 20;
 	struct server srv = {.max_buffer = DEFAULT_MAX_BUFFER};
 
 	for (int i = 1; i < argc; i++) {
@@ -626,6 +716,8 @@ int main(int argc, char **argv)
 			srv.max_buffer = number(v, SIZE_MAX / 2);
 		else if (strcmp(a, "--max-transfers") == 0)
 			max_transfers = (unsigned)number(v, 100000);
+		else if (strcmp(a, "--max-upload") == 0)
+			max_upload = number(v, SIZE_MAX / 2);
 		else
 			usage();
 	}
@@ -655,7 +747,11 @@ int main(int argc, char **argv)
 	srv.http = evhttp_new(srv.base);
 	if (!srv.http)
 		return 1;
-	evhttp_set_allowed_methods(srv.http, EVHTTP_REQ_GET);
+	evhttp_set_allowed_methods(srv.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+	                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+	/* evhttp holds an upload whole before the handler runs: bound it */
+	evhttp_set_max_body_size(srv.http, (ev_ssize_t)max_upload);
 	evhttp_set_gencb(srv.http, on_request, &srv);
 	struct evhttp_bound_socket *bound =
 	        evhttp_bind_socket_with_handle(srv.http, "127.0.0.1", (ev_uint16_t)port);

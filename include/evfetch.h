@@ -59,7 +59,8 @@ enum evf_error {
 	EVF_ERR_TIMEOUT = -7,            /* a connect, idle or total timeout */
 	EVF_ERR_PROTOCOL = -8,           /* the server broke HTTP framing */
 	EVF_ERR_HTTP = -9,               /* HTTP status >= 400 and fail_on_http_error */
-	EVF_ERR_IO = -10,                /* a callback of the caller refused data */
+	EVF_ERR_CALLBACK = -10,          /* a callback of the caller refused data */
+	EVF_ERR_IO = EVF_ERR_CALLBACK,   /* deprecated: the old name of -10 */
 	EVF_ERR_CANCELLED = -11,         /* used internally; never reported */
 	EVF_ERR_TOO_MANY_REDIRECTS = -12,
 	EVF_ERR_REDIRECT = -13,          /* an unusable redirect target */
@@ -75,6 +76,13 @@ enum evf_error {
 EVF_API const char *evf_strerror(int err);
 /* A short stable name for err ("dns", "tls", ...), as used in reports. */
 EVF_API const char *evf_error_name(int err);
+/*
+ * 1 when another attempt may well succeed: EVF_ERR_CONNECT, EVF_ERR_TIMEOUT,
+ * EVF_ERR_NETWORK and EVF_ERR_TRUNCATED, the failures the client's own
+ * retries (evf_config_set_retries) try again; 0 for any other value.
+ * (Added in 0.2.)
+ */
+EVF_API int evf_error_retryable(int err);
 
 /* ---------------------------------------------------------------- config */
 
@@ -99,6 +107,21 @@ EVF_API int evf_config_set_ca_file(evf_config *cfg, const char *path);
 EVF_API int evf_config_set_ca_path(evf_config *cfg, const char *dir);
 /* Skip certificate and host name verification (default: verify). */
 EVF_API int evf_config_set_insecure(evf_config *cfg, int insecure);
+/*
+ * A client certificate for servers that ask for one (mutual TLS; added in
+ * 0.2): cert_file holds the PEM certificate, then any intermediates;
+ * key_file its PEM private key, or NULL when the key is in cert_file;
+ * passphrase decrypts an encrypted key (NULL: none; the key is never
+ * prompted for).  The files are loaded by evf_client_new, which fails with
+ * EVF_ERR_TLS and a reason (evf_client_new2) when they cannot be read, the
+ * passphrase is wrong or missing, or the key does not match.  The client
+ * wipes its copy of the passphrase once the key is loaded; cfg keeps one,
+ * cleansed by evf_config_free or the next call.  cert_file NULL removes
+ * the certificate.  EVF_ERR_INVALID: key_file or passphrase without
+ * cert_file, or an empty file name.
+ */
+EVF_API int evf_config_set_client_cert(evf_config *cfg, const char *cert_file,
+                                       const char *key_file, const char *passphrase);
 /*
  * Map "HOST:PORT:ADDR" to a fixed address, like curl's --resolve.  ADDR may
  * be an IPv6 address in brackets.  HOST "*" stands for every host on that
@@ -218,6 +241,28 @@ EVF_API int evf_config_set_max_rate(evf_config *cfg, uint64_t bytes_per_second);
  */
 EVF_API int evf_config_set_log(evf_config *cfg, void (*fn)(const char *msg, void *arg),
                                void *arg);
+/*
+ * What the client does, for -v style tracing (added in 0.2), in the
+ * spirit of curl's DEBUGFUNCTION: fn gets each request head as it goes
+ * out (EVF_DEBUG_HEADER_OUT; an HTTP/2 head rendered as HTTP/1.1 text
+ * with an "HTTP/2" request line), each final response head as it arrived
+ * (EVF_DEBUG_HEADER_IN, rendered the same way, 1xx heads left out), and a
+ * line about the connection a request uses (EVF_DEBUG_TEXT: the address
+ * connected or reused, and for a new TLS connection its protocol, cipher,
+ * ALPN and the server certificate's subject, issuer and expiry).  data is
+ * not NUL-terminated; heads end with an empty line.  Credentials are
+ * passed as they are: a tool that prints them masks them.  fn must not
+ * call into the client.  NULL: none (default).
+ */
+struct evf_transfer;
+enum evf_debug_kind {
+	EVF_DEBUG_TEXT = 0,
+	EVF_DEBUG_HEADER_OUT = 1,
+	EVF_DEBUG_HEADER_IN = 2,
+};
+typedef void (*evf_debug_fn)(struct evf_transfer *t, int kind, const char *data, size_t len,
+                             void *arg);
+EVF_API int evf_config_set_debug(evf_config *cfg, evf_debug_fn fn, void *arg);
 /* Count HTTP status >= 400 as failure (EVF_ERR_HTTP); default off. */
 EVF_API int evf_config_set_fail_on_http_error(evf_config *cfg, int on);
 /*
@@ -262,7 +307,8 @@ typedef struct evf_client evf_client;
  * Create a client on base.  cfg may be NULL for the defaults.  Returns
  * NULL with *err set to EVF_ERR_INVALID (no base, or a name server of
  * evf_config_set_dns_servers that evdns refused), EVF_ERR_NOMEM or
- * EVF_ERR_TLS (the CA file or directory cannot be loaded).
+ * EVF_ERR_TLS (the CA file or directory, or the client certificate or key,
+ * cannot be loaded).
  */
 EVF_API evf_client *evf_client_new(struct event_base *base,
                                    const evf_config *cfg, int *err);
@@ -371,7 +417,7 @@ typedef struct evf_result {
 /*
  * Callbacks.  on_head and on_body may be NULL.  They see only the final
  * response: interim 1xx responses are consumed by the library.  on_head and on_body return
- * 0 to go on or -1 to abort the transfer, which then ends with EVF_ERR_IO.
+ * 0 to go on or -1 to abort the transfer, which then ends with EVF_ERR_CALLBACK.
  * Each may cancel its own or any other transfer, start new ones or free the
  * client.
  */
@@ -426,6 +472,139 @@ EVF_API int evf_transfer_resume(evf_transfer *t);
 
 /* The URL a transfer was started with. */
 EVF_API const char *evf_transfer_url(const evf_transfer *t);
+
+/* ------------------------------------------------- requests, 0.2 and later */
+
+/*
+ * The growable way to make a request (added in 0.2).  evf_request and
+ * evf_callbacks are structs the caller fills and the library copies, so
+ * their size is part of the ABI and they stay as 0.1 defined them.  A
+ * request made with the calls below is the transfer itself, opaque, built
+ * with one setter per setting: a later version adds setters, never
+ * changes a struct, and a program built against 0.2 runs unchanged on
+ * every later 0.x.  (A leading size field was the alternative; it makes
+ * every caller get the size right and the library keep every past layout.)
+ *
+ *     evf_transfer *t = evf_transfer_new(client, url, arg, &err);
+ *     evf_transfer_set_method(t, "POST");
+ *     evf_transfer_add_header(t, "Content-Type: application/json");
+ *     evf_transfer_set_body(t, json, len, EVF_BODY_COPY);
+ *     evf_transfer_on_done(t, done_cb);
+ *     evf_transfer_start(t);
+ *
+ * evf_transfer_new makes a transfer that has not started: the setters
+ * apply until evf_transfer_start, which queues it as evf_fetch does; after
+ * that, its on_done fires exactly once (unless cancelled or the client is
+ * freed).  evf_transfer_cancel frees a transfer that never started.  A
+ * setter returns 0, or EVF_ERR_INVALID for a bad value or a transfer that
+ * started already; a failed setter changes nothing.  A URL the library
+ * cannot use is reported by on_done, as with evf_fetch.
+ */
+EVF_API evf_transfer *evf_transfer_new(evf_client *client, const char *url, void *arg,
+                                       int *err);
+/* Any method token (RFC 9110, 9: GET, HEAD, POST, PUT, PATCH, DELETE,
+ * OPTIONS, ...); copied.  Default GET.  HEAD's response has no body. */
+EVF_API int evf_transfer_set_method(evf_transfer *t, const char *method);
+/* A request header line, as evf_config_add_header, for this transfer
+ * only, after the client's.  Content-Length and Transfer-Encoding are the
+ * library's: lines naming them are refused. */
+EVF_API int evf_transfer_add_header(evf_transfer *t, const char *line);
+
+/*
+ * The request body: one source per transfer, set again to replace it.
+ * The library frames it: Content-Length when the size is known, chunked
+ * on HTTP/1.1 otherwise, DATA frames within the peer's flow control on
+ * HTTP/2.  POST, PUT and PATCH without a body send Content-Length: 0.
+ */
+enum evf_body_flags {
+	EVF_BODY_COPY = 0,    /* the library copies the bytes now */
+	EVF_BODY_BORROW = 1,  /* the caller keeps them valid until on_done */
+};
+EVF_API int evf_transfer_set_body(evf_transfer *t, const void *data, size_t len, int flags);
+/* Bytes of a regular file open for reading, from offset: len bytes, or to
+ * the file's end at start when len is negative.  Read with pread, so the
+ * descriptor's position is left alone and a retry or redirect can read
+ * again; the caller keeps fd open until on_done.  A pipe or socket is
+ * EVF_ERR_INVALID: stream it with a reader. */
+EVF_API int evf_transfer_set_body_fd(evf_transfer *t, int fd, int64_t offset, int64_t len);
+/*
+ * A body the caller produces as the library asks.  read copies at most
+ * cap bytes into buf and returns how many; 0 at the end of the body;
+ * EVF_BODY_WAIT when nothing is ready yet (the library then asks again
+ * only after evf_transfer_resume_body: backpressure for the sending side);
+ * or EVF_BODY_ABORT, which ends the transfer with EVF_ERR_CALLBACK.  len
+ * is the body's size when known (the reader must then give exactly that
+ * many bytes), else negative.  rewind, when not NULL, starts the body
+ * again for a redirect or retry that must send it twice, returning 0, or
+ * -1 when it cannot (the transfer then ends, see evfetch(3)).  read may
+ * cancel transfers or free the client, like every callback.
+ */
+#define EVF_BODY_WAIT (-2)
+#define EVF_BODY_ABORT (-1)
+typedef long (*evf_body_read_fn)(evf_transfer *t, char *buf, size_t cap, void *arg);
+typedef int (*evf_body_rewind_fn)(evf_transfer *t, void *arg);
+EVF_API int evf_transfer_set_body_reader(evf_transfer *t, evf_body_read_fn read,
+                                         evf_body_rewind_fn rewind, int64_t len);
+/* A reader that returned EVF_BODY_WAIT has data again: read from the
+ * loop, never inside this call.  EVF_ERR_INVALID when t is done. */
+EVF_API int evf_transfer_resume_body(evf_transfer *t);
+
+/* The callbacks, as in evf_callbacks; on_done is required by start. */
+EVF_API int evf_transfer_on_head(evf_transfer *t,
+                                 int (*fn)(evf_transfer *t, const evf_response *r, void *arg));
+EVF_API int evf_transfer_on_body(evf_transfer *t,
+                                 int (*fn)(evf_transfer *t, const void *d, size_t n, void *arg));
+EVF_API int evf_transfer_on_done(evf_transfer *t,
+                                 void (*fn)(evf_transfer *t, const evf_result *r, void *arg));
+
+/*
+ * Settings of one transfer that override the client's for it alone: each
+ * takes the unit of the evf_config setter of the same name.  An option
+ * this library does not know is EVF_ERR_INVALID, so a program can tell an
+ * older library from the answer.
+ */
+enum evf_option {
+	EVF_OPT_CONNECT_TIMEOUT_MS = 1,
+	EVF_OPT_TOTAL_TIMEOUT_MS = 2,
+	EVF_OPT_IDLE_TIMEOUT_MS = 3,
+	EVF_OPT_MAX_BODY = 4,
+	EVF_OPT_FOLLOW_REDIRECTS = 5,  /* 0 or 1 */
+	EVF_OPT_DECODE = 6,            /* 0 or 1 */
+	EVF_OPT_RETRIES = 7,
+	EVF_OPT_RETRY_BASE_MS = 8,
+	EVF_OPT_RETRY_MAX_MS = 9,
+	EVF_OPT_FAIL_ON_HTTP_ERROR = 10, /* 0 or 1 */
+	EVF_OPT_MAX_REDIRECTS = 11,
+};
+EVF_API int evf_transfer_set_option(evf_transfer *t, int option, int64_t value);
+
+/* Queue a transfer made by evf_transfer_new: 0, or EVF_ERR_INVALID (no
+ * on_done, started already) and the transfer stays the caller's. */
+EVF_API int evf_transfer_start(evf_transfer *t);
+
+/* The arg given to evf_fetch or evf_transfer_new. */
+EVF_API void *evf_transfer_arg(const evf_transfer *t);
+/*
+ * A header of the final response, looked up by name without regard to
+ * case: the first value, or NULL.  Valid from on_head until on_done
+ * returns (the pointer too); NULL before the head arrived.  Several
+ * fields of one name are all in evf_response.headers during on_head.
+ */
+EVF_API const char *evf_transfer_header(const evf_transfer *t, const char *name);
+
+/* The library that runs, whatever the header compiled against said. */
+typedef struct evf_version_info {
+	const char *version;   /* "0.2.0" */
+	unsigned number;       /* 0x000200: major << 16 | minor << 8 | patch */
+	/* space-separated: "http2 tls gzip proxy ..."; a feature name
+	 * never leaves once listed */
+	const char *features;
+	const char *openssl;   /* OpenSSL_version(OPENSSL_VERSION) at run time */
+	const char *libevent;
+	const char *nghttp2;
+	const char *zlib;
+} evf_version_info;
+EVF_API const evf_version_info *evf_version(void);
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -66,6 +67,13 @@ enum {
 	OPT_NOPROXY,
 	OPT_PROXY_CACERT,
 	OPT_PROXY_INSECURE,
+	OPT_DATA,
+	OPT_DATA_BINARY,
+	OPT_DATA_URLENCODE,
+	OPT_JSON,
+	OPT_CERT,
+	OPT_KEY,
+	OPT_PASS,
 };
 
 static const struct option long_options[] = {
@@ -109,6 +117,14 @@ static const struct option long_options[] = {
 	{ "header", required_argument, NULL, 'H' },
 	{ "user-agent", required_argument, NULL, 'A' },
 	{ "head", no_argument, NULL, 'I' },
+	{ "request", required_argument, NULL, 'X' },
+	{ "data", required_argument, NULL, OPT_DATA },
+	{ "data-ascii", required_argument, NULL, OPT_DATA },
+	{ "data-binary", required_argument, NULL, OPT_DATA_BINARY },
+	{ "data-urlencode", required_argument, NULL, OPT_DATA_URLENCODE },
+	{ "json", required_argument, NULL, OPT_JSON },
+	{ "upload-file", required_argument, NULL, 'T' },
+	{ "user", required_argument, NULL, 'u' },
 	{ "fail", no_argument, NULL, 'f' },
 	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "resume", required_argument, NULL, OPT_RESUME },
@@ -120,13 +136,18 @@ static const struct option long_options[] = {
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	{ "no-errors", no_argument, NULL, OPT_NO_ERRORS },
 	{ "verbose", no_argument, NULL, 'v' },
+	{ "cert", required_argument, NULL, OPT_CERT },
+	{ "key", required_argument, NULL, OPT_KEY },
+	{ "pass", required_argument, NULL, OPT_PASS },
+	{ "dump-header", required_argument, NULL, 'D' },
+	{ "remote-name", no_argument, NULL, 'O' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
 
 /* The leading ':' makes getopt report a missing argument as ':'. */
-static const char short_options[] = ":i:o:d:c:km:H:A:IfLsSvhVx:";
+static const char short_options[] = ":i:o:d:c:km:H:A:IfLsSvhVX:T:u:D:Ox:";
 
 static void
 vwarn_line(const char *fmt, va_list ap)
@@ -311,6 +332,49 @@ check_output_dir(const struct cli_opts *o)
 	return -1;
 }
 
+/*
+ * --cert FILE or, as in curl, --cert FILE:PASSPHRASE: split at the first
+ * ':' only when no file has the whole name.  The passphrase is not wiped
+ * from argv here: main.c does once the library has its copy.
+ */
+static void
+cert_arg(struct cli_opts *o, char *arg)
+{
+	char *colon = strchr(arg, ':');
+
+	o->cert = arg;
+	if (colon != NULL && access(arg, F_OK) != 0) {
+		*colon = '\0';
+		o->pass = colon + 1;
+	}
+}
+
+/* --cert and its companions, -D, and -O: the names -d gives, in the -d
+ * directory or the current one. */
+static int
+check_cert_heads_names(struct cli_opts *o)
+{
+	if (o->dump_header != NULL && o->dump_header[0] == '\0') {
+		cli_usage_error("empty file name for -D/--dump-header");
+		return -1;
+	}
+	if ((o->key != NULL || o->pass != NULL) && o->cert == NULL) {
+		cli_usage_error("--key and --pass need --cert, the certificate "
+		                "they belong to");
+		return -1;
+	}
+	if (!o->remote_name || o->out_mode == CLI_OUT_DIR)
+		return 0;
+	if (o->out_mode != CLI_OUT_STDOUT) {
+		cli_usage_error("-O/--remote-name names the files itself: it "
+		                "excludes -o and --discard");
+		return -1;
+	}
+	o->out_mode = CLI_OUT_DIR;
+	o->out_path = ".";
+	return 0;
+}
+
 /* --resume FILE is the report, read first and then appended to. */
 static int
 check_resume(struct cli_opts *o)
@@ -395,6 +459,39 @@ add_report_header(struct cli_opts *o, const char *name)
 	return 0;
 }
 
+/* -X, --data..., -T and -u: what cannot go together. */
+static int
+check_send(const struct cli_opts *o)
+{
+	const char *p;
+
+	if (o->method != NULL) {
+		for (p = o->method; *p != '\0'; p++)
+			if (*p <= 32 || *p >= 127 || strchr("()<>@,;:\\\"/[]?={}", *p))
+				break;
+		if (*p != '\0' || o->method[0] == '\0' || strlen(o->method) > 64) {
+			cli_usage_error("-X/--request: '%s' is not a method name "
+			                "(letters such as POST or PATCH)", o->method);
+			return -1;
+		}
+	}
+	if (o->ndata > 0 && o->upload_file != NULL) {
+		cli_usage_error("-T/--upload-file and --data/--json each give the "
+		                "body: use one of them");
+		return -1;
+	}
+	if (o->head && (o->ndata > 0 || o->upload_file != NULL ||
+	                (o->method != NULL && strcmp(o->method, "HEAD") != 0))) {
+		cli_usage_error("-I/--head sends no body and no other method");
+		return -1;
+	}
+	if (o->user != NULL && strchr(o->user, ':') == NULL) {
+		cli_usage_error("-u/--user: give USER:PASSWORD (no prompt is made)");
+		return -1;
+	}
+	return 0;
+}
+
 /* Reject what getopt_long let through but the tool cannot use. */
 static int
 check_combinations(struct cli_opts *o, int nouts)
@@ -455,6 +552,8 @@ check_combinations(struct cli_opts *o, int nouts)
 		cli_usage_error("empty file name for -i/--input-file");
 		return -1;
 	}
+	if (check_send(o) < 0)
+		return -1;
 	if (o->retry_delay_ms > o->retry_max_ms) {
 		cli_usage_error("--retry-delay (%u.%03u s) is longer than "
 		                "--retry-max-time (%u.%03u s)",
@@ -602,8 +701,9 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 	o->resolves = calloc((size_t)argc + 1, sizeof *o->resolves);
 	o->headers = calloc((size_t)argc + 1, sizeof *o->headers);
 	o->report_headers = calloc((size_t)argc + 1, sizeof *o->report_headers);
+	o->data = calloc((size_t)argc + 1, sizeof *o->data);
 	if (o->resolves == NULL || o->headers == NULL ||
-	    o->report_headers == NULL) {
+	    o->report_headers == NULL || o->data == NULL) {
 		cli_warn("out of memory");
 		return CLI_PARSE_USAGE;
 	}
@@ -736,6 +836,19 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 		case 'H': o->headers[o->nheaders++] = optarg; break;
 		case 'A': o->user_agent = optarg; break;
 		case 'I': o->head = 1; break;
+		case 'X': o->method = optarg; break;
+		case OPT_DATA:
+		case OPT_DATA_BINARY:
+		case OPT_DATA_URLENCODE:
+		case OPT_JSON:
+			o->data[o->ndata].kind = c == OPT_DATA ? CLI_DATA_ASCII :
+			                         c == OPT_DATA_BINARY ? CLI_DATA_BINARY :
+			                         c == OPT_DATA_URLENCODE ? CLI_DATA_URLENCODE :
+			                                                   CLI_DATA_JSON;
+			o->data[o->ndata++].arg = optarg;
+			break;
+		case 'T': o->upload_file = optarg; break;
+		case 'u': o->user = optarg; break;
 		case 'f': o->fail = 1; break;
 		case OPT_REPORT: o->report = optarg; break;
 		case OPT_RESUME: o->resume = optarg; break;
@@ -750,6 +863,11 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 		case OPT_NO_PROGRESS: o->no_progress = 1; break;
 		case OPT_NO_ERRORS: o->no_errors = 1; break;
 		case 'v': o->verbose = 1; break;
+		case OPT_CERT: cert_arg(o, optarg); break;
+		case OPT_KEY: o->key = optarg; break;
+		case OPT_PASS: o->pass = optarg; break;
+		case 'D': o->dump_header = optarg; break;
+		case 'O': o->remote_name = 1; break;
 		case 'h':
 			fputs(cli_usage_text, stdout);
 			return CLI_PARSE_EXIT;
@@ -764,7 +882,8 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 	}
 	o->urls = argv + optind;
 	o->nurls = (size_t)(argc - optind);
-	if (check_combinations(o, nouts) < 0 || check_shard(o, shard, shard_by) < 0)
+	if (check_cert_heads_names(o) < 0 ||
+	    check_combinations(o, nouts) < 0 || check_shard(o, shard, shard_by) < 0)
 		return CLI_PARSE_USAGE;
 	return CLI_PARSE_RUN;
 }
@@ -776,6 +895,8 @@ cli_opts_free(struct cli_opts *o)
 
 	free(o->resolves);
 	free(o->headers);
+	free(o->data);
+	o->data = NULL;
 	for (i = 0; o->report_headers != NULL && i < o->nreport_headers; i++)
 		free((char *)o->report_headers[i]);
 	free(o->report_headers);

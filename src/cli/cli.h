@@ -229,6 +229,18 @@ enum cli_out_mode {
 	CLI_OUT_DISCARD,  /* --discard */
 };
 
+/* --data and its kin, in the order given */
+enum cli_data_kind {
+	CLI_DATA_ASCII,      /* --data: @FILE loses its line ends */
+	CLI_DATA_BINARY,     /* --data-binary */
+	CLI_DATA_URLENCODE,  /* --data-urlencode */
+	CLI_DATA_JSON,       /* --json */
+};
+struct cli_data {
+	enum cli_data_kind kind;
+	const char *arg;
+};
+
 struct cli_opts {
 	char **urls;               /* positional URLs, pointing into argv */
 	size_t nurls;
@@ -278,7 +290,33 @@ struct cli_opts {
 	int silent, no_progress, verbose;
 	int show_error;            /* -S: error lines even with -s */
 	int no_errors;             /* --no-errors: never error lines */
+	const char *method;        /* -X; NULL: from the other options */
+	struct cli_data *data;     /* --data, --data-binary, ... in order */
+	size_t ndata;
+	const char *upload_file;   /* -T */
+	const char *user;          /* -u USER:PASSWORD */
+	/* --cert FILE[:PASS], --key, --pass; -D FILE ("-": stdout); -O */
+	const char *cert, *key;
+	char *pass;                /* in argv: wiped once the library has it */
+	const char *dump_header;
+	int remote_name;
 };
+
+/* send.c: what every request sends, from -X, --data..., --json, -T, -u */
+struct cli_send {
+	const char *method;
+	char *body;                /* --data...: the joined body, or -T - */
+	size_t len;
+	int has_body;
+	int fd;                    /* -T FILE (a regular file), or -1 */
+	char *lines[4];            /* Content-Type, Accept, Authorization */
+	size_t nlines;
+};
+/* 0, or -1 with the reason printed. */
+int cli_send_prepare(const struct cli_opts *o, struct cli_send *s);
+/* Give t the method, headers and body: 0 or an evf_error. */
+int cli_send_apply(const struct cli_send *s, evf_transfer *t);
+void cli_send_free(struct cli_send *s);
 
 enum cli_parse_result {
 	CLI_PARSE_RUN,    /* go on */
@@ -523,6 +561,10 @@ int cli_report_close(struct cli_report *r);
 void cli_record(struct cli_app *app, const struct cli_outcome *o);
 /* s on stream with control characters made harmless for a terminal. */
 void cli_put_safe(FILE *stream, const char *s, size_t len);
+struct cli_app;
+/* trace.c: -v's lines from the library's debug function (index: the
+ * URL's position in the input). */
+void cli_trace(struct cli_app *app, uint64_t index, int kind, const char *data, size_t len);
 
 /* ------------------------------------------------------------- progress.c */
 
@@ -577,7 +619,7 @@ struct cli_app {
 	struct cli_opts opts;
 	struct event_base *base;
 	evf_client *client;
-	evf_request req;           /* template: url filled in per transfer */
+	struct cli_send send;      /* method, body and lines of every request */
 	evf_callbacks cbs;
 	struct cli_input input;
 	struct cli_output out;
@@ -594,6 +636,17 @@ struct cli_app {
 	int seen_full;             /* the --resume set could not grow */
 	int signal;                /* the signal that stopped the run, or 0 */
 	struct event *sigint, *sigterm;
+	FILE *dump;                /* -D, or NULL */
+	int dump_failed;           /* a write failed: no more heads */
 };
+
+/* ------------------------------------------------------------- dump.c */
+
+/* Open the -D file; 0, or -1 after printing why. */
+int cli_dump_open(struct cli_app *app);
+/* Write one response head as curl does; a failure is fatal (exit 1). */
+void cli_dump_head(struct cli_app *app, const evf_response *resp);
+/* 0, or -1 after printing why data was lost. */
+int cli_dump_close(struct cli_app *app);
 
 #endif /* EVFETCH_CLI_H */

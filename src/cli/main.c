@@ -33,6 +33,7 @@
 struct cli_xfer {
 	struct cli_app *app;
 	evf_transfer *t;
+	uint64_t index;            /* the URL's position in the input */
 	struct cli_xfer *prev, *next;
 	struct cli_sink sink;
 	/* With --report only, so that a run without one holds no more per
@@ -223,6 +224,13 @@ build_config(const struct cli_opts *o)
 	if (o->idle_timeout_set)
 		bad |= config_check(evf_config_set_idle_timeout(cfg,
 		                    o->idle_timeout_ms), "--idle-timeout", "SEC");
+	if (o->cert != NULL) {
+		bad |= config_check(evf_config_set_client_cert(cfg, o->cert, o->key,
+		                    o->pass), "--cert", o->cert);
+		/* the library has its copy: out of sight of ps(1) */
+		for (volatile char *p = o->pass; p != NULL && *p != '\0'; p++)
+			*p = '*';
+	}
 	if (bad) {
 		evf_config_free(cfg);
 		return NULL;
@@ -243,6 +251,15 @@ library_log(const char *msg, void *arg)
 	cli_progress_restore(app);
 }
 
+/* -v: the library's debug lines, labelled with the URL's position. */
+static void
+library_debug(evf_transfer *t, int kind, const char *data, size_t len, void *arg)
+{
+	struct cli_xfer *x = evf_transfer_arg(t);
+
+	cli_trace(arg, x != NULL ? x->index : 0, kind, data, len);
+}
+
 /* 0, or the exit status for a failure already reported. */
 static int
 create_client(struct cli_app *app)
@@ -255,6 +272,8 @@ create_client(struct cli_app *app)
 	if (cfg == NULL)
 		return CLI_EXIT_USAGE;
 	evf_config_set_log(cfg, library_log, app);
+	if (app->opts.verbose)
+		evf_config_set_debug(cfg, library_debug, app);
 	app->base = event_base_new();
 	if (app->base != NULL)
 		app->client = evf_client_new2(app->base, cfg, &err, why,
@@ -314,7 +333,7 @@ fail_early(struct cli_app *app, const char *url, size_t len, int err,
 	cli_record(app, &o);
 }
 
-/* Only with --report: what the report tells of the response head. */
+/* With -D or --report: the head written out, or what the report tells of it. */
 static int
 xfer_on_head(evf_transfer *t, const evf_response *resp, void *arg)
 {
@@ -322,6 +341,9 @@ xfer_on_head(evf_transfer *t, const evf_response *resp, void *arg)
 	const struct cli_opts *opts = &x->app->opts;
 
 	(void)t;
+	cli_dump_head(x->app, resp);
+	if (x->app->report.fp == NULL)
+		return 0;
 	x->rep[0].head = cli_head_keep(resp, opts->report_headers,
 	                               opts->nreport_headers,
 	                               &x->rep[0].content_length);
@@ -409,19 +431,33 @@ start_transfer(struct cli_app *app, const char *url, uint64_t index)
 {
 	int report = app->report.fp != NULL;
 	struct cli_xfer *x = calloc(1, sizeof *x + (report ? sizeof x->rep[0] : 0));
-	evf_request req = app->req;
 	int err = EVF_ERR_NOMEM;
 
-	req.url = url;
 	if (x != NULL) {
 		x->app = app;
+		x->index = index;
 		cli_sink_init(&x->sink);
 		if (report) {
 			x->rep[0].index = index;
 			x->rep[0].content_length = -1;
 			x->rep[0].started_ms = cli_wall_ms();
 		}
-		x->t = evf_fetch(app->client, &req, &app->cbs, x, &err);
+		x->t = evf_transfer_new(app->client, url, x, &err);
+	}
+	if (x != NULL && x->t != NULL) {
+		err = cli_send_apply(&app->send, x->t);
+		if (err == 0)
+			err = evf_transfer_on_head(x->t, app->cbs.on_head);
+		if (err == 0)
+			err = evf_transfer_on_body(x->t, app->cbs.on_body);
+		if (err == 0)
+			err = evf_transfer_on_done(x->t, app->cbs.on_done);
+		if (err == 0)
+			err = evf_transfer_start(x->t);
+		if (err != 0) {
+			evf_transfer_cancel(x->t);   /* never started: freed */
+			x->t = NULL;
+		}
 	}
 	if (x == NULL || x->t == NULL) {
 		free(x);
@@ -564,13 +600,14 @@ watch_signals(struct cli_app *app)
 	return 0;
 }
 
-static void
+static int
 app_setup_requests(struct cli_app *app)
 {
-	memset(&app->req, 0, sizeof app->req);
-	app->req.method = app->opts.head ? EVF_HEAD : EVF_GET;
+	if (cli_send_prepare(&app->opts, &app->send) < 0)
+		return -1;
 	memset(&app->cbs, 0, sizeof app->cbs);
-	app->cbs.on_head = app->report.fp != NULL ? xfer_on_head : NULL;
+	app->cbs.on_head = app->report.fp != NULL || app->dump != NULL ? xfer_on_head
+	                                                                : NULL;
 	app->cbs.on_body = xfer_on_body;
 	app->cbs.on_done = xfer_on_done;
 	/* room for a host's adjacent URLs to wait for its connection while
@@ -578,6 +615,7 @@ app_setup_requests(struct cli_app *app)
 	app->window = 2 * app->opts.concurrency +
 	              (app->opts.concurrency < WINDOW_EXTRA / 4 ? 4 * app->opts.concurrency
 	                                                        : WINDOW_EXTRA);
+	return 0;
 }
 
 /*
@@ -649,7 +687,7 @@ app_setup(struct cli_app *app)
 		                app->opts.input_file, strerror(errno));
 		return CLI_EXIT_USAGE;
 	}
-	if (cli_output_init(&app->out, &app->opts) < 0)
+	if (cli_output_init(&app->out, &app->opts) < 0 || cli_dump_open(app) < 0)
 		return CLI_EXIT_USAGE;
 	if (app->opts.resume != NULL && (rc = resume_setup(app)) != 0)
 		return rc;
@@ -658,7 +696,8 @@ app_setup(struct cli_app *app)
 		return CLI_EXIT_USAGE;
 	app->report.headers = app->opts.report_headers;
 	app->report.nheaders = app->opts.nreport_headers;
-	app_setup_requests(app);
+	if (app_setup_requests(app) < 0)
+		return CLI_EXIT_USAGE;
 	if (watch_signals(app) < 0)
 		return CLI_EXIT_FAILED;
 	if (cli_progress_start(app, !app->opts.silent && !app->opts.no_progress &&
@@ -684,6 +723,7 @@ app_cleanup(struct cli_app *app)
 		event_base_free(app->base);
 	cli_output_free(&app->out);
 	cli_resume_close(&app->resume);
+	cli_send_free(&app->send);
 	cli_opts_free(&app->opts);
 }
 
@@ -732,6 +772,7 @@ main(int argc, char **argv)
 	rc = app_setup(&app);
 	if (rc != 0) {
 		cli_report_close(&app.report);
+		cli_dump_close(&app);
 		app_cleanup(&app);
 		return rc;
 	}
@@ -746,7 +787,7 @@ main(int argc, char **argv)
 		app_finish(&app);
 	}
 
-	if (cli_report_close(&app.report) < 0)
+	if (cli_report_close(&app.report) < 0 || cli_dump_close(&app) < 0)
 		app.fatal = 1;
 	if (app.signal != 0) {
 		cli_progress_clear(&app);

@@ -65,6 +65,8 @@ EVF_API evf_client *evf_client_new2(struct event_base *base, const evf_config *c
 	if (evf_config_copy(&c->cfg, cfg ? cfg : &defaults) != 0)
 		goto fail1;
 	TAILQ_INIT(&c->pending);
+	TAILQ_INIT(&c->unstarted);
+	xfer_opts_from_config(&c->opts, &c->cfg);
 	TAILQ_INIT(&c->deferred_hosts);
 	TAILQ_INIT(&c->woken_hosts);
 	TAILQ_INIT(&c->idle_lru);
@@ -79,6 +81,7 @@ EVF_API evf_client *evf_client_new2(struct event_base *base, const evf_config *c
 	c->max_unused = c->cfg.host_cache;
 	c->max_idle = c->cfg.max_idle ? c->cfg.max_idle : default_max_idle();
 	c->ssl_ctx = tls_ctx_new(&c->cfg, c->why, sizeof c->why);
+	evf_config_forget_pass(&c->cfg);   /* the key is loaded, or never will be */
 	if (!c->ssl_ctx) {
 		e = EVF_ERR_TLS;
 		goto fail2;
@@ -139,7 +142,7 @@ static void destroy(struct evf_client *c)
 	/* every transfer is on one of these lists; idle connections are on
 	 * their hosts' lists */
 	while ((t = TAILQ_FIRST(&c->pending)) || (t = TAILQ_FIRST(&c->done)) ||
-	       (t = TAILQ_FIRST(&c->live)))
+	       (t = TAILQ_FIRST(&c->live)) || (t = TAILQ_FIRST(&c->unstarted)))
 		client_discard(c, t);
 	/* deferred transfers, on every host: an asleep (rate-limited) host
 	 * is on no client list; no host is freed before pool_free_all, as
@@ -435,7 +438,7 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
 	client_leave(c);
 }
 
-static char **copy_lines(const char *const *lines, size_t n, int *err)
+char **copy_lines(const char *const *lines, size_t n, int *err)
 {
 	char **out = calloc(n, sizeof *out);
 	if (!out) {
@@ -455,6 +458,43 @@ static char **copy_lines(const char *const *lines, size_t n, int *err)
 	return out;
 }
 
+struct evf_transfer *client_transfer_new(struct evf_client *c, const char *url, void *arg,
+                                         int *err)
+{
+	size_t ulen = strlen(url);
+	struct evf_transfer *t = calloc(1, sizeof *t + ulen + 1);   /* the URL right behind */
+	if (!t) {
+		*err = EVF_ERR_NOMEM;
+		return NULL;
+	}
+	t->url = memcpy(t->urlbuf, url, ulen + 1);
+	t->client = c;
+	t->arg = arg;
+	t->method = "GET";
+	t->idempotent = 1;
+	t->o = &c->opts;
+	TAILQ_INSERT_TAIL(&c->unstarted, t, link);
+	return t;
+}
+
+int client_transfer_start(struct evf_transfer *t)
+{
+	struct evf_client *c = t->client;
+	int e = transfer_timer_new(t);
+	if (e)
+		return e;
+	TAILQ_REMOVE(&c->unstarted, t, link);
+	t->started = 1;
+	xfer_set_state(t, XS_QUEUED);
+	t->start_us = evf_now_us();   /* transfer_start turns it into queued_us */
+	transfer_prepare(t);
+	TAILQ_INSERT_TAIL(&c->pending, t, link);
+	c->npending++;
+	if (c->nactive < c->cfg.max_transfers)
+		client_kick(c);
+	return 0;
+}
+
 EVF_API evf_transfer *evf_fetch(evf_client *c, const evf_request *req,
                                 const evf_callbacks *cb, void *arg, int *err)
 {
@@ -464,36 +504,26 @@ EVF_API evf_transfer *evf_fetch(evf_client *c, const evf_request *req,
 	    (req->method != EVF_GET && req->method != EVF_HEAD) ||
 	    (req->nheaders && !req->headers))
 		goto fail;
-	e = EVF_ERR_NOMEM;
-	size_t ulen = strlen(req->url);
-	if (!(t = calloc(1, sizeof *t + ulen + 1)))   /* the URL right behind */
+	if (!(t = client_transfer_new(c, req->url, arg, &e)))
 		goto fail;
-	t->url = memcpy(t->urlbuf, req->url, ulen + 1);
 	if (req->nheaders) {
 		if (!(t->headers = copy_lines(req->headers, req->nheaders, &e)))
 			goto fail;
 		t->nheaders = req->nheaders;
 	}
-	t->client = c;
-	if ((e = transfer_timer_new(t)) != 0)
-		goto fail;
-	e = EVF_ERR_NOMEM;
-	t->method = req->method;
+	if (req->method == EVF_HEAD) {
+		t->method = "HEAD";
+		t->is_head = 1;
+	}
 	t->cb = *cb;
-	t->arg = arg;
-	xfer_set_state(t, XS_QUEUED);
-	t->start_us = evf_now_us();   /* transfer_start turns it into queued_us */
-	transfer_prepare(t);
-	TAILQ_INSERT_TAIL(&c->pending, t, link);
-	c->npending++;
-	if (c->nactive < c->cfg.max_transfers)
-		client_kick(c);
+	if ((e = client_transfer_start(t)) != 0)
+		goto fail;
 	if (err)
 		*err = 0;
 	return t;
 fail:
 	if (t)
-		transfer_free(t);   /* what was made so far; the rest is NULL */
+		client_discard(c, t);   /* not started: only freed */
 	if (err)
 		*err = e;
 	return NULL;
@@ -501,6 +531,11 @@ fail:
 
 void client_discard(struct evf_client *c, struct evf_transfer *t)
 {
+	if (!t->started) {
+		TAILQ_REMOVE(&c->unstarted, t, link);
+		transfer_free(t);
+		return;
+	}
 	switch (t->state) {
 	case XS_QUEUED:
 		if (!t->on_live)

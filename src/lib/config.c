@@ -51,6 +51,9 @@ void evf_config_clear(struct evf_config *cfg)
 	free(cfg->proxy);
 	free(cfg->noproxy);
 	free(cfg->proxy_ca_file);
+	free(cfg->cert_file);
+	free(cfg->key_file);
+	evf_config_forget_pass(cfg);
 	evf_config_defaults(cfg);
 }
 
@@ -83,8 +86,12 @@ int evf_config_copy(struct evf_config *dst, const struct evf_config *src)
 	dst->headers = NULL;
 	dst->nheaders = 0;
 	dst->proxy = dst->noproxy = dst->proxy_ca_file = NULL;
+	dst->cert_file = dst->key_file = dst->key_pass = NULL;
 	if (set_str(&dst->proxy, src->proxy) || set_str(&dst->noproxy, src->noproxy) ||
 	    set_str(&dst->proxy_ca_file, src->proxy_ca_file))
+		goto nomem;
+	if (set_str(&dst->cert_file, src->cert_file) || set_str(&dst->key_file, src->key_file) ||
+	    set_str(&dst->key_pass, src->key_pass))
 		goto nomem;
 	if (set_str(&dst->ca_file, src->ca_file) || set_str(&dst->ca_path, src->ca_path) ||
 	    set_str(&dst->dns_servers, src->dns_servers) ||
@@ -490,4 +497,28 @@ EVF_API int evf_config_set_proxy_insecure(evf_config *cfg, int insecure)
 		return EVF_ERR_INVALID;
 	cfg->proxy_insecure = insecure != 0;
 	return 0;
+}
+
+EVF_API int evf_config_set_debug(evf_config *cfg, evf_debug_fn fn, void *arg)
+{
+	if (!cfg)
+		return EVF_ERR_INVALID;
+	cfg->debug_fn = fn;
+	cfg->debug_arg = arg;
+	return 0;
+}
+
+void xfer_opts_from_config(struct xfer_opts *o, const struct evf_config *cfg)
+{
+	o->max_body = cfg->max_body;
+	o->connect_timeout_ms = cfg->connect_timeout_ms;
+	o->total_timeout_ms = cfg->total_timeout_ms;
+	o->idle_timeout_ms = cfg->idle_timeout_ms;
+	o->follow_redirects = cfg->follow_redirects != 0;
+	o->max_redirects = cfg->max_redirects;
+	o->retries = cfg->retries;
+	o->retry_base_ms = cfg->retry_base_ms;
+	o->retry_max_ms = cfg->retry_max_ms;
+	o->decode = cfg->decode != 0;
+	o->fail_on_http_error = cfg->fail_on_http_error != 0;
 }

@@ -46,8 +46,7 @@ static int h1_submit(struct conn *cn, struct evf_transfer *t)
 			return EVF_ERR_NOMEM;
 		/* through an http proxy: the absolute form (proxy.c) */
 		char *abs = cn->host->proxied && !cn->host->tls ? proxy_absolute_target(t) : NULL;
-		t->req = http1_request(t->method == EVF_HEAD ? "HEAD" : "GET",
-		                       abs ? abs : t->u.target, t->u.authority,
+		t->req = http1_request(t->method, abs ? abs : t->u.target, t->u.authority,
 		                       UPCALL(t)->user_agent(t), all, n, &t->req_len);
 		int lost = !abs && cn->host->proxied && !cn->host->tls;
 		free(abs);
@@ -60,17 +59,32 @@ static int h1_submit(struct conn *cn, struct evf_transfer *t)
 		if (!t->req)
 			return EVF_ERR_NOMEM;
 	}
+	if (cfg->debug_fn)
+		UPCALL(t)->debug(t, EVF_DEBUG_HEADER_OUT, t->req, t->req_len);
 	cn->xfer = t;
 	t->req_off = 0;
 	struct http1_limits lim = {cfg->max_header_bytes, cfg->max_headers};
 	struct http1_sink sink = {h1_head, h1_body, t};
-	http1_init(&cn->p.http, &lim, &sink, t->method == EVF_HEAD);
+	http1_init(&cn->p.http, &lim, &sink, t->is_head);
 	return 0;
 }
 
+/* The request is out once t->req is freed (sent); a body's reader that
+ * has nothing yet holds it up until evf_transfer_resume_body. */
 static int h1_want_flush(const struct conn *cn)
 {
-	return cn->xfer && cn->xfer->req;
+	return cn->xfer && cn->xfer->req && !body_waiting(cn->xfer);
+}
+
+/* The body's reader cancelled t or freed the client: a request cut short
+ * ends its connection. */
+static int body_cancelled(struct conn *cn, struct evf_transfer *t)
+{
+	struct evf_client *c = cn->client;
+	if (c->freed)
+		return EVF_ERR_CANCELLED;   /* fails cn; nobody is told */
+	client_discard(c, t);           /* detaches t, which closes cn */
+	return IO_DONE;
 }
 
 static int h1_flush(struct conn *cn)
@@ -84,6 +98,16 @@ static int h1_flush(struct conn *cn)
 		if (r != IO_DONE)
 			return r;
 		t->req_off += put;
+		t->req_touched = 1;
+	}
+	if (t->body) {
+		int r = body_send(t, cn);
+		if (r == BODY_WAIT)
+			return IO_DONE;
+		if (r == EVF_ERR_CANCELLED)
+			return body_cancelled(cn, t);
+		if (r != IO_DONE)
+			return r;
 	}
 	UPCALL(t)->sent(t);
 	return IO_DONE;

@@ -24,9 +24,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <nghttp2/nghttp2.h>
-
-#include "internal.h"
+#include "h2.h"
 
 /* upcalls go through the client, never by name */
 #define UPCALL(t) ((t)->client->up)
@@ -35,52 +33,6 @@
 #define H2_CONN_WINDOW 0x7fffffff          /* the largest there is */
 #define H2_MAX_STREAMS 1000                /* per connection, whatever the server allows */
 #define H2_CHUNK 16384                     /* kept input goes to on_body in pieces of this */
-
-struct h2_stream {
-	struct evf_transfer *t;    /* NULL once the transfer left */
-	int32_t id;
-	int status;
-	uint32_t close_code;
-	char *hbuf;                /* the head so far: name\0value\0 ... */
-	size_t hlen, hcap;
-	size_t hbytes;             /* the head's size, interim heads and trailers too */
-	unsigned nheaders;
-	char *kbuf;                /* DATA kept over a pause, not consumed yet */
-	size_t klen, koff;
-	TAILQ_ENTRY(h2_stream) link;  /* on the session's list */
-	TAILQ_ENTRY(h2_stream) klink; /* on the session's list of kept input */
-	unsigned head_done : 1;
-	unsigned got_byte : 1;
-	unsigned sent : 1;         /* its HEADERS went out */
-	unsigned closed : 1;       /* nghttp2 closed it */
-	unsigned reset : 1;        /* we reset it */
-	unsigned peer_reset : 1;   /* the server reset it */
-	unsigned on_kept : 1;
-	unsigned end_pending : 1;  /* closed cleanly, with kept input still to deliver */
-};
-
-struct h2_session {
-	nghttp2_session *ng;
-	struct conn *cn;
-	TAILQ_HEAD(, h2_stream) streams;
-	TAILQ_HEAD(, h2_stream) kept;
-	unsigned nopen;            /* streams nghttp2 has open (or queued) for us */
-	unsigned nattached;        /* streams with a transfer */
-	uint8_t *pend;             /* bytes the transport did not take yet */
-	size_t plen, poff;
-	int32_t goaway_last;
-	uint32_t goaway_code;
-	unsigned goaway : 1;       /* the server sent GOAWAY: no new streams */
-	unsigned dead : 1;         /* the connection ended: no new streams, no reads */
-	unsigned got_settings : 1;
-	unsigned failing : 1;      /* h2_fail or h2_eof tells every transfer */
-	char why[200];             /* nghttp2's last complaint */
-};
-
-static struct h2_session *sess(const struct conn *cn)
-{
-	return cn->p.h2;
-}
 
 static void free_stream(struct h2_session *s, struct h2_stream *st)
 {
@@ -183,14 +135,14 @@ static void stream_failed(struct h2_session *s, struct h2_stream *st, int err, c
 
 /* End t's response with r (< 0: a stop or an error of the transfer's own):
  * t detaches itself, which resets the stream. */
-static void stream_stop(struct h2_stream *st, int r, const char *why)
+void h2_stream_stop(struct h2_stream *st, int r, const char *why)
 {
 	UPCALL(st->t)->end(st->t, r, 0, why);
 }
 
 /* After a callback of the caller: the client went away, or t was
  * cancelled from inside it.  1 when nothing more may be done for st. */
-static int gone(struct conn *cn, struct h2_stream *st)
+int h2_gone(struct conn *cn, struct h2_stream *st)
 {
 	if (cn->client->freed)
 		return 1;
@@ -201,133 +153,13 @@ static int gone(struct conn *cn, struct h2_stream *st)
 	return !st->t;
 }
 
-/* ---------------------------------------------------------------- request */
-
-/* Is this request header one HTTP/2 forbids (RFC 9113, 8.2.2)? */
-static int connection_specific(const char *name, size_t n)
-{
-	static const char *const names[] = {"connection", "keep-alive", "proxy-connection",
-	                                    "transfer-encoding", "upgrade", "te", "host"};
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (strlen(names[i]) == n && strncasecmp(name, names[i], n) == 0)
-			return 1;
-	return 0;
-}
-
-/* "Name: value" lines: does one name this header? */
-static const char *line_for(const char *const *lines, size_t n, const char *name)
-{
-	size_t len = strlen(name);
-	for (size_t i = 0; i < n; i++)
-		if (strncasecmp(lines[i], name, len) == 0 && lines[i][len] == ':')
-			return lines[i] + len + 1;
-	return NULL;
-}
-
-static const char *skip_blanks(const char *v)
-{
-	while (*v == ' ' || *v == '\t')
-		v++;
-	return v;
-}
-
-static size_t value_len(const char *v)
-{
-	size_t n = strlen(v);
-	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-		n--;
-	return n;
-}
-
-static void nv_set(nghttp2_nv *nv, const char *name, size_t nlen, const char *value, size_t vlen)
-{
-	nv->name = (uint8_t *)(uintptr_t)name;
-	nv->namelen = nlen;
-	nv->value = (uint8_t *)(uintptr_t)value;
-	nv->valuelen = vlen;
-	nv->flags = NGHTTP2_NV_FLAG_NONE;
-}
-
-/*
- * The request's header fields: the pseudo-headers, User-Agent and Accept
- * unless the caller's lines replace or remove them, then the caller's
- * lines with their names in lower case (names is the buffer for those),
- * without the connection-specific ones HTTP/2 forbids.  A Host line gives
- * :authority.
- */
-static int submit_request(struct h2_session *s, struct evf_transfer *t, struct h2_stream *st)
-{
-	const char *stack[32];
-	size_t n = 0;
-	const char **all = UPCALL(t)->header_lines(t, stack, &n);
-	if (!all)
-		return EVF_ERR_NOMEM;
-	size_t namebytes = 0;
-	for (size_t i = 0; i < n; i++)
-		namebytes += strlen(all[i]) + 1;
-	nghttp2_nv *nv = malloc((n + 6) * sizeof *nv);
-	char *names = malloc(namebytes + 1);
-	int r = EVF_ERR_NOMEM;
-	if (!nv || !names)
-		goto out;
-	size_t k = 0, o = 0;
-	const char *authority = line_for(all, n, "host");
-	const char *ua = line_for(all, n, "user-agent");
-	const char *accept = line_for(all, n, "accept");
-	const char *method = t->method == EVF_HEAD ? "HEAD" : "GET";
-	nv_set(&nv[k++], ":method", 7, method, strlen(method));
-	nv_set(&nv[k++], ":scheme", 7, t->u.tls ? "https" : "http", t->u.tls ? 5 : 4);
-	if (authority) {
-		authority = skip_blanks(authority);
-		nv_set(&nv[k++], ":authority", 10, authority, value_len(authority));
-	} else {
-		nv_set(&nv[k++], ":authority", 10, t->u.authority, strlen(t->u.authority));
-	}
-	nv_set(&nv[k++], ":path", 5, t->u.target, strlen(t->u.target));
-	const char *dua = UPCALL(t)->user_agent(t);
-	if (!ua && *dua)
-		nv_set(&nv[k++], "user-agent", 10, dua, strlen(dua));
-	if (!accept)
-		nv_set(&nv[k++], "accept", 6, "*/*", 3);
-	for (size_t i = 0; i < n; i++) {
-		const char *colon = strchr(all[i], ':');
-		if (!colon)
-			continue;
-		size_t nlen = (size_t)(colon - all[i]);
-		const char *v = skip_blanks(colon + 1);
-		size_t vlen = value_len(v);
-		if (connection_specific(all[i], nlen) || vlen == 0)
-			continue;   /* forbidden, or a line that removes a header */
-		char *lname = names + o;
-		for (size_t j = 0; j < nlen; j++) {
-			char ch = all[i][j];
-			lname[j] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
-		}
-		o += nlen;
-		nv_set(&nv[k++], lname, nlen, v, vlen);
-	}
-	int32_t id = nghttp2_submit_request(s->ng, NULL, nv, k, NULL, st);
-	if (id < 0) {
-		r = id == NGHTTP2_ERR_NOMEM ? EVF_ERR_NOMEM : EVF_ERR_PROTOCOL;
-		goto out;
-	}
-	st->id = id;
-	r = 0;
-out:
-	free(nv);
-	free(names);
-	if (all != stack)
-		free(all);
-	return r;
-}
-
 static int h2_submit(struct conn *cn, struct evf_transfer *t)
 {
 	struct h2_session *s = sess(cn);
 	struct h2_stream *st = calloc(1, sizeof *st);
 	if (!st)
 		return EVF_ERR_NOMEM;
-	int r = submit_request(s, t, st);
+	int r = h2_submit_request(s, t, st);
 	if (r < 0) {
 		free(st);
 		return r;
@@ -488,7 +320,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *u
 static int head_too_large(struct h2_stream *st, const char *why)
 {
 	st->reset = 1;   /* nghttp2 resets it as the callback fails */
-	stream_stop(st, EVF_ERR_TOO_LARGE, why);
+	h2_stream_stop(st, EVF_ERR_TOO_LARGE, why);
 	return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 }
 
@@ -523,7 +355,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t 
 	}
 	if (head_append(st, name, namelen) || head_append(st, value, valuelen)) {
 		st->reset = 1;
-		stream_stop(st, EVF_ERR_NOMEM, "out of memory for the response head");
+		h2_stream_stop(st, EVF_ERR_NOMEM, "out of memory for the response head");
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	}
 	return 0;
@@ -536,7 +368,7 @@ static void deliver_head(struct h2_session *s, struct h2_stream *st)
 	evf_header *hv = stackh;
 	int64_t clen = -1;
 	if (st->nheaders > 32 && !(hv = calloc(st->nheaders, sizeof *hv))) {
-		stream_stop(st, EVF_ERR_NOMEM, "out of memory for the response head");
+		h2_stream_stop(st, EVF_ERR_NOMEM, "out of memory for the response head");
 		return;
 	}
 	const char *p = st->hbuf;
@@ -568,10 +400,10 @@ static void deliver_head(struct h2_session *s, struct h2_stream *st)
 	free(st->hbuf);
 	st->hbuf = NULL;
 	st->hlen = st->hcap = 0;
-	if (gone(s->cn, st))
+	if (h2_gone(s->cn, st))
 		return;
 	if (r < 0)
-		stream_stop(st, r, "stopped after the response head");
+		h2_stream_stop(st, r, "stopped after the response head");
 }
 
 static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
@@ -590,7 +422,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
 			char why[96];
 			snprintf(why, sizeof why, "the server sent an invalid :status (%03d)",
 			         st->status);
-			stream_stop(st, EVF_ERR_PROTOCOL, why);
+			h2_stream_stop(st, EVF_ERR_PROTOCOL, why);
 			break;
 		}
 		if (st->status >= 100 && st->status < 200) {
@@ -670,16 +502,16 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
 	if (t->paused || t->held || st->klen > st->koff) {
 		if (keep_input(s, st, data, len) != 0) {
 			nghttp2_session_consume(ng, id, len);
-			stream_stop(st, EVF_ERR_NOMEM, "out of memory for the response body");
+			h2_stream_stop(st, EVF_ERR_NOMEM, "out of memory for the response body");
 		}
 		return 0;
 	}
 	int r = UPCALL(t)->body(t, (const char *)data, len);
 	nghttp2_session_consume(ng, id, len);
-	if (gone(s->cn, st))
+	if (h2_gone(s->cn, st))
 		return 0;
 	if (r < 0)
-		stream_stop(st, r, "stopped while receiving the body");
+		h2_stream_stop(st, r, "stopped while receiving the body");
 	return 0;
 }
 
@@ -759,14 +591,19 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
 		         n ? (const char *)f->goaway.opaque_data : "", n ? ")" : "");
 		return 0;
 	}
-	if (f->hd.type != NGHTTP2_HEADERS || s->cn->client->freed)
+	if ((f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) || s->cn->client->freed)
 		return 0;
 	struct h2_stream *st = stream_of(s, f->hd.stream_id);
-	if (st) {
+	if (!st)
+		return 0;
+	if (f->hd.type == NGHTTP2_HEADERS) {
 		st->sent = 1;
 		if (st->t)
-			UPCALL(st->t)->sent(st->t);
+			st->t->req_touched = 1;
 	}
+	/* the request is out with its last frame: HEADERS, or a body's DATA */
+	if (st->t && (f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+		UPCALL(st->t)->sent(st->t);
 	return 0;
 }
 
@@ -887,7 +724,7 @@ static int deliver_kept(struct h2_session *s, struct h2_stream *st)
 			nghttp2_session_consume_connection(s->ng, n);
 		else
 			nghttp2_session_consume(s->ng, st->id, n);
-		if (gone(s->cn, st))
+		if (h2_gone(s->cn, st))
 			return 1;
 		if (st->koff == st->klen) {
 			free(st->kbuf);
@@ -895,7 +732,7 @@ static int deliver_kept(struct h2_session *s, struct h2_stream *st)
 			st->klen = st->koff = 0;
 		}
 		if (r < 0)
-			stream_stop(st, r, "stopped while receiving the body");
+			h2_stream_stop(st, r, "stopped while receiving the body");
 		return 1;
 	}
 	TAILQ_REMOVE(&s->kept, st, klink);
@@ -1025,6 +862,7 @@ const struct proto_ops evf_h2_proto = {
 	.eof = h2_eof,
 	.detach = h2_detach,
 	.resume = h2_resume,
+	.body_ready = h2_body_ready,
 	.fail = h2_fail,
 	.release = h2_release,
 };

@@ -88,6 +88,8 @@ struct evf_config {
 	uint64_t host_delay_us;     /* --delay-per-host */
 	void (*log_fn)(const char *msg, void *arg);
 	void *log_arg;
+	evf_debug_fn debug_fn;
+	void *debug_arg;
 	uint64_t idle_memory;     /* bytes of idle connections kept */
 	unsigned host_cache;      /* hosts remembered without connections */
 	unsigned dns_cache_ms;    /* how long an answer serves, 0: not kept */
@@ -95,6 +97,8 @@ struct evf_config {
 	char *proxy, *noproxy, *proxy_ca_file;
 	int proxy_insecure;
 	int env_proxy;            /* read the environment at evf_client_new */
+	/* mutual TLS (tls_cert.c); key_pass is wiped once the key is loaded */
+	char *cert_file, *key_file, *key_pass;
 };
 
 #define EVF_DEFAULT_CONNECT_TIMEOUT_MS 30000
@@ -112,9 +116,24 @@ struct evf_config {
 #define EVF_IDLE_COST_H2 30720u
 #define EVF_MAX_IDLE_LIMIT 1000000
 
+/*
+ * The settings a transfer may override (evf_transfer_set_option): the
+ * client's copy in c->opts, or the transfer's own once it sets one.
+ */
+struct xfer_opts {
+	uint64_t max_body;
+	unsigned connect_timeout_ms, total_timeout_ms, idle_timeout_ms;
+	unsigned max_redirects;
+	unsigned retries, retry_base_ms, retry_max_ms;
+	unsigned char decode, fail_on_http_error, follow_redirects;
+};
+void xfer_opts_from_config(struct xfer_opts *o, const struct evf_config *cfg);
+
 int evf_config_copy(struct evf_config *dst, const struct evf_config *src);
 void evf_config_clear(struct evf_config *cfg);
 void evf_config_defaults(struct evf_config *cfg);
+/* Cleanse and free the passphrase of the client key (tls_cert.c). */
+void evf_config_forget_pass(struct evf_config *cfg);
 /* Validate a "Name: value" header line; 0 or EVF_ERR_INVALID. */
 int evf_header_line_valid(const char *line);
 
@@ -150,6 +169,12 @@ int policy_same_origin(const struct evf_url *a, const struct evf_url *b);
 /* Authorization, Cookie, Host and the like: dropped when a redirect leaves
  * the origin. */
 int policy_credential_header(const char *line);
+/* Content-Length and Transfer-Encoding: the library frames bodies. */
+int policy_framing_header(const char *line);
+/* GET, HEAD, PUT, DELETE, OPTIONS, TRACE (RFC 9110, 9.2.2). */
+int policy_idempotent(const char *method);
+/* A method token of at most 64 characters. */
+int policy_method_valid(const char *method);
 
 /* -------------------------------------------------------------------- dns */
 
@@ -255,6 +280,16 @@ void tls_verified_free(struct tls_verified *v);
  * no resumption) and the SSL of a connection, checked against name. */
 SSL_CTX *tls_proxy_ctx_new(const struct evf_config *cfg, char *why, size_t whylen);
 int tls_proxy_setup(struct conn *cn, const char *name);
+/* "TLSv1.3, TLS_AES_128_GCM_SHA256, ALPN h2; server certificate: subject
+ * ..., issuer ..., expires ..." for the debug function. */
+void tls_describe(struct conn *cn, char *buf, size_t len);
+/* Why loading path failed, from (and emptying) OpenSSL's error queue. */
+const char *tls_load_reason(const char *path, int is_dir);
+/* tls_cert.c: the client certificate into ctx (1, or 0 with why), and
+ * what an alert ending a connection says about it ("" or " (...)"). */
+int tls_ctx_client_cert(SSL_CTX *ctx, const struct evf_config *cfg, char *why,
+                        size_t whylen);
+const char *tls_client_cert_hint(const struct conn *cn, unsigned long e);
 
 /* ------------------------------------------------------------ connection */
 
@@ -306,6 +341,8 @@ struct proto_ops {
 	 * others; keep: the response ended cleanly and cn may serve again. */
 	void (*detach)(struct conn *cn, struct evf_transfer *t, int keep);
 	void (*resume)(struct conn *cn, struct evf_transfer *t);
+	/* t's body reader has data again after saying it had none */
+	void (*body_ready)(struct conn *cn, struct evf_transfer *t);
 	/* cn fails or closes with transfers on it: each is told, once. */
 	void (*fail)(struct conn *cn, int err, const char *why);
 	void (*release)(struct conn *cn);
@@ -367,6 +404,7 @@ struct conn {
 	unsigned flush_soon : 1;   /* io_cb flushes what transfers queued this turn */
 	unsigned throttled : 1;    /* on the client's throttled list */
 	unsigned pooled : 1;       /* on its host's idle list and idle_lru */
+	unsigned cert_asked : 1;   /* the server asked for a client certificate */
 };
 
 TAILQ_HEAD(conn_list, conn);
@@ -404,6 +442,8 @@ void conn_start(struct conn *cn);
 /* A session arrived for h, or one of its handshakes ended: let waiting
  * connections go, one per TLS 1.3 ticket. */
 void conn_gate_release(struct host *h);
+/* t's body reader has data again: send it. */
+void conn_body_ready(struct conn *cn, struct evf_transfer *t);
 /* t was resumed: look at its connection from the loop. */
 void conn_resume(struct conn *cn, struct evf_transfer *t);
 /* For the fuzzer: bytes (NULL: the peer's EOF) arrive on cn's protocol as
@@ -530,6 +570,52 @@ struct host *pool_next_changed(struct evf_client *c);
 void pool_host_settle(struct host *h);
 void pool_free_all(struct evf_client *c);
 
+/* ------------------------------------------------------------------- body */
+
+/* body.c: a request body's source, read for the wire by h1.c and h2.c. */
+struct xfer_body;
+enum { BODY_WAIT = -2000 };  /* body_read: the reader has nothing yet */
+/* The body's size, or -1 when unknown (chunked on HTTP/1.1). */
+int64_t body_size(const struct evf_transfer *t);
+/* Up to cap bytes of t's body into buf: the count, 0 at its end,
+ * BODY_WAIT, or a negative evf_error with t->detail set (a callback's
+ * EVF_ERR_CANCELLED when t or its client went away inside it). */
+long body_read(struct evf_transfer *t, char *buf, size_t cap);
+/* Start the body over for another attempt: 0, or -1 when it cannot be. */
+int body_rewind(struct evf_transfer *t);
+/* Could the body be sent again from its start? */
+int body_can_resend(const struct evf_transfer *t);
+/* t's body source waits for evf_transfer_resume_body. */
+int body_waiting(const struct evf_transfer *t);
+/* evf_transfer_resume_body: the reader may have data again. */
+void body_wake(struct evf_transfer *t);
+/* Every byte of the body was read. */
+int body_at_end(const struct evf_transfer *t);
+void body_free(struct xfer_body *b);
+/* The request's framing header: "Content-Length: N", "Transfer-Encoding:
+ * chunked" (HTTP/1.1 with a size unknown), "" (HTTP/2 with a size
+ * unknown), or NULL when the request has no body and needs no header. */
+const char *body_framing_line(struct evf_transfer *t, int h2);
+/*
+ * HTTP/1.1: send t's body through cn, framed (chunks with their size
+ * lines when the size is not known): IO_DONE once all of it is out,
+ * IO_WANT_* while the socket is full, BODY_WAIT, or an error (as
+ * body_read's, or the transport's).
+ */
+int body_send(struct evf_transfer *t, struct conn *cn);
+
+/* debug.c: for the client's debug function, when it has one */
+void debug_connection(struct evf_transfer *t, struct conn *cn, int reused);
+void debug_head(struct evf_transfer *t, const evf_response *resp);
+/* nva: h2.c's k nghttp2_nv fields, :method, :scheme, :authority, :path first */
+void debug_request_h2(struct evf_transfer *t, const void *nva, size_t k);
+
+/* The response head kept for evf_transfer_header (transfer.c). */
+struct resp_head;
+void resp_head_free(struct resp_head *h);
+/* Keep r's fields as t's head: 0 or EVF_ERR_NOMEM. */
+int resp_head_keep(struct evf_transfer *t, const evf_response *r);
+
 /* --------------------------------------------------------------- transfer */
 
 enum xfer_state {
@@ -549,6 +635,12 @@ struct evf_transfer {
 	char *url;                 /* as given: in urlbuf */
 	char **headers;
 	size_t nheaders;
+	const char *method;        /* a static name, or method_buf */
+	char *method_buf;
+	const struct xfer_opts *o; /* the client's opts, or own_opts */
+	struct xfer_opts *own_opts;
+	struct xfer_body *body;    /* the request body, NULL for none */
+	struct resp_head *head;    /* the final response's fields, from on_head */
 	evf_callbacks cb;
 	void *arg;
 	struct evf_url u;
@@ -581,7 +673,6 @@ struct evf_transfer {
 	evf_timings timings;
 	/* the small fields together, so the struct has no holes */
 	enum xfer_state state;
-	enum evf_method method;
 	int error;                 /* result, with status */
 	int status;
 	unsigned timer_set : 1;
@@ -605,6 +696,11 @@ struct evf_transfer {
 	unsigned h2 : 1;             /* its connection speaks HTTP/2 */
 	unsigned had_conn : 1;       /* this attempt got a connection */
 	unsigned deferred : 1;       /* queued on its host's deferred list */
+	unsigned is_head : 1;        /* a HEAD request: no response body */
+	unsigned started : 1;        /* evf_transfer_start or evf_fetch queued it */
+	unsigned req_touched : 1;    /* bytes of this attempt's request were sent */
+	unsigned idempotent : 1;     /* its method is (RFC 9110, 9.2.2) */
+	unsigned wants_length : 1;   /* POST, PUT, PATCH: Content-Length: 0 without a body */
 	char urlbuf[];               /* url points here */
 };
 
@@ -623,6 +719,8 @@ struct xfer_upcalls {
 	void (*sent)(struct evf_transfer *t);
 	/* bytes of t's response arrived */
 	void (*recv)(struct evf_transfer *t);
+	/* bytes of t's request body went out */
+	void (*touch)(struct evf_transfer *t);
 	/* the final response head; content_length < 0 when not announced.
 	 * Return 0 to go on, or a negative code that ends the response */
 	int (*head)(struct evf_transfer *t, const evf_response *resp, int64_t content_length);
@@ -648,12 +746,16 @@ struct xfer_upcalls {
 	 * NULL when memory ran out; and the User-Agent */
 	const char **(*header_lines)(struct evf_transfer *t, const char **stack, size_t *n);
 	const char *(*user_agent)(const struct evf_transfer *t);
+	/* the client's debug function, when there is one (see evfetch.h) */
+	void (*debug)(struct evf_transfer *t, int kind, const char *data, size_t len);
 };
 
 /* transfer.c's; a connection reaches it as cn->client->up */
 extern const struct xfer_upcalls evf_xfer_upcalls;
 
 void transfer_finish(struct evf_transfer *t, int err, const char *why);
+/* Request bytes went out: t's idle deadline starts over. */
+void transfer_touch(struct evf_transfer *t);
 void transfer_free(struct evf_transfer *t);
 /* Make t's timer if the client's settings can need one; 0 or EVF_ERR_NOMEM. */
 /* The client's connect and idle deadline timer (dl_ev). */
@@ -684,11 +786,13 @@ struct evf_client {
 	const struct xfer_upcalls *up; /* the transfers, for their connections */
 	void (*destroy)(struct evf_client *c); /* the last client_leave of a freed client */
 	struct evf_config cfg;
+	struct xfer_opts opts;     /* what transfers use unless they set their own */
 	SSL_CTX *ssl_ctx;
 	struct proxies *proxies;   /* NULL: no proxy configured */
 	BIO_METHOD *bio_meth;      /* sockets without SIGPIPE */
 	struct evdns_base *dns;
 	int own_dns;
+	struct xfer_list unstarted; /* made by evf_transfer_new, not started */
 	struct xfer_list pending;  /* queued, in order; kick_cb starts them */
 	struct xfer_list live;     /* started, not yet done */
 	struct xfer_list done;
@@ -783,6 +887,14 @@ void proxy_dial(const struct host *h, const char **name, int *port);
  * the proxy's Proxy-Authorization line for t's connection, if any. */
 char *proxy_absolute_target(const struct evf_transfer *t);
 const char *proxy_auth_line(const struct evf_transfer *t);
+
+/* A transfer that has not started (on c->unstarted), or NULL with *err. */
+struct evf_transfer *client_transfer_new(struct evf_client *c, const char *url, void *arg,
+                                         int *err);
+/* Queue t as evf_fetch does: 0, or an error and t stays unstarted. */
+int client_transfer_start(struct evf_transfer *t);
+/* Copies of header lines, each checked; NULL with *err. */
+char **copy_lines(const char *const *lines, size_t n, int *err);
 /* h may have a connection for its deferred transfers now. */
 void client_host_woken(struct evf_client *c, struct host *h);
 /* h's politeness gate closed (asleep 1) or opened (0): its deferred

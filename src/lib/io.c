@@ -679,6 +679,12 @@ int conn_submit(struct conn *cn, struct evf_transfer *t)
 		cn->read_on = EV_READ;
 	if (flush_later(cn))
 		return 0;
+	if (t->body) {
+		/* a body is read from io_cb, where a callback may end t */
+		cn->flush_on = EV_WRITE;
+		session_arm(cn);
+		return 0;
+	}
 	unsigned was = cn->in_io;
 	cn->in_io = 1;
 	if (cn->flush_on || do_flush(cn) == 0)
@@ -697,6 +703,23 @@ void conn_detach(struct conn *cn, struct evf_transfer *t, int keep)
 		return;
 	}
 	cn->proto->detach(cn, t, keep);
+}
+
+void conn_body_ready(struct conn *cn, struct evf_transfer *t)
+{
+	if (cn->state != CS_BUSY || !cn->proto)
+		return;
+	if (cn->proto->body_ready)
+		cn->proto->body_ready(cn, t);
+	if (cn->proto->version == 2) {
+		conn_update(cn);   /* flushes from the loop */
+		return;
+	}
+	/* HTTP/1.1 reads the body as the socket takes it, from io_cb: never
+	 * inside the caller's evf_transfer_resume_body */
+	cn->flush_on = EV_WRITE;
+	if (!cn->in_io)
+		session_arm(cn);
 }
 
 void conn_resume(struct conn *cn, struct evf_transfer *t)

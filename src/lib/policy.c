@@ -26,10 +26,10 @@ int policy_retry_status(int status)
 	       status == 503 || status == 504;
 }
 
+/* The public answer is the policy: one list, in error.c. */
 int policy_retry_error(int err)
 {
-	return err == EVF_ERR_CONNECT || err == EVF_ERR_TIMEOUT || err == EVF_ERR_NETWORK ||
-	       err == EVF_ERR_TRUNCATED;
+	return evf_error_retryable(err);
 }
 
 /* Retry-After: delay-seconds or an HTTP-date; -1 when absent or unusable. */
@@ -78,6 +78,22 @@ int policy_same_origin(const struct evf_url *a, const struct evf_url *b)
 	return a->tls == b->tls && a->port == b->port && strcmp(a->host, b->host) == 0;
 }
 
+static int line_names(const char *line, const char *const *names, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		size_t n = strlen(names[i]);
+		if (strncasecmp(line, names[i], n) == 0 && line[n] == ':')
+			return 1;
+	}
+	return 0;
+}
+
+int policy_framing_header(const char *line)
+{
+	static const char *const names[] = {"content-length", "transfer-encoding"};
+	return line_names(line, names, 2);
+}
+
 int policy_credential_header(const char *line)
 {
 	/* The one list of headers a redirect that leaves the origin drops;
@@ -86,10 +102,25 @@ int policy_credential_header(const char *line)
 	 * wrong virtual host of the next one */
 	static const char *const names[] = {"authorization", "cookie", "proxy-authorization",
 	                                    "host"};
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-		size_t n = strlen(names[i]);
-		if (strncasecmp(line, names[i], n) == 0 && line[n] == ':')
+	return line_names(line, names, sizeof names / sizeof names[0]);
+}
+
+int policy_idempotent(const char *method)
+{
+	static const char *const names[] = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcmp(method, names[i]) == 0)
 			return 1;
-	}
 	return 0;
+}
+
+int policy_method_valid(const char *m)
+{
+	/* a token (RFC 9110, 5.6.2) */
+	if (!m || !*m || strlen(m) > 64)
+		return 0;
+	for (const char *p = m; *p; p++)
+		if (*p <= 32 || *p >= 127 || strchr("()<>@,;:\\\"/[]?={}", *p))
+			return 0;
+	return 1;
 }

@@ -470,9 +470,9 @@ static int verify_chain(X509_STORE_CTX *xs, void *arg)
 }
 
 /* Why SSL_CTX_load_verify_locations refused a CA file (or, less likely,
- * directory), from the error queue, which it empties: the system's reason
+ * directory), or tls_cert.c a certificate or key, from the error queue, which it empties: the system's reason
  * when a call failed, else OpenSSL's own ("no certificate or crl found"). */
-static const char *ca_load_reason(const char *path, int is_dir)
+const char *tls_load_reason(const char *path, int is_dir)
 {
 	unsigned long e, sys = 0, first = 0;
 	while ((e = ERR_get_error()) != 0) {
@@ -553,6 +553,8 @@ SSL_CTX *tls_ctx_new(const struct evf_config *cfg, char *why, size_t whylen)
 	        ? SSL_CTX_set_alpn_protos(ctx, alpn_h2_http11, sizeof alpn_h2_http11 - 1) != 0
 	        : SSL_CTX_set_alpn_protos(ctx, alpn_http11, sizeof alpn_http11 - 1) != 0)
 		goto fail;
+	if (!tls_ctx_client_cert(ctx, cfg, why, whylen))
+		goto fail_quiet;
 	if (cfg->insecure) {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 		return ctx;
@@ -567,7 +569,7 @@ SSL_CTX *tls_ctx_new(const struct evf_config *cfg, char *why, size_t whylen)
 			const char *path = cfg->ca_file ? cfg->ca_file : cfg->ca_path;
 			snprintf(why, whylen, "cannot load CA %s %s: %s",
 			         cfg->ca_file ? "file" : "directory", path,
-			         ca_load_reason(path, !cfg->ca_file));
+			         tls_load_reason(path, !cfg->ca_file));
 			goto fail_quiet;
 		}
 	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
@@ -668,8 +670,9 @@ static int tls_failure(struct conn *cn, const struct layer *l, int sslerr, enum 
 		/* a record that starts "HTTP/1.1 400" has version 'T' 'P' */
 		int plain = op == TLS_HANDSHAKE && ERR_GET_LIB(e) == ERR_LIB_SSL &&
 		            ERR_GET_REASON(e) == SSL_R_WRONG_VERSION_NUMBER;
-		conn_set_why(cn, "TLS %s with %s failed: %s%s", what, peer, buf,
-		             plain ? " (is this port plain HTTP?)" : "");
+		conn_set_why(cn, "TLS %s with %s failed: %s%s%s", what, peer, buf,
+		             plain ? " (is this port plain HTTP?)" : "",
+		             tls_client_cert_hint(cn, e));
 	} else if (sslerr == SSL_ERROR_SYSCALL && errno) {
 		conn_set_why(cn, "TLS %s with %s failed: %s", what, peer, strerror(errno));
 		ERR_clear_error();
@@ -879,7 +882,7 @@ SSL_CTX *tls_proxy_ctx_new(const struct evf_config *cfg, char *why, size_t whyle
 	if (cfg->proxy_ca_file) {
 		if (SSL_CTX_load_verify_locations(ctx, cfg->proxy_ca_file, NULL) != 1) {
 			snprintf(why, whylen, "cannot load proxy CA file %s: %s", cfg->proxy_ca_file,
-			         ca_load_reason(cfg->proxy_ca_file, 0));
+			         tls_load_reason(cfg->proxy_ca_file, 0));
 			goto fail;
 		}
 	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
@@ -902,4 +905,29 @@ int tls_proxy_setup(struct conn *cn, const char *name)
 	else if (r < 0)
 		conn_set_why(cn, "out of memory for TLS to the proxy");
 	return r;
+}
+
+void tls_describe(struct conn *cn, char *buf, size_t len)
+{
+	const unsigned char *alpn = NULL;
+	unsigned alen = 0;
+	SSL_get0_alpn_selected(cn->ssl, &alpn, &alen);
+	int n = snprintf(buf, len, "%s, %s, ALPN %.*s", SSL_get_version(cn->ssl),
+	                 SSL_get_cipher_name(cn->ssl), alen ? (int)alen : 4,
+	                 alen ? (const char *)alpn : "none");
+	X509 *leaf = SSL_get0_peer_certificate(cn->ssl);
+	if (!leaf || n < 0 || (size_t)n >= len)
+		return;
+	char subject[256], issuer[256], expiry[64] = "?";
+	X509_NAME_oneline(X509_get_subject_name(leaf), subject, sizeof subject);
+	X509_NAME_oneline(X509_get_issuer_name(leaf), issuer, sizeof issuer);
+	BIO *mem = BIO_new(BIO_s_mem());
+	if (mem && ASN1_TIME_print(mem, X509_get0_notAfter(leaf))) {
+		int got = BIO_read(mem, expiry, sizeof expiry - 1);
+		expiry[got > 0 ? got : 0] = '\0';
+	}
+	BIO_free(mem);
+	snprintf(buf + n, len - (size_t)n,
+	         "; server certificate: subject %s, issuer %s, expires %s%s", subject, issuer,
+	         expiry, SSL_session_reused(cn->ssl) ? " (session resumed)" : "");
 }

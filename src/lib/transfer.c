@@ -58,7 +58,7 @@ enum { DL_NONE, DL_CONNECT, DL_IDLE };
 static uint64_t dl_deadline(const struct evf_transfer *t)
 {
 	return t->dl == DL_CONNECT ? t->connect_deadline_us
-	                           : t->last_io_us + 1000u * (uint64_t)t->client->cfg.idle_timeout_ms;
+	                           : t->last_io_us + 1000u * (uint64_t)t->o->idle_timeout_ms;
 }
 
 /* Point the client's deadline timer at the earliest head, if it is not
@@ -135,12 +135,12 @@ void transfer_deadlines_cb(evutil_socket_t fd, short what, void *arg)
 			snprintf(why, sizeof why, "cannot set a timer (out of memory)");
 		else
 			snprintf(why, sizeof why, "no connection to %s within %u ms", t->u.authority,
-			         c->cfg.connect_timeout_ms);
+			         t->o->connect_timeout_ms);
 		transfer_finish(t, c->dl_failed ? EVF_ERR_RESOURCE : EVF_ERR_TIMEOUT, why);
 	}
 	while (!c->freed && (t = TAILQ_FIRST(&c->dl_idle)) &&
 	       (c->dl_failed || dl_deadline(t) <= now)) {
-		if (t->paused && !c->dl_failed) {
+		if ((t->paused || body_waiting(t)) && !c->dl_failed) {
 			/* a paused transfer is not idle: its wait starts over */
 			t->last_io_us = now;
 			dl_append(t, DL_IDLE);
@@ -150,8 +150,9 @@ void transfer_deadlines_cb(evutil_socket_t fd, short what, void *arg)
 		if (c->dl_failed)
 			snprintf(why, sizeof why, "cannot set a timer (out of memory)");
 		else
-			snprintf(why, sizeof why, "no data from %s for %u ms", t->u.authority,
-			         c->cfg.idle_timeout_ms);
+			snprintf(why, sizeof why, "%s %s for %u ms",
+			         t->state == XS_REQUEST ? "could not send to" : "no data from",
+			         t->u.authority, t->o->idle_timeout_ms);
 		transfer_finish(t, c->dl_failed ? EVF_ERR_RESOURCE : EVF_ERR_TIMEOUT, why);
 	}
 	c->dl_failed = 0;
@@ -246,7 +247,7 @@ static int acquire(struct evf_transfer *t, int front)
 		evf_xfer_upcalls.ready(t, 1);
 		return 0;
 	}
-	unsigned ms = t->client->cfg.connect_timeout_ms;
+	unsigned ms = t->o->connect_timeout_ms;
 	int negotiating = pool_should_wait(h);
 	if (!negotiating && pool_can_open(h)) {
 		/* a deadline set while t waited for the host's first
@@ -302,6 +303,9 @@ static void reset_attempt(struct evf_transfer *t)
 	t->tls_cipher = NULL;
 	t->cert_not_after = 0;
 	t->got_response_byte = t->retried_stale = t->head_delivered = 0;
+	t->req_touched = 0;
+	resp_head_free(t->head);
+	t->head = NULL;
 	t->held = t->end_held = t->end_keep = 0;
 	t->h2 = t->had_conn = 0;
 	t->connect_deadline_us = 0;
@@ -356,7 +360,6 @@ static void begin_attempt(struct evf_transfer *t, int deferred)
 
 void transfer_start(struct evf_transfer *t)
 {
-	struct evf_client *c = t->client;
 	uint64_t now = evf_now_us();
 	t->queued_us = now - t->start_us;   /* evf_fetch set it */
 	t->start_us = now;
@@ -365,8 +368,8 @@ void transfer_start(struct evf_transfer *t)
 		transfer_finish(t, t->parse_rc, t->parse_why);
 		return;
 	}
-	if (c->cfg.total_timeout_ms)
-		t->total_deadline_us = t->start_us + 1000u * (uint64_t)c->cfg.total_timeout_ms;
+	if (t->o->total_timeout_ms)
+		t->total_deadline_us = t->start_us + 1000u * (uint64_t)t->o->total_timeout_ms;
 	begin_attempt(t, 0);
 }
 
@@ -383,19 +386,25 @@ static const char **header_lines(struct evf_transfer *t, const char **stack, siz
 	const char **all = cap <= 32 ? stack : malloc(cap * sizeof *all);
 	if (!all)
 		return NULL;
+	/* the body's framing is the library's (t->h2: the attempt's protocol) */
+	const char *framing = body_framing_line(t, t->h2);
 	for (size_t i = 0; i < cfg->nheaders + t->nheaders; i++) {
 		const char *line = i < cfg->nheaders ? cfg->headers[i] : t->headers[i - cfg->nheaders];
 		if (t->cross_origin && policy_credential_header(line))
 			continue;
+		if (framing && policy_framing_header(line))
+			continue;
 		all[n++] = line;
 	}
+	if (framing && *framing)
+		all[n++] = framing;
 	if (cfg->no_keepalive)
 		all[n++] = "Connection: close";
 	int have_ae = 0;
 	for (size_t i = 0; i < n; i++)
 		if (strncasecmp(all[i], "accept-encoding:", 16) == 0)
 			have_ae = 1;
-	if (cfg->decode && !have_ae)
+	if (t->o->decode && !have_ae)
 		all[n++] = "Accept-Encoding: gzip, deflate";
 	const char *pauth = proxy_auth_line(t);   /* to an http proxy only */
 	if (pauth)
@@ -427,10 +436,76 @@ static int set_detail(struct evf_transfer *t, int err, const char *fmt, ...)
 	return err;
 }
 
-static int up_head(struct evf_transfer *t, const evf_response *resp, int64_t clen)
+static void up_debug(struct evf_transfer *t, int kind, const char *data, size_t len)
 {
 	const struct evf_config *cfg = &t->client->cfg;
+	if (cfg->debug_fn)
+		cfg->debug_fn(t, kind, data, len, cfg->debug_arg);
+}
+
+/*
+ * May t's request go out again?  Its body must be able to start over, and
+ * a request the server may have acted on (reached) only when its method is
+ * idempotent (RFC 9110, 9.2.2): a POST that may have been processed is
+ * never sent twice behind the caller's back.
+ */
+static int may_resend(const struct evf_transfer *t, int reached)
+{
+	return body_can_resend(t) && (t->idempotent || !reached);
+}
+
+/* Before another attempt: the body from its start.  0, or -1 when t was
+ * ended (it could not start over) or cancelled from the rewind callback. */
+static int body_restart(struct evf_transfer *t)
+{
+	if (!t->body)
+		return 0;
+	if (body_rewind(t) == 0)
+		return 0;
+	if (t->cancelled || t->client->freed) {
+		if (!t->client->freed)
+			client_discard(t->client, t);
+		return -1;
+	}
+	transfer_finish(t, EVF_ERR_IO, "the request body could not be rewound to send it again");
+	return -1;
+}
+
+/*
+ * A redirect's method (RFC 9110, 15.4): 303 makes any method but HEAD a
+ * GET, 301 and 302 a POST a GET (as browsers and curl do), each without
+ * the body; 307 and 308 keep both, when the body can be sent again.
+ * 0, or -1 when t was ended.
+ */
+static int redirect_method(struct evf_transfer *t)
+{
+	int to_get = (t->status == 303 && !t->is_head && strcmp(t->method, "GET") != 0) ||
+	             ((t->status == 301 || t->status == 302) && strcmp(t->method, "POST") == 0);
+	if (to_get) {
+		t->method = "GET";
+		t->idempotent = 1;
+		t->wants_length = 0;
+		body_free(t->body);
+		t->body = NULL;
+		return 0;
+	}
+	if (!body_can_resend(t)) {
+		char msg[160];
+		snprintf(msg, sizeof msg,
+		         "cannot follow the %d redirect: the streamed request body cannot be sent "
+		         "again without a rewind callback", t->status);
+		transfer_finish(t, EVF_ERR_REDIRECT, msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int up_head(struct evf_transfer *t, const evf_response *resp, int64_t clen)
+{
+	const struct xfer_opts *cfg = t->o;
 	t->status = resp->status;
+	if (t->client->cfg.debug_fn)
+		debug_head(t, resp);
 	if (resp->status == 429 || resp->status == 503) {
 		/* the host asks every client request to wait, not only this
 		 * one: pause the host, within the cap on retry delays */
@@ -448,7 +523,7 @@ static int up_head(struct evf_transfer *t, const evf_response *resp, int64_t cle
 			return t->location ? STOP_REDIRECT : EVF_ERR_NOMEM;
 		}
 	}
-	if (t->retries < cfg->retries && policy_retry_status(resp->status)) {
+	if (t->retries < cfg->retries && policy_retry_status(resp->status) && may_resend(t, 1)) {
 		t->retry_after_ms = policy_retry_after_ms(find_header(resp, "retry-after"),
 		                                          time(NULL));
 		return STOP_RETRY;
@@ -462,11 +537,13 @@ static int up_head(struct evf_transfer *t, const evf_response *resp, int64_t cle
 		                  (unsigned long long)clen, (unsigned long long)cfg->max_body);
 	enum decode_kind kind = cfg->decode ? decode_kind_of(find_header(resp, "content-encoding"))
 	                                    : DECODE_NONE;
-	if (kind != DECODE_NONE && t->method != EVF_HEAD) {
+	if (kind != DECODE_NONE && !t->is_head) {
 		if (!(t->dec = malloc(sizeof *t->dec)))
 			return EVF_ERR_NOMEM;
 		decoder_init(t->dec, kind);
 	}
+	if (resp_head_keep(t, resp) != 0)
+		return EVF_ERR_NOMEM;
 	t->head_delivered = 1;
 	if (!t->cb.on_head)
 		return 0;
@@ -486,7 +563,7 @@ static int up_head(struct evf_transfer *t, const evf_response *resp, int64_t cle
 static int deliver(void *ctx, const char *data, size_t len)
 {
 	struct evf_transfer *t = ctx;
-	uint64_t max = t->client->cfg.max_body;
+	uint64_t max = t->o->max_body;
 	if (max && t->bytes + len > max)
 		return set_detail(t, EVF_ERR_TOO_LARGE, "the body grew past the limit of %llu bytes",
 		                  (unsigned long long)max);
@@ -542,6 +619,13 @@ static void up_ready(struct evf_transfer *t, int reused)
 		t->tls_cipher = SSL_get_cipher_name(cn->ssl);
 		t->cert_not_after = cn->cert_not_after;
 	}
+	if (t->body && t->o->idle_timeout_ms) {
+		/* a server that takes no more of the body is idle too */
+		t->last_io_us = evf_now_us();
+		dl_append(t, DL_IDLE);
+	}
+	if (t->client->cfg.debug_fn)
+		debug_connection(t, cn, reused);
 	int r = conn_submit(cn, t);
 	if (r < 0)
 		transfer_finish(t, r, r == EVF_ERR_NOMEM ? "out of memory for the request"
@@ -557,20 +641,19 @@ static void up_sent(struct evf_transfer *t)
 	t->req_len = t->req_off = 0;
 	xfer_set_state(t, XS_RESPONSE);
 	t->last_io_us = evf_now_us();
-	if (t->client->cfg.idle_timeout_ms)
+	if (t->o->idle_timeout_ms)
 		dl_append(t, DL_IDLE);
 }
 
 static void follow_redirect(struct evf_transfer *t)
 {
-	struct evf_client *c = t->client;
 	const char *why = NULL;
 	char *loc = t->location;
 	t->location = NULL;
-	if (t->redirects >= c->cfg.max_redirects) {
+	if (t->redirects >= t->o->max_redirects) {
 		free(loc);
 		char msg[96];
-		snprintf(msg, sizeof msg, "more than %u redirects", c->cfg.max_redirects);
+		snprintf(msg, sizeof msg, "more than %u redirects", t->o->max_redirects);
 		transfer_finish(t, EVF_ERR_TOO_MANY_REDIRECTS, msg);
 		return;
 	}
@@ -588,9 +671,13 @@ static void follow_redirect(struct evf_transfer *t)
 		return;
 	}
 	free(loc);
+	if (redirect_method(t) != 0) {
+		evf_url_clear(&u);
+		free(next);
+		return;
+	}
 	if (!policy_same_origin(&t->u, &u))
 		t->cross_origin = 1;
-	/* 303 turns any method into GET; with only GET and HEAD, HEAD stays */
 	evf_url_clear(&t->u);
 	t->u = u;
 	transfer_set_host(t, NULL);   /* begin_attempt finds the new one */
@@ -598,12 +685,13 @@ static void follow_redirect(struct evf_transfer *t)
 	t->effective_url = next;
 	t->redirects++;
 	reset_attempt(t);
-	begin_attempt(t, 1);
+	if (body_restart(t) == 0)
+		begin_attempt(t, 1);
 }
 
 static void schedule_retry(struct evf_transfer *t)
 {
-	const struct evf_config *cfg = &t->client->cfg;
+	const struct xfer_opts *cfg = t->o;
 	release_conn(t, 0);
 	t->retries++;
 	uint64_t ms = policy_backoff_ms(cfg->retry_base_ms, cfg->retry_max_ms, t->retries,
@@ -642,6 +730,13 @@ static void response_stopped(struct evf_transfer *t, int r, const char *why)
 	}
 }
 
+void transfer_touch(struct evf_transfer *t)
+{
+	t->last_io_us = evf_now_us();
+	if (t->dl == DL_IDLE && TAILQ_NEXT(t, link))
+		dl_append(t, DL_IDLE);   /* the latest idle deadline now */
+}
+
 static void up_recv(struct evf_transfer *t)
 {
 	t->last_io_us = evf_now_us();
@@ -661,24 +756,27 @@ static void up_failed(struct evf_transfer *t, int err, const char *why, int retr
 		return;
 	t->conn = NULL;
 	t->stream = NULL;
-	if (retry_safe > 0 && !t->head_delivered && t->free_retries < 7) {
+	if (retry_safe > 0 && !t->head_delivered && t->free_retries < 7 && may_resend(t, 0)) {
 		/* the server refused the request unseen (REFUSED_STREAM, or
 		 * above a GOAWAY's last stream): try again elsewhere, without
 		 * counting it against the retries (RFC 9113, 8.7) */
 		t->free_retries++;
 		t->got_response_byte = 0;
 		t->reused = 0;   /* not a stale pooled connection's failure next */
-		requeue(t);
+		if (body_restart(t) == 0)
+			requeue(t);
 		return;
 	}
 	if (retry_safe == 0 && t->reused && !t->got_response_byte && !t->retried_stale &&
-	    (err == EVF_ERR_NETWORK || err == EVF_ERR_TLS || err == EVF_ERR_TRUNCATED)) {
+	    (err == EVF_ERR_NETWORK || err == EVF_ERR_TLS || err == EVF_ERR_TRUNCATED) &&
+	    may_resend(t, t->req_touched)) {
 		/* the server closed a pooled connection as we used it: once, try
 		 * again on a new connection (RFC 9112, 9.3.1) */
 		t->retried_stale = 1;
 		t->reused = 0;
 		t->fresh_only = 1;
-		requeue(t);
+		if (body_restart(t) == 0)
+			requeue(t);
 		return;
 	}
 	transfer_finish(t, err, why);
@@ -744,6 +842,7 @@ const struct xfer_upcalls evf_xfer_upcalls = {
 	.ready = up_ready,
 	.sent = up_sent,
 	.recv = up_recv,
+	.touch = transfer_touch,
 	.head = up_head,
 	.body = up_body,
 	.held = up_held,
@@ -751,6 +850,7 @@ const struct xfer_upcalls evf_xfer_upcalls = {
 	.failed = up_failed,
 	.header_lines = header_lines,
 	.user_agent = user_agent,
+	.debug = up_debug,
 };
 
 void transfer_finish(struct evf_transfer *t, int err, const char *why)
@@ -763,8 +863,8 @@ void transfer_finish(struct evf_transfer *t, int err, const char *why)
 		TAILQ_REMOVE(&t->host->waiting, t, link);
 		c->nwaiting--;
 	}
-	if (err && policy_retry_error(err) && !t->head_delivered &&
-	    t->retries < c->cfg.retries && !c->freed) {
+	if (err && policy_retry_error(err) && !t->head_delivered && t->retries < t->o->retries &&
+	    !c->freed && may_resend(t, t->req_touched)) {
 		schedule_retry(t);
 		return;
 	}
@@ -789,7 +889,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct evf_transfer *t = arg;
 	struct evf_client *c = t->client;
-	const struct evf_config *cfg = &c->cfg;
+	const struct xfer_opts *cfg = t->o;
 	t->timer_set = 0;
 	client_enter(c);
 	uint64_t now = evf_now_us();
@@ -799,7 +899,8 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	} else if (t->state == XS_RETRY_WAIT) {
 		if (cfg->total_timeout_ms)
 			t->total_deadline_us = now + 1000u * (uint64_t)cfg->total_timeout_ms;
-		begin_attempt(t, 0);
+		if (body_restart(t) == 0)
+			begin_attempt(t, 0);
 	} else if (t->total_deadline_us && now >= t->total_deadline_us) {
 		snprintf(why, sizeof why, "the transfer did not finish within %u ms",
 		         cfg->total_timeout_ms);
@@ -812,7 +913,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 
 int transfer_timer_new(struct evf_transfer *t)
 {
-	const struct evf_config *cfg = &t->client->cfg;
+	const struct xfer_opts *cfg = t->o;
 	if (!cfg->total_timeout_ms && !cfg->retries)
 		return 0;   /* no total deadline and no retry wait: no timer */
 	t->timer = evtimer_new(t->client->base, timer_cb, t);
@@ -830,6 +931,10 @@ void transfer_free(struct evf_transfer *t)
 	for (size_t i = 0; i < t->nheaders; i++)
 		free(t->headers[i]);
 	free(t->headers);
+	free(t->method_buf);
+	free(t->own_opts);
+	body_free(t->body);
+	resp_head_free(t->head);
 	evf_url_clear(&t->u);
 	free(t->req);
 	free(t->detail);

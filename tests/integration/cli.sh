@@ -56,13 +56,12 @@ usage_error "-H with a line break" -H $'X-A: b\r\nX-Injected: yes' "$U"
 usage_error "a malformed --resolve" --resolve 'nonsense' "$U"
 
 # Long options are taken by their whole name only: getopt_long alone would
-# take "--user" as --user-agent and send the password as the User-Agent.
-usage_error "--user (a prefix of --user-agent)" --user alice:secret "$U"
-like "$(cat "$EVF_ERR")" "unknown option '--user'; did you mean '--user-agent'\?" \
-	"--user: named as unknown, --user-agent suggested"
-unlike "$(cat "$EVF_ERR")" secret "--user: the value is not repeated on stderr"
-usage_error "--user=alice:secret" --user=alice:secret "$U"
-unlike "$(cat "$EVF_ERR")" secret "--user=VALUE: the value is not repeated on stderr"
+# take "--use" as --user (or --user-agent) and send the password as a header.
+usage_error "--use (a prefix of --user and --user-agent)" --use alice:secret "$U"
+like "$(cat "$EVF_ERR")" "unknown option '--use'" "--use: named as unknown"
+unlike "$(cat "$EVF_ERR")" secret "--use: the value is not repeated on stderr"
+usage_error "--use=alice:secret" --use=alice:secret "$U"
+unlike "$(cat "$EVF_ERR")" secret "--use=VALUE: the value is not repeated on stderr"
 usage_error "--user-agen (cut short)" --user-agen x "$U"
 like "$(cat "$EVF_ERR")" "unknown option '--user-agen'" "--user-agen: named as unknown"
 usage_error "--user-agen last, without its value" "$U" --user-agen

@@ -175,16 +175,18 @@ if [ -n "$TINYPROXY" ]; then
 	N=$((N + 1))
 	R=$T/r.$N.jsonl
 	evf -v -d "$T/out" --no-progress --report "$R" "${CA[@]}" -x "$P" "$ORIGIN/echo" \
-		"$H/status/404" "https://s407.test:1/"
+		"$H/status/404" "https://s407.test:1/" "http://127.0.0.1:$HTTP_PORT/hello.txt"
+	like "$(cat "$EVF_ERR")" "Proxy-Authorization: <masked>" "-v shows the absolute-form request, credentials masked"
 	unlike "$(cat "$T/out/"*echo* 2>/dev/null)" "[Pp]roxy-[Aa]uthorization|$PASS" \
 		"the origin never sees Proxy-Authorization"
 	like "$(cat "$T/out/"*echo* 2>/dev/null)" "^GET /echo" "(the origin's echo was saved)"
 fi
 leaks=0
+B64=$(printf 'evf:%s' "$PASS" | base64)
 for f in "$T"/r.*.jsonl "$T"/evf.*.err "$T"/evf.*.out; do
-	grep -q -- "$PASS" "$f" && { diag "password in $f"; leaks=$((leaks + 1)); }
+	grep -q -e "$PASS" -e "$B64" -- "$f" && { diag "password in $f"; leaks=$((leaks + 1)); }
 done
-is "$leaks" 0 "no report, error text, -v line or output holds the password"
+is "$leaks" 0 "no report, error text, -v line or output holds the password (nor its base64)"
 fetch -x "http://evf:$PASS@127.0.0.1:0" "$H/hello.txt"
 unlike "$(cat "$EVF_ERR")" "$PASS" "a refused proxy URL is not echoed with its password"
 

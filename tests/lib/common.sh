@@ -19,6 +19,9 @@
 #   rep_get FILE FIELD [URL], rep_count FILE PYEXPR, rep_check FILE,
 #   rep_lines FILE     queries on a --report file (tests/lib/report.py);
 #   load_report, get FIELD   the first line of $R, read once, field by field.
+#   evf_to URL ARGS... one URL with --report and -o: the report in $R, the
+#                      body in $BODY, both numbered by EVF_N; add --cacert
+#                      and the like to ARGS.
 #
 # Every failed test prints, once per evfetch run, the last command line, its
 # exit status and the end of its stderr.
@@ -238,6 +241,14 @@ TAP_FAIL_HOOKS+=(_evf_fail_hook)
 _report() {
 	"$PYTHON3" "$TESTS_LIB_DIR/report.py" "$@"
 }
+evf_to() {
+	local url=$1
+	shift
+	R=$T/r.$((EVF_N + 1)).jsonl
+	BODY=$T/body.$((EVF_N + 1))
+	evf --no-progress --report "$R" -o "$BODY" "$@" "$url"
+}
+
 rep_get() { _report get "$1" "$2" ${3+"$3"}; }
 rep_count() { _report count "$1" "$2"; }
 rep_check() { _report check "$1"; }

@@ -31,6 +31,11 @@
 #                        NGINX_H2_REQUESTS (1000) requests per connection,
 #                        after which nginx sends GOAWAY.  Without it
 #                        H2C_PORT is empty and nothing speaks HTTP/2.
+#                        NGINX_EXTRA_SERVERS, when set, is nginx
+#                        configuration put inside http {} as it is (more
+#                        server blocks; DIR/pki and DIR/locations.conf can
+#                        be named), and NGINX_EXTRA_PORTS the ports they
+#                        listen on, waited for like the others.
 #   refused_port         sets REFUSED_PORT to a port kept bound (not
 #                        listening) until the test ends: connecting to it
 #                        is always refused (call it in the test's shell,
@@ -51,6 +56,9 @@
 #   /host                      200 with the Host request header as body
 #   /ua                        200 with the User-Agent as body
 #   /method                    200 with the request method as body
+#   /ctype /auth               200 with the Content-Type or Authorization
+#                              request header as body
+#   /auth-elsewhere            302 to https://evfetch.test:HTTPS_PORT/auth
 #   /redirect                  302 to /hello.txt
 #   /redirect301               301 to /hello.txt
 #   /dyngzip/NAME              WWW_DIR/NAME gzipped by nginx on the fly
@@ -61,6 +69,14 @@
 #                              minute goes at once: the next with the same
 #                              KEY (query strings aside) waits about 60 s
 #                              for its answer (limit_req, burst 100)
+#   /put/PATH                  PUT stores the body as WWW_DIR/put/PATH (nginx's
+#                              dav module), GET serves it; /small/PATH the same
+#                              with bodies of at most 1 KiB (413 beyond)
+#   /post/PATH                 any method with a body: stored as /put/PATH
+#                              (proxied to it as a PUT)
+#   /r301/PATH ... /r308/PATH  that status, to /PATH
+#   Requests to /put/, /small/ and /post/ are logged in NGINX_DIR/logs/body.log:
+#     METHOD URI STATUS cl=CONTENT-LENGTH te=TRANSFER-ENCODING proto=PROTOCOL
 #   /gzip/NAME /deflate/NAME   WWW_DIR/gzip/NAME and WWW_DIR/deflate/NAME
 #                              with Content-Encoding: gzip and deflate (a
 #                              zlib stream); see nginx_encoded
@@ -280,6 +296,9 @@ http {
                    'proto=\$server_protocol '
                    'tls=\$ssl_protocol/\$ssl_cipher/\$ssl_session_reused';
     access_log $dir/logs/access.log evf;
+    log_format evfbody '\$request_method \$uri \$status '
+                       'cl=\$http_content_length te=\$http_transfer_encoding '
+                       'proto=\$server_protocol';
     keepalive_requests 100000;
     keepalive_timeout 60;
     gzip off;
@@ -300,6 +319,7 @@ $h2_server
         include $dir/locations.conf;
     }
 $h2c_server
+${NGINX_EXTRA_SERVERS:-}
     server {
         listen 127.0.0.1:$WRONGHOST_PORT ssl;
         ssl_certificate $dir/pki/wronghost.pem;
@@ -348,6 +368,17 @@ location = /method {
     default_type text/plain;
     return 200 "\$request_method";
 }
+location = /ctype {
+    default_type text/plain;
+    return 200 "\$content_type";
+}
+location = /auth {
+    default_type text/plain;
+    return 200 "\$http_authorization";
+}
+location = /auth-elsewhere {
+    return 302 https://evfetch.test:$HTTPS_PORT/auth;
+}
 location = /redirect {
     return 302 /hello.txt;
 }
@@ -379,6 +410,29 @@ location /gzip/ {
 location /deflate/ {
     add_header Content-Encoding deflate;
 }
+location /put/ {
+    dav_methods PUT DELETE;
+    create_full_put_path on;
+    client_max_body_size 0;
+    access_log $dir/logs/body.log evfbody;
+}
+location /small/ {
+    dav_methods PUT;
+    create_full_put_path on;
+    client_max_body_size 1k;
+    access_log $dir/logs/body.log evfbody;
+}
+location /post/ {
+    proxy_method PUT;
+    proxy_pass http://127.0.0.1:$HTTP_PORT/put/;
+    client_max_body_size 0;
+    access_log $dir/logs/body.log evfbody;
+}
+location ~ ^/r301(/.*)\$ { client_max_body_size 0; return 301 \$1; }
+location ~ ^/r302(/.*)\$ { client_max_body_size 0; return 302 \$1; }
+location ~ ^/r303(/.*)\$ { client_max_body_size 0; return 303 \$1; }
+location ~ ^/r307(/.*)\$ { client_max_body_size 0; return 307 \$1; }
+location ~ ^/r308(/.*)\$ { client_max_body_size 0; return 308 \$1; }
 EOF
 }
 
@@ -424,7 +478,8 @@ start_nginx() {
 		at_exit "stop_pid $NGINX_PID"
 		watch_pid "$NGINX_PID"
 		if wait_ports 15 "$NGINX_PID" "$HTTPS_PORT" "$WRONGHOST_PORT" \
-			"$EXPIRED_PORT" "$SELFSIGNED_PORT" "$HTTP_PORT" ${H2C_PORT:+"$H2C_PORT"}; then
+			"$EXPIRED_PORT" "$SELFSIGNED_PORT" "$HTTP_PORT" ${H2C_PORT:+"$H2C_PORT"} \
+			${NGINX_EXTRA_PORTS:-}; then
 			export NGINX_DIR NGINX_PID HTTPS_PORT WRONGHOST_PORT \
 				EXPIRED_PORT SELFSIGNED_PORT HTTP_PORT NGINX_ACCESS_LOG \
 				NGINX_ERROR_LOG WWW_DIR H2C_PORT
