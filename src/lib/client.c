@@ -427,7 +427,7 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
 			.tls_cipher = t->tls_cipher,
 			.cert_not_after = t->cert_not_after,
 			.http_version = !t->had_conn ? NULL : t->h2 ? "2" : "1.1",
-			.proxy = t->host && proxy_of_host(t->host) ? proxy_of_host(t->host)->shown : NULL,
+			.proxy = proxy_of_host_shown(t->host),
 		};
 		t->in_callback = 1;
 		t->cb.on_done(t, &res, t->arg);

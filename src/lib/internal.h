@@ -879,6 +879,9 @@ void proxy_client_free(struct evf_client *c);
 /* The proxy u goes through, NULL when direct. */
 const struct proxy *proxy_for(const struct evf_client *c, const struct evf_url *u);
 const struct proxy *proxy_of_host(const struct host *h);
+/* For texts and results: h's proxy as scheme://host:port, NULL when
+ * direct (h may be NULL). */
+const char *proxy_of_host_shown(const struct host *h);
 /* A proxied connection's stack (tunnel.c); 0 or an error with why. */
 int proxy_conn_setup(struct conn *cn);
 /* The name and port a connection of h dials and resolves. */

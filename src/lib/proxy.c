@@ -312,6 +312,12 @@ const struct proxy *proxy_of_host(const struct host *h)
 	return !h->proxied || !px ? NULL : h->tls ? px->https : px->http;
 }
 
+const char *proxy_of_host_shown(const struct host *h)
+{
+	const struct proxy *p = h ? proxy_of_host(h) : NULL;
+	return p ? p->shown : NULL;
+}
+
 /* -------------------------------------------------------------- requests */
 
 char *proxy_absolute_target(const struct evf_transfer *t)

@@ -216,6 +216,7 @@ like "$(rep_get "$R" error_kind)" '^(truncated|network|tls)$' "a tunnel that clo
 fetch "${CA[@]}" -x "$BAD" --connect-timeout 1 "https://stall.test:443/"
 is "$(rep_get "$R" error_kind)" timeout "a stalled CONNECT: error_kind timeout"
 cmp_ok "$EVF_MS" -lt 3000 "a stalled CONNECT: bounded by --connect-timeout"
+like "$(rep_get "$R" error)" "through proxy $BAD within 1000 ms" "a stalled CONNECT: the detail names the proxy"
 fetch "${CA[@]}" -x "$BAD" "$H/hello.txt"
 is "$(rep_get "$R" ok)" true "badproxy's plain tunnel works (control)"
 # evfetch.test resolves nowhere: only the proxy's name is resolved, and
