@@ -188,7 +188,11 @@ for f in "$T"/r.*.jsonl "$T"/evf.*.err "$T"/evf.*.out; do
 done
 is "$leaks" 0 "no report, error text, -v line or output holds the password (nor its base64)"
 fetch -x "http://evf:$PASS@127.0.0.1:0" "$H/hello.txt"
+is "$EVF_RC" 2 "an unusable -x URL: usage error"
 unlike "$(cat "$EVF_ERR")" "$PASS" "a refused proxy URL is not echoed with its password"
+fetch --proxy-cacert "$T/nonexistent.pem" -x "https://127.0.0.1:$BADPROXY_PORT" "$H/hello.txt"
+is "$EVF_RC" 2 "an unloadable --proxy-cacert: usage error"
+like "$(cat "$EVF_ERR")" "cannot load proxy CA file .*nonexistent\.pem" "an unloadable --proxy-cacert: the message says why"
 
 # --- a misbehaving proxy -----------------------------------------------------------
 start_badproxy
