@@ -93,7 +93,7 @@ static int tunnel_connect(struct conn *cn, const struct layer *l)
 			return r;
 		int f = http1_feed(&tn->parser, (const char *)c->rbuf, got, &used);
 		if (f < 0) {
-			conn_set_why(cn, "proxy %s answered CONNECT with no usable HTTP: %s",
+			conn_set_why(cn, "the answer of proxy %s to CONNECT is unusable: %s",
 			             proxy_name(cn), http1_why(&tn->parser));
 			return EVF_ERR_PROXY;
 		}

@@ -141,6 +141,15 @@ if [ -n "$SQUID" ]; then
 	is "$(rep_count "$R" 'r["reused"]')" 1 "squid CONNECT: the second stream shares the tunnel"
 	like "$(nginx_log_lines "$HTTPS_PORT" | tail -n 1)" 'proto=HTTP/2\.0' "nginx answered over HTTP/2"
 	is "$(grep -c " CONNECT 127.0.0.1:$HTTPS_PORT " "$SQ_DIR/access.log")" 1 "squid: one CONNECT"
+	# a batch: 40 URLs, 8 at once, over HTTP/1.1 tunnels and absolute form
+	urls=()
+	for i in $(seq 1 20); do
+		urls+=("$H/n/b$i" "http://127.0.0.1:$HTTP_PORT/n/p$i")
+	done
+	fetch "${CA[@]}" -c 8 --http1.1 -x "$SP" "${urls[@]}"
+	is "$(rep_count "$R" 'r["ok"] and r["proxy"] == "'"$SP"'"')" 40 "squid: a batch of 40 through the proxy, all ok"
+	conns=$(grep -c " CONNECT 127.0.0.1:$HTTPS_PORT " "$SQ_DIR/access.log")
+	cmp_ok "$conns" -le 9 "squid: the batch's https URLs shared at most 8 tunnels ($((conns - 1)))"
 else
 	skip "squid not installed (Debian: squid)" 8
 fi
@@ -211,6 +220,10 @@ is "$(rep_get "$R" error_kind)" proxy "a close mid-CONNECT: error_kind proxy"
 like "$(rep_get "$R" error)" "closed the connection during CONNECT" "a close mid-CONNECT: the detail"
 fetch "${CA[@]}" -x "$BAD" --connect-timeout 3 "https://garbage.test:443/"
 is "$(rep_get "$R" error_kind)" proxy "garbage for an answer: error_kind proxy"
+like "$(rep_get "$R" error)" "to CONNECT is unusable" "garbage for an answer: the detail"
+fetch "${CA[@]}" -x "$BAD" "https://hugehead.test:443/"
+is "$(rep_get "$R" error_kind)" proxy "an endless CONNECT answer head: error_kind proxy"
+like "$(rep_get "$R" error)" "to CONNECT is unusable: (more|larger) than" "an endless CONNECT answer head: stopped at a head limit"
 fetch "${CA[@]}" -x "$BAD" --connect-timeout 3 "https://body.test:443/"
 is "$(rep_get "$R" ok)" false "a 200 with a body: the body is no TLS, the transfer fails"
 cmp_ok "$EVF_MS" -lt 3000 "a 200 with a body: fails at once, no hang"

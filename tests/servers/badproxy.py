@@ -12,6 +12,7 @@ CONNECT host:port: the host name chooses the behaviour:
   close.test            half a status line, then close
   garbage.test          "SSH-2.0-nonsense" and blank lines, then stall
   body.test             200 with Content-Length: 10 and ten bytes of body
+  hugehead.test         a 200 whose head never ends (10 MB of fields)
   stall.test            never answer
   midclose.test         a real tunnel that closes after 3000 bytes from
                         the target
@@ -150,6 +151,15 @@ async def handle(reader, writer, args):
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789")
         await writer.drain()
         await asyncio.sleep(30)
+        writer.close()
+    elif host == "hugehead.test":
+        writer.write(b"HTTP/1.1 200 OK\r\n")
+        try:
+            for i in range(100000):
+                writer.write(b"X-Filler-%d: %s\r\n" % (i, b"y" * 100))
+                await writer.drain()
+        except (ConnectionError, ssl.SSLError):
+            pass
         writer.close()
     elif host == "stall.test":
         await asyncio.sleep(60)
