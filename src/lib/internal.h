@@ -276,10 +276,11 @@ void tls_host_freeze(struct host *h);
 void tls_host_thaw(struct host *h);
 struct tls_verified;
 void tls_verified_free(struct tls_verified *v);
-/* TLS to an https proxy: its own context (proxy_ca_file, proxy_insecure,
- * no resumption) and the SSL of a connection, checked against name. */
-SSL_CTX *tls_proxy_ctx_new(const struct evf_config *cfg, char *why, size_t whylen);
-int tls_proxy_setup(struct conn *cn, const char *name);
+/* For proxy.c and tunnel.c too: a context with what all of ours share;
+ * an SSL of cn in *slot on our BIO for name (SNI, and checked unless
+ * verify is 0; EVF_ERR_TLS when it cannot be). */
+SSL_CTX *tls_ctx_common(char *why, size_t whylen);
+int tls_ssl_setup(struct conn *cn, SSL_CTX *ctx, SSL **slot, const char *name, int verify);
 /* "TLSv1.3, TLS_AES_128_GCM_SHA256, ALPN h2; server certificate: subject
  * ..., issuer ..., expires ..." for the debug function. */
 void tls_describe(struct conn *cn, char *buf, size_t len);
@@ -846,51 +847,6 @@ struct evf_client {
 
 void client_transfer_done(struct evf_client *c, struct evf_transfer *t);
 
-/* ------------------------------------------------------------------ proxy */
-
-struct proxy {
-	char *host;                /* without brackets */
-	int port;
-	int tls;                   /* an https:// proxy */
-	char *auth;                /* "Proxy-Authorization: Basic ...", or NULL */
-	char *shown;               /* scheme://host:port, never the credentials */
-};
-
-/* A client's proxies, per scheme of the target (NULL: direct). */
-struct proxies {
-	struct proxy *http, *https;
-	char *noproxy;
-	SSL_CTX *ctx;              /* TLS to https proxies */
-};
-
-/* Parse a proxy URL ("host:port" is http://); EVF_ERR_INVALID with *why. */
-int proxy_parse(const char *url, struct proxy **out, const char **why);
-void proxy_free(struct proxy *p);
-/* Does the no_proxy list exempt host (no brackets) on port? */
-int proxy_noproxy_match(const char *list, const char *host, int port);
-typedef const char *(*proxy_getenv_fn)(const char *name, void *arg);
-/* The environment's proxy for https (1) or http (0) URLs, or its no_proxy
- * (-1), by curl's precedence; *name says which variable.  NULL: none. */
-const char *proxy_env_pick(proxy_getenv_fn get, void *arg, int https, const char **name);
-/* evf_client_new: c->proxies from cfg and (if asked) the environment;
- * 0 or an error with c->why. */
-int proxy_client_setup(struct evf_client *c);
-void proxy_client_free(struct evf_client *c);
-/* The proxy u goes through, NULL when direct. */
-const struct proxy *proxy_for(const struct evf_client *c, const struct evf_url *u);
-const struct proxy *proxy_of_host(const struct host *h);
-/* For texts and results: h's proxy as scheme://host:port, NULL when
- * direct (h may be NULL). */
-const char *proxy_of_host_shown(const struct host *h);
-/* A proxied connection's stack (tunnel.c); 0 or an error with why. */
-int proxy_conn_setup(struct conn *cn);
-/* The name and port a connection of h dials and resolves. */
-void proxy_dial(const struct host *h, const char **name, int *port);
-/* HTTP/1.1 through an http proxy: the absolute-form target (fresh), and
- * the proxy's Proxy-Authorization line for t's connection, if any. */
-char *proxy_absolute_target(const struct evf_transfer *t);
-const char *proxy_auth_line(const struct evf_transfer *t);
-
 /* A transfer that has not started (on c->unstarted), or NULL with *err. */
 struct evf_transfer *client_transfer_new(struct evf_client *c, const char *url, void *arg,
                                          int *err);
@@ -931,5 +887,8 @@ static inline int client_leave(struct evf_client *c)
 	}
 	return 0;
 }
+
+/* proxies: proxy.c and tunnel.c */
+#include "proxy.h"
 
 #endif /* EVF_INTERNAL_H */

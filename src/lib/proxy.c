@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 
 #include <event2/http.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 
 #include "internal.h"
@@ -259,6 +260,42 @@ static int pick_proxy(struct evf_client *c, int https, struct proxy **out)
 	return r;
 }
 
+/* TLS to https proxies: proxy_ca_file or the system's store (or no
+ * verification), http/1.1 in ALPN, no resumption. */
+static SSL_CTX *proxy_ctx_new(const struct evf_config *cfg, char *why, size_t whylen)
+{
+	SSL_CTX *ctx = tls_ctx_common(why, whylen);
+	if (!ctx)
+		return NULL;
+	/* no resumption: the origin's session callbacks are not the proxy's */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	if (SSL_CTX_set_alpn_protos(ctx, (const unsigned char *)"\x08http/1.1", 9) != 0) {
+		snprintf(why, whylen, "TLS context set-up failed");
+		goto fail;
+	}
+	if (cfg->proxy_insecure) {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+		return ctx;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (cfg->proxy_ca_file) {
+		if (SSL_CTX_load_verify_locations(ctx, cfg->proxy_ca_file, NULL) != 1) {
+			snprintf(why, whylen, "cannot load proxy CA file %s: %s", cfg->proxy_ca_file,
+			         tls_load_reason(cfg->proxy_ca_file, 0));
+			goto fail;
+		}
+	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		snprintf(why, whylen, "cannot load the system's trust store");
+		goto fail;
+	}
+	return ctx;
+fail:
+	ERR_clear_error();
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
 int proxy_client_setup(struct evf_client *c)
 {
 	const struct evf_config *cfg = &c->cfg;
@@ -277,7 +314,7 @@ int proxy_client_setup(struct evf_client *c)
 	if (np && !(px->noproxy = evf_strdup(np)))
 		return EVF_ERR_NOMEM;
 	if ((px->https && px->https->tls) || (px->http && px->http->tls)) {
-		px->ctx = tls_proxy_ctx_new(cfg, c->why, sizeof c->why);
+		px->ctx = proxy_ctx_new(cfg, c->why, sizeof c->why);
 		if (!px->ctx)
 			return EVF_ERR_TLS;
 	}

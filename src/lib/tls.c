@@ -510,7 +510,7 @@ static int ca_dir_usable(const char *dir, char *why, size_t whylen)
 }
 
 /* What the origins' and the proxies' contexts share. */
-static SSL_CTX *ctx_common(char *why, size_t whylen)
+SSL_CTX *tls_ctx_common(char *why, size_t whylen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	if (!ctx) {
@@ -527,7 +527,7 @@ static SSL_CTX *ctx_common(char *why, size_t whylen)
 
 SSL_CTX *tls_ctx_new(const struct evf_config *cfg, char *why, size_t whylen)
 {
-	SSL_CTX *ctx = ctx_common(why, whylen);
+	SSL_CTX *ctx = tls_ctx_common(why, whylen);
 	if (!ctx)
 		return NULL;
 	/* one recv for whatever the kernel holds, not one per record header
@@ -590,7 +590,7 @@ fail_quiet:
  * its SNI, and the name checked unless verify is 0.  EVF_ERR_TLS when the
  * name cannot be checked.
  */
-static int ssl_setup(struct conn *cn, SSL_CTX *ctx, SSL **slot, const char *name, int verify)
+int tls_ssl_setup(struct conn *cn, SSL_CTX *ctx, SSL **slot, const char *name, int verify)
 {
 	SSL *ssl = SSL_new(ctx);
 	if (!ssl)
@@ -616,7 +616,7 @@ static int ssl_setup(struct conn *cn, SSL_CTX *ctx, SSL **slot, const char *name
 int tls_conn_setup(struct conn *cn)
 {
 	struct host *h = cn->host;
-	int r = ssl_setup(cn, cn->client->ssl_ctx, &cn->ssl, h->name, !cn->client->cfg.insecure);
+	int r = tls_ssl_setup(cn, cn->client->ssl_ctx, &cn->ssl, h->name, !cn->client->cfg.insecure);
 	if (r == EVF_ERR_TLS)
 		conn_set_why(cn, "cannot check the certificate against '%s'", h->name);
 	if (r < 0)
@@ -861,51 +861,6 @@ static const struct layer_ops ptls_ops = {
 };
 
 const struct layer evf_ptls_layer = {&ptls_ops, &evf_tcp_layer};
-
-SSL_CTX *tls_proxy_ctx_new(const struct evf_config *cfg, char *why, size_t whylen)
-{
-	SSL_CTX *ctx = ctx_common(why, whylen);
-	if (!ctx)
-		return NULL;
-	/* no resumption: the origin's session callbacks are not the proxy's */
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
-	if (SSL_CTX_set_alpn_protos(ctx, alpn_http11, sizeof alpn_http11 - 1) != 0) {
-		snprintf(why, whylen, "TLS context set-up failed");
-		goto fail;
-	}
-	if (cfg->proxy_insecure) {
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-		return ctx;
-	}
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	if (cfg->proxy_ca_file) {
-		if (SSL_CTX_load_verify_locations(ctx, cfg->proxy_ca_file, NULL) != 1) {
-			snprintf(why, whylen, "cannot load proxy CA file %s: %s", cfg->proxy_ca_file,
-			         tls_load_reason(cfg->proxy_ca_file, 0));
-			goto fail;
-		}
-	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
-		snprintf(why, whylen, "cannot load the system's trust store");
-		goto fail;
-	}
-	return ctx;
-fail:
-	ERR_clear_error();
-	SSL_CTX_free(ctx);
-	return NULL;
-}
-
-int tls_proxy_setup(struct conn *cn, const char *name)
-{
-	int r = ssl_setup(cn, cn->client->proxies->ctx, &cn->proxy_ssl, name,
-	                  !cn->client->cfg.proxy_insecure);
-	if (r == EVF_ERR_TLS)
-		conn_set_why(cn, "cannot check the proxy's certificate against '%s'", name);
-	else if (r < 0)
-		conn_set_why(cn, "out of memory for TLS to the proxy");
-	return r;
-}
 
 void tls_describe(struct conn *cn, char *buf, size_t len)
 {

@@ -179,6 +179,18 @@ static const struct layer tunnel_on_ptls = {&tunnel_ops, &evf_ptls_layer};
 static const struct layer tls_on_tunnel = {&evf_tls_ops, &tunnel_on_tcp};
 static const struct layer tls_on_ptls_tunnel = {&evf_tls_ops, &tunnel_on_ptls};
 
+/* The SSL of TLS to an https proxy, checked against its name. */
+static int proxy_tls_setup(struct conn *cn, const char *name)
+{
+	int r = tls_ssl_setup(cn, cn->client->proxies->ctx, &cn->proxy_ssl, name,
+	                  !cn->client->cfg.proxy_insecure);
+	if (r == EVF_ERR_TLS)
+		conn_set_why(cn, "cannot check the proxy's certificate against '%s'", name);
+	else if (r < 0)
+		conn_set_why(cn, "out of memory for TLS to the proxy");
+	return r;
+}
+
 /* The CONNECT request for cn's host, with the proxy's credentials. */
 static char *connect_request(const struct host *h, const struct proxy *p, size_t *len)
 {
@@ -205,7 +217,7 @@ int proxy_conn_setup(struct conn *cn)
 	else
 		cn->top = p->tls ? &tls_on_ptls_tunnel : &tls_on_tunnel;
 	if (p->tls) {
-		int r = tls_proxy_setup(cn, p->host);
+		int r = proxy_tls_setup(cn, p->host);
 		if (r < 0)
 			return r;
 	}
