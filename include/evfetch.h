@@ -69,6 +69,7 @@ enum evf_error {
 	EVF_ERR_TRUNCATED = -16,         /* the body ended before it was complete */
 	EVF_ERR_NETWORK = -17,           /* reset or failed send/receive on an open connection */
 	EVF_ERR_RESOURCE = -18,          /* out of file descriptors or similar */
+	EVF_ERR_PROXY = -19,             /* the proxy refused CONNECT or broke it */
 };
 
 /* A sentence describing err ("connection refused ..."). Never NULL. */
@@ -289,6 +290,33 @@ EVF_API int evf_config_set_fail_on_http_error(evf_config *cfg, int on);
  */
 EVF_API int evf_config_set_max_header_bytes(evf_config *cfg, size_t n);
 EVF_API int evf_config_set_max_headers(evf_config *cfg, unsigned n);
+/*
+ * Proxies (added in 0.2).  url is "http://[user:pass@]host[:port]" or
+ * https:// (TLS to the proxy); a bare "host:port" is http://.  Default
+ * ports: 1080 for http, 443 for https.  https:// URLs go through a CONNECT
+ * tunnel, http:// URLs are sent to the proxy in absolute form.  Credentials
+ * become "Proxy-Authorization: Basic" to the proxy alone.  NULL: none set
+ * (the environment may give one); "": no proxy, whatever the environment
+ * says.  EVF_ERR_INVALID on an unusable URL.
+ */
+EVF_API int evf_config_set_proxy(evf_config *cfg, const char *url);
+/*
+ * Hosts reached directly: a comma-separated list of names (suffixes on
+ * label boundaries, a leading dot ignored), IP addresses and CIDR ranges,
+ * each optionally with ":port"; "*" alone means every host.  No host is
+ * exempt unless listed, not even localhost.  Overrides the environment's.
+ */
+EVF_API int evf_config_set_noproxy(evf_config *cfg, const char *list);
+/*
+ * Read https_proxy, HTTPS_PROXY, http_proxy (never HTTP_PROXY), all_proxy,
+ * ALL_PROXY, no_proxy and NO_PROXY at evf_client_new, with curl's
+ * precedence (default off).  evf_config_set_proxy and _set_noproxy win.
+ */
+EVF_API int evf_config_use_env_proxy(evf_config *cfg, int on);
+/* TLS to an https proxy: its trust anchors (default: the system's store,
+ * not evf_config_set_ca_file's), and no verification at all. */
+EVF_API int evf_config_set_proxy_ca_file(evf_config *cfg, const char *path);
+EVF_API int evf_config_set_proxy_insecure(evf_config *cfg, int insecure);
 
 /* ---------------------------------------------------------------- client */
 
@@ -405,6 +433,9 @@ typedef struct evf_result {
 	 * no connection.  (Added in 0.2.) */
 	const char *remote_ip;
 	int remote_port;
+	/* The proxy the last attempt went through, as scheme://host:port
+	 * without credentials; NULL when it went direct.  (Added in 0.2.) */
+	const char *proxy;
 } evf_result;
 
 /*

@@ -5,14 +5,15 @@ set -eu
 cd "$(dirname "$0")/.."
 
 # tests/integration/eyeballs.sh: iproute2 and nftables (a network namespace
-# with a blackholed address).
+# with a blackholed address).  Proxies: tinyproxy and squid for
+# tests/integration/proxy.sh.
 # HTTP/2: libnghttp2-dev for the library; h2o (a second HTTP/2 server) and
 # nghttp2-client (h2load) for tests/integration/h2.sh and bench/run.sh.
 pkgs="build-essential autoconf automake libtool pkg-config
       libevent-dev libssl-dev zlib1g-dev node-llhttp libnghttp2-dev libjansson-dev
       nginx h2o nghttp2-client python3 python3-h2 openssl curl ca-certificates
       procps parallel clang libclang-rt-dev valgrind
-      iproute2 nftables"
+      iproute2 nftables tinyproxy squid"
 [ "${EVFETCH_EXTRA_PKGS:-}" ] && pkgs="$pkgs $EVFETCH_EXTRA_PKGS"
 
 if [ "$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi

@@ -64,6 +64,9 @@ enum {
 	OPT_HTTP11,
 	OPT_HTTP2,
 	OPT_HTTP2_PRIOR,
+	OPT_NOPROXY,
+	OPT_PROXY_CACERT,
+	OPT_PROXY_INSECURE,
 	OPT_DATA,
 	OPT_DATA_BINARY,
 	OPT_DATA_URLENCODE,
@@ -104,6 +107,10 @@ static const struct option long_options[] = {
 	{ "ipv4", no_argument, NULL, '4' },
 	{ "ipv6", no_argument, NULL, '6' },
 	{ "happy-eyeballs-timeout-ms", required_argument, NULL, OPT_EYEBALLS },
+	{ "proxy", required_argument, NULL, 'x' },
+	{ "noproxy", required_argument, NULL, OPT_NOPROXY },
+	{ "proxy-cacert", required_argument, NULL, OPT_PROXY_CACERT },
+	{ "proxy-insecure", no_argument, NULL, OPT_PROXY_INSECURE },
 	{ "resolve", required_argument, NULL, OPT_RESOLVE },
 	{ "dns-servers", required_argument, NULL, OPT_DNS_SERVERS },
 	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
@@ -152,7 +159,7 @@ static const struct option long_options[] = {
 };
 
 /* The leading ':' makes getopt report a missing argument as ':'. */
-static const char short_options[] = ":i:o:d:c:km:H:A:IfLsSvhVX:T:u:D:O46";
+static const char short_options[] = ":i:o:d:c:km:H:A:IfLsSvhVX:T:u:D:O46x:";
 
 static void
 vwarn_line(const char *fmt, va_list ap)
@@ -853,6 +860,10 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 			}
 			o->eyeballs_set = 1;
 			break;
+		case 'x': o->proxy = optarg; break;
+		case OPT_NOPROXY: o->noproxy = optarg; break;
+		case OPT_PROXY_CACERT: o->proxy_cacert = optarg; break;
+		case OPT_PROXY_INSECURE: o->proxy_insecure = 1; break;
 		case OPT_RESOLVE: o->resolves[o->nresolves++] = optarg; break;
 		case OPT_DNS_SERVERS: o->dns_servers = optarg; break;
 		case 'H': o->headers[o->nheaders++] = optarg; break;

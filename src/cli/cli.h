@@ -259,6 +259,8 @@ struct cli_opts {
 	int host_cache_set, dns_cache_set;
 	const char *cacert, *capath;
 	int insecure;
+	const char *proxy, *noproxy, *proxy_cacert;   /* -x, --noproxy, ... */
+	int proxy_insecure;
 	int no_keepalive, no_sessionid;
 	int http_version;   /* enum evf_http_version; 0: the library's default */
 	int ip_family;      /* -4/-6: enum evf_ip_family */
@@ -557,6 +559,7 @@ struct cli_outcome {
 	int64_t cert_not_after;    /* 0 when none */
 	const char *remote_ip;     /* NULL without a connection */
 	int remote_port;
+	const char *proxy;         /* the proxy used, without credentials */
 	/* the values of the --report-header names, in their order; NULL
 	 * (for the array or an entry) when the response had none */
 	char *const *header_values;

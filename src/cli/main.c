@@ -157,6 +157,21 @@ build_config(const struct cli_opts *o)
 		                    "--capath", o->capath);
 	if (o->insecure)
 		bad |= config_check(evf_config_set_insecure(cfg, 1), "-k", "");
+	/* the environment's proxies unless -x or --noproxy say otherwise;
+	 * the URL is not repeated in a message: it may hold a password */
+	bad |= config_check(evf_config_use_env_proxy(cfg, 1), "-x", "");
+	if (o->proxy != NULL)
+		bad |= config_check(evf_config_set_proxy(cfg, o->proxy),
+		                    "-x/--proxy", "(the URL given)");
+	if (o->noproxy != NULL)
+		bad |= config_check(evf_config_set_noproxy(cfg, o->noproxy),
+		                    "--noproxy", o->noproxy);
+	if (o->proxy_cacert != NULL)
+		bad |= config_check(evf_config_set_proxy_ca_file(cfg, o->proxy_cacert),
+		                    "--proxy-cacert", o->proxy_cacert);
+	if (o->proxy_insecure)
+		bad |= config_check(evf_config_set_proxy_insecure(cfg, 1),
+		                    "--proxy-insecure", "");
 	if (o->no_keepalive)
 		bad |= config_check(evf_config_set_keepalive(cfg, 0), "--no-http-keep-alive", "");
 	if (o->no_sessionid)
@@ -384,6 +399,7 @@ xfer_on_done(evf_transfer *t, const evf_result *res, void *arg)
 	o.total_us = res->timings.total_us;
 	o.tls_version = res->tls_version;
 	o.http_version = res->http_version;
+	o.proxy = res->proxy;
 	o.reused = res->reused;
 	o.effective_url = res->effective_url;
 	o.redirects = res->redirects;

@@ -266,6 +266,8 @@ report_line(struct cli_report *r, const struct cli_outcome *o)
 	cli_json_cstring(b, o->remote_ip);
 	cli_buf_puts(b, ",\"remote_port\":");
 	cli_json_u64(b, (uint64_t)o->remote_port);
+	cli_buf_puts(b, ",\"proxy\":");
+	cli_json_cstring(b, o->proxy);
 	if (r->nheaders > 0)
 		report_headers(b, r, o);
 	if (o->id_json != NULL) {
@@ -336,6 +338,10 @@ print_verbose(const struct cli_outcome *o)
 	if (o->http_version != NULL) {
 		fputs(", HTTP/", stderr);
 		put_safe_str(o->http_version);
+	}
+	if (o->proxy != NULL) {
+		fputs(", through ", stderr);
+		put_safe_str(o->proxy);
 	}
 	if (o->redirects != 0) {
 		fprintf(stderr, ", %u redirect%s to ", o->redirects,

@@ -90,6 +90,8 @@ EVF_API evf_client *evf_client_new2(struct event_base *base, const evf_config *c
 		e = EVF_ERR_NOMEM;
 		goto fail3;
 	}
+	if ((e = proxy_client_setup(c)) != 0)
+		goto fail3;
 	if ((e = dns_setup(c)) != 0)
 		goto fail3;
 	/* a common timeout: adding it to many events costs O(1) */
@@ -111,6 +113,7 @@ EVF_API evf_client *evf_client_new2(struct event_base *base, const evf_config *c
 		why[0] = '\0';
 	return c;
 fail3:
+	proxy_client_free(c);
 	dns_teardown(c);
 	if (c->bio_meth)
 		BIO_meth_free(c->bio_meth);
@@ -154,6 +157,7 @@ static void destroy(struct evf_client *c)
 	event_del(&c->dl_ev);
 	event_del(&c->rate_ev);
 	dns_teardown(c);
+	proxy_client_free(c);
 	SSL_CTX_free(c->ssl_ctx);
 	BIO_meth_free(c->bio_meth);
 	evf_config_clear(&c->cfg);
@@ -425,6 +429,7 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
 			.http_version = !t->had_conn ? NULL : t->h2 ? "2" : "1.1",
 			.remote_ip = t->remote_ip[0] ? t->remote_ip : NULL,
 			.remote_port = t->remote_port,
+			.proxy = proxy_of_host_shown(t->host),
 		};
 		t->in_callback = 1;
 		t->cb.on_done(t, &res, t->arg);

@@ -49,6 +49,9 @@ void evf_config_clear(struct evf_config *cfg)
 	for (size_t i = 0; i < cfg->nheaders; i++)
 		free(cfg->headers[i]);
 	free(cfg->headers);
+	free(cfg->proxy);
+	free(cfg->noproxy);
+	free(cfg->proxy_ca_file);
 	free(cfg->cert_file);
 	free(cfg->key_file);
 	evf_config_forget_pass(cfg);
@@ -83,7 +86,11 @@ int evf_config_copy(struct evf_config *dst, const struct evf_config *src)
 	dst->nresolves = 0;
 	dst->headers = NULL;
 	dst->nheaders = 0;
+	dst->proxy = dst->noproxy = dst->proxy_ca_file = NULL;
 	dst->cert_file = dst->key_file = dst->key_pass = NULL;
+	if (set_str(&dst->proxy, src->proxy) || set_str(&dst->noproxy, src->noproxy) ||
+	    set_str(&dst->proxy_ca_file, src->proxy_ca_file))
+		goto nomem;
 	if (set_str(&dst->cert_file, src->cert_file) || set_str(&dst->key_file, src->key_file) ||
 	    set_str(&dst->key_pass, src->key_pass))
 		goto nomem;
@@ -465,6 +472,47 @@ EVF_API int evf_config_set_max_headers(evf_config *cfg, unsigned n)
 	if (!cfg || n == 0)
 		return EVF_ERR_INVALID;
 	cfg->max_headers = n;
+	return 0;
+}
+
+EVF_API int evf_config_set_proxy(evf_config *cfg, const char *url)
+{
+	if (!cfg)
+		return EVF_ERR_INVALID;
+	if (url && *url) {
+		struct proxy *p;
+		const char *why;
+		int r = proxy_parse(url, &p, &why);
+		if (r != 0)
+			return r;
+		proxy_free(p);
+	}
+	return set_str(&cfg->proxy, url);
+}
+
+EVF_API int evf_config_set_noproxy(evf_config *cfg, const char *list)
+{
+	return cfg ? set_str(&cfg->noproxy, list) : EVF_ERR_INVALID;
+}
+
+EVF_API int evf_config_use_env_proxy(evf_config *cfg, int on)
+{
+	if (!cfg)
+		return EVF_ERR_INVALID;
+	cfg->env_proxy = on != 0;
+	return 0;
+}
+
+EVF_API int evf_config_set_proxy_ca_file(evf_config *cfg, const char *path)
+{
+	return cfg ? set_str(&cfg->proxy_ca_file, path) : EVF_ERR_INVALID;
+}
+
+EVF_API int evf_config_set_proxy_insecure(evf_config *cfg, int insecure)
+{
+	if (!cfg)
+		return EVF_ERR_INVALID;
+	cfg->proxy_insecure = insecure != 0;
 	return 0;
 }
 

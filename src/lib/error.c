@@ -32,6 +32,7 @@ static const struct err_text errors[] = {
 	{EVF_ERR_TRUNCATED, "truncated", "the response ended early", 1},
 	{EVF_ERR_NETWORK, "network", "the connection failed while in use", 1},
 	{EVF_ERR_RESOURCE, "resource", "out of file descriptors or another resource", 0},
+	{EVF_ERR_PROXY, "proxy", "the proxy refused or failed the tunnel", 0},
 };
 
 static const struct err_text *lookup(int err)

@@ -56,11 +56,18 @@ static int h1_submit(struct conn *cn, struct evf_transfer *t)
 		const char **all = UPCALL(t)->header_lines(t, stack, &n);
 		if (!all)
 			return EVF_ERR_NOMEM;
-		t->req = http1_request(t->method, t->u.target,
-		                       t->u.authority, UPCALL(t)->user_agent(t), all, n,
-		                       &t->req_len);
+		/* through an http proxy: the absolute form (proxy.c) */
+		char *abs = cn->host->proxied && !cn->host->tls ? proxy_absolute_target(t) : NULL;
+		t->req = http1_request(t->method, abs ? abs : t->u.target, t->u.authority,
+		                       UPCALL(t)->user_agent(t), all, n, &t->req_len);
+		int lost = !abs && cn->host->proxied && !cn->host->tls;
+		free(abs);
 		if (all != stack)
 			free(all);
+		if (lost) {
+			free(t->req);
+			t->req = NULL;
+		}
 		if (!t->req)
 			return EVF_ERR_NOMEM;
 	}
@@ -69,7 +76,8 @@ static int h1_submit(struct conn *cn, struct evf_transfer *t)
 	cn->xfer = t;
 	t->req_off = 0;
 	struct http1_limits lim = {cfg->max_header_bytes, cfg->max_headers};
-	struct http1_sink sink = {h1_head, h1_body, h1_trailers, h1_interim, t};
+	struct http1_sink sink = {.on_head = h1_head, .on_body = h1_body, .on_trailers = h1_trailers,
+	                          .on_interim = h1_interim, .ctx = t};
 	http1_init(&cn->p.http, &lim, &sink, t->is_head);
 	return 0;
 }

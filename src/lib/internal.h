@@ -95,6 +95,10 @@ struct evf_config {
 	unsigned dns_cache_ms;    /* how long an answer serves, 0: not kept */
 	int ip_family;            /* EVF_IP_ANY, EVF_IP_V4 or EVF_IP_V6 */
 	unsigned eyeballs_delay_ms; /* between connect attempts (RFC 8305) */
+	/* proxies (proxy.c): "" for proxy or noproxy means none */
+	char *proxy, *noproxy, *proxy_ca_file;
+	int proxy_insecure;
+	int env_proxy;            /* read the environment at evf_client_new */
 	/* mutual TLS (tls_cert.c); key_pass is wiped once the key is loaded */
 	char *cert_file, *key_file, *key_pass;
 };
@@ -254,6 +258,8 @@ struct layer {
 
 extern const struct layer evf_tcp_layer;   /* the socket alone */
 extern const struct layer evf_tls_layer;   /* TLS over the socket */
+extern const struct layer evf_ptls_layer;  /* TLS to an https proxy, over the socket */
+extern const struct layer_ops evf_tls_ops; /* the origin's TLS, on any layer */
 
 /* tcp.c */
 int tcp_connect_next(struct conn *cn);
@@ -303,6 +309,11 @@ void tls_host_freeze(struct host *h);
 void tls_host_thaw(struct host *h);
 struct tls_verified;
 void tls_verified_free(struct tls_verified *v);
+/* For proxy.c and tunnel.c too: a context with what all of ours share;
+ * an SSL of cn in *slot on our BIO for name (SNI, and checked unless
+ * verify is 0; EVF_ERR_TLS when it cannot be). */
+SSL_CTX *tls_ctx_common(char *why, size_t whylen);
+int tls_ssl_setup(struct conn *cn, SSL_CTX *ctx, SSL **slot, const char *name, int verify);
 /* "TLSv1.3, TLS_AES_128_GCM_SHA256, ALPN h2; server certificate: subject
  * ..., issuer ..., expires ..." for the debug function. */
 void tls_describe(struct conn *cn, char *buf, size_t len);
@@ -384,6 +395,8 @@ struct conn {
 	const struct layer *top;   /* the transport stack */
 	const struct proto_ops *proto; /* NULL until the transport is up */
 	SSL *ssl;
+	SSL *proxy_ssl;            /* TLS to an https proxy (tunnel.c) */
+	struct tunnel *tun;        /* the CONNECT layer's state (tunnel.c) */
 	struct event ev;           /* the one I/O event: EV_READ, EV_WRITE or both */
 	struct dns_query *dnsq;
 	struct race *race;         /* connect attempts racing, until one wins */
@@ -547,6 +560,8 @@ struct host {
 	                            * deferred_hosts until gate_ev */
 	unsigned proto : 2;        /* what its last connection spoke: 0 unknown, 1 or 2 */
 	unsigned open_failed : 1;  /* its last new connection closed before it was ready */
+	unsigned proxied : 1;      /* through its scheme's proxy: a tunnel for
+	                            * https, else name and port are the proxy's */
 };
 
 struct host *pool_host(struct evf_client *c, const struct evf_url *u);
@@ -830,6 +845,7 @@ struct evf_client {
 	struct evf_config cfg;
 	struct xfer_opts opts;     /* what transfers use unless they set their own */
 	SSL_CTX *ssl_ctx;
+	struct proxies *proxies;   /* NULL: no proxy configured */
 	BIO_METHOD *bio_meth;      /* sockets without SIGPIPE */
 	struct evdns_base *dns;
 	int own_dns;
@@ -886,6 +902,7 @@ struct evf_client {
 };
 
 void client_transfer_done(struct evf_client *c, struct evf_transfer *t);
+
 /* A transfer that has not started (on c->unstarted), or NULL with *err. */
 struct evf_transfer *client_transfer_new(struct evf_client *c, const char *url, void *arg,
                                          int *err);
@@ -926,5 +943,8 @@ static inline int client_leave(struct evf_client *c)
 	}
 	return 0;
 }
+
+/* proxies: proxy.c and tunnel.c */
+#include "proxy.h"
 
 #endif /* EVF_INTERNAL_H */

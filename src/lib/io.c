@@ -327,8 +327,9 @@ static void conn_ready(struct conn *cn)
 {
 	struct host *h = cn->host;
 	struct evf_transfer *t = cn->xfer;
+	/* an http proxy takes absolute-form HTTP/1.1 */
 	int v = cn->ssl ? tls_alpn_h2(cn)
-	                : cn->client->cfg.http_version == EVF_HTTP_2_PRIOR_KNOWLEDGE ? 2 : 1;
+	        : cn->client->cfg.http_version == EVF_HTTP_2_PRIOR_KNOWLEDGE && !h->proxied ? 2 : 1;
 	conn_set_state(cn, CS_BUSY);
 	cn->op = OP_SESSION;
 	if (v == 1) {
@@ -380,7 +381,7 @@ static void conn_connect(struct conn *cn)
 			conn_arm(cn, OP_CONNECT, ev_of(r));
 			return;
 		}
-		if (l == &evf_tls_layer)
+		if (l->ops == &evf_tls_ops)   /* the origin's, not a proxy's */
 			tls_up(cn, r < 0 ? r : 0);
 		if (r < 0) {
 			conn_fail(cn, r);
@@ -532,15 +533,25 @@ void conn_start(struct conn *cn)
 			return;
 		}
 	}
+	if (h->proxied) {
+		int r = proxy_conn_setup(cn);
+		if (r < 0) {
+			conn_fail(cn, r);
+			return;
+		}
+	}
 	conn_connect(cn);
 }
 
 static void dns_finish(struct conn *cn, int result, struct evutil_addrinfo *ai)
 {
 	if (result != 0 || !ai) {
+		const char *name;
+		int port;
+		proxy_dial(cn->host, &name, &port);
 		if (ai)
 			evutil_freeaddrinfo(ai);
-		conn_set_why(cn, "cannot resolve '%s': %s", cn->host->name,
+		conn_set_why(cn, "cannot resolve %s'%s': %s", cn->host->proxied ? "the proxy " : "", name,
 		             result ? evutil_gai_strerror(result) : "no address");
 		conn_fail(cn, EVF_ERR_DNS);
 		return;
@@ -607,8 +618,11 @@ void conn_open(struct host *h, struct evf_transfer *t)
 		return;
 	}
 	struct dns_query *q = NULL;
+	const char *name;
+	int port;
+	proxy_dial(h, &name, &port);   /* a tunnel's host resolves its proxy */
 	cn->dns_sync = 1;
-	dns_resolve(cn->client, h->name, h->port, dns_done, cn, &q);
+	dns_resolve(cn->client, name, port, dns_done, cn, &q);
 	cn->dns_sync = 0;
 	if (q) {
 		cn->dnsq = q;

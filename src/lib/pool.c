@@ -39,7 +39,7 @@ static void lru_remove(struct evf_client *c, struct host *h)
 
 static void host_free(struct evf_client *c, struct host *h)
 {
-	size_t b = hash_key(h->tls, h->name, h->port) % c->nbuckets;
+	size_t b = hash_key(h->tls | h->proxied << 1, h->name, h->port) % c->nbuckets;
 	for (struct host **pp = &c->hosts[b]; *pp; pp = &(*pp)->hnext) {
 		if (*pp == h) {
 			*pp = h->hnext;
@@ -70,7 +70,7 @@ static int grow(struct evf_client *c)
 		struct host *h = c->hosts[i], *next;
 		for (; h; h = next) {
 			next = h->hnext;
-			size_t b = hash_key(h->tls, h->name, h->port) % n;
+			size_t b = hash_key(h->tls | h->proxied << 1, h->name, h->port) % n;
 			h->hnext = nb[b];
 			nb[b] = h;
 		}
@@ -99,21 +99,29 @@ struct host *pool_host(struct evf_client *c, const struct evf_url *u)
 		if (grow(c) != 0 && c->nbuckets == 0)
 			return NULL;
 	}
-	size_t b = hash_key(u->tls, u->host, u->port) % c->nbuckets;
+	/* proxied (proxy.c): https targets get a host each, one that knows
+	 * its proxy; http ones share the proxy's host and connections */
+	const struct proxy *px = proxy_for(c, u);
+	const char *name = px && !u->tls ? px->host : u->host;
+	int port = px && !u->tls ? px->port : u->port;
+	unsigned proxied = px != NULL;
+	size_t b = hash_key(u->tls | (int)proxied << 1, name, port) % c->nbuckets;
 	for (struct host *h = c->hosts[b]; h; h = h->hnext) {
-		if (h->tls == u->tls && h->port == u->port && strcmp(h->name, u->host) == 0) {
+		if (h->tls == u->tls && h->proxied == proxied && h->port == port &&
+		    strcmp(h->name, name) == 0) {
 			pool_mark_used(h);
 			return h;
 		}
 	}
 	struct host *h = calloc(1, sizeof *h);
-	if (!h || !(h->name = evf_strdup(u->host))) {
+	if (!h || !(h->name = evf_strdup(name))) {
 		free(h);
 		return NULL;
 	}
 	h->client = c;
 	h->tls = u->tls;
-	h->port = u->port;
+	h->proxied = proxied;
+	h->port = port;
 	TAILQ_INIT(&h->idle);
 	TAILQ_INIT(&h->shared);
 	TAILQ_INIT(&h->waiting);

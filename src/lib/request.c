@@ -273,7 +273,7 @@ static void version_init(void)
 	sscanf(EVF_VERSION_STRING, "%u.%u.%u", &maj, &min, &pat);
 	version_info.version = EVF_VERSION_STRING;
 	version_info.number = maj << 16 | min << 8 | pat;
-	version_info.features = "http1.1 http2 tls gzip deflate request-body trailers client-cert happy-eyeballs";
+	version_info.features = "http1.1 http2 tls gzip deflate request-body trailers client-cert happy-eyeballs proxy";
 	version_info.openssl = OpenSSL_version(OPENSSL_VERSION);
 	version_info.libevent = event_get_version();
 	version_info.nghttp2 = nghttp2_version(0)->version_str;

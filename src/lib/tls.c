@@ -25,7 +25,7 @@
 static const unsigned char alpn_http11[] = "\x08http/1.1";
 static const unsigned char alpn_h2_http11[] = "\x02h2\x08http/1.1";
 
-static const struct layer_ops tls_ops;
+static const struct layer_ops ptls_ops;
 
 /*
  * The BIO under the SSL: it reads and writes through the layer below TLS.
@@ -47,9 +47,18 @@ static int bio_fd(BIO *b)
 static const struct layer *tls_below(const struct conn *cn)
 {
 	const struct layer *l = cn->top;
-	while (l && l->ops != &tls_ops)
+	while (l && l->ops != &evf_tls_ops)
 		l = l->below;
 	return l ? l->below : NULL;
+}
+
+/* Where the BIO b of cn reads and writes: the socket for the proxy's TLS,
+ * else the layer below the origin's TLS. */
+static const struct layer *bio_below(const struct conn *cn, BIO *b)
+{
+	if (cn->proxy_ssl && SSL_get_rbio(cn->proxy_ssl) == b)
+		return &evf_tcp_layer;
+	return tls_below(cn);
 }
 
 /* A call through a layer that is not the socket: its result as BIO's. */
@@ -72,7 +81,7 @@ static int sock_write(BIO *b, const char *buf, int len)
 {
 	struct conn *cn = BIO_get_data(b);
 	BIO_clear_retry_flags(b);
-	const struct layer *below = cn ? tls_below(cn) : NULL;
+	const struct layer *below = cn ? bio_below(cn, b) : NULL;
 	if (below && below != &evf_tcp_layer) {
 		size_t put = 0;
 		int r = below->ops->send(cn, below, buf, (size_t)len, &put);
@@ -88,7 +97,7 @@ static int sock_read(BIO *b, char *buf, int len)
 {
 	struct conn *cn = BIO_get_data(b);
 	BIO_clear_retry_flags(b);
-	const struct layer *below = cn ? tls_below(cn) : NULL;
+	const struct layer *below = cn ? bio_below(cn, b) : NULL;
 	if (below && below != &evf_tcp_layer) {
 		size_t got = 0;
 		int r = below->ops->recv(cn, below, buf, (size_t)len, &got);
@@ -147,6 +156,12 @@ static struct conn *ssl_conn(const SSL *ssl)
 {
 	BIO *b = SSL_get_rbio(ssl);
 	return b ? BIO_get_data(b) : NULL;
+}
+
+/* The SSL of layer l: the origin's, or the proxy's own. */
+static SSL *layer_ssl(const struct conn *cn, const struct layer *l)
+{
+	return l->ops == &ptls_ops ? cn->proxy_ssl : cn->ssl;
 }
 
 /* Keep a session the server gave for resumption: the newest few per host. */
@@ -494,7 +509,8 @@ static int ca_dir_usable(const char *dir, char *why, size_t whylen)
 	return e == 0;
 }
 
-SSL_CTX *tls_ctx_new(const struct evf_config *cfg, char *why, size_t whylen)
+/* What the origins' and the proxies' contexts share. */
+SSL_CTX *tls_ctx_common(char *why, size_t whylen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	if (!ctx) {
@@ -506,6 +522,14 @@ SSL_CTX *tls_ctx_new(const struct evf_config *cfg, char *why, size_t whylen)
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	/* HTTP/2 retries a blocked write from a copy of what it tried */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	return ctx;
+}
+
+SSL_CTX *tls_ctx_new(const struct evf_config *cfg, char *why, size_t whylen)
+{
+	SSL_CTX *ctx = tls_ctx_common(why, whylen);
+	if (!ctx)
+		return NULL;
 	/* one recv for whatever the kernel holds, not one per record header
 	 * and one per record body */
 	SSL_CTX_set_read_ahead(ctx, 1);
@@ -561,13 +585,17 @@ fail_quiet:
 	return NULL;
 }
 
-int tls_conn_setup(struct conn *cn)
+/*
+ * A new SSL of cn in *slot (cn->ssl, or the proxy's) on our BIO, for name:
+ * its SNI, and the name checked unless verify is 0.  EVF_ERR_TLS when the
+ * name cannot be checked.
+ */
+int tls_ssl_setup(struct conn *cn, SSL_CTX *ctx, SSL **slot, const char *name, int verify)
 {
-	struct host *h = cn->host;
-	SSL *ssl = SSL_new(cn->client->ssl_ctx);
+	SSL *ssl = SSL_new(ctx);
 	if (!ssl)
 		return EVF_ERR_NOMEM;
-	cn->ssl = ssl;
+	*slot = ssl;
 	BIO *bio = BIO_new(cn->client->bio_meth);
 	if (!bio)
 		return EVF_ERR_NOMEM;
@@ -575,15 +603,25 @@ int tls_conn_setup(struct conn *cn)
 	SSL_set_bio(ssl, bio, bio);   /* one reference, owned by ssl */
 	SSL_set_connect_state(ssl);
 	struct in6_addr tmp;
-	int is_ip = evutil_inet_pton(AF_INET, h->name, &tmp) == 1 ||
-	            evutil_inet_pton(AF_INET6, h->name, &tmp) == 1;
+	int is_ip = evutil_inet_pton(AF_INET, name, &tmp) == 1 ||
+	            evutil_inet_pton(AF_INET6, name, &tmp) == 1;
 	/* RFC 6066: SNI carries host names, never address literals */
-	if (!is_ip && SSL_set_tlsext_host_name(ssl, h->name) != 1)
+	if (!is_ip && SSL_set_tlsext_host_name(ssl, name) != 1)
 		return EVF_ERR_NOMEM;
-	if (!cn->client->cfg.insecure && SSL_set1_host(ssl, h->name) != 1) {
-		conn_set_why(cn, "cannot check the certificate against '%s'", h->name);
+	if (verify && SSL_set1_host(ssl, name) != 1)
 		return EVF_ERR_TLS;
-	}
+	return 0;
+}
+
+int tls_conn_setup(struct conn *cn)
+{
+	struct host *h = cn->host;
+	int r = tls_ssl_setup(cn, cn->client->ssl_ctx, &cn->ssl, h->name, !cn->client->cfg.insecure);
+	if (r == EVF_ERR_TLS)
+		conn_set_why(cn, "cannot check the certificate against '%s'", h->name);
+	if (r < 0)
+		return r;
+	SSL *ssl = cn->ssl;
 	SSL_SESSION *sess = cn->client->cfg.no_session_reuse ? NULL : take_session(h);
 	if (sess) {
 		SSL_set_session(ssl, sess);   /* on failure: a full handshake */
@@ -607,13 +645,21 @@ static const char *const tls_op_name[] = {
 };
 
 /* Describe a fatal TLS failure from the verify result and the error queue. */
-static int tls_failure(struct conn *cn, int sslerr, enum tls_op op)
+static int tls_failure(struct conn *cn, const struct layer *l, int sslerr, enum tls_op op)
 {
 	const char *what = tls_op_name[op];
-	long vr = SSL_get_verify_result(cn->ssl);
+	long vr = SSL_get_verify_result(layer_ssl(cn, l));
 	unsigned long e = ERR_peek_last_error();
 	int saved = errno;
-	const char *peer = conn_peer(cn);
+	/* through a proxy the socket's peer is the proxy: name both */
+	char peer[300];
+	if (l->ops == &ptls_ops)
+		snprintf(peer, sizeof peer, "proxy %s", conn_peer(cn));
+	else if (cn->host->proxied)
+		snprintf(peer, sizeof peer, "%s:%d through proxy %s", cn->host->name,
+		         cn->host->port, conn_peer(cn));
+	else
+		snprintf(peer, sizeof peer, "%s", conn_peer(cn));
 	errno = saved;
 	if (vr != X509_V_OK && op == TLS_HANDSHAKE) {
 		conn_set_why(cn, "TLS handshake with %s failed: certificate verify failed: %s",
@@ -679,41 +725,44 @@ static int64_t leaf_not_after(SSL *ssl)
 
 static int tls_handshake(struct conn *cn, const struct layer *l)
 {
+	SSL *ssl = layer_ssl(cn, l);
 	ERR_clear_error();
 	errno = 0;
-	int r = SSL_connect(cn->ssl);
+	int r = SSL_connect(ssl);
 	if (r == 1) {
-		cn->cert_not_after = leaf_not_after(cn->ssl);
+		if (ssl == cn->ssl)
+			cn->cert_not_after = leaf_not_after(ssl);
 		/* TLS 1.3 checks the server's certificate and sends a
 		 * ClientHello in the handshake only (it has no renegotiation):
 		 * the name kept for the check and the ALPN list can go */
-		if (SSL_version(cn->ssl) >= TLS1_3_VERSION) {
-			SSL_set1_host(cn->ssl, NULL);
-			SSL_set_alpn_protos(cn->ssl, NULL, 0);
+		if (SSL_version(ssl) >= TLS1_3_VERSION) {
+			SSL_set1_host(ssl, NULL);
+			SSL_set_alpn_protos(ssl, NULL, 0);
 		}
 		return IO_DONE;
 	}
-	int e = SSL_get_error(cn->ssl, r);
+	int e = SSL_get_error(ssl, r);
 	if (e == SSL_ERROR_WANT_READ)
 		return IO_WANT_READ;
 	if (e == SSL_ERROR_WANT_WRITE)
 		return IO_WANT_WRITE;
-	return tls_failure(cn, e, TLS_HANDSHAKE);
+	return tls_failure(cn, l, e, TLS_HANDSHAKE);
 }
 
 static int tls_read(struct conn *cn, const struct layer *l, void *buf, size_t len, size_t *got)
 {
+	SSL *ssl = layer_ssl(cn, l);
 	ERR_clear_error();
 	errno = 0;
-	if (SSL_read_ex(cn->ssl, buf, len, got) == 1)
+	if (SSL_read_ex(ssl, buf, len, got) == 1)
 		return IO_DONE;
-	int e = SSL_get_error(cn->ssl, 0);
+	int e = SSL_get_error(ssl, 0);
 	switch (e) {
 	case SSL_ERROR_WANT_READ:
 		/* SSL_MODE_RELEASE_BUFFERS does not give back the read buffer
 		 * after TLS 1.3 records; while we wait on the socket the 17 KB
 		 * buffer is the bulk of an open transfer's memory */
-		SSL_free_buffers(cn->ssl);
+		SSL_free_buffers(ssl);
 		return IO_WANT_READ;
 	case SSL_ERROR_WANT_WRITE:
 		return IO_WANT_WRITE;
@@ -730,18 +779,19 @@ static int tls_read(struct conn *cn, const struct layer *l, void *buf, size_t le
 			ERR_clear_error();
 			return EVF_ERR_NETWORK;
 		}
-		return tls_failure(cn, e, TLS_READ);
+		return tls_failure(cn, l, e, TLS_READ);
 	}
 }
 
 static int tls_write(struct conn *cn, const struct layer *l, const void *buf, size_t len,
                      size_t *put)
 {
+	SSL *ssl = layer_ssl(cn, l);
 	ERR_clear_error();
 	errno = 0;
-	if (SSL_write_ex(cn->ssl, buf, len, put) == 1)
+	if (SSL_write_ex(ssl, buf, len, put) == 1)
 		return IO_DONE;
-	int e = SSL_get_error(cn->ssl, 0);
+	int e = SSL_get_error(ssl, 0);
 	if (e == SSL_ERROR_WANT_READ)
 		return IO_WANT_READ;
 	if (e == SSL_ERROR_WANT_WRITE)
@@ -752,12 +802,13 @@ static int tls_write(struct conn *cn, const struct layer *l, const void *buf, si
 		ERR_clear_error();
 		return EVF_ERR_NETWORK;
 	}
-	return tls_failure(cn, e, TLS_WRITE);
+	return tls_failure(cn, l, e, TLS_WRITE);
 }
 
 static int tls_pending(struct conn *cn, const struct layer *l)
 {
-	return cn->ssl && SSL_has_pending(cn->ssl);
+	SSL *ssl = layer_ssl(cn, l);
+	return (ssl && SSL_has_pending(ssl)) || (l->below && l->below->ops->pending(cn, l->below));
 }
 
 int tls_alpn_h2(struct conn *cn)
@@ -772,21 +823,23 @@ int tls_alpn_h2(struct conn *cn)
  * peer's: the socket is closed right after), then free the SSL. */
 static void tls_close(struct conn *cn, const struct layer *l)
 {
-	if (!cn->ssl)
+	SSL **slot = l->ops == &ptls_ops ? &cn->proxy_ssl : &cn->ssl;
+	SSL *ssl = *slot;
+	if (!ssl)
 		return;
-	if (SSL_is_init_finished(cn->ssl)) {
+	if (SSL_is_init_finished(ssl)) {
 		ERR_clear_error();
-		SSL_shutdown(cn->ssl);
+		SSL_shutdown(ssl);
 		ERR_clear_error();
 	}
-	BIO *b = SSL_get_rbio(cn->ssl);
+	BIO *b = SSL_get_rbio(ssl);
 	if (b)
 		BIO_set_data(b, NULL);
-	SSL_free(cn->ssl);
-	cn->ssl = NULL;
+	SSL_free(ssl);
+	*slot = NULL;
 }
 
-static const struct layer_ops tls_ops = {
+const struct layer_ops evf_tls_ops = {
 	.name = "tls",
 	.connect = tls_handshake,
 	.recv = tls_read,
@@ -795,7 +848,19 @@ static const struct layer_ops tls_ops = {
 	.close = tls_close,
 };
 
-const struct layer evf_tls_layer = {&tls_ops, &evf_tcp_layer};
+const struct layer evf_tls_layer = {&evf_tls_ops, &evf_tcp_layer};
+
+/* TLS to an https proxy: the same calls on the connection's proxy_ssl */
+static const struct layer_ops ptls_ops = {
+	.name = "proxy-tls",
+	.connect = tls_handshake,
+	.recv = tls_read,
+	.send = tls_write,
+	.pending = tls_pending,
+	.close = tls_close,
+};
+
+const struct layer evf_ptls_layer = {&ptls_ops, &evf_tcp_layer};
 
 void tls_describe(struct conn *cn, char *buf, size_t len)
 {

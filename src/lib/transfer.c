@@ -134,7 +134,9 @@ void transfer_deadlines_cb(evutil_socket_t fd, short what, void *arg)
 		if (c->dl_failed)
 			snprintf(why, sizeof why, "cannot set a timer (out of memory)");
 		else
-			snprintf(why, sizeof why, "no connection to %s within %u ms", t->u.authority,
+			snprintf(why, sizeof why, "no connection to %s%s%s within %u ms", t->u.authority,
+			         proxy_of_host_shown(t->host) ? " through proxy " : "",
+			         proxy_of_host_shown(t->host) ? proxy_of_host_shown(t->host) : "",
 			         t->o->connect_timeout_ms);
 		transfer_finish(t, c->dl_failed ? EVF_ERR_RESOURCE : EVF_ERR_TIMEOUT, why);
 	}
@@ -425,6 +427,9 @@ static const char **header_lines(struct evf_transfer *t, const char **stack, siz
 			have_ae = 1;
 	if (t->o->decode && !have_ae)
 		all[n++] = "Accept-Encoding: gzip, deflate";
+	const char *pauth = proxy_auth_line(t);   /* to an http proxy only */
+	if (pauth)
+		all[n++] = pauth;
 	*np = n;
 	return all;
 }

@@ -429,7 +429,7 @@ is "$(find "$T" \( -name 'evil*' -o -name escaped -o -name win \) | wc -l | tr -
 # ============================================================ the report and --help
 fetch "$H/ok/5"
 is "$(head -n 1 "$R" | "$PYTHON3" -c 'import json, sys; print(" ".join(json.loads(sys.stdin.read())))')" \
-	"url ok status bytes error error_kind time_total_ms tls_version reused file effective_url redirects retries index time queued_ms content_type content_length tls_cipher cert_not_after started_at http_version" \
+	"url ok status bytes error error_kind time_total_ms tls_version reused file effective_url redirects retries index time queued_ms content_type content_length tls_cipher cert_not_after started_at http_version remote_ip remote_port proxy" \
 	"the report keys, new ones appended in order"
 report_ok "$R" "the report line is well-formed"
 evf --help

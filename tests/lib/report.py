@@ -49,6 +49,8 @@ OPTIONAL_KEYS = {
     # the address connected (Happy Eyeballs); null and 0 without one
     "remote_ip": (str, type(None)),
     "remote_port": (int,),
+    # the proxy used, scheme://host:port without credentials, or null
+    "proxy": (str, type(None)),
 }
 HTTP_VERSIONS = ("1.0", "1.1", "2", None)
 
@@ -60,7 +62,7 @@ RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$")
 ERROR_KINDS = {
     "url", "dns", "connect", "tls", "timeout", "protocol", "http", "io",
     "too_many_redirects", "redirect", "too_large", "decode", "truncated",
-    "network", "resource",
+    "network", "resource", "proxy",
 }
 
 
