@@ -171,7 +171,7 @@ static void parse(const uint8_t *flags, struct pieces *pc, const char *text,
 	struct http1_parser h;
 	struct state st;
 	struct http1_limits lim = { MAX_HEADER_BYTES, MAX_HEADERS };
-	struct http1_sink sink = { on_head, on_body, NULL, &st };
+	struct http1_sink sink = {.on_head = on_head, .on_body = on_body, .ctx = &st};
 	size_t off = 0;
 	int responses = 0;
 

@@ -57,7 +57,7 @@ static struct outcome run(const char *text, size_t len, size_t step, int head, i
 	struct http1_parser h;
 	memset(&h, 0, sizeof h);
 	struct http1_limits lim = {4096, 20};
-	struct http1_sink sink = {on_head, on_body, NULL, &o.got};
+	struct http1_sink sink = {.on_head = on_head, .on_body = on_body, .ctx = &o.got};
 	http1_init(&h, &lim, &sink, head);
 	size_t off = 0;
 	if (step == 0)
