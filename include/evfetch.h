@@ -574,6 +574,17 @@ EVF_API int evf_transfer_set_body_reader(evf_transfer *t, evf_body_read_fn read,
  * loop, never inside this call.  EVF_ERR_INVALID when t is done. */
 EVF_API int evf_transfer_resume_body(evf_transfer *t);
 
+/*
+ * A client certificate for this transfer alone (mutual TLS), as
+ * evf_config_set_client_cert takes one: PEM files, key_file NULL when the
+ * key is in cert_file, passphrase NULL for an unencrypted key.  The files
+ * are loaded when the transfer starts, once per client for the same
+ * files; a failure ends the transfer with EVF_ERR_TLS and the reason.
+ * Its connections serve only transfers with the same certificate.
+ */
+EVF_API int evf_transfer_set_client_cert(evf_transfer *t, const char *cert_file,
+                                         const char *key_file, const char *passphrase);
+
 /* The callbacks, as in evf_callbacks; on_done is required by start. */
 EVF_API int evf_transfer_on_head(evf_transfer *t,
                                  int (*fn)(evf_transfer *t, const evf_response *r, void *arg));

@@ -152,6 +152,7 @@ static void destroy(struct evf_client *c)
 			while ((t = TAILQ_FIRST(&h->deferred)))
 				client_discard(c, t);
 	pool_free_all(c);
+	tls_idents_free(c);
 	event_del(&c->kick);
 	event_del(&c->drain);
 	event_del(&c->dl_ev);
@@ -489,7 +490,17 @@ int client_transfer_start(struct evf_transfer *t)
 	t->started = 1;
 	xfer_set_state(t, XS_QUEUED);
 	t->start_us = evf_now_us();   /* transfer_start turns it into queued_us */
+	char why[512];
+	int rc = tls_ident_resolve(t, why, sizeof why);
 	transfer_prepare(t);
+	if (rc && !t->parse_rc) {
+		/* its certificate could not be loaded: on_done says so */
+		transfer_set_host(t, NULL);
+		free(t->detail);
+		t->detail = evf_strdup(why);
+		t->parse_rc = rc;
+		t->parse_why = t->detail;
+	}
 	TAILQ_INSERT_TAIL(&c->pending, t, link);
 	c->npending++;
 	if (c->nactive < c->cfg.max_transfers)

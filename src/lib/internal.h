@@ -290,6 +290,17 @@ const char *conn_peer(struct conn *cn);
 
 /* tls.c */
 SSL_CTX *tls_ctx_new(const struct evf_config *cfg, char *why, size_t whylen);
+/* tls_ident.c: client certificates per transfer */
+struct tls_ident;
+/* At the start of t: the identity it asked for, loaded or shared (t->ident);
+ * 0, or EVF_ERR_TLS/NOMEM with why. */
+int tls_ident_resolve(struct evf_transfer *t, char *why, size_t whylen);
+struct tls_ident *tls_ident_ref(struct tls_ident *id);
+void tls_ident_put(struct tls_ident *id);
+SSL_CTX *tls_ident_ctx(const struct tls_ident *id);
+void tls_idents_free(struct evf_client *c);
+/* t's request for one, and its reference, dropped */
+void tls_ident_req_free(struct evf_transfer *t);
 BIO_METHOD *tls_bio_method_new(void);
 int tls_conn_setup(struct conn *cn);
 /* The protocol ALPN chose: 2 for h2, 1 otherwise. */
@@ -535,6 +546,7 @@ struct host {
 	struct conn_list gate;
 	unsigned no_tickets : 1;   /* a handshake ended without a session */
 	struct tls_verified *verified; /* the last chain that passed verification */
+	struct tls_ident *ident;   /* its client certificate (part of the key) */
 	struct host *hnext;        /* hash chain */
 	TAILQ_ENTRY(host) unused;  /* on the client's list of unused hosts */
 	TAILQ_ENTRY(host) changed; /* on the client's list of hosts to service */
@@ -564,7 +576,7 @@ struct host {
 	                            * https, else name and port are the proxy's */
 };
 
-struct host *pool_host(struct evf_client *c, const struct evf_url *u);
+struct host *pool_host(struct evf_client *c, const struct evf_url *u, struct tls_ident *ident);
 /*
  * A connection of h that can take one more transfer now: an HTTP/2 one
  * with a free stream, else an idle one (taken off the idle list).
@@ -691,6 +703,8 @@ struct evf_transfer {
 	struct xfer_body *body;    /* the request body, NULL for none */
 	struct resp_head *head;    /* the final response's fields, from on_head */
 	struct resp_head *trailers; /* ...and its trailer fields */
+	struct ident_req *ident_req; /* evf_transfer_set_client_cert, until start */
+	struct tls_ident *ident;   /* its client certificate, NULL: the client's */
 	evf_callbacks cb;
 	void *arg;
 	struct evf_url u;
@@ -850,6 +864,7 @@ struct evf_client {
 	struct evdns_base *dns;
 	int own_dns;
 	struct xfer_list unstarted; /* made by evf_transfer_new, not started */
+	struct tls_ident *idents;  /* client certificates of transfers */
 	struct xfer_list pending;  /* queued, in order; kick_cb starts them */
 	struct xfer_list live;     /* started, not yet done */
 	struct xfer_list done;

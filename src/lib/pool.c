@@ -56,6 +56,7 @@ static void host_free(struct evf_client *c, struct host *h)
 	dns_cached_drop(h);
 	tls_sessions_free(h);
 	tls_verified_free(h->verified);
+	tls_ident_put(h->ident);
 	free(h->name);
 	free(h);
 }
@@ -93,7 +94,7 @@ void pool_mark_used(struct host *h)
 	}
 }
 
-struct host *pool_host(struct evf_client *c, const struct evf_url *u)
+struct host *pool_host(struct evf_client *c, const struct evf_url *u, struct tls_ident *ident)
 {
 	if (c->nbuckets == 0 || c->nhosts >= c->nbuckets) {
 		if (grow(c) != 0 && c->nbuckets == 0)
@@ -105,10 +106,12 @@ struct host *pool_host(struct evf_client *c, const struct evf_url *u)
 	const char *name = px && !u->tls ? px->host : u->host;
 	int port = px && !u->tls ? px->port : u->port;
 	unsigned proxied = px != NULL;
+	if (!u->tls)
+		ident = NULL;   /* plain HTTP has no use for one */
 	size_t b = hash_key(u->tls | (int)proxied << 1, name, port) % c->nbuckets;
 	for (struct host *h = c->hosts[b]; h; h = h->hnext) {
 		if (h->tls == u->tls && h->proxied == proxied && h->port == port &&
-		    strcmp(h->name, name) == 0) {
+		    h->ident == ident && strcmp(h->name, name) == 0) {
 			pool_mark_used(h);
 			return h;
 		}
@@ -121,6 +124,7 @@ struct host *pool_host(struct evf_client *c, const struct evf_url *u)
 	h->client = c;
 	h->tls = u->tls;
 	h->proxied = proxied;
+	h->ident = tls_ident_ref(ident);
 	h->port = port;
 	TAILQ_INIT(&h->idle);
 	TAILQ_INIT(&h->shared);

@@ -616,7 +616,8 @@ int tls_ssl_setup(struct conn *cn, SSL_CTX *ctx, SSL **slot, const char *name, i
 int tls_conn_setup(struct conn *cn)
 {
 	struct host *h = cn->host;
-	int r = tls_ssl_setup(cn, cn->client->ssl_ctx, &cn->ssl, h->name, !cn->client->cfg.insecure);
+	SSL_CTX *ctx = h->ident ? tls_ident_ctx(h->ident) : cn->client->ssl_ctx;
+	int r = tls_ssl_setup(cn, ctx, &cn->ssl, h->name, !cn->client->cfg.insecure);
 	if (r == EVF_ERR_TLS)
 		conn_set_why(cn, "cannot check the certificate against '%s'", h->name);
 	if (r < 0)

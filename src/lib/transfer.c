@@ -342,7 +342,7 @@ void transfer_prepare(struct evf_transfer *t)
 {
 	t->parse_rc = evf_url_parse(&t->u, t->url, &t->parse_why);
 	if (!t->parse_rc)
-		transfer_set_host(t, pool_host(t->client, &t->u));
+		transfer_set_host(t, pool_host(t->client, &t->u, t->ident));
 }
 
 /* Start an attempt at the current URL (t->u must be parsed); deferred:
@@ -351,7 +351,7 @@ static void begin_attempt(struct evf_transfer *t, int deferred)
 {
 	struct evf_client *c = t->client;
 	if (!t->host)
-		transfer_set_host(t, pool_host(c, &t->u));
+		transfer_set_host(t, pool_host(c, &t->u, t->ident));
 	if (!t->host) {
 		transfer_finish(t, EVF_ERR_NOMEM, "out of memory for a host");
 		return;
@@ -973,6 +973,7 @@ void transfer_free(struct evf_transfer *t)
 	free(t->headers);
 	free(t->method_buf);
 	free(t->own_opts);
+	tls_ident_req_free(t);
 	body_free(t->body);
 	resp_head_free(t->head);
 	evf_url_clear(&t->u);

@@ -31,19 +31,13 @@ if [ -n "${EVFETCH_WRAPPER:-}" ]; then
 fi
 # run_body NAME BASE [h2c]: test_body's TAP, each line renamed and counted here
 run_body() {
-	local name=$1 url=$2 line f
+	local name=$1 url=$2 f
 	f=$T/body-${name//[^A-Za-z0-9]/_}
 	rm -rf "$PUT"
 	timeout -k 5 "${EVF_TIMEOUT:-60}" "${wrapper[@]}" "$BODY" "$url" "$CA_FILE" "$WWW_DIR" ${3:+"$3"} \
 		>"$f.tap" 2>"$f.err"
 	local status=$?
-	while IFS= read -r line; do
-		case $line in
-		"ok "*) pass "$name: ${line#ok * - }" ;;
-		"not ok "*) fail "$name: ${line#not ok * - }" ;;
-		"#"*) diag "$line" ;;
-		esac
-	done <"$f.tap"
+	relay_tap "$name" "$f.tap"
 	is "$status" 0 "$name: test_body exited 0"
 	[ "$status" -eq 0 ] || diag_file "$f.err" 20
 }

@@ -10,6 +10,7 @@
 # with a handshake failure; the transfer's detail must say that it was
 # about the client certificate.  Certificates, keys (one encrypted) and a
 # CA of clients are made here; the passphrase never shows in any output.
+# tests/embed/test_cert gives transfers certificates of their own.
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 : "${TOP_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
 . "$TOP_SRCDIR/tests/lib/common.sh"
@@ -158,5 +159,23 @@ is "$(rep_get "$R" status)" 200 "TLS 1.3, right certificate, s_server: 200"
 no_secret "s_server"
 fetch "https://127.0.0.1:$S12_PORT/" --cert "$C/alice.pem" --key "$C/alice.key"
 is "$(rep_get "$R" status)" 200 "TLS 1.2, right certificate, s_server: 200"
+
+# --- the library: a certificate per transfer (tests/embed/test_cert) -----------
+CERTT=$TOP_BUILDDIR/tests/embed/test_cert
+if [ -x "$CERTT" ]; then
+	wrapper=()
+	if [ -n "${EVFETCH_WRAPPER:-}" ]; then
+		# shellcheck disable=SC2206
+		wrapper=("$LIBTOOL" --mode=execute $EVFETCH_WRAPPER)
+	fi
+	timeout -k 5 "${EVF_TIMEOUT:-60}" "${wrapper[@]}" "$CERTT" "$URL" "$CA_FILE" \
+		"$C/alice.pem" "$C/alice.key" "$C/mallory.pem" "$C/mallory.key" "$C/alice-enc.key" \
+		"$PASS" >"$T/test_cert.tap" 2>"$T/test_cert.err"
+	status=$?
+	relay_tap "per transfer" "$T/test_cert.tap"
+	is "$status" 0 "test_cert exited 0" || diag_file "$T/test_cert.err" 20
+else
+	skip "test_cert is not built ($CERTT)"
+fi
 
 done_testing

@@ -187,6 +187,19 @@ wait_ports() {
 	return 0
 }
 
+# relay_tap NAME FILE: a C test's TAP output in FILE, each result counted
+# here as this script's own, its name prefixed with "NAME: ".
+relay_tap() {
+	local name=$1 line
+	while IFS= read -r line; do
+		case $line in
+		"ok "*) pass "$name: ${line#ok * - }" ;;
+		"not ok "*) fail "$name: ${line#not ok * - }" ;;
+		"#"*) diag "$line" ;;
+		esac
+	done <"$2"
+}
+
 need_evfetch() {
 	[ -x "$EVFETCH" ] || skip_all "evfetch is not built ($EVFETCH)"
 }
