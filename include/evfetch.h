@@ -242,8 +242,8 @@ EVF_API int evf_config_set_max_rate(evf_config *cfg, uint64_t bytes_per_second);
 EVF_API int evf_config_set_log(evf_config *cfg, void (*fn)(const char *msg, void *arg),
                                void *arg);
 /*
- * What the client does, for -v style tracing (added in 0.2), in the
- * spirit of curl's DEBUGFUNCTION: fn gets each request head as it goes
+ * What the client does, for -v style tracing and archiving (added in 0.2),
+ * in the spirit of curl's DEBUGFUNCTION: fn gets each request head as it goes
  * out (EVF_DEBUG_HEADER_OUT; an HTTP/2 head rendered as HTTP/1.1 text
  * with an "HTTP/2" request line), each final response head as it arrived
  * (EVF_DEBUG_HEADER_IN, rendered the same way, 1xx heads left out), and a
@@ -259,6 +259,11 @@ enum evf_debug_kind {
 	EVF_DEBUG_TEXT = 0,
 	EVF_DEBUG_HEADER_OUT = 1,
 	EVF_DEBUG_HEADER_IN = 2,
+	/* the final response's body bytes as they arrived, before content
+	 * decoding, and the request body's bytes as they went out (on
+	 * HTTP/1.1 with their chunk framing): for archives such as WARC */
+	EVF_DEBUG_DATA_IN = 3,
+	EVF_DEBUG_DATA_OUT = 4,
 };
 typedef void (*evf_debug_fn)(struct evf_transfer *t, int kind, const char *data, size_t len,
                              void *arg);

@@ -33,6 +33,9 @@ cli_trace(struct cli_app *app, uint64_t index, int kind, const char *data, size_
 	int label = app->opts.nurls > 1 || app->opts.input_file != NULL;
 	size_t i = 0;
 
+	if (kind != EVF_DEBUG_TEXT && kind != EVF_DEBUG_HEADER_OUT &&
+	    kind != EVF_DEBUG_HEADER_IN)
+		return;   /* bodies are not shown */
 	cli_progress_clear(app);
 	while (i < len) {
 		const char *nl = memchr(data + i, '\n', len - i);

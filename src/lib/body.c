@@ -288,6 +288,8 @@ int body_send(struct evf_transfer *t, struct conn *cn)
 			int r = conn_send(cn, b->piece + b->poff, b->plen - b->poff, &put);
 			if (r != IO_DONE)
 				return r;
+			if (t->client->cfg.debug_fn)
+				t->client->up->debug(t, EVF_DEBUG_DATA_OUT, b->piece + b->poff, put);
 			b->poff += put;
 			transfer_touch(t);
 		}

@@ -85,6 +85,8 @@ static ssize_t body_source(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t
 	}
 	if (n == 0 || body_at_end(t))
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
+	if (n > 0 && s->cn->client->cfg.debug_fn)
+		UPCALL(t)->debug(t, EVF_DEBUG_DATA_OUT, (const char *)buf, (size_t)n);
 	UPCALL(t)->touch(t);
 	return n;
 }

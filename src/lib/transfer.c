@@ -623,6 +623,8 @@ static int up_trailers(struct evf_transfer *t, const evf_header *fields, size_t 
 static int up_body(struct evf_transfer *t, const char *data, size_t len)
 {
 	t->raw_bytes += len;
+	if (t->client->cfg.debug_fn)
+		up_debug(t, EVF_DEBUG_DATA_IN, data, len);
 	if (!t->dec)
 		return deliver(t, data, len);
 	/* paused already (in on_head, or earlier in this read): the decoder

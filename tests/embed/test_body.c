@@ -141,6 +141,21 @@ static void on_done(evf_transfer *t, const evf_result *r, void *arg)
 		s->detail[0] = '!';
 }
 
+static uint64_t data_in, data_out;
+static int saw_head_out, saw_head_in;
+
+static void debug_fn(evf_transfer *t, int kind, const char *data, size_t len, void *arg)
+{
+	if (kind == EVF_DEBUG_DATA_IN)
+		data_in += len;
+	else if (kind == EVF_DEBUG_DATA_OUT)
+		data_out += len;
+	else if (kind == EVF_DEBUG_HEADER_OUT)
+		saw_head_out = len > 4 && memcmp(data + len - 4, "\r\n\r\n", 4) == 0;
+	else if (kind == EVF_DEBUG_HEADER_IN)
+		saw_head_in = len > 4 && memcmp(data + len - 4, "\r\n\r\n", 4) == 0;
+}
+
 static evf_transfer *make(struct src *s, const char *method, const char *path)
 {
 	char url[512];
@@ -211,6 +226,7 @@ int main(int argc, char **argv)
 	evf_config_set_keepalive(cfg, 0);   /* the loop ends with the transfers */
 	evf_config_set_follow_redirects(cfg, 1, 5);
 	evf_config_set_retries(cfg, 2, 10, 50);
+	evf_config_set_debug(cfg, debug_fn, NULL);
 	if (argc == 5 && strcmp(argv[4], "h2c") == 0)
 		evf_config_set_http_version(cfg, EVF_HTTP_2_PRIOR_KNOWLEDGE);
 	client = evf_client_new(base, cfg, NULL);
@@ -326,6 +342,9 @@ int main(int argc, char **argv)
 	evf_transfer_start(t);
 	run();
 	ok(stored("fromfile.bin", 300000), "from a file: stored byte-exact");
+	ok(data_out >= 300000, "the debug function saw the body go out (%llu bytes so far)",
+	   (unsigned long long)data_out);
+	ok(saw_head_out && saw_head_in, "...and heads that end with an empty line");
 	if (f)
 		fclose(f);
 	reset(&s, 0);
@@ -337,11 +356,14 @@ int main(int argc, char **argv)
 
 	/* --- trailers ----------------------------------------------------------- */
 	reset(&s, 0);
+	data_in = 0;
 	t = make(&s, "GET", "/trailer/hello.txt");
 	evf_transfer_set_option(t, EVF_OPT_DECODE, 1);
 	evf_transfer_start(t);
 	run();
 	is_str(s.body, "hello\n", "a chunked, gzipped body with a trailer: decoded");
+	ok(data_in > 6 && data_in < 100, "the debug function saw the gzipped bytes (%llu)",
+	   (unsigned long long)data_in);
 	is_str(s.trailer, "tail-value", "evf_transfer_trailer in on_done: the trailer field");
 	reset(&s, 0);
 	t = make(&s, "GET", "/hello.txt");
