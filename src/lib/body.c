@@ -9,7 +9,6 @@
  * would send a streamed body twice asks first (body_can_resend).
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +42,8 @@ struct xfer_body {
 	unsigned framed_end : 1;   /* chunked: the last chunk was framed */
 	unsigned waiting : 1;      /* the reader said EVF_BODY_WAIT */
 	unsigned last : 1;         /* HTTP/1.1: piece is the body's last */
+	unsigned in_read : 1;      /* the reader is on the stack */
+	unsigned resume_asked : 1; /* ...and evf_transfer_resume_body was called */
 	unsigned expecting : 1;    /* this attempt sent Expect: 100-continue */
 	unsigned expect_wait : 1;  /* ...and waits for the 100 or expect_ev */
 	struct event *expect_ev;
@@ -85,13 +86,58 @@ int body_expecting(const struct evf_transfer *t)
 	return t->body && t->body->expecting;
 }
 
-static void expect_cb(evutil_socket_t fd, short what, void *arg)
+/* The body's timer: Expect's wait is over, or a resume from inside the
+ * reader is due. */
+static void body_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct evf_transfer *t = arg;
 	struct evf_client *c = t->client;
+	struct xfer_body *b = t->body;
 	client_enter(c);
-	body_continue(t);
+	if (b->expect_wait) {
+		body_continue(t);
+	} else if (b->waiting) {
+		b->waiting = 0;
+		if (t->conn)
+			conn_body_ready(t->conn, t);
+	}
 	client_leave(c);
+}
+
+static int body_timer(struct evf_transfer *t, unsigned ms)
+{
+	struct xfer_body *b = t->body;
+	if (!b->expect_ev && !(b->expect_ev = evtimer_new(t->client->base, body_timer_cb, t)))
+		return EVF_ERR_NOMEM;
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	return evtimer_add(b->expect_ev, &tv) == 0 ? 0 : EVF_ERR_NOMEM;
+}
+
+int body_resume(struct evf_transfer *t)
+{
+	struct xfer_body *b = t->body;
+	if (!b)
+		return 0;
+	if (b->in_read) {
+		/* the reader's own answer is still to come: a WAIT now must
+		 * not be the last word */
+		b->resume_asked = 1;
+		return 0;
+	}
+	if (b->waiting) {
+		b->waiting = 0;
+		if (t->conn)
+			conn_body_ready(t->conn, t);
+	}
+	return 0;
+}
+
+void body_wake_soon(struct evf_transfer *t)
+{
+	if (body_timer(t, 0) != 0) {
+		/* no timer: read again when the socket says so */
+		t->body->waiting = 0;
+	}
 }
 
 int body_expect(struct evf_transfer *t, unsigned ms)
@@ -99,10 +145,7 @@ int body_expect(struct evf_transfer *t, unsigned ms)
 	struct xfer_body *b = t->body;
 	if (!b || b->size == 0)
 		return 0;
-	if (!b->expect_ev && !(b->expect_ev = evtimer_new(t->client->base, expect_cb, t)))
-		return EVF_ERR_NOMEM;
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-	if (evtimer_add(b->expect_ev, &tv) != 0)
+	if (body_timer(t, ms) != 0)
 		return EVF_ERR_NOMEM;
 	b->expecting = b->expect_wait = 1;
 	return 0;
@@ -123,12 +166,6 @@ int body_at_end(const struct evf_transfer *t)
 {
 	const struct xfer_body *b = t->body;
 	return !b || b->eof || (b->size >= 0 && b->pos >= (uint64_t)b->size);
-}
-
-void body_wake(struct evf_transfer *t)
-{
-	if (t->body)
-		t->body->waiting = 0;
 }
 
 int body_can_resend(const struct evf_transfer *t)
@@ -160,21 +197,6 @@ int body_rewind(struct evf_transfer *t)
 	return 0;
 }
 
-static int body_fail(struct evf_transfer *t, int err, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static int body_fail(struct evf_transfer *t, int err, const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	free(t->detail);
-	t->detail = evf_strdup(msg);
-	return err;
-}
-
 long body_read(struct evf_transfer *t, char *buf, size_t cap)
 {
 	struct xfer_body *b = t->body;
@@ -198,30 +220,35 @@ long body_read(struct evf_transfer *t, char *buf, size_t cap)
 			r = pread(b->fd, buf, cap, (off_t)(b->offset + (int64_t)b->pos));
 		while (r < 0 && errno == EINTR);
 		if (r < 0)
-			return body_fail(t, EVF_ERR_RESOURCE, "cannot read the request body: %s",
+			return transfer_set_detail(t, EVF_ERR_RESOURCE, "cannot read the request body: %s",
 			                 strerror(errno));
 		if (r == 0)
-			return body_fail(t, EVF_ERR_RESOURCE,
+			return transfer_set_detail(t, EVF_ERR_RESOURCE,
 			                 "the request body's file ended after %llu of %lld bytes",
 			                 (unsigned long long)b->pos, (long long)b->size);
 		n = (long)r;
 	} else {
 		struct evf_client *c = t->client;
 		b->waiting = 0;
+		b->resume_asked = 0;
 		t->in_callback = 1;
+		b->in_read = 1;
 		n = b->read(t, buf, cap, t->arg);
+		b->in_read = 0;
 		t->in_callback = 0;
 		if (c->freed || t->cancelled)
 			return EVF_ERR_CANCELLED;
 		if (n == EVF_BODY_WAIT) {
 			b->waiting = 1;
+			if (b->resume_asked)
+				body_wake_soon(t);   /* resumed from inside the reader */
 			return BODY_WAIT;
 		}
 		if (n < 0 || (size_t)n > cap)
-			return body_fail(t, EVF_ERR_IO, n < 0 ? "the body reader aborted the request"
+			return transfer_set_detail(t, EVF_ERR_IO, n < 0 ? "the body reader aborted the request"
 			                                      : "the body reader returned more than asked");
 		if (n == 0 && b->size >= 0 && b->pos < (uint64_t)b->size)
-			return body_fail(t, EVF_ERR_IO,
+			return transfer_set_detail(t, EVF_ERR_IO,
 			                 "the body reader ended after %llu of the %lld bytes announced",
 			                 (unsigned long long)b->pos, (long long)b->size);
 		if (n > 0)
@@ -247,7 +274,7 @@ static int body_frame(struct evf_transfer *t, const char **p, size_t *n)
 		return 1;
 	}
 	if (!b->buf && !(b->buf = malloc(BODY_PIECE + CHUNK_HEAD + 2)))
-		return body_fail(t, EVF_ERR_NOMEM, "out of memory for the request body");
+		return transfer_set_detail(t, EVF_ERR_NOMEM, "out of memory for the request body");
 	if (b->size >= 0) {
 		long r = body_read(t, b->buf, BODY_PIECE);
 		if (r < 0)

@@ -94,8 +94,13 @@ static int h1_want_flush(const struct conn *cn)
 static int body_cancelled(struct conn *cn, struct evf_transfer *t)
 {
 	struct evf_client *c = cn->client;
-	if (c->freed)
+	if (c->freed) {
+		/* the client's destroy discards t: it must find it off cn,
+		 * which the failure frees */
+		cn->xfer = NULL;
+		t->conn = NULL;
 		return EVF_ERR_CANCELLED;   /* fails cn; nobody is told */
+	}
 	client_discard(c, t);           /* detaches t, which closes cn */
 	return IO_DONE;
 }

@@ -359,13 +359,14 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t 
 	return 0;
 }
 
-/* Trailer fields (a HEADERS frame after the DATA) for the transfer. */
-static void deliver_trailers(struct h2_session *s, struct h2_stream *st)
+/* The stream's fields in hbuf (name\0value\0...) as an array: stack (32
+ * entries) or the heap; NULL, with st stopped, when memory ran out. */
+static evf_header *fields_of(struct h2_stream *st, evf_header *stack)
 {
-	evf_header stackh[32], *hv = stackh;
+	evf_header *hv = stack;
 	if (st->nheaders > 32 && !(hv = calloc(st->nheaders, sizeof *hv))) {
-		h2_stream_stop(st, EVF_ERR_NOMEM, "out of memory for the response trailers");
-		return;
+		h2_stream_stop(st, EVF_ERR_NOMEM, "out of memory for the response head");
+		return NULL;
 	}
 	const char *p = st->hbuf;
 	for (unsigned i = 0; i < st->nheaders; i++) {
@@ -374,13 +375,28 @@ static void deliver_trailers(struct h2_session *s, struct h2_stream *st)
 		hv[i].value = p;
 		p += strlen(p) + 1;
 	}
-	int r = UPCALL(st->t)->trailers(st->t, hv, st->nheaders);
-	if (hv != stackh)
+	return hv;
+}
+
+/* A head or trailers delivered: their memory goes back. */
+static void fields_done(struct h2_stream *st, evf_header *hv, evf_header *stack)
+{
+	if (hv != stack)
 		free(hv);
 	free(st->hbuf);
 	st->hbuf = NULL;
 	st->hlen = st->hcap = 0;
 	st->nheaders = 0;
+}
+
+/* Trailer fields (a HEADERS frame after the DATA) for the transfer. */
+static void deliver_trailers(struct h2_session *s, struct h2_stream *st)
+{
+	evf_header stackh[32], *hv = fields_of(st, stackh);
+	if (!hv)
+		return;
+	int r = UPCALL(st->t)->trailers(st->t, hv, st->nheaders);
+	fields_done(st, hv, stackh);
 	if (r < 0)
 		h2_stream_stop(st, r, "stopped at the response trailers");
 }
@@ -388,19 +404,11 @@ static void deliver_trailers(struct h2_session *s, struct h2_stream *st)
 /* The final head is complete: hand it to the transfer. */
 static void deliver_head(struct h2_session *s, struct h2_stream *st)
 {
-	evf_header stackh[32];
-	evf_header *hv = stackh;
+	evf_header stackh[32], *hv = fields_of(st, stackh);
 	int64_t clen = -1;
-	if (st->nheaders > 32 && !(hv = calloc(st->nheaders, sizeof *hv))) {
-		h2_stream_stop(st, EVF_ERR_NOMEM, "out of memory for the response head");
+	if (!hv)
 		return;
-	}
-	const char *p = st->hbuf;
 	for (unsigned i = 0; i < st->nheaders; i++) {
-		hv[i].name = p;
-		p += strlen(p) + 1;
-		hv[i].value = p;
-		p += strlen(p) + 1;
 		if (strcmp(hv[i].name, "content-length") == 0) {
 			/* nghttp2 checked it: digits only */
 			char *end;
@@ -418,13 +426,8 @@ static void deliver_head(struct h2_session *s, struct h2_stream *st)
 	};
 	st->head_done = 1;
 	int r = UPCALL(st->t)->head(st->t, &resp, clen);
-	if (hv != stackh)
-		free(hv);
 	/* the head is valid only during on_head; trailers may use the buffer */
-	free(st->hbuf);
-	st->hbuf = NULL;
-	st->hlen = st->hcap = 0;
-	st->nheaders = 0;
+	fields_done(st, hv, stackh);
 	if (h2_gone(s->cn, st))
 		return;
 	if (r < 0)
@@ -490,6 +493,15 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
 		break;
 	default:
 		break;
+	}
+	if ((f->hd.flags & NGHTTP2_FLAG_END_STREAM) && !cn->client->freed &&
+	    (st = stream_of(s, f->hd.stream_id)) && st->t && st->head_done && !st->closed &&
+	    st->t->state == XS_REQUEST) {
+		/* the whole answer came before the whole request body (a 413,
+		 * or Expect unanswered): stop sending it, and the stream's
+		 * clean close completes the transfer (RFC 9113, 8.1) */
+		st->reset = 1;
+		nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
 	}
 	return 0;
 }

@@ -640,8 +640,11 @@ int body_rewind(struct evf_transfer *t);
 int body_can_resend(const struct evf_transfer *t);
 /* t's body source waits for evf_transfer_resume_body. */
 int body_waiting(const struct evf_transfer *t);
-/* evf_transfer_resume_body: the reader may have data again. */
-void body_wake(struct evf_transfer *t);
+/* evf_transfer_resume_body: the reader may have data again (asked from
+ * inside the reader, it takes effect once that returns). */
+int body_resume(struct evf_transfer *t);
+/* Read the body again from the loop, soon. */
+void body_wake_soon(struct evf_transfer *t);
 /* Every byte of the body was read. */
 int body_at_end(const struct evf_transfer *t);
 /* Expect: 100-continue: the body waits (BODY_WAIT) until body_continue,
@@ -825,6 +828,9 @@ struct xfer_upcalls {
 extern const struct xfer_upcalls evf_xfer_upcalls;
 
 void transfer_finish(struct evf_transfer *t, int err, const char *why);
+/* t's detail becomes the text (at most 255 bytes); returns err. */
+int transfer_set_detail(struct evf_transfer *t, int err, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 /* Request bytes went out: t's idle deadline starts over. */
 void transfer_touch(struct evf_transfer *t);
 void transfer_free(struct evf_transfer *t);

@@ -167,12 +167,7 @@ EVF_API int evf_transfer_resume_body(evf_transfer *t)
 {
 	if (!t || !t->started || t->cancelled || t->state == XS_DONE)
 		return EVF_ERR_INVALID;
-	if (body_waiting(t)) {
-		body_wake(t);
-		if (t->conn)
-			conn_body_ready(t->conn, t);
-	}
-	return 0;
+	return body_resume(t);
 }
 
 EVF_API void *evf_transfer_arg(const evf_transfer *t)

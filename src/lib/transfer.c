@@ -142,7 +142,7 @@ void transfer_deadlines_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	while (!c->freed && (t = TAILQ_FIRST(&c->dl_idle)) &&
 	       (c->dl_failed || dl_deadline(t) <= now)) {
-		if ((t->paused || body_waiting(t)) && !c->dl_failed) {
+		if ((t->paused || (body_waiting(t) && !t->got_response_byte)) && !c->dl_failed) {
 			/* a paused transfer is not idle: its wait starts over */
 			t->last_io_us = now;
 			dl_append(t, DL_IDLE);
@@ -309,7 +309,6 @@ static void reset_attempt(struct evf_transfer *t)
 	t->got_response_byte = t->retried_stale = t->head_delivered = 0;
 	t->req_touched = 0;
 	resp_head_free(t->head);
-	resp_head_free(t->trailers);
 	t->head = NULL;
 	resp_head_free(t->trailers);
 	t->trailers = NULL;
@@ -399,7 +398,9 @@ static int overridden(const struct evf_transfer *t, const char *line)
 static const char **header_lines(struct evf_transfer *t, const char **stack, size_t *np)
 {
 	const struct evf_config *cfg = &t->client->cfg;
-	size_t cap = cfg->nheaders + t->nheaders + 4, n = 0;
+	/* the given lines, then at most: framing, Expect, Connection,
+	 * Accept-Encoding and Proxy-Authorization */
+	size_t cap = cfg->nheaders + t->nheaders + 5, n = 0;
 	const char **all = cap <= 32 ? stack : malloc(cap * sizeof *all);
 	if (!all)
 		return NULL;
@@ -442,10 +443,7 @@ static const char *find_header(const evf_response *r, const char *name)
 	return NULL;
 }
 
-static int set_detail(struct evf_transfer *t, int err, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static int set_detail(struct evf_transfer *t, int err, const char *fmt, ...)
+int transfer_set_detail(struct evf_transfer *t, int err, const char *fmt, ...)
 {
 	char buf[256];
 	va_list ap;
@@ -550,10 +548,10 @@ static int up_head(struct evf_transfer *t, const evf_response *resp, int64_t cle
 		return STOP_RETRY;
 	}
 	if (cfg->fail_on_http_error && resp->status >= 400)
-		return set_detail(t, EVF_ERR_HTTP, "the server answered with HTTP status %d",
+		return transfer_set_detail(t, EVF_ERR_HTTP, "the server answered with HTTP status %d",
 		                  resp->status);
 	if (cfg->max_body && clen >= 0 && (uint64_t)clen > cfg->max_body)
-		return set_detail(t, EVF_ERR_TOO_LARGE,
+		return transfer_set_detail(t, EVF_ERR_TOO_LARGE,
 		                  "the body of %llu bytes is larger than the limit of %llu",
 		                  (unsigned long long)clen, (unsigned long long)cfg->max_body);
 	enum decode_kind kind = cfg->decode ? decode_kind_of(find_header(resp, "content-encoding"))
@@ -573,7 +571,7 @@ static int up_head(struct evf_transfer *t, const evf_response *resp, int64_t cle
 	t->in_callback = 0;
 	if (t->client->freed || t->cancelled)
 		return EVF_ERR_CANCELLED;
-	return r ? set_detail(t, EVF_ERR_IO, "on_head refused the response") : 0;
+	return r ? transfer_set_detail(t, EVF_ERR_IO, "on_head refused the response") : 0;
 }
 
 /*
@@ -586,7 +584,7 @@ static int deliver(void *ctx, const char *data, size_t len)
 	struct evf_transfer *t = ctx;
 	uint64_t max = t->o->max_body;
 	if (max && t->bytes + len > max)
-		return set_detail(t, EVF_ERR_TOO_LARGE, "the body grew past the limit of %llu bytes",
+		return transfer_set_detail(t, EVF_ERR_TOO_LARGE, "the body grew past the limit of %llu bytes",
 		                  (unsigned long long)max);
 	t->bytes += len;
 	if (!t->cb.on_body)
@@ -597,7 +595,7 @@ static int deliver(void *ctx, const char *data, size_t len)
 	if (t->client->freed || t->cancelled)
 		return EVF_ERR_CANCELLED;
 	if (r)
-		return set_detail(t, EVF_ERR_IO, "on_body refused the data");
+		return transfer_set_detail(t, EVF_ERR_IO, "on_body refused the data");
 	return t->paused && t->dec ? DECODE_STOP : 0;
 }
 
@@ -605,7 +603,7 @@ static int deliver(void *ctx, const char *data, size_t len)
 static int decoded(struct evf_transfer *t, int r)
 {
 	if ((r == EVF_ERR_DECODE || r == EVF_ERR_NOMEM) && t->dec->why[0])
-		set_detail(t, r, "%s", t->dec->why);
+		transfer_set_detail(t, r, "%s", t->dec->why);
 	return r;
 }
 
@@ -978,6 +976,7 @@ void transfer_free(struct evf_transfer *t)
 	tls_ident_req_free(t);
 	body_free(t->body);
 	resp_head_free(t->head);
+	resp_head_free(t->trailers);
 	evf_url_clear(&t->u);
 	free(t->req);
 	free(t->detail);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -42,6 +43,8 @@ struct src {
 	int abort_at;              /* abort once pos passes this (0: never) */
 	int cancel_inside;         /* cancel from inside once pos passes half */
 	int stall_at_half;         /* from half on, wait for ever */
+	int resume_inside;         /* the first call resumes itself, then waits */
+	evf_client *free_client;   /* freed from inside once pos passes half */
 	unsigned calls;
 	int rewinds;
 	struct event *timer;
@@ -73,6 +76,11 @@ static long reader(evf_transfer *t, char *buf, size_t cap, void *arg)
 	(void)arg;
 	if (s->stall_at_half && s->pos >= s->size / 2)
 		return EVF_BODY_WAIT;
+	if (s->resume_inside) {
+		s->resume_inside = 0;
+		evf_transfer_resume_body(t);   /* data came while in here */
+		return EVF_BODY_WAIT;
+	}
 	if (s->waits_left > 0 && ++s->calls % 3 == 0) {
 		/* nothing yet; a timer says there is in a millisecond */
 		s->waits_left--;
@@ -82,6 +90,11 @@ static long reader(evf_transfer *t, char *buf, size_t cap, void *arg)
 	}
 	if (s->abort_at && s->pos >= (size_t)s->abort_at)
 		return EVF_BODY_ABORT;
+	if (s->free_client && s->pos >= s->size / 2) {
+		evf_client_free(s->free_client);
+		s->free_client = NULL;
+		return EVF_BODY_WAIT;
+	}
 	if (s->cancel_inside && s->pos >= s->size / 2) {
 		evf_transfer_cancel(t);
 		return EVF_BODY_WAIT;
@@ -291,6 +304,47 @@ int main(int argc, char **argv)
 	ok(s.pos >= 100000 && s.pos < 200000, "...with part of the body read (%zu)", s.pos);
 	event_free(cancel);
 
+	/* --- a resume from inside the reader is not lost ---------------------- */
+	reset(&s, 30000);
+	s.resume_inside = 1;
+	t = make(&s, "PUT", "/put/resume-inside.bin");
+	evf_transfer_set_body_reader(t, reader, NULL, 30000);
+	evf_transfer_set_option(t, EVF_OPT_TOTAL_TIMEOUT_MS, 10000);
+	evf_transfer_start(t);
+	run();
+	ok(stored("resume-inside.bin", 30000), "a reader that resumes itself before saying WAIT: "
+	   "asked again (%d %s)", s.status, s.detail);
+
+	/* --- an answer before the body: the transfer ends at once -------------- */
+	const char *h2bad = getenv("H2BAD_URL");
+	if (h2bad && *h2bad) {
+		char u[300];
+		snprintf(u, sizeof u, "%s/s/status/413", h2bad);
+		for (int expect = 0; expect < 2; expect++) {
+			reset(&s, 200000);
+			s.stall_at_half = !expect;
+			int err = 0;
+			t = evf_transfer_new(client, u, &s, &err);
+			s.t = t;
+			evf_transfer_set_method(t, "PUT");
+			evf_transfer_set_body_reader(t, reader, NULL, -1);
+			if (expect)
+				evf_transfer_set_option(t, EVF_OPT_EXPECT_100_MS, 8000);
+			evf_transfer_set_option(t, EVF_OPT_IDLE_TIMEOUT_MS, 2000);
+			evf_transfer_set_option(t, EVF_OPT_TOTAL_TIMEOUT_MS, 20000);
+			evf_transfer_on_done(t, on_done);
+			struct timespec a, b;
+			clock_gettime(CLOCK_MONOTONIC, &a);
+			evf_transfer_start(t);
+			run();
+			clock_gettime(CLOCK_MONOTONIC, &b);
+			long ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+			ok(s.status == 413 && s.error == EVF_OK && ms < 1500,
+			   "HTTP/2, a 413 while %s: the transfer ends with it (%d %d, %ld ms)",
+			   expect ? "Expect waits" : "the reader waits", s.status, s.error, ms);
+		}
+	}
+
 	/* --- 307 with a reader, without and with rewind ----------------------- */
 	reset(&s, 40000);
 	t = make(&s, "POST", "/r307/post/r307-norewind.bin");
@@ -423,8 +477,24 @@ int main(int argc, char **argv)
 
 	/* an unstarted transfer is freed with its client */
 	make(&s, "GET", "/hello.txt");
-	event_free(s.timer);
 	evf_client_free(client);
+
+	/* a reader that frees its client in the middle of an upload */
+	evf_config *cfg2 = evf_config_new();
+	evf_config_set_ca_file(cfg2, argv[2]);
+	if (argc == 5 && strcmp(argv[4], "h2c") == 0)
+		evf_config_set_http_version(cfg2, EVF_HTTP_2_PRIOR_KNOWLEDGE);
+	client = evf_client_new(base, cfg2, NULL);
+	evf_config_free(cfg2);
+	reset(&s, 200000);
+	s.free_client = client;
+	t = make(&s, "PUT", "/put/free-inside.bin");
+	evf_transfer_set_body_reader(t, reader, NULL, 200000);
+	evf_transfer_start(t);
+	run();
+	ok(s.done == 0 && s.free_client == NULL,
+	   "a reader that frees the client mid-upload: no callback after, nothing left");
+	event_free(s.timer);
 	event_base_free(base);
 	return done_testing();
 }

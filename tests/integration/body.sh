@@ -13,6 +13,7 @@ if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 . "$TOP_SRCDIR/tests/lib/common.sh"
 NGINX_H2=1
 . "$TOP_SRCDIR/tests/lib/nginx.sh"
+. "$TOP_SRCDIR/tests/lib/servers.sh"
 
 need_evfetch
 BODY=$TOP_BUILDDIR/tests/embed/test_body
@@ -34,7 +35,7 @@ run_body() {
 	local name=$1 url=$2 f
 	f=$T/body-${name//[^A-Za-z0-9]/_}
 	rm -rf "$PUT"
-	timeout -k 5 "${EVF_TIMEOUT:-60}" "${wrapper[@]}" "$BODY" "$url" "$CA_FILE" "$WWW_DIR" ${3:+"$3"} \
+	H2BAD_URL=${H2BAD_URL:-} timeout -k 5 "${EVF_TIMEOUT:-60}" "${wrapper[@]}" "$BODY" "$url" "$CA_FILE" "$WWW_DIR" ${3:+"$3"} \
 		>"$f.tap" 2>"$f.err"
 	local status=$?
 	relay_tap "$name" "$f.tap"
@@ -47,7 +48,9 @@ is $? 0 "HTTP/1.1: the body of unknown size went chunked"
 run_body "HTTP/2 over TLS" "$S"
 grep -q '^PUT /put/stream.bin 20[14] cl=- te=- proto=HTTP/2.0' "$BLOG"
 is $? 0 "HTTP/2: the body of unknown size went as DATA frames without a length"
-run_body "h2c" "$C" h2c
+# h2bad answers before it reads a body, and does not reset the stream
+start_h2bad
+H2BAD_URL=http://127.0.0.1:$H2BAD_PORT run_body "h2c" "$C" h2c
 
 # ---------------------------------------------------------- the command line
 head -c 2500000 /dev/urandom >"$T/big.bin"
