@@ -77,6 +77,7 @@ struct server {
 	struct evhttp *http;
 	evf_client *client;
 	size_t max_buffer;
+	int decode;              /* --decode: bodies arrive decoded */
 	/* counters for /stats */
 	unsigned fetch_jobs_active;
 	unsigned proxies_active;
@@ -406,12 +407,46 @@ static int hop_by_hop(const char *name)
 	return 0;
 }
 
+/* Is name one of the options of a Connection field's value (RFC 9110,
+ * 7.6.1), and so hop-by-hop as well? */
+static int listed_in(const char *connection, const char *name)
+{
+	size_t len = strlen(name);
+	for (const char *p = connection; p && *p;) {
+		p += strspn(p, " \t,");
+		size_t tl = strcspn(p, " \t,");
+		if (tl == len && strncasecmp(p, name, len) == 0)
+			return 1;
+		p += tl;
+	}
+	return 0;
+}
+
+static int connection_listed(const evf_header *hs, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(hs[i].name, "Connection") == 0 && listed_in(hs[i].value, name))
+			return 1;
+	return 0;
+}
+
+/* /forward: does this response field go back to the client? */
+static int forward_field(const struct proxy *px, const evf_response *resp, const char *name)
+{
+	if (hop_by_hop(name) || connection_listed(resp->headers, resp->nheaders, name))
+		return 0;
+	/* with --decode the body is no longer what these describe */
+	return !px->srv->decode || (strcasecmp(name, "Content-Encoding") != 0 &&
+	                            strcasecmp(name, "Content-MD5") != 0 &&
+	                            strcasecmp(name, "Digest") != 0 && strcasecmp(name, "ETag") != 0);
+}
+
 static int proxy_on_head(evf_transfer *t, const evf_response *resp, void *arg)
 {
 	struct proxy *px = arg;
 	struct evkeyvalq *h = evhttp_request_get_output_headers(px->req);
 	for (size_t i = 0; i < resp->nheaders; i++)
-		if (px->forward ? !hop_by_hop(resp->headers[i].name)
+		if (px->forward ? forward_field(px, resp, resp->headers[i].name)
 		                : strcasecmp(resp->headers[i].name, "Content-Type") == 0)
 			evhttp_add_header(h, resp->headers[i].name, resp->headers[i].value);
 	/* no Content-Length: a chunked reply can still say "truncated" (by
@@ -522,6 +557,8 @@ static int forward_setup(struct proxy *px, evf_transfer *t)
 		if (r != 0)
 			break;
 		if (hop_by_hop(kv->key) ||
+		    listed_in(evhttp_find_header(evhttp_request_get_input_headers(req), "Connection"),
+		              kv->key) ||
 		    (size_t)snprintf(line, sizeof line, "%s: %s", kv->key, kv->value) >= sizeof line)
 			continue;
 		r = evf_transfer_add_header(t, line);
@@ -702,7 +739,7 @@ int main(int argc, char **argv)
 			continue;
 		}
 		if (strcmp(a, "--decode") == 0) {
-			decode = 1;
+			decode = srv.decode = 1;
 			continue;
 		}
 		if (i + 1 >= argc)

@@ -297,7 +297,8 @@ struct cli_opts {
 	struct cli_data *data;     /* --data, --data-binary, ... in order */
 	size_t ndata;
 	const char *upload_file;   /* -T */
-	const char *user;          /* -u USER:PASSWORD */
+	char *user;                /* -u USER:PASSWORD, in argv: the password is
+	                            * wiped once the request lines have it */
 	int input_jsonl;           /* --input-format jsonl */
 	int netrc;                 /* --netrc */
 	unsigned expect100_ms;     /* --expect100-timeout; 0: no Expect */
@@ -361,11 +362,14 @@ int cli_jsonl_parse(const char *line, size_t len, struct cli_request *r, char *w
 /* After cli_send_apply: r's own method, headers and body on t; *fd is a
  * body_file opened for it (close it after on_done) or -1.  0, or an
  * evf_error, with why filled in when there is more to say. */
-int cli_request_apply(const struct cli_request *r, evf_transfer *t, int *fd, char *why,
-                      size_t whylen);
+int cli_request_apply(const struct cli_request *r, evf_transfer *t, int tool_method, int *fd,
+                      char *why, size_t whylen);
+/* Does r have a header line of this name (lower case)? */
+int cli_request_has(const struct cli_request *r, const char *name);
 void cli_request_free(struct cli_request *r);
-/* Give t the method, headers and body: 0 or an evf_error. */
-int cli_send_apply(const struct cli_send *s, evf_transfer *t);
+/* Give t the method, headers and body: 0 or an evf_error.  with_auth: the
+ * request has an Authorization of its own (a jsonl line's): no --netrc. */
+int cli_send_apply(const struct cli_send *s, evf_transfer *t, int with_auth);
 void cli_send_free(struct cli_send *s);
 
 enum cli_parse_result {

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -152,8 +153,8 @@ out:
 }
 
 int
-cli_request_apply(const struct cli_request *r, evf_transfer *t, int *fd, char *why,
-                  size_t whylen)
+cli_request_apply(const struct cli_request *r, evf_transfer *t, int tool_method, int *fd,
+                  char *why, size_t whylen)
 {
 	int err = 0;
 
@@ -175,10 +176,20 @@ cli_request_apply(const struct cli_request *r, evf_transfer *t, int *fd, char *w
 		if (*fd < 0)
 			err = EVF_ERR_INVALID;
 	}
-	/* a body without a method of its own is POSTed, as --data is */
-	if (err == 0 && r->method == NULL && (r->has_body || r->body_file != NULL))
+	/* a body without a method of its own (nor -X) is POSTed, as --data is */
+	if (err == 0 && r->method == NULL && !tool_method && (r->has_body || r->body_file != NULL))
 		err = evf_transfer_set_method(t, "POST");
 	return err;
+}
+
+int
+cli_request_has(const struct cli_request *r, const char *name)
+{
+	size_t n = strlen(name);
+	for (size_t i = 0; i < r->nheaders; i++)
+		if (strncasecmp(r->headers[i], name, n) == 0 && r->headers[i][n] == ':')
+			return 1;
+	return 0;
 }
 
 void

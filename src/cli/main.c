@@ -472,9 +472,10 @@ start_transfer(struct cli_app *app, const char *url, uint64_t index,
 		x->t = evf_transfer_new(app->client, url, x, &err);
 	}
 	if (x != NULL && x->t != NULL) {
-		err = cli_send_apply(&app->send, x->t);
+		err = cli_send_apply(&app->send, x->t, req != NULL && cli_request_has(req, "authorization"));
 		if (err == 0 && req != NULL)
-			err = cli_request_apply(req, x->t, &x->body_fd, why, sizeof why);
+			err = cli_request_apply(req, x->t, app->opts.method != NULL, &x->body_fd, why,
+			                        sizeof why);
 		if (err == 0)
 			err = evf_transfer_on_head(x->t, app->cbs.on_head);
 		if (err == 0)
@@ -678,7 +679,12 @@ watch_signals(struct cli_app *app)
 static int
 app_setup_requests(struct cli_app *app)
 {
-	if (cli_send_prepare(&app->opts, &app->send) < 0)
+	int r = cli_send_prepare(&app->opts, &app->send);
+	/* the Basic line has -u's password: out of sight of ps(1) now */
+	char *pw = app->opts.user != NULL ? strchr(app->opts.user, ':') : NULL;
+	for (volatile char *p = pw != NULL ? pw + 1 : NULL; p != NULL && *p != '\0'; p++)
+		*p = '*';
+	if (r < 0)
 		return -1;
 	memset(&app->cbs, 0, sizeof app->cbs);
 	app->cbs.on_head = app->report.fp != NULL || app->dump != NULL ? xfer_on_head

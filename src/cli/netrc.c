@@ -44,7 +44,8 @@ next_token(char **p)
 		while (*s != '\0' && *s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
 			*out++ = *s++;
 	}
-	if (*s != '\0')
+	/* the separator after the token, not the start of the next one */
+	if (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
 		s++;
 	*out = '\0';
 	*p = s;
@@ -107,8 +108,10 @@ cli_netrc_load(struct cli_netrc *nr, const char *path, int required)
 			else if (v != NULL && cur != NULL && tok[0] == 'p')
 				cur->password = v;
 		} else if (strcmp(tok, "macdef") == 0) {
-			char *end = strstr(p, "\n\n");
-			p = end != NULL ? end + 2 : p + strlen(p);
+			/* its body ends at an empty line, LF or CRLF */
+			char *lf = strstr(p, "\n\n"), *crlf = strstr(p, "\n\r\n");
+			char *end = lf && (!crlf || lf < crlf) ? lf + 2 : crlf ? crlf + 3 : NULL;
+			p = end != NULL ? end : p + strlen(p);
 		}
 	}
 	return 0;

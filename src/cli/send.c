@@ -302,7 +302,7 @@ int cli_send_prepare(const struct cli_opts *o, struct cli_send *s)
 	return 0;
 }
 
-int cli_send_apply(const struct cli_send *s, evf_transfer *t)
+int cli_send_apply(const struct cli_send *s, evf_transfer *t, int with_auth)
 {
 	int r = strcmp(s->method, "GET") == 0 ? 0 : evf_transfer_set_method(t, s->method);
 	for (size_t i = 0; r == 0 && i < s->nlines; i++)
@@ -311,7 +311,7 @@ int cli_send_apply(const struct cli_send *s, evf_transfer *t)
 		r = evf_transfer_set_body_fd(t, s->fd, 0, -1);
 	else if (r == 0 && s->has_body)
 		r = evf_transfer_set_body(t, s->body, s->len, EVF_BODY_BORROW);
-	if (r == 0 && s->use_netrc)
+	if (r == 0 && s->use_netrc && !with_auth)
 		r = add_netrc(s, t);
 	if (r == 0 && s->expect100_ms)
 		r = evf_transfer_set_option(t, EVF_OPT_EXPECT_100_MS, s->expect100_ms);

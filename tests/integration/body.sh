@@ -98,6 +98,15 @@ evf "${EVC[@]}" --data 'x=1' -H 'Content-Type: text/csv' "$S/ctype"
 is "$(cat "$EVF_OUT")" "text/csv" "-H Content-Type wins"
 evf "${EVC[@]}" -u 'al:secret pw' "$S/auth"
 is "$(cat "$EVF_OUT")" "Basic $(printf 'al:secret pw' | base64)" "-u USER:PASSWORD: Basic credentials"
+# the password leaves argv once the request lines have it (ps shows stars)
+"$EVFETCH" "${EVC[@]}" -s -u 'al:s3cretpw' --discard "$S/slow/16k.bin" 2>/dev/null &
+upid=$!
+sleep 0.5
+cmdline=$(tr '\0' ' ' <"/proc/$upid/cmdline" 2>/dev/null)
+kill "$upid" 2>/dev/null
+wait "$upid" 2>/dev/null
+like "$cmdline" "al:\*+" "-u: the password is starred out in the process's arguments"
+unlike "$cmdline" "s3cretpw" "...and not there any more"
 evf "${EVC[@]}" -u 'al:secret pw' -L --report "$T/auth.jsonl" -v \
 	--resolve "evfetch.test:$HTTPS_PORT:127.0.0.1" "$S/auth-elsewhere"
 is "$(cat "$EVF_OUT")" "" "-u: the credentials stay behind on a redirect to another host"
@@ -121,6 +130,9 @@ HOME=$T/home evf "${EVC[@]}" --netrc "$S/auth"
 is "$(cat "$EVF_OUT")" "Basic $(b64 'al:p "w')" "--netrc reads ~/.netrc"
 HOME=$T/nohome evf "${EVC[@]}" --netrc "$S/auth"
 is "$EVF_RC:$(cat "$EVF_OUT")" "0:" "--netrc without a ~/.netrc: no credentials, no error"
+printf 'macdef init\r\nline\r\n\r\nmachine localhost login "crlf"\tpassword pw\r\n' >"$T/netrc-crlf"
+evf "${EVC[@]}" --netrc-file "$T/netrc-crlf" "$S/auth"
+is "$(cat "$EVF_OUT")" "Basic $(b64 'crlf:pw')" "--netrc-file with CRLF lines and a quoted login"
 evf "${EVC[@]}" --netrc-file "$T/missing-netrc" "$S/auth"
 is "$EVF_RC" 2 "--netrc-file of a missing file: usage error"
 like "$(cat "$EVF_ERR")" "missing-netrc" "...naming it"

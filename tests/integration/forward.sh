@@ -81,6 +81,21 @@ code=$(curl -s -o /dev/null -D "$T/307.txt" -w '%{http_code}' --max-time 20 \
 is "$code" 307 "an upstream's 307 after an upload is passed back, not followed"
 grep -qi "^Location: .*/post/again.bin" "$T/307.txt"
 is $? 0 "...with its Location"
+code=$(curl -s -o "$T/conn.out" -w '%{http_code}' --max-time 20 -H 'Connection: X-Test' \
+	-H 'X-Test: hop' "$BASE$(fwd /x-test)")
+is "$code:$(cat "$T/conn.out")" "200:" "a field the request's Connection names stays behind"
+
+# --- fetchd --decode: the answer is decoded, and no longer says gzip ------------
+"$PYTHON3" -c 'import sys; sys.stdout.write("all work and no play " * 2000)' >"$WWW_DIR/z.txt"
+start_fetchd fetchd-decode --decode
+code=$(curl -s -o "$T/z.out" -D "$T/z.heads" -w '%{http_code}' --max-time 20 --compressed \
+	"$BASE$(fwd /dyngzip/z.txt)")
+is "$code" 200 "--decode: /forward of a gzipped answer: 200"
+cmp -s "$WWW_DIR/z.txt" "$T/z.out"
+is $? 0 "...the body decoded, byte-exact"
+grep -qi '^Content-Encoding' "$T/z.heads"
+is $? 1 "...and no Content-Encoding passed back"
+
 is "$(get /forward "$T/nourl.out" -X POST --data x)" 400 "/forward without a url: 400"
 is "$(get "/forward?url=notaurl" "$T/bad.out")" 502 "/forward to an unusable url: 502"
 is "$(get /ping "$T/ping.out")" 200 "fetchd still serves"

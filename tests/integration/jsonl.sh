@@ -62,6 +62,13 @@ is $? 0 "an array: not a JSON object"
 grep -q 'not JSON: duplicate object key' "$T/r.jsonl"
 is $? 0 "a key given twice is refused"
 
+printf '{"url": "%s/method", "body": "x"}\n{"url": "%s/auth", "headers": {"Authorization": "Bearer line"}}\n' \
+	"$H" "$H" >"$T/x.jsonl"
+printf 'default login net password rc\n' >"$T/netrc"
+evf --no-progress --input-format jsonl -i "$T/x.jsonl" -X PUT --netrc-file "$T/netrc" -d "$T/x"
+is "$(cat "$T/x"/*method*)" "PUT" "a line's body without a method takes -X's"
+is "$(cat "$T/x"/*auth*)" "Bearer line" "a line's Authorization, not --netrc's as well"
+
 evf --input-format yaml "$H/method"
 is "$EVF_RC" 2 "--input-format yaml: usage error"
 evf --no-progress --input-format jsonl -X PUT "$H/method"
