@@ -63,9 +63,9 @@ export TOP_SRCDIR TOP_BUILDDIR EVFETCH LIBTOOL PYTHON3 OPENSSL_BIN NGINX
 
 # Never let the user's environment decide which CAs are trusted.
 unset SSL_CERT_FILE SSL_CERT_DIR
-# Nor route loopback traffic through a proxy (evfetch should ignore these
-# anyway; curl, used by nothing here, would not).
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+# Nor route loopback traffic through a proxy: the command line reads these,
+# as curl does (proxy.sh sets them where it tests them).
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/evfetch-test.XXXXXX") || bail_out "mktemp failed"
 mkdir -p "$T/cwd"
