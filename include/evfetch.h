@@ -620,6 +620,10 @@ enum evf_option {
 	 * Expect: 100-continue; 0 (the default): no Expect, the body goes at
 	 * once */
 	EVF_OPT_EXPECT_100_MS = 12,
+	/* 1 (the default): keep the response head and trailers for
+	 * evf_transfer_header and _trailer until on_done; 0: only during
+	 * on_head (no trailers), and an open transfer holds less memory */
+	EVF_OPT_KEEP_HEADERS = 13,
 };
 EVF_API int evf_transfer_set_option(evf_transfer *t, int option, int64_t value);
 
@@ -632,7 +636,8 @@ EVF_API void *evf_transfer_arg(const evf_transfer *t);
 /*
  * A header of the final response, looked up by name without regard to
  * case: the first value, or NULL.  Valid from on_head until on_done
- * returns (the pointer too); NULL before the head arrived.  Several
+ * returns (the pointer too; with EVF_OPT_KEEP_HEADERS 0, during on_head
+ * only); NULL before the head arrived.  Several
  * fields of one name are all in evf_response.headers during on_head.
  */
 EVF_API const char *evf_transfer_header(const evf_transfer *t, const char *name);

@@ -130,6 +130,7 @@ struct xfer_opts {
 	unsigned max_redirects;
 	unsigned retries, retry_base_ms, retry_max_ms;
 	unsigned char decode, fail_on_http_error, follow_redirects;
+	unsigned char no_keep_head;  /* EVF_OPT_KEEP_HEADERS 0 */
 	unsigned expect_ms;        /* Expect: 100-continue, the wait; 0: not sent */
 };
 void xfer_opts_from_config(struct xfer_opts *o, const struct evf_config *cfg);
@@ -706,6 +707,7 @@ struct evf_transfer {
 	struct xfer_body *body;    /* the request body, NULL for none */
 	struct resp_head *head;    /* the final response's fields, from on_head */
 	struct resp_head *trailers; /* ...and its trailer fields */
+	const evf_response *live_head; /* during on_head */
 	struct ident_req *ident_req; /* evf_transfer_set_client_cert, until start */
 	struct tls_ident *ident;   /* its client certificate, NULL: the client's */
 	evf_callbacks cb;

@@ -141,6 +141,9 @@ EVF_API int evf_transfer_set_option(evf_transfer *t, int option, int64_t v)
 	case EVF_OPT_FAIL_ON_HTTP_ERROR:
 		o.fail_on_http_error = v != 0;
 		break;
+	case EVF_OPT_KEEP_HEADERS:
+		o.no_keep_head = v == 0;
+		break;
 	case EVF_OPT_EXPECT_100_MS:
 		o.expect_ms = ms > 60000 ? 60000 : ms;
 		break;
@@ -249,6 +252,13 @@ static const char *lookup(const struct resp_head *h, const char *name)
 
 EVF_API const char *evf_transfer_header(const evf_transfer *t, const char *name)
 {
+	if (t && !t->head && t->live_head && name) {
+		/* not kept (EVF_OPT_KEEP_HEADERS 0): the parser's, in on_head */
+		for (size_t i = 0; i < t->live_head->nheaders; i++)
+			if (strcasecmp(t->live_head->headers[i].name, name) == 0)
+				return t->live_head->headers[i].value;
+		return NULL;
+	}
 	return t ? lookup(t->head, name) : NULL;
 }
 

@@ -561,13 +561,15 @@ static int up_head(struct evf_transfer *t, const evf_response *resp, int64_t cle
 			return EVF_ERR_NOMEM;
 		decoder_init(t->dec, kind);
 	}
-	if (resp_head_keep(&t->head, resp->headers, resp->nheaders) != 0)
+	if (!t->o->no_keep_head && resp_head_keep(&t->head, resp->headers, resp->nheaders) != 0)
 		return EVF_ERR_NOMEM;
 	t->head_delivered = 1;
 	if (!t->cb.on_head)
 		return 0;
 	t->in_callback = 1;
+	t->live_head = resp;   /* evf_transfer_header during on_head, kept or not */
 	int r = t->cb.on_head(t, resp, t->arg);
+	t->live_head = NULL;
 	t->in_callback = 0;
 	if (t->client->freed || t->cancelled)
 		return EVF_ERR_CANCELLED;
@@ -615,6 +617,8 @@ static void up_interim(struct evf_transfer *t, int status)
 
 static int up_trailers(struct evf_transfer *t, const evf_header *fields, size_t n)
 {
+	if (t->o->no_keep_head)
+		return 0;
 	return resp_head_keep(&t->trailers, fields, n);
 }
 

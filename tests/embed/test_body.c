@@ -424,6 +424,14 @@ int main(int argc, char **argv)
 	evf_transfer_start(t);
 	run();
 	is_str(s.trailer, "", "no trailer: NULL");
+	reset(&s, 0);
+	t = make(&s, "GET", "/trailer/hello.txt");
+	evf_transfer_set_option(t, EVF_OPT_DECODE, 1);
+	evf_transfer_set_option(t, EVF_OPT_KEEP_HEADERS, 0);
+	evf_transfer_start(t);
+	run();
+	ok(strcmp(s.ctype, "") != 0 && s.detail[0] == '!' && s.trailer[0] == '\0',
+	   "EVF_OPT_KEEP_HEADERS 0: the head in on_head (%s), none in on_done", s.ctype);
 
 	/* --- per-transfer options beside the client's ------------------------- */
 	struct src a = {0}, b = {0};
