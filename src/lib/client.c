@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include <sys/resource.h>
+#include <arpa/inet.h>
 
 #include <openssl/err.h>
 
@@ -410,6 +411,7 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
 	c->drain_scheduled = 0;
 	client_enter(c);
 	while (!c->freed && (t = TAILQ_FIRST(&c->done))) {
+		char ipbuf[INET6_ADDRSTRLEN];
 		TAILQ_REMOVE(&c->done, t, link);
 		evf_result res = {
 			.error = t->error,
@@ -428,8 +430,9 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
 			.tls_cipher = t->tls_cipher,
 			.cert_not_after = t->cert_not_after,
 			.http_version = !t->had_conn ? NULL : t->h2 ? "2" : "1.1",
-			.remote_ip = t->remote_ip[0] ? t->remote_ip : NULL,
-			.remote_port = t->remote_port,
+			.remote_ip = !t->remote_family ? NULL
+			             : inet_ntop(t->remote_family, t->remote_addr, ipbuf, sizeof ipbuf),
+			.remote_port = t->remote_family ? t->remote_port : 0,
 			.proxy = proxy_of_host_shown(t->host),
 		};
 		t->in_callback = 1;

@@ -269,9 +269,9 @@ int tcp_connect_next(struct conn *cn);
  * means the process or system ran out of something. */
 int tcp_open(const struct evutil_addrinfo *a, evutil_socket_t *fd);
 int tcp_resource_errno(int e);
-/* The numeric address and port cn's socket is connected to; -1 when it
- * has none.  ip holds INET6_ADDRSTRLEN (46) bytes. */
-int conn_remote(struct conn *cn, char *ip, size_t len, int *port);
+/* cn's peer (the address that won), looked up once into its peer_*: 0,
+ * or -1 when it has none. */
+int conn_remote(struct conn *cn);
 /* "address:port" of sa into buf, for error texts. */
 const char *tcp_format_addr(char *buf, size_t len, const struct sockaddr *sa);
 
@@ -412,6 +412,9 @@ struct conn {
 	struct event ev;           /* the one I/O event: EV_READ, EV_WRITE or both */
 	struct dns_query *dnsq;
 	struct race *race;         /* connect attempts racing, until one wins */
+	unsigned char peer_addr[16]; /* the peer, once known (conn_remote) */
+	unsigned short peer_port;
+	unsigned char peer_family;
 	struct dns_cached *addrs;  /* the answer it tries, until connected */
 	struct evutil_addrinfo *ai, *ai_next; /* ai: dns_resolve's, until dns_finish */
 	struct evutil_addrinfo *ai_cur; /* the address being tried, until connected */
@@ -674,6 +677,19 @@ void debug_head(struct evf_transfer *t, const evf_response *resp);
 /* nva: h2.c's k nghttp2_nv fields, :method, :scheme, :authority, :path first */
 void debug_request_h2(struct evf_transfer *t, const void *nva, size_t k);
 
+/* What a transfer needs only when it uses the request API's less common
+ * settings, allocated then (xfer_ext): an open transfer stays small. */
+struct ident_req;
+struct xfer_ext {
+	char *method_buf;          /* a method that is not a static name */
+	struct xfer_opts opts;     /* its own options (t->o points here) */
+	struct resp_head *trailers;
+	struct ident_req *ident_req; /* evf_transfer_set_client_cert, until start */
+};
+/* t's ext, made when it has none; NULL when memory ran out. */
+struct xfer_ext *xfer_ext(struct evf_transfer *t);
+void xfer_ext_free(struct evf_transfer *t);
+
 /* The response head kept for evf_transfer_header (transfer.c). */
 struct resp_head;
 void resp_head_free(struct resp_head *h);
@@ -700,16 +716,12 @@ struct evf_transfer {
 	char *url;                 /* as given: in urlbuf */
 	char **headers;
 	size_t nheaders;
-	const char *method;        /* a static name, or method_buf */
-	char *method_buf;
-	const struct xfer_opts *o; /* the client's opts, or own_opts */
-	struct xfer_opts *own_opts;
+	const char *method;        /* a static name, or ext->method_buf */
+	const struct xfer_opts *o; /* the client's opts, or ext->opts */
 	struct xfer_body *body;    /* the request body, NULL for none */
 	struct resp_head *head;    /* the final response's fields, from on_head */
-	struct resp_head *trailers; /* ...and its trailer fields */
-	const evf_response *live_head; /* during on_head */
-	struct ident_req *ident_req; /* evf_transfer_set_client_cert, until start */
 	struct tls_ident *ident;   /* its client certificate, NULL: the client's */
+	struct xfer_ext *ext;      /* what few transfers need (xfer_ext) */
 	evf_callbacks cb;
 	void *arg;
 	struct evf_url u;
@@ -740,8 +752,9 @@ struct evf_transfer {
 	const char *tls_cipher;    /* OpenSSL's static name, like tls_version */
 	int64_t cert_not_after;
 	evf_timings timings;
-	char remote_ip[46];        /* its connection's peer, numeric; "" when none */
-	int remote_port;
+	unsigned char remote_addr[16]; /* its connection's peer: v4 in the first 4 */
+	unsigned short remote_port;
+	unsigned char remote_family;   /* AF_INET, AF_INET6, 0 when none */
 	/* the small fields together, so the struct has no holes */
 	enum xfer_state state;
 	int error;                 /* result, with status */
@@ -866,6 +879,9 @@ struct evf_client {
 	void (*destroy)(struct evf_client *c); /* the last client_leave of a freed client */
 	struct evf_config cfg;
 	struct xfer_opts opts;     /* what transfers use unless they set their own */
+	/* the response on_head is being called with, and whose */
+	const evf_response *live_head;
+	const struct evf_transfer *live_head_t;
 	SSL_CTX *ssl_ctx;
 	struct proxies *proxies;   /* NULL: no proxy configured */
 	BIO_METHOD *bio_meth;      /* sockets without SIGPIPE */

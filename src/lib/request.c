@@ -16,6 +16,24 @@
 
 #include "internal.h"
 
+struct xfer_ext *xfer_ext(struct evf_transfer *t)
+{
+	if (!t->ext)
+		t->ext = calloc(1, sizeof *t->ext);
+	return t->ext;
+}
+
+void xfer_ext_free(struct evf_transfer *t)
+{
+	struct xfer_ext *x = t->ext;
+	if (!x)
+		return;
+	free(x->method_buf);
+	resp_head_free(x->trailers);
+	free(x);
+	t->ext = NULL;
+}
+
 static int settable(const evf_transfer *t)
 {
 	return t && !t->started && !t->cancelled;
@@ -43,11 +61,12 @@ EVF_API int evf_transfer_set_method(evf_transfer *t, const char *method)
 		if (strcmp(method, known[i]) == 0)
 			m = known[i];
 	if (!m) {
-		char *copy = evf_strdup(method);
+		struct xfer_ext *x = xfer_ext(t);
+		char *copy = x ? evf_strdup(method) : NULL;
 		if (!copy)
 			return EVF_ERR_NOMEM;
-		free(t->method_buf);
-		m = t->method_buf = copy;
+		free(x->method_buf);
+		m = x->method_buf = copy;
 	}
 	t->method = m;
 	t->is_head = strcmp(m, "HEAD") == 0;
@@ -150,10 +169,11 @@ EVF_API int evf_transfer_set_option(evf_transfer *t, int option, int64_t v)
 	default:
 		return EVF_ERR_INVALID;
 	}
-	if (!t->own_opts && !(t->own_opts = malloc(sizeof *t->own_opts)))
+	struct xfer_ext *x = xfer_ext(t);
+	if (!x)
 		return EVF_ERR_NOMEM;
-	*t->own_opts = o;
-	t->o = t->own_opts;
+	x->opts = o;
+	t->o = &x->opts;
 	return 0;
 }
 
@@ -252,11 +272,12 @@ static const char *lookup(const struct resp_head *h, const char *name)
 
 EVF_API const char *evf_transfer_header(const evf_transfer *t, const char *name)
 {
-	if (t && !t->head && t->live_head && name) {
+	if (t && !t->head && t->client->live_head_t == t && name) {
 		/* not kept (EVF_OPT_KEEP_HEADERS 0): the parser's, in on_head */
-		for (size_t i = 0; i < t->live_head->nheaders; i++)
-			if (strcasecmp(t->live_head->headers[i].name, name) == 0)
-				return t->live_head->headers[i].value;
+		const evf_response *r = t->client->live_head;
+		for (size_t i = 0; i < r->nheaders; i++)
+			if (strcasecmp(r->headers[i].name, name) == 0)
+				return r->headers[i].value;
 		return NULL;
 	}
 	return t ? lookup(t->head, name) : NULL;
@@ -264,7 +285,7 @@ EVF_API const char *evf_transfer_header(const evf_transfer *t, const char *name)
 
 EVF_API const char *evf_transfer_trailer(const evf_transfer *t, const char *name)
 {
-	return t ? lookup(t->trailers, name) : NULL;
+	return t && t->ext ? lookup(t->ext->trailers, name) : NULL;
 }
 
 /* ---------------------------------------------------------------- version */

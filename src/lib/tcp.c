@@ -135,26 +135,27 @@ static int tcp_connect(struct conn *cn, const struct layer *l)
 	return tcp_connect_next(cn);
 }
 
-int conn_remote(struct conn *cn, char *ip, size_t len, int *port)
+int conn_remote(struct conn *cn)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
-	const void *a;
-	*port = 0;
+	if (cn->peer_family)
+		return 0;   /* one getpeername per connection, not per request */
 	if (cn->fd < 0 || getpeername(cn->fd, (struct sockaddr *)&ss, &sl) != 0)
 		return -1;
 	if (ss.ss_family == AF_INET) {
 		const struct sockaddr_in *s4 = (const void *)&ss;
-		a = &s4->sin_addr;
-		*port = ntohs(s4->sin_port);
+		memcpy(cn->peer_addr, &s4->sin_addr, 4);
+		cn->peer_port = ntohs(s4->sin_port);
 	} else if (ss.ss_family == AF_INET6) {
 		const struct sockaddr_in6 *s6 = (const void *)&ss;
-		a = &s6->sin6_addr;
-		*port = ntohs(s6->sin6_port);
+		memcpy(cn->peer_addr, &s6->sin6_addr, 16);
+		cn->peer_port = ntohs(s6->sin6_port);
 	} else {
 		return -1;
 	}
-	return inet_ntop(ss.ss_family, a, ip, (socklen_t)len) ? 0 : -1;
+	cn->peer_family = (unsigned char)ss.ss_family;
+	return 0;
 }
 
 static int tcp_read(struct conn *cn, const struct layer *l, void *buf, size_t len, size_t *got)

@@ -56,25 +56,26 @@ EVF_API int evf_transfer_set_client_cert(evf_transfer *t, const char *cert_file,
 	if (!t || t->started || t->cancelled || !cert_file || !*cert_file ||
 	    (key_file && !*key_file))
 		return EVF_ERR_INVALID;
-	struct ident_req *r = calloc(1, sizeof *r);
+	struct xfer_ext *x = xfer_ext(t);
+	struct ident_req *r = x ? calloc(1, sizeof *r) : NULL;
 	if (!r || !(r->cert = evf_strdup(cert_file)) ||
 	    (key_file && !(r->key = evf_strdup(key_file))) ||
 	    (passphrase && !(r->pass = evf_strdup(passphrase)))) {
 		req_free(r);
 		return EVF_ERR_NOMEM;
 	}
-	req_free(t->ident_req);
-	t->ident_req = r;
+	req_free(x->ident_req);
+	x->ident_req = r;
 	return 0;
 }
 
 int tls_ident_resolve(struct evf_transfer *t, char *why, size_t whylen)
 {
 	struct evf_client *c = t->client;
-	struct ident_req *r = t->ident_req;
+	struct ident_req *r = t->ext ? t->ext->ident_req : NULL;
 	if (!r)
 		return 0;
-	t->ident_req = NULL;
+	t->ext->ident_req = NULL;
 	unsigned char ph[32] = {0};
 	if (r->pass && !EVP_Digest(r->pass, strlen(r->pass), ph, NULL, EVP_sha256(), NULL)) {
 		snprintf(why, whylen, "cannot hash the passphrase of %s", r->cert);
@@ -152,8 +153,10 @@ void tls_idents_free(struct evf_client *c)
 
 void tls_ident_req_free(struct evf_transfer *t)
 {
-	req_free(t->ident_req);
-	t->ident_req = NULL;
+	if (t->ext) {
+		req_free(t->ext->ident_req);
+		t->ext->ident_req = NULL;
+	}
 	tls_ident_put(t->ident);
 	t->ident = NULL;
 }

@@ -304,14 +304,16 @@ static void reset_attempt(struct evf_transfer *t)
 	t->tls_version = NULL;
 	t->tls_cipher = NULL;
 	t->cert_not_after = 0;
-	t->remote_ip[0] = '\0';
+	t->remote_family = 0;
 	t->remote_port = 0;
 	t->got_response_byte = t->retried_stale = t->head_delivered = 0;
 	t->req_touched = 0;
 	resp_head_free(t->head);
 	t->head = NULL;
-	resp_head_free(t->trailers);
-	t->trailers = NULL;
+	if (t->ext) {
+		resp_head_free(t->ext->trailers);
+		t->ext->trailers = NULL;
+	}
 	t->held = t->end_held = t->end_keep = 0;
 	t->h2 = t->had_conn = 0;
 	t->connect_deadline_us = 0;
@@ -567,9 +569,14 @@ static int up_head(struct evf_transfer *t, const evf_response *resp, int64_t cle
 	if (!t->cb.on_head)
 		return 0;
 	t->in_callback = 1;
-	t->live_head = resp;   /* evf_transfer_header during on_head, kept or not */
+	struct evf_client *c = t->client;
+	c->live_head = resp;   /* evf_transfer_header during on_head, kept or not */
+	c->live_head_t = t;
 	int r = t->cb.on_head(t, resp, t->arg);
-	t->live_head = NULL;
+	if (!c->freed) {
+		c->live_head = NULL;
+		c->live_head_t = NULL;
+	}
 	t->in_callback = 0;
 	if (t->client->freed || t->cancelled)
 		return EVF_ERR_CANCELLED;
@@ -619,7 +626,8 @@ static int up_trailers(struct evf_transfer *t, const evf_header *fields, size_t 
 {
 	if (t->o->no_keep_head)
 		return 0;
-	return resp_head_keep(&t->trailers, fields, n);
+	struct xfer_ext *x = xfer_ext(t);
+	return x ? resp_head_keep(&x->trailers, fields, n) : EVF_ERR_NOMEM;
 }
 
 static int up_body(struct evf_transfer *t, const char *data, size_t len)
@@ -655,8 +663,13 @@ static void up_ready(struct evf_transfer *t, int reused)
 		t->tls_cipher = SSL_get_cipher_name(cn->ssl);
 		t->cert_not_after = cn->cert_not_after;
 	}
-	if (conn_remote(cn, t->remote_ip, sizeof t->remote_ip, &t->remote_port) != 0)
-		t->remote_ip[0] = '\0';
+	if (conn_remote(cn) == 0) {
+		memcpy(t->remote_addr, cn->peer_addr, sizeof t->remote_addr);
+		t->remote_port = cn->peer_port;
+		t->remote_family = cn->peer_family;
+	} else {
+		t->remote_family = 0;
+	}
 	if (t->body && t->o->idle_timeout_ms) {
 		/* a server that takes no more of the body is idle too */
 		t->last_io_us = evf_now_us();
@@ -975,12 +988,10 @@ void transfer_free(struct evf_transfer *t)
 	for (size_t i = 0; i < t->nheaders; i++)
 		free(t->headers[i]);
 	free(t->headers);
-	free(t->method_buf);
-	free(t->own_opts);
 	tls_ident_req_free(t);
+	xfer_ext_free(t);
 	body_free(t->body);
 	resp_head_free(t->head);
-	resp_head_free(t->trailers);
 	evf_url_clear(&t->u);
 	free(t->req);
 	free(t->detail);
