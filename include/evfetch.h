@@ -268,6 +268,8 @@ enum evf_debug_kind {
 typedef void (*evf_debug_fn)(struct evf_transfer *t, int kind, const char *data, size_t len,
                              void *arg);
 EVF_API int evf_config_set_debug(evf_config *cfg, evf_debug_fn fn, void *arg);
+/* EVF_OPT_KEEP_HEADERS for every transfer of the client (default 1). */
+EVF_API int evf_config_set_keep_headers(evf_config *cfg, int on);
 /*
  * Address families (added in 0.2): EVF_IP_ANY (default) asks DNS for AAAA
  * and A records at once and races connects to both (Happy Eyeballs, RFC

@@ -281,6 +281,8 @@ create_client(struct cli_app *app)
 	if (cfg == NULL)
 		return CLI_EXIT_USAGE;
 	evf_config_set_log(cfg, library_log, app);
+	/* the tool reads heads in on_head only: an open transfer holds less */
+	evf_config_set_keep_headers(cfg, 0);
 	if (app->opts.verbose)
 		evf_config_set_debug(cfg, library_debug, app);
 	app->base = event_base_new();

@@ -313,9 +313,6 @@ int cli_send_apply(const struct cli_send *s, evf_transfer *t, int with_auth)
 		r = evf_transfer_set_body(t, s->body, s->len, EVF_BODY_BORROW);
 	if (r == 0 && s->use_netrc && !with_auth)
 		r = add_netrc(s, t);
-	/* the tool reads heads in on_head only: an open transfer holds less */
-	if (r == 0)
-		r = evf_transfer_set_option(t, EVF_OPT_KEEP_HEADERS, 0);
 	if (r == 0 && s->expect100_ms)
 		r = evf_transfer_set_option(t, EVF_OPT_EXPECT_100_MS, s->expect100_ms);
 	return r;

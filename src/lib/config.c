@@ -525,6 +525,14 @@ EVF_API int evf_config_set_debug(evf_config *cfg, evf_debug_fn fn, void *arg)
 	return 0;
 }
 
+EVF_API int evf_config_set_keep_headers(evf_config *cfg, int on)
+{
+	if (!cfg)
+		return EVF_ERR_INVALID;
+	cfg->no_keep_head = !on;
+	return 0;
+}
+
 void xfer_opts_from_config(struct xfer_opts *o, const struct evf_config *cfg)
 {
 	o->max_body = cfg->max_body;
@@ -538,4 +546,5 @@ void xfer_opts_from_config(struct xfer_opts *o, const struct evf_config *cfg)
 	o->retry_max_ms = cfg->retry_max_ms;
 	o->decode = cfg->decode != 0;
 	o->fail_on_http_error = cfg->fail_on_http_error != 0;
+	o->no_keep_head = cfg->no_keep_head != 0;
 }

@@ -90,6 +90,7 @@ struct evf_config {
 	void *log_arg;
 	evf_debug_fn debug_fn;
 	void *debug_arg;
+	int no_keep_head;         /* evf_config_set_keep_headers 0 */
 	uint64_t idle_memory;     /* bytes of idle connections kept */
 	unsigned host_cache;      /* hosts remembered without connections */
 	unsigned dns_cache_ms;    /* how long an answer serves, 0: not kept */
