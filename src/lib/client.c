@@ -404,6 +404,23 @@ void client_transfer_done(struct evf_client *c, struct evf_transfer *t)
 	}
 }
 
+/* t's remote address as text, in the client's one-entry cache. */
+static const char *remote_text(struct evf_client *c, const struct evf_transfer *t)
+{
+	size_t n = t->remote_family == AF_INET ? 4 : 16;
+	if (!t->remote_family)
+		return NULL;
+	if (c->ip_family != t->remote_family || memcmp(c->ip_addr, t->remote_addr, n) != 0) {
+		if (!inet_ntop(t->remote_family, t->remote_addr, c->ip_text, sizeof c->ip_text)) {
+			c->ip_family = 0;
+			return NULL;
+		}
+		c->ip_family = t->remote_family;
+		memcpy(c->ip_addr, t->remote_addr, n);
+	}
+	return c->ip_text;
+}
+
 static void drain_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct evf_client *c = arg;
@@ -411,7 +428,6 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
 	c->drain_scheduled = 0;
 	client_enter(c);
 	while (!c->freed && (t = TAILQ_FIRST(&c->done))) {
-		char ipbuf[INET6_ADDRSTRLEN];
 		TAILQ_REMOVE(&c->done, t, link);
 		evf_result res = {
 			.error = t->error,
@@ -430,8 +446,7 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
 			.tls_cipher = t->tls_cipher,
 			.cert_not_after = t->cert_not_after,
 			.http_version = !t->had_conn ? NULL : t->h2 ? "2" : "1.1",
-			.remote_ip = !t->remote_family ? NULL
-			             : inet_ntop(t->remote_family, t->remote_addr, ipbuf, sizeof ipbuf),
+			.remote_ip = remote_text(c, t),
 			.remote_port = t->remote_family ? t->remote_port : 0,
 			.proxy = proxy_of_host_shown(t->host),
 		};

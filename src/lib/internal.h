@@ -883,6 +883,11 @@ struct evf_client {
 	/* the response on_head is being called with, and whose */
 	const evf_response *live_head;
 	const struct evf_transfer *live_head_t;
+	/* the last remote address drain_cb formatted (inet_ntop costs a
+	 * sprintf; a batch mostly repeats one address) */
+	unsigned char ip_addr[16];
+	unsigned char ip_family;
+	char ip_text[48];
 	SSL_CTX *ssl_ctx;
 	struct proxies *proxies;   /* NULL: no proxy configured */
 	BIO_METHOD *bio_meth;      /* sockets without SIGPIPE */
