@@ -493,7 +493,6 @@ struct evf_transfer *client_transfer_new(struct evf_client *c, const char *url, 
 	t->arg = arg;
 	t->method = "GET";
 	t->idempotent = 1;
-	t->o = &c->opts;
 	TAILQ_INSERT_TAIL(&c->unstarted, t, link);
 	return t;
 }

@@ -683,9 +683,11 @@ void debug_request_h2(struct evf_transfer *t, const void *nva, size_t k);
 struct ident_req;
 struct xfer_ext {
 	char *method_buf;          /* a method that is not a static name */
-	struct xfer_opts opts;     /* its own options (t->o points here) */
+	struct xfer_opts opts;     /* its own options, with own_opts */
 	struct resp_head *trailers;
 	struct ident_req *ident_req; /* evf_transfer_set_client_cert, until start */
+	struct tls_ident *ident;   /* its client certificate, NULL: the client's */
+	int own_opts;
 };
 /* t's ext, made when it has none; NULL when memory ran out. */
 struct xfer_ext *xfer_ext(struct evf_transfer *t);
@@ -718,10 +720,8 @@ struct evf_transfer {
 	char **headers;
 	size_t nheaders;
 	const char *method;        /* a static name, or ext->method_buf */
-	const struct xfer_opts *o; /* the client's opts, or ext->opts */
 	struct xfer_body *body;    /* the request body, NULL for none */
 	struct resp_head *head;    /* the final response's fields, from on_head */
-	struct tls_ident *ident;   /* its client certificate, NULL: the client's */
 	struct xfer_ext *ext;      /* what few transfers need (xfer_ext) */
 	evf_callbacks cb;
 	void *arg;
@@ -788,6 +788,11 @@ struct evf_transfer {
 	unsigned wants_length : 1;   /* POST, PUT, PATCH: Content-Length: 0 without a body */
 	char urlbuf[];               /* url points here */
 };
+
+/* t's options: its own (evf_transfer_set_option), else the client's */
+#define XO(t) ((t)->ext && (t)->ext->own_opts ? &(t)->ext->opts : &(t)->client->opts)
+/* t's client certificate, NULL: the client's own */
+#define XIDENT(t) ((t)->ext ? (t)->ext->ident : NULL)
 
 void xfer_set_state_(struct evf_transfer *t, enum xfer_state st, const char *file, int line);
 #define xfer_set_state(t, st) xfer_set_state_((t), (st), __FILE__, __LINE__)

@@ -122,7 +122,7 @@ EVF_API int evf_transfer_set_option(evf_transfer *t, int option, int64_t v)
 {
 	if (!settable(t) || v < 0)
 		return EVF_ERR_INVALID;
-	struct xfer_opts o = *t->o;
+	struct xfer_opts o = *XO(t);
 	unsigned ms = v > UINT32_MAX ? UINT32_MAX : (unsigned)v;
 	switch (option) {
 	case EVF_OPT_CONNECT_TIMEOUT_MS:
@@ -173,7 +173,7 @@ EVF_API int evf_transfer_set_option(evf_transfer *t, int option, int64_t v)
 	if (!x)
 		return EVF_ERR_NOMEM;
 	x->opts = o;
-	t->o = &x->opts;
+	x->own_opts = 1;
 	return 0;
 }
 

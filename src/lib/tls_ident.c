@@ -114,7 +114,7 @@ int tls_ident_resolve(struct evf_transfer *t, char *why, size_t whylen)
 		c->idents = id;
 	}
 	id->refs++;
-	t->ident = id;
+	t->ext->ident = id;   /* ext exists: the request was in it */
 out:
 	req_free(r);
 	return rc;
@@ -157,6 +157,8 @@ void tls_ident_req_free(struct evf_transfer *t)
 		req_free(t->ext->ident_req);
 		t->ext->ident_req = NULL;
 	}
-	tls_ident_put(t->ident);
-	t->ident = NULL;
+	if (t->ext) {
+		tls_ident_put(t->ext->ident);
+		t->ext->ident = NULL;
+	}
 }

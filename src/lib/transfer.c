@@ -58,7 +58,7 @@ enum { DL_NONE, DL_CONNECT, DL_IDLE };
 static uint64_t dl_deadline(const struct evf_transfer *t)
 {
 	return t->dl == DL_CONNECT ? t->connect_deadline_us
-	                           : t->last_io_us + 1000u * (uint64_t)t->o->idle_timeout_ms;
+	                           : t->last_io_us + 1000u * (uint64_t)XO(t)->idle_timeout_ms;
 }
 
 /* Point the client's deadline timer at the earliest head, if it is not
@@ -137,7 +137,7 @@ void transfer_deadlines_cb(evutil_socket_t fd, short what, void *arg)
 			snprintf(why, sizeof why, "no connection to %s%s%s within %u ms", t->u.authority,
 			         proxy_of_host_shown(t->host) ? " through proxy " : "",
 			         proxy_of_host_shown(t->host) ? proxy_of_host_shown(t->host) : "",
-			         t->o->connect_timeout_ms);
+			         XO(t)->connect_timeout_ms);
 		transfer_finish(t, c->dl_failed ? EVF_ERR_RESOURCE : EVF_ERR_TIMEOUT, why);
 	}
 	while (!c->freed && (t = TAILQ_FIRST(&c->dl_idle)) &&
@@ -154,7 +154,7 @@ void transfer_deadlines_cb(evutil_socket_t fd, short what, void *arg)
 		else
 			snprintf(why, sizeof why, "%s %s for %u ms",
 			         t->state == XS_REQUEST ? "could not send to" : "no data from",
-			         t->u.authority, t->o->idle_timeout_ms);
+			         t->u.authority, XO(t)->idle_timeout_ms);
 		transfer_finish(t, c->dl_failed ? EVF_ERR_RESOURCE : EVF_ERR_TIMEOUT, why);
 	}
 	c->dl_failed = 0;
@@ -249,7 +249,7 @@ static int acquire(struct evf_transfer *t, int front)
 		evf_xfer_upcalls.ready(t, 1);
 		return 0;
 	}
-	unsigned ms = t->o->connect_timeout_ms;
+	unsigned ms = XO(t)->connect_timeout_ms;
 	int negotiating = pool_should_wait(h);
 	if (!negotiating && pool_can_open(h)) {
 		/* a deadline set while t waited for the host's first
@@ -343,7 +343,7 @@ void transfer_prepare(struct evf_transfer *t)
 {
 	t->parse_rc = evf_url_parse(&t->u, t->url, &t->parse_why);
 	if (!t->parse_rc)
-		transfer_set_host(t, pool_host(t->client, &t->u, t->ident));
+		transfer_set_host(t, pool_host(t->client, &t->u, XIDENT(t)));
 }
 
 /* Start an attempt at the current URL (t->u must be parsed); deferred:
@@ -352,7 +352,7 @@ static void begin_attempt(struct evf_transfer *t, int deferred)
 {
 	struct evf_client *c = t->client;
 	if (!t->host)
-		transfer_set_host(t, pool_host(c, &t->u, t->ident));
+		transfer_set_host(t, pool_host(c, &t->u, XIDENT(t)));
 	if (!t->host) {
 		transfer_finish(t, EVF_ERR_NOMEM, "out of memory for a host");
 		return;
@@ -376,8 +376,8 @@ void transfer_start(struct evf_transfer *t)
 		transfer_finish(t, t->parse_rc, t->parse_why);
 		return;
 	}
-	if (t->o->total_timeout_ms)
-		t->total_deadline_us = t->start_us + 1000u * (uint64_t)t->o->total_timeout_ms;
+	if (XO(t)->total_timeout_ms)
+		t->total_deadline_us = t->start_us + 1000u * (uint64_t)XO(t)->total_timeout_ms;
 	begin_attempt(t, 0);
 }
 
@@ -428,7 +428,7 @@ static const char **header_lines(struct evf_transfer *t, const char **stack, siz
 	for (size_t i = 0; i < n; i++)
 		if (strncasecmp(all[i], "accept-encoding:", 16) == 0)
 			have_ae = 1;
-	if (t->o->decode && !have_ae)
+	if (XO(t)->decode && !have_ae)
 		all[n++] = "Accept-Encoding: gzip, deflate";
 	const char *pauth = proxy_auth_line(t);   /* to an http proxy only */
 	if (pauth)
@@ -523,7 +523,7 @@ static int redirect_method(struct evf_transfer *t)
 
 static int up_head(struct evf_transfer *t, const evf_response *resp, int64_t clen)
 {
-	const struct xfer_opts *cfg = t->o;
+	const struct xfer_opts *cfg = XO(t);
 	t->status = resp->status;
 	if (t->client->cfg.debug_fn)
 		debug_head(t, resp);
@@ -563,7 +563,7 @@ static int up_head(struct evf_transfer *t, const evf_response *resp, int64_t cle
 			return EVF_ERR_NOMEM;
 		decoder_init(t->dec, kind);
 	}
-	if (!t->o->no_keep_head && resp_head_keep(&t->head, resp->headers, resp->nheaders) != 0)
+	if (!XO(t)->no_keep_head && resp_head_keep(&t->head, resp->headers, resp->nheaders) != 0)
 		return EVF_ERR_NOMEM;
 	t->head_delivered = 1;
 	if (!t->cb.on_head)
@@ -591,7 +591,7 @@ static int up_head(struct evf_transfer *t, const evf_response *resp, int64_t cle
 static int deliver(void *ctx, const char *data, size_t len)
 {
 	struct evf_transfer *t = ctx;
-	uint64_t max = t->o->max_body;
+	uint64_t max = XO(t)->max_body;
 	if (max && t->bytes + len > max)
 		return transfer_set_detail(t, EVF_ERR_TOO_LARGE, "the body grew past the limit of %llu bytes",
 		                  (unsigned long long)max);
@@ -624,7 +624,7 @@ static void up_interim(struct evf_transfer *t, int status)
 
 static int up_trailers(struct evf_transfer *t, const evf_header *fields, size_t n)
 {
-	if (t->o->no_keep_head)
+	if (XO(t)->no_keep_head)
 		return 0;
 	struct xfer_ext *x = xfer_ext(t);
 	return x ? resp_head_keep(&x->trailers, fields, n) : EVF_ERR_NOMEM;
@@ -670,14 +670,14 @@ static void up_ready(struct evf_transfer *t, int reused)
 	} else {
 		t->remote_family = 0;
 	}
-	if (t->body && t->o->idle_timeout_ms) {
+	if (t->body && XO(t)->idle_timeout_ms) {
 		/* a server that takes no more of the body is idle too */
 		t->last_io_us = evf_now_us();
 		dl_append(t, DL_IDLE);
 	}
 	if (t->client->cfg.debug_fn)
 		debug_connection(t, cn, reused);
-	if (t->body && t->o->expect_ms && body_expect(t, t->o->expect_ms) != 0) {
+	if (t->body && XO(t)->expect_ms && body_expect(t, XO(t)->expect_ms) != 0) {
 		transfer_finish(t, EVF_ERR_NOMEM, "out of memory for a timer");
 		return;
 	}
@@ -696,7 +696,7 @@ static void up_sent(struct evf_transfer *t)
 	t->req_len = t->req_off = 0;
 	xfer_set_state(t, XS_RESPONSE);
 	t->last_io_us = evf_now_us();
-	if (t->o->idle_timeout_ms)
+	if (XO(t)->idle_timeout_ms)
 		dl_append(t, DL_IDLE);
 }
 
@@ -705,10 +705,10 @@ static void follow_redirect(struct evf_transfer *t)
 	const char *why = NULL;
 	char *loc = t->location;
 	t->location = NULL;
-	if (t->redirects >= t->o->max_redirects) {
+	if (t->redirects >= XO(t)->max_redirects) {
 		free(loc);
 		char msg[96];
-		snprintf(msg, sizeof msg, "more than %u redirects", t->o->max_redirects);
+		snprintf(msg, sizeof msg, "more than %u redirects", XO(t)->max_redirects);
 		transfer_finish(t, EVF_ERR_TOO_MANY_REDIRECTS, msg);
 		return;
 	}
@@ -746,7 +746,7 @@ static void follow_redirect(struct evf_transfer *t)
 
 static void schedule_retry(struct evf_transfer *t)
 {
-	const struct xfer_opts *cfg = t->o;
+	const struct xfer_opts *cfg = XO(t);
 	release_conn(t, 0);
 	t->retries++;
 	uint64_t ms = policy_backoff_ms(cfg->retry_base_ms, cfg->retry_max_ms, t->retries,
@@ -920,7 +920,7 @@ void transfer_finish(struct evf_transfer *t, int err, const char *why)
 		TAILQ_REMOVE(&t->host->waiting, t, link);
 		c->nwaiting--;
 	}
-	if (err && policy_retry_error(err) && !t->head_delivered && t->retries < t->o->retries &&
+	if (err && policy_retry_error(err) && !t->head_delivered && t->retries < XO(t)->retries &&
 	    !c->freed && may_resend(t, t->req_touched)) {
 		schedule_retry(t);
 		return;
@@ -946,7 +946,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct evf_transfer *t = arg;
 	struct evf_client *c = t->client;
-	const struct xfer_opts *cfg = t->o;
+	const struct xfer_opts *cfg = XO(t);
 	t->timer_set = 0;
 	client_enter(c);
 	uint64_t now = evf_now_us();
@@ -970,7 +970,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 
 int transfer_timer_new(struct evf_transfer *t)
 {
-	const struct xfer_opts *cfg = t->o;
+	const struct xfer_opts *cfg = XO(t);
 	if (!cfg->total_timeout_ms && !cfg->retries)
 		return 0;   /* no total deadline and no retry wait: no timer */
 	t->timer = evtimer_new(t->client->base, timer_cb, t);
