@@ -856,6 +856,11 @@ int transfer_set_detail(struct evf_transfer *t, int err, const char *fmt, ...)
 void transfer_touch(struct evf_transfer *t);
 void transfer_free(struct evf_transfer *t);
 /* Make t's timer if the client's settings can need one; 0 or EVF_ERR_NOMEM. */
+/* deadline.c: t on the client's connect or idle deadline list (kind), in
+ * deadline order, or off it; the lists' timer follows. */
+enum { DL_NONE, DL_CONNECT, DL_IDLE };
+void dl_append(struct evf_transfer *t, int kind);
+void dl_remove(struct evf_transfer *t);
 /* The client's connect and idle deadline timer (dl_ev). */
 void transfer_deadlines_cb(evutil_socket_t fd, short what, void *arg);
 int transfer_timer_new(struct evf_transfer *t);
