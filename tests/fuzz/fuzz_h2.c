@@ -130,7 +130,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct evf_url u;
 	const char *why;
 	CHECK(evf_url_parse(&u, "https://fuzz.test/", &why) == 0);
-	struct host *h = pool_host(c, &u);
+	struct host *h = pool_host(c, &u, NULL);
 	evf_url_clear(&u);
 	CHECK(h != NULL);
 	struct conn *cn = calloc(1, sizeof *cn);
