@@ -65,7 +65,7 @@ const char cli_usage_text[] =
 "                           PUT with -T, else GET)\n"
 "      --data STRING        send STRING as the body, or @FILE's content without\n"
 "                           its line ends (repeatable, joined with '&'; as a\n"
-"                           form unless -H sets Content-Type)\n"
+"                           form unless -H sets Content-Type; --data-ascii too)\n"
 "      --data-binary STRING  the same, @FILE exactly as it is\n"
 "      --data-urlencode [NAME=]CONTENT  percent-encode CONTENT (or\n"
 "                           [NAME]@FILE) into the body\n"
