@@ -241,7 +241,8 @@ int resp_head_keep(struct resp_head **dst, const evf_header *fields, size_t n)
 	h->n = n;
 	char *p = (char *)&h->h[n];
 	if (contiguous) {
-		memcpy(p, lo, span);
+		if (span)   /* no fields: no span, and lo is NULL */
+			memcpy(p, lo, span);
 		for (size_t i = 0; i < n; i++) {
 			h->h[i].name = p + (fields[i].name - lo);
 			h->h[i].value = p + (fields[i].value - lo);
