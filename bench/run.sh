@@ -16,8 +16,9 @@
 #   stream     1,000,000 URLs streamed from a pipe into evfetch at -c 50,
 #              peak RSS against 10,000 URLs the same way
 #   overhead   small50's workload, evfetch alone: as in small50, with a
-#              --report (every field, two --report-header) and with the
-#              progress bar on a 100-column pseudo-terminal, in turn
+#              --report (every field, two --report-header), with the
+#              progress bar on a 100-column pseudo-terminal and with
+#              --warc-file at gzip levels 1 and 0, in turn
 #   h2c50      20,000 x 1 KiB at -c 50 to a second nginx server that also
 #              speaks HTTP/2 (ALPN): evfetch (no protocol option: it takes
 #              what ALPN gives), h2load, wget2 --http2 and curl --http2;
@@ -872,7 +873,7 @@ stream() {
 # terminal, against small50's plain run; variants rotated run by run.
 overhead() {
 	local n=20000 c=50 r i v o e okc rc
-	local variants=(plain report progress)
+	local variants=(plain report progress warc warc0)
 	local common=(-c "$c" --discard --cacert "$CA" -i "$W/lists/small.txt")
 	mklist small "$BASE" /1k.bin "$n"
 	for ((r = 0; r < RUNS; r++)); do
@@ -892,6 +893,12 @@ overhead() {
 			progress)
 				measure overhead-progress --pty 100 --stdout "$o" --stderr "$e" -- \
 					"$EVFETCH_BIN" "${common[@]}" ;;
+			warc|warc0)
+				rm -f "$W/out/overhead.warc.gz"
+				measure "overhead-$v" --stdout "$o" --stderr "$e" -- \
+					"$EVFETCH_BIN" --no-progress "${common[@]}" \
+					--warc-file "$W/out/overhead" \
+					--warc-compression-level "$([ $v = warc ] && echo 1 || echo 0)" ;;
 			esac
 			rc=$(rc_of_last)
 			# on the terminal the summary follows the bar's last erasure
@@ -902,6 +909,10 @@ overhead() {
 			fi
 			if [ "$v" = progress ] && ! grep -q '%' "$e"; then
 				FAILS+=("overhead progress: no progress bar was drawn")
+			fi
+			if [ "${v#warc}" != "$v" ] && [ "$(zcat "$W/out/overhead.warc.gz" |
+				grep -ac '^WARC-Type: response')" != "$n" ]; then
+				FAILS+=("overhead warc: not $n response records")
 			fi
 		done
 	done
@@ -1145,7 +1156,7 @@ if by("stream10000", "evfetch") or by("stream%d" % stream_n, "evfetch"):
     w("")
 
 ov = {v: ok_runs([r for r in recs if r["tag"] == "overhead-" + v])
-      for v in ("plain", "report", "progress")}
+      for v in ("plain", "report", "progress", "warc", "warc0")}
 if any(r["tag"].startswith("overhead-") for r in recs):
     w("## Overhead (20,000 x 1 KiB, -c 50, evfetch alone)")
     w("")
@@ -1160,8 +1171,10 @@ if any(r["tag"].startswith("overhead-") for r in recs):
     base = ov["plain"]
     desc = {"plain": "`--no-progress`, as small50",
             "report": "`--report FILE --report-header content-type --report-header etag`",
-            "progress": "the progress bar on a 100-column terminal"}
-    for v in ("plain", "report", "progress"):
+            "progress": "the progress bar on a 100-column terminal",
+            "warc": "`--warc-file PREFIX` (gzip level 1, the default)",
+            "warc0": "`--warc-file PREFIX --warc-compression-level 0`"}
+    for v in ("plain", "report", "progress", "warc", "warc0"):
         rs = ov[v]
         allrs = [r for r in recs if r["tag"] == "overhead-" + v]
         if not rs or not base:

@@ -54,6 +54,7 @@ enum {
 	OPT_MAX_FILESIZE,
 	OPT_WARC_FILE,
 	OPT_WARC_MAX_SIZE,
+	OPT_WARC_LEVEL,
 	OPT_IDLE_TIMEOUT,
 	OPT_RETRY,
 	OPT_RETRY_DELAY,
@@ -124,6 +125,7 @@ static const struct option long_options[] = {
 	{ "max-filesize", required_argument, NULL, OPT_MAX_FILESIZE },
 	{ "warc-file", required_argument, NULL, OPT_WARC_FILE },
 	{ "warc-max-size", required_argument, NULL, OPT_WARC_MAX_SIZE },
+	{ "warc-compression-level", required_argument, NULL, OPT_WARC_LEVEL },
 	{ "retry", required_argument, NULL, OPT_RETRY },
 	{ "retry-delay", required_argument, NULL, OPT_RETRY_DELAY },
 	{ "retry-max-time", required_argument, NULL, OPT_RETRY_MAX_TIME },
@@ -521,8 +523,9 @@ check_combinations(struct cli_opts *o, int nouts)
 		cli_usage_error("-o, -d and --discard exclude each other");
 		return -1;
 	}
-	if (o->warc_max_size != 0 && o->warc_file == NULL) {
-		cli_usage_error("--warc-max-size needs --warc-file");
+	if ((o->warc_max_size != 0 || o->warc_level_set) && o->warc_file == NULL) {
+		cli_usage_error("%s needs --warc-file", o->warc_max_size != 0 ?
+		                "--warc-max-size" : "--warc-compression-level");
 		return -1;
 	}
 	if (o->out_path != NULL && o->out_path[0] == '\0') {
@@ -711,9 +714,11 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 {
 	int c, idx, before, nouts = 0;
 	const char *shard = NULL, *shard_by = NULL;
+	unsigned level;
 
 	memset(o, 0, sizeof *o);
 	o->concurrency = 50;
+	o->warc_level = 1;
 	o->max_redirs = DEFAULT_MAX_REDIRS;
 	o->retry_delay_ms = DEFAULT_RETRY_DELAY_MS;
 	o->retry_max_ms = DEFAULT_RETRY_MAX_MS;
@@ -845,6 +850,15 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 				return CLI_PARSE_USAGE;
 			}
 			o->warc_file = optarg;
+			break;
+		case OPT_WARC_LEVEL:
+			if (parse_uint(optarg, 0, 9, &level) < 0) {
+				cli_usage_error("%s: '%s' is not a whole number from 0 to 9",
+				                option_label(c), optarg);
+				return CLI_PARSE_USAGE;
+			}
+			o->warc_level = (int)level;
+			o->warc_level_set = 1;
 			break;
 		case OPT_WARC_MAX_SIZE:
 		case OPT_MAX_FILESIZE:

@@ -94,6 +94,8 @@ struct cli_buf {
 
 void cli_buf_init(struct cli_buf *b);
 void cli_buf_free(struct cli_buf *b);
+/* Room for n more bytes: 0, or -1 (oom set). */
+int cli_buf_reserve(struct cli_buf *b, size_t n);
 /* cli_buf_put when the bytes do not fit (or n is 0): grows the buffer. */
 void cli_buf_grow_put(struct cli_buf *b, const void *p, size_t n);
 
@@ -310,6 +312,8 @@ struct cli_opts {
 	int remote_name;
 	const char *warc_file;     /* --warc-file PREFIX */
 	uint64_t warc_max_size;    /* --warc-max-size; 0: one file */
+	int warc_level;            /* --warc-compression-level, 0 to 9 */
+	int warc_level_set;
 };
 
 /* netrc.c: --netrc, --netrc-file */
@@ -714,7 +718,7 @@ void cli_warc_tap(struct cli_warc *w, struct cli_warc_x **slot, evf_transfer *t,
                   const char *data, size_t len);
 /* t ended with err: its last records go to the writer. */
 void cli_warc_done(struct cli_app *app, struct cli_warc_x **slot, int err);
-void cli_warc_x_free(struct cli_warc_x *e);
+void cli_warc_x_free(struct cli_app *app, struct cli_warc_x *e);
 /* Write out what is queued and close: 0, or -1 after printing why (safe
  * to call again). */
 int cli_warc_close(struct cli_app *app);

@@ -55,6 +55,12 @@ buf_reserve(struct cli_buf *b, size_t n)
 	return 0;
 }
 
+int
+cli_buf_reserve(struct cli_buf *b, size_t n)
+{
+	return buf_reserve(b, n);
+}
+
 void
 cli_buf_grow_put(struct cli_buf *b, const void *p, size_t n)
 {

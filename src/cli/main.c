@@ -330,7 +330,8 @@ xfer_free(struct cli_xfer *x)
 		free(x->rep[0].head);
 	if (x->body_fd >= 0)
 		close(x->body_fd);
-	cli_warc_x_free(x->warc);
+	if (x->warc != NULL)
+		cli_warc_x_free(x->app, x->warc);
 	free(x->id_json);
 	free(x);
 }

@@ -31,6 +31,8 @@ const char cli_usage_text[] =
 "                           PREFIX.warc.gz (WARC 1.1; appended to if it exists)\n"
 "      --warc-max-size SIZE  split it into PREFIX-00000.warc.gz, -00001, ...:\n"
 "                           the next file starts once one reaches SIZE\n"
+"      --warc-compression-level N  gzip level of the records, 0 (stored:\n"
+"                           fastest, largest) to 9 (default 1)\n"
 "Sharding (several processes share one input):\n"
 "      --shard K/N          fetch only the URLs of shard K (1 to N) of N,\n"
 "                           picked by a stable hash of each URL\n"

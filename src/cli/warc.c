@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <zlib.h>
@@ -76,13 +77,20 @@ struct cli_warc {
 	uint64_t size;            /* bytes in the current file */
 	int records;              /* records in it past the warcinfo */
 	char name[4096];
-	const EVP_MD *sha1;
+	EVP_MD *sha1;
+	EVP_MD_CTX *ctxs[64];     /* digest contexts to use again */
+	int nctxs;
 	unsigned char ids[512];   /* random bytes for record IDs */
 	size_t ids_used;
 	pthread_t thread;
 	int started;
 	pthread_mutex_t lock;
 	pthread_cond_t more;
+	/* records of this loop iteration, handed over together at its end:
+	 * one wakeup of the writer for many records */
+	struct warc_rec *batch, *batch_tail;
+	uint64_t batch_mem;
+	struct event *handover;
 	struct warc_rec *head, *tail;
 	uint64_t queued;          /* bytes in memory on the queue */
 	int closing;
@@ -124,7 +132,9 @@ base32_sha1(EVP_MD_CTX *ctx, char out[38])
 static void
 record_id(struct cli_warc *w, char out[48])
 {
+	static const char hex[] = "0123456789abcdef";
 	unsigned char *b;
+	char *o = out;
 
 	if (w->ids_used == 0 || w->ids_used + 16 > sizeof w->ids) {
 		if (RAND_bytes(w->ids, sizeof w->ids) != 1) {
@@ -138,9 +148,15 @@ record_id(struct cli_warc *w, char out[48])
 	w->ids_used += 16;
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-	snprintf(out, 48, "<urn:uuid:%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-	         "%02x%02x%02x%02x%02x%02x>", b[0], b[1], b[2], b[3], b[4], b[5],
-	         b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+	memcpy(o, "<urn:uuid:", 10);
+	o += 10;
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*o++ = '-';
+		*o++ = hex[b[i] >> 4];
+		*o++ = hex[b[i] & 15];
+	}
+	memcpy(o, ">", 2);
 }
 
 /* RFC 3339 in UTC with microseconds, as WARC 1.1 allows. */
@@ -167,24 +183,47 @@ put_field(struct cli_buf *b, const char *name, const char *value)
 
 /* ------------------------------------------------------------- spools */
 
+/* A SHA-1 context, started; NULL when memory ran out.  Contexts are kept
+ * for the next exchange: making one costs more than hashing a small body. */
+static EVP_MD_CTX *
+sha_get(struct cli_warc *w)
+{
+	EVP_MD_CTX *c = w->nctxs > 0 ? w->ctxs[--w->nctxs] : EVP_MD_CTX_new();
+
+	if (c != NULL && EVP_DigestInit_ex(c, w->sha1, NULL) != 1) {
+		EVP_MD_CTX_free(c);
+		c = NULL;
+	}
+	return c;
+}
+
+static void
+sha_put(struct cli_warc *w, EVP_MD_CTX *c)
+{
+	if (c != NULL && w->nctxs < (int)(sizeof w->ctxs / sizeof w->ctxs[0]))
+		w->ctxs[w->nctxs++] = c;
+	else
+		EVP_MD_CTX_free(c);
+}
+
 static int
-spool_init(struct spool *s, const EVP_MD *md)
+spool_init(struct cli_warc *w, struct spool *s, size_t room)
 {
 	cli_buf_init(&s->mem);
 	s->fd = -1;
 	s->len = 0;
-	s->sha = EVP_MD_CTX_new();
-	return s->sha != NULL && EVP_DigestInit_ex(s->sha, md, NULL) == 1 ? 0 : -1;
+	s->sha = sha_get(w);
+	return s->sha != NULL && cli_buf_reserve(&s->mem, room) == 0 ? 0 : -1;
 }
 
 static void
-spool_free(struct spool *s)
+spool_free(struct cli_warc *w, struct spool *s)
 {
 	cli_buf_free(&s->mem);
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
-	EVP_MD_CTX_free(s->sha);
+	sha_put(w, s->sha);
 	s->sha = NULL;
 }
 
@@ -447,26 +486,53 @@ writer(void *arg)
 	return NULL;
 }
 
+/* Hand the batch to the writer. */
+static void
+hand_over(struct cli_warc *w)
+{
+	if (w->batch == NULL)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->queued += w->batch_mem;
+	if (w->tail != NULL)
+		w->tail->next = w->batch;
+	else
+		w->head = w->batch;
+	w->tail = w->batch_tail;
+	pthread_cond_signal(&w->more);
+	pthread_mutex_unlock(&w->lock);
+	w->batch = w->batch_tail = NULL;
+	w->batch_mem = 0;
+}
+
+static void
+handover_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	hand_over(arg);
+}
+
 static void
 enqueue(struct cli_warc *w, struct warc_rec *r)
 {
+	uint64_t queued;
+
 	pthread_mutex_lock(&w->lock);
-	if (r->fd < 0 && w->queued + r->mem.len > QUEUE_MEM && r->mem.len > 0) {
-		/* the writer is behind: the block waits on disk, not in memory */
-		pthread_mutex_unlock(&w->lock);
-		if (spill(w, &r->mem, &r->fd) < 0)
-			writer_fail(w, "cannot write a temporary file for", w->prefix);
-		pthread_mutex_lock(&w->lock);
-	}
-	w->queued += r->mem.len;
-	r->next = NULL;
-	if (w->tail != NULL)
-		w->tail->next = r;
-	else
-		w->head = r;
-	w->tail = r;
-	pthread_cond_signal(&w->more);
+	queued = w->queued;
 	pthread_mutex_unlock(&w->lock);
+	if (r->fd < 0 && r->mem.len > 0 && queued + w->batch_mem + r->mem.len > QUEUE_MEM &&
+	    spill(w, &r->mem, &r->fd) < 0)
+		/* the writer is behind: the block waits on disk, not in memory */
+		writer_fail(w, "cannot write a temporary file for", w->prefix);
+	r->next = NULL;
+	if (w->batch_tail != NULL)
+		w->batch_tail->next = r;
+	else
+		w->batch = r;
+	w->batch_tail = r;
+	w->batch_mem += r->mem.len;
+	if (w->batch == r)
+		event_active(w->handover, EV_TIMEOUT, 0);
 }
 
 /* ------------------------------------------------------------ records */
@@ -558,21 +624,21 @@ scan_head(struct cli_warc_x *e, const char *data, size_t len)
 }
 
 static void
-x_free(struct cli_warc_x *e)
+x_free(struct cli_warc *w, struct cli_warc_x *e)
 {
 	if (e == NULL)
 		return;
-	spool_free(&e->req);
-	spool_free(&e->resp);
-	EVP_MD_CTX_free(e->pay);
+	spool_free(w, &e->req);
+	spool_free(w, &e->resp);
+	sha_put(w, e->pay);
 	free(e->target);
 	free(e);
 }
 
 void
-cli_warc_x_free(struct cli_warc_x *e)
+cli_warc_x_free(struct cli_app *app, struct cli_warc_x *e)
 {
-	x_free(e);
+	x_free(app->warc, e);
 }
 
 /* A new exchange: the request head is going out. */
@@ -587,10 +653,10 @@ x_new(struct cli_warc *w, evf_transfer *t)
 	if (e == NULL)
 		return NULL;
 	e->req.fd = e->resp.fd = -1;
-	if (spool_init(&e->req, w->sha1) < 0 || spool_init(&e->resp, w->sha1) < 0 ||
-	    (e->pay = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(e->pay, w->sha1, NULL) != 1 ||
-	    (e->target = strdup(url != NULL ? url : "")) == NULL) {
-		x_free(e);
+	/* room for a small exchange's request and response at once */
+	if (spool_init(w, &e->req, 512) < 0 || spool_init(w, &e->resp, 2048) < 0 ||
+	    (e->pay = sha_get(w)) == NULL || (e->target = strdup(url != NULL ? url : "")) == NULL) {
+		x_free(w, e);
 		return NULL;
 	}
 	record_id(w, e->req_id);
@@ -628,6 +694,7 @@ queue_record(struct cli_warc *w, struct cli_warc_x *e, int response, const char 
 		return;
 	}
 	cli_buf_init(&r->head);
+	cli_buf_reserve(&r->head, 1024);
 	cli_buf_puts(&r->head, "WARC/1.1\r\n");
 	put_field(&r->head, "WARC-Type", response ? "response" : "request");
 	put_field(&r->head, "WARC-Record-ID", response ? e->resp_id : e->req_id);
@@ -703,7 +770,7 @@ x_end(struct cli_warc *w, struct cli_warc_x **slot, int err, int last)
 	queue_record(w, e, 0, NULL);
 	if (e->have_resp)
 		queue_record(w, e, 1, truncation(e, last ? err : EVF_OK));
-	x_free(e);
+	x_free(w, e);
 	*slot = NULL;
 }
 
@@ -789,17 +856,28 @@ cli_warc_open(struct cli_app *app)
 	w->prefix = app->opts.warc_file;
 	w->max_size = app->opts.warc_max_size;
 	w->fd = -1;
-	w->sha1 = EVP_sha1();
+	/* fetched once: EVP_sha1() would be looked up again at each init */
+	w->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->more, NULL);
 	app->warc = w;
-	if (deflateInit2(&w->z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-	                 Z_DEFAULT_STRATEGY) != Z_OK) {
+	if (w->sha1 == NULL) {
+		cli_warn("--warc-file: OpenSSL has no SHA-1");
+		return -1;
+	}
+	/* level 0 has no use for a hash table, which each member clears */
+	if (deflateInit2(&w->z, app->opts.warc_level, Z_DEFLATED, 15 + 16,
+	                 app->opts.warc_level == 0 ? 1 : 8, Z_DEFAULT_STRATEGY) != Z_OK) {
 		cli_warn("--warc-file: cannot start zlib");
 		return -1;
 	}
 	if (open_next(w) < 0) {
 		cli_usage_error("--warc-file: cannot write '%s': %s", w->name, strerror(errno));
+		return -1;
+	}
+	w->handover = event_new(app->base, -1, 0, handover_cb, w);
+	if (w->handover == NULL) {
+		cli_warn("--warc-file: cannot make an event");
 		return -1;
 	}
 	if (pthread_create(&w->thread, NULL, writer, w) != 0) {
@@ -818,6 +896,9 @@ cli_warc_close(struct cli_app *app)
 
 	if (w == NULL)
 		return 0;
+	hand_over(w);
+	if (w->handover != NULL)
+		event_free(w->handover);
 	if (w->started) {
 		pthread_mutex_lock(&w->lock);
 		w->closing = 1;
@@ -844,6 +925,9 @@ cli_warc_close(struct cli_app *app)
 		rc = -1;
 	}
 	deflateEnd(&w->z);
+	while (w->nctxs > 0)
+		EVP_MD_CTX_free(w->ctxs[--w->nctxs]);
+	EVP_MD_free(w->sha1);
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->more);
 	free(w);
