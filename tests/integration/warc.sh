@@ -121,7 +121,7 @@ is "$(rq request "$H/1k.bin" "[r['http']['first_line'], hdr(r, 'host')]")" \
 is "$(rq response "$H/16k.bin" "hdr(r, 'content-length')")" '[["16384"]]' "basic: the response head as received"
 like "$(wq "R[0]['content_type'] + ' ' + str(R[0]['content_length'])")" '^application/warc-fields [1-9]' \
 	"basic: warcinfo is application/warc-fields, not empty"
-like "$(cat "$DUMP/0.block")" 'software: *evfetch' "basic: warcinfo names the software"
+like "$(cat "$DUMP/0.block")" '[Ss]oftware: *evfetch' "basic: warcinfo names the software"
 
 # ------------------------------------------------------ checker self-test
 # check.mjs must refuse a damaged file: a flipped byte, the records in one
@@ -163,6 +163,8 @@ is "$(wq "sorted([r['target_uri'], r['http']['status']] for r in of('response'))
 	"redirects: each hop's URL and status"
 is "$(rq response "$H/hello.txt" "r['payload_sha256']")" "[\"$(sha256_of "$WWW_DIR/hello.txt")\"]" \
 	"redirects: the last hop's payload is the file"
+is "$(wq "sorted([r['http']['status'], r['payload_complete'], r['payload_length'] > 0] for r in of('response') if r['http']['status'] != 200)")" \
+	'[[301, true, true], [302, true, true]]' "redirects: the 301 and 302 records hold their bodies (nginx's page)"
 
 # ------------------------------------------------------- content coding
 evf "${EVC[@]}" --compressed -o "$T/gz.out" --warc-file "$W/gzip" "$H/gzip/z.txt"
@@ -182,10 +184,13 @@ warc_read "chunked gzip" "$W/trailer.warc.gz"
 warc_common "chunked gzip"
 is "$(rq response "$H/trailer/16k.bin" "[r['chunked'], r['payload_complete'], hdr(r, 'content-encoding')]")" \
 	'[[true, true, ["gzip"]]]' "chunked gzip: chunked and gzip, complete"
-is "$(rq response "$H/trailer/16k.bin" "r['warcio_decoded_sha256']")" "[\"$(sha256_of "$WWW_DIR/16k.bin")\"]" \
-	"chunked gzip: warcio decodes the payload to the file"
+# (warcio 2.4.11 decodes a chunked body with a trailer wrongly: it passes
+# the trailer on to the gzip decoder; gunzip the payload here instead.)
 i=$(idx response "$H/trailer/16k.bin")
-like "$(tail -c 60 "$DUMP/$i.block" | tr -d '\r')" $'0\nX-Trailer: tail-value\n\n$' \
+"$PYTHON3" -c 'import gzip, sys; sys.stdout.buffer.write(gzip.decompress(open(sys.argv[1], "rb").read()))' \
+	"$DUMP/$i.payload" 2>/dev/null | cmp -s - "$WWW_DIR/16k.bin"
+ok $? "chunked gzip: the payload gunzips to the file"
+is "$(wq "fileb('$DUMP/$i.block').endswith(b'\\r\\n0\\r\\nX-Trailer: tail-value\\r\\n\\r\\n')")" true \
 	"chunked gzip: the block ends with the last chunk and the trailer"
 
 # ------------------------------------------------- exact chunk framing
@@ -298,17 +303,20 @@ ok $? "timeouts: it holds the $n bytes received, a prefix of the body"
 is "$(rq response "$B/stall-body" "[r['truncated'], r['payload_length']]")" '[["time", 0]]' \
 	"timeouts: the idle timeout after the head: WARC-Truncated: time, no body"
 
-evf "${EVC[@]}" --discard --max-filesize 4K --warc-file "$W/len" "$H/16k.bin" "$B/chunked/20000"
+evf "${EVC[@]}" --discard --max-filesize 4K --warc-file "$W/len" "$H/1m.bin" "$B/chunked/2000000"
 is "$EVF_RC" 1 "--max-filesize: exit 1"
 warc_read "--max-filesize" "$W/len.warc.gz"
 warc_common "--max-filesize"
 is "$(wq "sorted(r['truncated'] for r in of('response'))")" '["length", "length"]' \
 	"--max-filesize: WARC-Truncated: length (with Content-Length and chunked)"
-badserver_body 20000 >"$T/c20000.full"
-n=$(rq response "$B/chunked/20000" "r['payload_length']" | tr -d '[]')
-[ -n "$n" ] && [ "$n" -lt 20000 ] 2>/dev/null &&
-	cmp -s -n "$n" "$DUMP/$(idx response "$B/chunked/20000").payload" "$T/c20000.full"
-ok $? "--max-filesize: the payload is what was received ($n bytes), a prefix of the body"
+badserver_body 2000000 >"$T/c.full"
+for u in "$H/1m.bin $WWW_DIR/1m.bin" "$B/chunked/2000000 $T/c.full"; do
+	set -- $u
+	n=$(rq response "$1" "r['payload_length']" | tr -d '[]')
+	[ -n "$n" ] && [ "$n" -lt "$(stat -c %s "$2")" ] 2>/dev/null &&
+		cmp -s -n "$n" "$DUMP/$(idx response "$1").payload" "$2"
+	ok $? "--max-filesize: ${1##*/}: the payload is what was received ($n bytes), a prefix of the body"
+done
 
 refused_port
 start_fakedns
@@ -363,9 +371,10 @@ cmp -s -n "$(stat -c %s "$T/app.first")" "$T/app.first" "$W/app.warc.gz"
 ok $? "append: the first run's bytes are kept as they were"
 warc_read append "$W/app.warc.gz"
 warc_common append
-is "$(wq "[r['type'] for r in R]")" '["warcinfo", "request", "response", "warcinfo", "request", "response"]' \
-	"append: a new warcinfo starts the appended part" ||
-	diag "$(wq "[r['type'] for r in R]")"
+is "$(wq "[len(R), R[0]['type'], R[3]['type'], sorted(r['target_uri'] for r in R[4:])]")" \
+	"[6, \"warcinfo\", \"warcinfo\", [\"$H/n/second\", \"$H/n/second\"]]" \
+	"append: a new warcinfo starts the appended part, then the second run's exchange" ||
+	diag "$(wq "[[r['type'], r['target_uri']] for r in R]")"
 is "$(wq "R[3]['member_offset']")" "$(stat -c %s "$T/app.first")" "append: it starts where the first run ended"
 
 # ------------------------------------------------------------ bad options

@@ -25,7 +25,9 @@
 //                 (null for a block that is not application/http),
 //                 warcio_status, warcio_decoded_sha256 (warcio's own
 //                 reading of the HTTP message, content coding removed;
-//                 null when it could not decode),
+//                 null when it could not decode; wrong for a chunked
+//                 body with trailer fields, which warcio 2.4.11 feeds
+//                 to the content decoder),
 //                 fields: {lower-case name: [values]} (all WARC fields),
 //                 problems: [text]}]}
 //
