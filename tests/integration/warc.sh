@@ -259,6 +259,22 @@ warc_common "TLS HTTP/1.1"
 is "$(wq "sorted(set(tuple(sorted(r['protocol'])) for r in R if r['type'] != 'warcinfo'))")" \
 	'[["http/1.1", "tls/1.3"]]' "TLS HTTP/1.1: WARC-Protocol http/1.1 and tls/1.3"
 
+# ------------------------------------------- many at once, interleaved
+# 30 URLs over HTTP/1.1 connections and 30 as streams of one HTTP/2
+# connection, all in flight together: each record whole, each payload its
+# own URL's body.
+MU=()
+for k in $(seq 1 30); do MU+=("$H/n/c$k" "$S/n/s$k"); done
+evf "${EVC[@]}" --discard -c 60 --warc-file "$W/many" "${MU[@]}"
+is "$EVF_RC" 0 "many: exit 0"
+warc_read many "$W/many.warc.gz"
+warc_common many
+is "$(counts)" "1 60 60" "many: 60 URLs -> 1 warcinfo, 60 requests, 60 responses"
+want=$(printf '%s\n' "${MU[@]}" | sort | "$PYTHON3" -c 'import json,sys; print(json.dumps(sys.stdin.read().split()))')
+is "$(wq "sorted(r['target_uri'] for r in of('response'))")" "$want" "many: the target URIs are the input URLs"
+is "$(wq "[r['target_uri'] for r in of('response') if r['payload_sha256'] != sha256(('ok /' + r['target_uri'].split('/', 3)[3] + '\\n').encode())]")" \
+	'[]' "many: each payload is its own URL's body"
+
 # ----------------------------------------------------------------- POST
 body='a=1&b=two words'
 evf "${EVC[@]}" --discard --data "$body" --warc-file "$W/post" "$H/post/p1.txt"
