@@ -264,6 +264,13 @@ enum evf_debug_kind {
 	 * HTTP/1.1 with their chunk framing): for archives such as WARC */
 	EVF_DEBUG_DATA_IN = 3,
 	EVF_DEBUG_DATA_OUT = 4,
+	/* an HTTP/1.1 response exactly as it arrived (added in 0.2.1): the
+	 * final head with its status line, reason phrase and spacing, then
+	 * the body with its chunk framing and trailers, up to the response's
+	 * last byte; interim 1xx responses are left out, and the body of a
+	 * response the client does not read (a redirect's) too.  Never for
+	 * HTTP/2, whose response is HEADER_IN and DATA_IN */
+	EVF_DEBUG_WIRE_IN = 5,
 };
 typedef void (*evf_debug_fn)(struct evf_transfer *t, int kind, const char *data, size_t len,
                              void *arg);
@@ -503,6 +510,18 @@ EVF_API int evf_transfer_resume(evf_transfer *t);
 
 /* The URL a transfer was started with. */
 EVF_API const char *evf_transfer_url(const evf_transfer *t);
+/*
+ * What t's current request uses (added in 0.2.1), for a debug function
+ * from a request head on (EVF_DEBUG_HEADER_OUT): the URL, after the
+ * redirects followed so far; the address connected to as text (the
+ * proxy's when proxied; NULL when unknown), valid until the next call
+ * into the client; the HTTP version, "1.1" or "2" (NULL before a
+ * connection); the TLS version such as "TLSv1.3" (NULL without TLS).
+ */
+EVF_API const char *evf_transfer_effective_url(const evf_transfer *t);
+EVF_API const char *evf_transfer_remote_ip(const evf_transfer *t);
+EVF_API const char *evf_transfer_http_version(const evf_transfer *t);
+EVF_API const char *evf_transfer_tls_version(const evf_transfer *t);
 
 /* ------------------------------------------------- requests, 0.2 and later */
 

@@ -52,6 +52,8 @@ enum {
 	OPT_MAX_REDIRS,
 	OPT_COMPRESSED,
 	OPT_MAX_FILESIZE,
+	OPT_WARC_FILE,
+	OPT_WARC_MAX_SIZE,
 	OPT_IDLE_TIMEOUT,
 	OPT_RETRY,
 	OPT_RETRY_DELAY,
@@ -120,6 +122,8 @@ static const struct option long_options[] = {
 	{ "max-redirs", required_argument, NULL, OPT_MAX_REDIRS },
 	{ "compressed", no_argument, NULL, OPT_COMPRESSED },
 	{ "max-filesize", required_argument, NULL, OPT_MAX_FILESIZE },
+	{ "warc-file", required_argument, NULL, OPT_WARC_FILE },
+	{ "warc-max-size", required_argument, NULL, OPT_WARC_MAX_SIZE },
 	{ "retry", required_argument, NULL, OPT_RETRY },
 	{ "retry-delay", required_argument, NULL, OPT_RETRY_DELAY },
 	{ "retry-max-time", required_argument, NULL, OPT_RETRY_MAX_TIME },
@@ -517,6 +521,10 @@ check_combinations(struct cli_opts *o, int nouts)
 		cli_usage_error("-o, -d and --discard exclude each other");
 		return -1;
 	}
+	if (o->warc_max_size != 0 && o->warc_file == NULL) {
+		cli_usage_error("--warc-max-size needs --warc-file");
+		return -1;
+	}
 	if (o->out_path != NULL && o->out_path[0] == '\0') {
 		cli_usage_error("empty file name for %s",
 		                o->out_mode == CLI_OUT_FILE ? "-o/--output" :
@@ -831,8 +839,17 @@ cli_parse_args(int argc, char **argv, struct cli_opts *o)
 				return CLI_PARSE_USAGE;
 			}
 			break;
+		case OPT_WARC_FILE:
+			if (*optarg == '\0') {
+				cli_usage_error("--warc-file: the prefix is empty");
+				return CLI_PARSE_USAGE;
+			}
+			o->warc_file = optarg;
+			break;
+		case OPT_WARC_MAX_SIZE:
 		case OPT_MAX_FILESIZE:
-			if (parse_size(optarg, &o->max_filesize) < 0) {
+			if (parse_size(optarg, c == OPT_WARC_MAX_SIZE ? &o->warc_max_size
+			                                              : &o->max_filesize) < 0) {
 				cli_usage_error("%s: '%s' is not a size in bytes above 0 "
 				                "(digits, optionally followed by K, M or G)",
 				                option_label(c), optarg);

@@ -308,6 +308,8 @@ struct cli_opts {
 	char *pass;                /* in argv: wiped once the library has it */
 	const char *dump_header;
 	int remote_name;
+	const char *warc_file;     /* --warc-file PREFIX */
+	uint64_t warc_max_size;    /* --warc-max-size; 0: one file */
 };
 
 /* netrc.c: --netrc, --netrc-file */
@@ -672,6 +674,7 @@ void cli_format_kinds(char *dst, size_t dstsz, const struct cli_stats *st);
 /* ------------------------------------------------------------- main.c */
 
 struct cli_xfer;
+struct cli_warc;
 
 struct cli_app {
 	struct cli_opts opts;
@@ -696,7 +699,25 @@ struct cli_app {
 	struct event *sigint, *sigterm;
 	FILE *dump;                /* -D, or NULL */
 	int dump_failed;           /* a write failed: no more heads */
+	struct cli_warc *warc;     /* --warc-file, or NULL */
 };
+
+/* ------------------------------------------------------------- warc.c */
+
+/* A transfer's exchange being recorded (NULL: none yet). */
+struct cli_warc_x;
+/* With --warc-file: open the first file and start the writer; 0, or -1
+ * after printing why. */
+int cli_warc_open(struct cli_app *app);
+/* What the library's debug function saw of t, for its records. */
+void cli_warc_tap(struct cli_warc *w, struct cli_warc_x **slot, evf_transfer *t, int kind,
+                  const char *data, size_t len);
+/* t ended with err: its last records go to the writer. */
+void cli_warc_done(struct cli_app *app, struct cli_warc_x **slot, int err);
+void cli_warc_x_free(struct cli_warc_x *e);
+/* Write out what is queued and close: 0, or -1 after printing why (safe
+ * to call again). */
+int cli_warc_close(struct cli_app *app);
 
 /* ------------------------------------------------------------- dump.c */
 

@@ -36,6 +36,7 @@ struct cli_xfer {
 	uint64_t index;            /* the URL's position in the input */
 	char *id_json;             /* --input-format jsonl: the line's id */
 	int body_fd;               /* ...its body_file, or -1 */
+	struct cli_warc_x *warc;   /* --warc-file: the exchange being recorded */
 	struct cli_xfer *prev, *next;
 	struct cli_sink sink;
 	/* With --report only, so that a run without one holds no more per
@@ -260,13 +261,18 @@ library_log(const char *msg, void *arg)
 	cli_progress_restore(app);
 }
 
-/* -v: the library's debug lines, labelled with the URL's position. */
+/* -v: the library's debug lines, labelled with the URL's position;
+ * --warc-file: the records. */
 static void
 library_debug(evf_transfer *t, int kind, const char *data, size_t len, void *arg)
 {
+	struct cli_app *app = arg;
 	struct cli_xfer *x = evf_transfer_arg(t);
 
-	cli_trace(arg, x != NULL ? x->index : 0, kind, data, len);
+	if (app->opts.verbose)
+		cli_trace(app, x != NULL ? x->index : 0, kind, data, len);
+	if (app->warc != NULL && x != NULL)
+		cli_warc_tap(app->warc, &x->warc, t, kind, data, len);
 }
 
 /* 0, or the exit status for a failure already reported. */
@@ -283,7 +289,7 @@ create_client(struct cli_app *app)
 	evf_config_set_log(cfg, library_log, app);
 	/* the tool reads heads in on_head only: an open transfer holds less */
 	evf_config_set_keep_headers(cfg, 0);
-	if (app->opts.verbose)
+	if (app->opts.verbose || app->opts.warc_file != NULL)
 		evf_config_set_debug(cfg, library_debug, app);
 	app->base = event_base_new();
 	if (app->base != NULL)
@@ -324,6 +330,7 @@ xfer_free(struct cli_xfer *x)
 		free(x->rep[0].head);
 	if (x->body_fd >= 0)
 		close(x->body_fd);
+	cli_warc_x_free(x->warc);
 	free(x->id_json);
 	free(x);
 }
@@ -443,6 +450,8 @@ xfer_on_done(evf_transfer *t, const evf_result *res, void *arg)
 		cli_sink_discard(&app->out, &x->sink);
 	}
 	o.file = file;
+	if (app->warc != NULL)
+		cli_warc_done(app, &x->warc, res->error);
 	cli_record(app, &o);
 	free(file);
 	live_unlink(app, x);
@@ -770,7 +779,8 @@ app_setup(struct cli_app *app)
 		                app->opts.input_file, strerror(errno));
 		return CLI_EXIT_USAGE;
 	}
-	if (cli_output_init(&app->out, &app->opts) < 0 || cli_dump_open(app) < 0)
+	if (cli_output_init(&app->out, &app->opts) < 0 || cli_dump_open(app) < 0 ||
+	    cli_warc_open(app) < 0)
 		return CLI_EXIT_USAGE;
 	if (app->opts.resume != NULL && (rc = resume_setup(app)) != 0)
 		return rc;
@@ -856,6 +866,7 @@ main(int argc, char **argv)
 	if (rc != 0) {
 		cli_report_close(&app.report);
 		cli_dump_close(&app);
+		cli_warc_close(&app);
 		app_cleanup(&app);
 		return rc;
 	}
@@ -870,7 +881,8 @@ main(int argc, char **argv)
 		app_finish(&app);
 	}
 
-	if (cli_report_close(&app.report) < 0 || cli_dump_close(&app) < 0)
+	if (cli_report_close(&app.report) < 0 || cli_dump_close(&app) < 0 ||
+	    cli_warc_close(&app) < 0)
 		app.fatal = 1;
 	if (app.signal != 0) {
 		cli_progress_clear(&app);

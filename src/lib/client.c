@@ -445,7 +445,7 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
 			.queued_us = t->queued_us,
 			.tls_cipher = t->tls_cipher,
 			.cert_not_after = t->cert_not_after,
-			.http_version = !t->had_conn ? NULL : t->h2 ? "2" : "1.1",
+			.http_version = evf_transfer_http_version(t),
 			.remote_ip = remote_text(c, t),
 			.remote_port = t->remote_family ? t->remote_port : 0,
 			.proxy = proxy_of_host_shown(t->host),
@@ -633,4 +633,24 @@ EVF_API int evf_transfer_resume(evf_transfer *t)
 EVF_API const char *evf_transfer_url(const evf_transfer *t)
 {
 	return t ? t->url : NULL;
+}
+
+EVF_API const char *evf_transfer_effective_url(const evf_transfer *t)
+{
+	return !t ? NULL : t->effective_url ? t->effective_url : t->url;
+}
+
+EVF_API const char *evf_transfer_remote_ip(const evf_transfer *t)
+{
+	return t ? remote_text(t->client, t) : NULL;
+}
+
+EVF_API const char *evf_transfer_http_version(const evf_transfer *t)
+{
+	return !t || !t->had_conn ? NULL : t->h2 ? "2" : "1.1";
+}
+
+EVF_API const char *evf_transfer_tls_version(const evf_transfer *t)
+{
+	return t ? t->tls_version : NULL;
 }

@@ -51,6 +51,41 @@ void debug_head(struct evf_transfer *t, const evf_response *resp)
 	if (!bad && !evf_buf_add(&buf, &len, &cap, "\r\n", 2, 512))
 		UPCALL(t)->debug(t, EVF_DEBUG_HEADER_IN, buf, len);
 	free(buf);
+	if (resp->http_major != 2 && xfer_ext(t))
+		t->ext->wire_head = 1;   /* debug_wire passes the bytes on now */
+}
+
+void debug_wire(struct evf_transfer *t, const char *data, size_t len)
+{
+	struct xfer_ext *x = t->cancelled || t->client->freed ? NULL : xfer_ext(t);
+	if (!x)
+		return;
+	if (x->wire_on) {
+		if (data)
+			UPCALL(t)->debug(t, EVF_DEBUG_WIRE_IN, data, len);
+		return;
+	}
+	if (!data) {
+		x->wire_len = 0;   /* an interim response's bytes */
+		return;
+	}
+	/* http1_feed passes no more than the head's limit before the head
+	 * was parsed, so this buffer is bounded */
+	if (evf_buf_add(&x->wire, &x->wire_len, &x->wire_cap, data, len, 512) != 0)
+		return;   /* out of memory: the archive loses this head */
+	if (!x->wire_head)
+		return;
+	UPCALL(t)->debug(t, EVF_DEBUG_WIRE_IN, x->wire, x->wire_len);
+	debug_wire_reset(x);
+	x->wire_head = x->wire_on = 1;
+}
+
+void debug_wire_reset(struct xfer_ext *x)
+{
+	free(x->wire);
+	x->wire = NULL;
+	x->wire_len = x->wire_cap = 0;
+	x->wire_head = x->wire_on = 0;
 }
 
 /* For the debug function: the request's fields as HTTP/1.1 text. */

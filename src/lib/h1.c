@@ -42,6 +42,11 @@ static void h1_interim(void *ctx, int status)
 	UPCALL(t)->interim(t, status);
 }
 
+static void h1_wire(void *ctx, const char *data, size_t len)
+{
+	debug_wire(ctx, data, len);
+}
+
 static unsigned h1_capacity(const struct conn *cn)
 {
 	return cn->xfer ? 0 : 1;
@@ -77,7 +82,8 @@ static int h1_submit(struct conn *cn, struct evf_transfer *t)
 	t->req_off = 0;
 	struct http1_limits lim = {cfg->max_header_bytes, cfg->max_headers};
 	struct http1_sink sink = {.on_head = h1_head, .on_body = h1_body, .on_trailers = h1_trailers,
-	                          .on_interim = h1_interim, .ctx = t};
+	                          .on_interim = h1_interim, .ctx = t,
+	                          .on_wire = cfg->debug_fn ? h1_wire : NULL};
 	http1_init(&cn->p.http, &lim, &sink, t->is_head);
 	return 0;
 }

@@ -248,7 +248,11 @@ static int on_message_complete(llhttp_t *p)
 	struct http1_parser *h = H(p);
 	if (h->interim) {
 		h->interim = 0;
-		return 0;
+		if (!h->sink.on_wire)
+			return 0;
+		/* http1_feed tells on_wire where the interim response ended */
+		h->interim_end = 1;
+		return HPE_PAUSED;
 	}
 	if (h->ntrailers && h->sink.on_trailers && deliver_trailers(h) < 0)
 		return -1;
@@ -485,7 +489,10 @@ int http1_feed(struct http1_parser *h, const char *data, size_t len, size_t *use
 	size_t off = 0;
 	while (off < len) {
 		if (h->cline >= CL_SEMI) {
-			off += chunk_ext_skip(h, data + off, len - off);
+			size_t ext = chunk_ext_skip(h, data + off, len - off);
+			if (h->sink.on_wire && ext)
+				h->sink.on_wire(h->sink.ctx, data + off, ext);
+			off += ext;
 			if (h->error)
 				return h->error;
 			continue;
@@ -520,9 +527,17 @@ int http1_feed(struct http1_parser *h, const char *data, size_t len, size_t *use
 		}
 		if (in_head)
 			h->head_raw += took;
+		if (h->sink.on_wire && took)
+			h->sink.on_wire(h->sink.ctx, data + off, took);
 		off += took;
 		if (e == HPE_OK)
 			continue;
+		if (e == HPE_PAUSED && h->interim_end) {
+			h->interim_end = 0;
+			h->sink.on_wire(h->sink.ctx, NULL, 0);
+			llhttp_resume(&h->p);
+			continue;
+		}
 		if (e == HPE_PAUSED && h->complete) {
 			*used = off;
 			return 1;

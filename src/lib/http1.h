@@ -22,6 +22,10 @@ struct http1_sink {
 	int (*on_trailers)(void *ctx, const evf_header *fields, size_t n);
 	/* an interim (1xx) response's status (may be NULL) */
 	void (*on_interim)(void *ctx, int status);
+	/* Every byte the parser took, as it took them (may be NULL; only set
+	 * for a debug function's EVF_DEBUG_WIRE_IN); data NULL: forget the
+	 * bytes so far, they were an interim (1xx) response's. */
+	void (*on_wire)(void *ctx, const char *data, size_t len);
 	void *ctx;
 };
 
@@ -71,6 +75,7 @@ struct http1_parser {
 	unsigned started : 1;      /* a byte of the response arrived */
 	unsigned complete : 1;     /* the final response is complete */
 	unsigned keep_alive : 1;   /* the connection may be reused afterwards */
+	unsigned interim_end : 1;  /* paused at an interim response's end (on_wire) */
 	char *why;           /* what failed, on the heap: see http1_why */
 };
 

@@ -677,6 +677,12 @@ void debug_connection(struct evf_transfer *t, struct conn *cn, int reused);
 void debug_head(struct evf_transfer *t, const evf_response *resp);
 /* nva: h2.c's k nghttp2_nv fields, :method, :scheme, :authority, :path first */
 void debug_request_h2(struct evf_transfer *t, const void *nva, size_t k);
+/* http1.c's on_wire: an HTTP/1.1 response's bytes as they arrived, for
+ * EVF_DEBUG_WIRE_IN from its final head on; data NULL: an interim
+ * response ended.  debug_wire_reset: a new attempt starts. */
+void debug_wire(struct evf_transfer *t, const char *data, size_t len);
+struct xfer_ext;
+void debug_wire_reset(struct xfer_ext *x);
 
 /* What a transfer needs only when it uses the request API's less common
  * settings, allocated then (xfer_ext): an open transfer stays small. */
@@ -688,6 +694,12 @@ struct xfer_ext {
 	struct ident_req *ident_req; /* evf_transfer_set_client_cert, until start */
 	struct tls_ident *ident;   /* its client certificate, NULL: the client's */
 	int own_opts;
+	/* EVF_DEBUG_WIRE_IN (debug.c): the raw bytes of an HTTP/1.1 response
+	 * until its final head was parsed (bounded by the head's limit) */
+	char *wire;
+	size_t wire_len, wire_cap;
+	unsigned wire_head : 1;    /* the final head was parsed */
+	unsigned wire_on : 1;      /* ...and wire was passed on: bytes go straight */
 };
 /* t's ext, made when it has none; NULL when memory ran out. */
 struct xfer_ext *xfer_ext(struct evf_transfer *t);

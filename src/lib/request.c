@@ -30,6 +30,7 @@ void xfer_ext_free(struct evf_transfer *t)
 		return;
 	free(x->method_buf);
 	resp_head_free(x->trailers);
+	free(x->wire);
 	free(x);
 	t->ext = NULL;
 }

@@ -192,6 +192,7 @@ static void reset_attempt(struct evf_transfer *t)
 	if (t->ext) {
 		resp_head_free(t->ext->trailers);
 		t->ext->trailers = NULL;
+		debug_wire_reset(t->ext);
 	}
 	t->held = t->end_held = t->end_keep = 0;
 	t->h2 = t->had_conn = 0;

@@ -231,7 +231,7 @@ int proxy_conn_setup(struct conn *cn)
 		goto nomem;
 	const struct evf_config *cfg = &cn->client->cfg;
 	struct http1_limits lim = {cfg->max_header_bytes, cfg->max_headers};
-	struct http1_sink sink = {tunnel_head, tunnel_body, NULL, NULL, tn};
+	struct http1_sink sink = {.on_head = tunnel_head, .on_body = tunnel_body, .ctx = tn};
 	/* as for HEAD: the answer's head alone; a 2xx has no body (RFC 9110,
 	 * 9.3.6), and the body of a refusal is not read */
 	http1_init(&tn->parser, &lim, &sink, 1);

@@ -273,8 +273,74 @@ static void request_heads(void)
 	free(r);
 }
 
+/* on_wire (EVF_DEBUG_WIRE_IN): the bytes the parser took, an interim
+ * response forgotten at its end. */
+struct wire {
+	char buf[1024];
+	size_t len;
+	int resets;
+};
+
+static void on_wire(void *ctx, const char *data, size_t len)
+{
+	struct wire *w = ctx;
+	if (!data) {
+		w->len = 0;
+		w->resets++;
+		return;
+	}
+	if (w->len + len <= sizeof w->buf)
+		memcpy(w->buf + w->len, data, len);
+	w->len += len;
+}
+
+static int wire_body(void *ctx, const char *d, size_t n)
+{
+	(void)ctx, (void)d, (void)n;
+	return 0;
+}
+
+static int wire_head(void *ctx, const evf_response *r)
+{
+	(void)ctx, (void)r;
+	return 0;
+}
+
+/* text is interim bytes (skip of them), the final response, then extra
+ * bytes past it (tail of them): on_wire gives the final response exactly. */
+static void expect_wire(const char *name, const char *text, size_t skip, size_t tail)
+{
+	size_t len = strlen(text), steps[] = {0, 1, 3, 7};
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+		struct wire w = {.len = 0};
+		struct http1_parser h;
+		memset(&h, 0, sizeof h);
+		struct http1_limits lim = {4096, 20};
+		struct http1_sink sink = {.on_head = wire_head, .on_body = wire_body,
+		                          .on_wire = on_wire, .ctx = &w};
+		http1_init(&h, &lim, &sink, 0);
+		size_t off = 0, step = steps[i] ? steps[i] : len;
+		int rc = 0;
+		while (off < len && rc == 0) {
+			size_t n = len - off < step ? len - off : step, used = 0;
+			rc = http1_feed(&h, text + off, n, &used);
+			off += n;
+		}
+		is_int(rc, 1, "wire %s (step %zu): complete", name, steps[i]);
+		is_int(w.resets, skip ? 1 : 0, "wire %s (step %zu): interim forgotten", name, steps[i]);
+		is_mem(w.buf, w.len, text + skip, len - skip - tail, "wire %s (step %zu): the bytes",
+		       name, steps[i]);
+		http1_release(&h);
+	}
+}
+
 int main(void)
 {
+	expect_wire("chunked after 100", "HTTP/1.1 100 Continue\r\nX-I: 1\r\n\r\n"
+	            "HTTP/1.1 200 Fine  Thanks\r\nTransfer-Encoding: chunked\r\nX-A:  b \r\n\r\n"
+	            "5;ext=\"q\\\"x\" ; e2\r\nhello\r\n0\r\nX-T: 1\r\n\r\nEXTRA", 33, 5);
+	expect_wire("length", "HTTP/1.0 404 Not Here\r\nContent-Length: 3\r\n\r\nabcXY", 0, 2);
+
 	const char *cl = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A:  spaced value  \r\n"
 	                 "X-Empty:\r\n\r\nhello";
 	expect_ok("content-length", cl, 0, 0, 200, "Content-Length=5;X-A=spaced value;X-Empty=;",
