@@ -15,6 +15,12 @@ pkgs="build-essential autoconf automake libtool pkg-config
       procps parallel clang libclang-rt-dev valgrind
       iproute2 nftables tinyproxy squid"
 [ "${EVFETCH_EXTRA_PKGS:-}" ] && pkgs="$pkgs $EVFETCH_EXTRA_PKGS"
+# tests/integration/warc.sh reads the WARC files with warcio (npm), run by
+# node 18 or later.  Debian's nodejs and npm only when no node (or npm) is
+# there: a node from elsewhere brings its own npm, which Debian's npm
+# package would conflict with.
+command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
+command -v node >/dev/null 2>&1 && ! command -v npm >/dev/null 2>&1 && pkgs="$pkgs npm"
 
 if [ "$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi
 missing=
@@ -27,6 +33,16 @@ if [ -n "$missing" ]; then
 	# nginx's and h2o's packages start system services; the tests never
 	# use them (they run their own on free ports of 127.0.0.1)
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
+fi
+
+# warcio for tests/integration/warc.sh, as tests/warc/package-lock.json
+# pins it; again only when the lock file changed since the last install.
+stamp=tests/warc/node_modules/.evfetch-lock.sha256
+lock=$(sha256sum tests/warc/package-lock.json | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$lock" ]; then
+	echo "== npm ci in tests/warc"
+	npm ci --prefix tests/warc --no-audit --no-fund
+	echo "$lock" >"$stamp"
 fi
 
 echo "== building"
