@@ -7,6 +7,7 @@
  *                       bit 1  the body sink refuses data past 16 bytes
  *                       bit 2  the head sink refuses the head
  *                       bits 3-5  n, how many piece-size bytes follow
+ *                       bit 6  on_wire is set (EVF_DEBUG_WIRE_IN's source)
  *   n bytes      piece sizes, used in turn: 0 = all the rest at once,
  *                1-200 = that many bytes, 201-255 = (k - 200) * 64 bytes
  *   the rest     what the server sent
@@ -73,6 +74,8 @@ struct state {
 	int head_request;
 	int stopped;             /* a sink refused: no more calls expected */
 	int sink_error;          /* what it refused with */
+	size_t wire_next;        /* on_wire: the stream offset it must pass next */
+	int wire_calls;
 };
 
 /* A negative evf_error the library knows by name (new kinds included). */
@@ -123,6 +126,21 @@ static int no_body(const struct state *st)
 	return st->heads && (st->head_request || st->status == 204 || st->status == 304);
 }
 
+/* on_wire passes the bytes the parser took, in stream order, without a
+ * gap or an overlap, each inside the piece being fed. */
+static void on_wire(void *ctx, const char *d, size_t n)
+{
+	struct state *st = ctx;
+
+	if (d == NULL)
+		return;   /* an interim response ended: the bytes go on */
+	CHECK(st->piece != NULL && n > 0);
+	CHECK(d >= st->piece && d + n <= st->piece + st->piece_len);
+	CHECK(st->fed_before + (size_t)(d - st->piece) == st->wire_next);
+	st->wire_next += n;
+	st->wire_calls++;
+}
+
 static int on_body(void *ctx, const char *d, size_t n)
 {
 	struct state *st = ctx;
@@ -171,7 +189,8 @@ static void parse(const uint8_t *flags, struct pieces *pc, const char *text,
 	struct http1_parser h;
 	struct state st;
 	struct http1_limits lim = { MAX_HEADER_BYTES, MAX_HEADERS };
-	struct http1_sink sink = {.on_head = on_head, .on_body = on_body, .ctx = &st};
+	struct http1_sink sink = {.on_head = on_head, .on_body = on_body, .ctx = &st,
+	                          .on_wire = (*flags >> 6) & 1 ? on_wire : NULL};
 	size_t off = 0;
 	int responses = 0;
 
@@ -181,6 +200,7 @@ static void parse(const uint8_t *flags, struct pieces *pc, const char *text,
 
 		memset(&st, 0, sizeof st);
 		st.h = &h;
+		/* fed_before and wire_next count from this response's first byte */
 		st.refuse_body = (*flags >> 1) & 1;
 		st.refuse_head = (*flags >> 2) & 1;
 		st.head_request = head_request;
@@ -209,6 +229,8 @@ static void parse(const uint8_t *flags, struct pieces *pc, const char *text,
 			} else if (rc == 1) {
 				CHECK(used <= n);
 				CHECK(h.complete);
+				/* every byte of the response went to on_wire */
+				CHECK(!sink.on_wire || st.wire_next == st.fed_before + used);
 				CHECK(st.heads == 1);
 				CHECK(!st.stopped);
 			} else {
