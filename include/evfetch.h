@@ -267,9 +267,8 @@ enum evf_debug_kind {
 	/* an HTTP/1.1 response exactly as it arrived (added in 0.2.1): the
 	 * final head with its status line, reason phrase and spacing, then
 	 * the body with its chunk framing and trailers, up to the response's
-	 * last byte; interim 1xx responses are left out, and the body of a
-	 * response the client does not read (a redirect's) too.  Never for
-	 * HTTP/2, whose response is HEADER_IN and DATA_IN */
+	 * last byte; interim 1xx responses are left out.  Never for HTTP/2,
+	 * whose response is HEADER_IN and DATA_IN */
 	EVF_DEBUG_WIRE_IN = 5,
 };
 typedef void (*evf_debug_fn)(struct evf_transfer *t, int kind, const char *data, size_t len,

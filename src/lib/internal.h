@@ -798,6 +798,7 @@ struct evf_transfer {
 	unsigned req_touched : 1;    /* bytes of this attempt's request were sent */
 	unsigned idempotent : 1;     /* its method is (RFC 9110, 9.2.2) */
 	unsigned wants_length : 1;   /* POST, PUT, PATCH: Content-Length: 0 without a body */
+	unsigned skip : 2;           /* reading a body to drop: SKIP_REDIRECT or SKIP_RETRY */
 	char urlbuf[];               /* url points here */
 };
 

@@ -25,6 +25,17 @@
 #define STOP_REDIRECT (-1001)
 #define STOP_RETRY (-1002)
 
+/*
+ * The body of a response that is followed (a redirect) or retried is read
+ * and dropped, up to SKIP_MAX bytes, so that its connection serves the next
+ * request and a debug function sees the whole response; t->skip says which
+ * STOP_ follows its end.  A longer body, or one only the connection's close
+ * would end, still closes the connection at once.
+ */
+#define SKIP_MAX (64 * 1024)
+enum { SKIP_REDIRECT = 1, SKIP_RETRY = 2 };
+#define SKIP_STOP(t) ((t)->skip == SKIP_REDIRECT ? STOP_REDIRECT : STOP_RETRY)
+
 static void timer_cb(evutil_socket_t fd, short what, void *arg);
 
 void xfer_set_state_(struct evf_transfer *t, enum xfer_state st, const char *file, int line)
@@ -196,6 +207,7 @@ static void reset_attempt(struct evf_transfer *t)
 	}
 	t->held = t->end_held = t->end_keep = 0;
 	t->h2 = t->had_conn = 0;
+	t->skip = 0;
 	t->connect_deadline_us = 0;
 	free(t->detail);
 	t->detail = NULL;
@@ -401,6 +413,19 @@ static int redirect_method(struct evf_transfer *t)
 	return 0;
 }
 
+/* stop (STOP_REDIRECT or STOP_RETRY) now, or 0 once the body can be read
+ * to its end and dropped first (see SKIP_MAX). */
+static int skip_body(struct evf_transfer *t, const evf_response *resp, int64_t clen, int stop)
+{
+	int none = t->is_head || resp->status == 204 || resp->status == 304;
+	int framed = t->h2 || (clen >= 0 && clen <= SKIP_MAX) ||
+	             (clen < 0 && find_header(resp, "transfer-encoding"));
+	if (!none && !framed)
+		return stop;
+	t->skip = stop == STOP_REDIRECT ? SKIP_REDIRECT : SKIP_RETRY;
+	return 0;
+}
+
 static int up_head(struct evf_transfer *t, const evf_response *resp, int64_t clen)
 {
 	const struct xfer_opts *cfg = XO(t);
@@ -421,13 +446,13 @@ static int up_head(struct evf_transfer *t, const evf_response *resp, int64_t cle
 		if (loc && *loc) {
 			free(t->location);
 			t->location = evf_strdup(loc);
-			return t->location ? STOP_REDIRECT : EVF_ERR_NOMEM;
+			return t->location ? skip_body(t, resp, clen, STOP_REDIRECT) : EVF_ERR_NOMEM;
 		}
 	}
 	if (t->retries < cfg->retries && policy_retry_status(resp->status) && may_resend(t, 1)) {
 		t->retry_after_ms = policy_retry_after_ms(find_header(resp, "retry-after"),
 		                                          time(NULL));
-		return STOP_RETRY;
+		return skip_body(t, resp, clen, STOP_RETRY);
 	}
 	if (cfg->fail_on_http_error && resp->status >= 400)
 		return transfer_set_detail(t, EVF_ERR_HTTP, "the server answered with HTTP status %d",
@@ -515,6 +540,8 @@ static int up_body(struct evf_transfer *t, const char *data, size_t len)
 	t->raw_bytes += len;
 	if (t->client->cfg.debug_fn)
 		up_debug(t, EVF_DEBUG_DATA_IN, data, len);
+	if (t->skip)
+		return t->raw_bytes > SKIP_MAX ? SKIP_STOP(t) : 0;
 	if (!t->dec)
 		return deliver(t, data, len);
 	/* paused already (in on_head, or earlier in this read): the decoder
@@ -641,6 +668,16 @@ static void schedule_retry(struct evf_transfer *t)
 /* The response is complete: finish, or move on to the next attempt. */
 static void response_complete(struct evf_transfer *t, int keep)
 {
+	if (t->skip) {
+		/* the dropped body is over: its connection may serve again */
+		int redirect = t->skip == SKIP_REDIRECT;
+		release_conn(t, keep);
+		if (redirect)
+			follow_redirect(t);
+		else
+			schedule_retry(t);
+		return;
+	}
 	release_conn(t, keep);
 	if (t->dec) {
 		int r = decoder_finish(t->dec);
@@ -691,6 +728,11 @@ static void up_failed(struct evf_transfer *t, int err, const char *why, int retr
 		return;
 	t->conn = NULL;
 	t->stream = NULL;
+	if (t->skip) {
+		/* the stream broke while its dropped body came: go on anyway */
+		response_stopped(t, SKIP_STOP(t), why);
+		return;
+	}
 	if (retry_safe > 0 && !t->head_delivered && t->free_retries < 7 && may_resend(t, 0)) {
 		/* the server refused the request unseen (REFUSED_STREAM, or
 		 * above a GOAWAY's last stream): try again elsewhere, without
@@ -738,6 +780,8 @@ static int up_end(struct evf_transfer *t, int r, int keep, const char *why)
 		response_complete(t, keep > 0);
 		return 1;
 	}
+	if (r < 0 && t->skip && r != STOP_REDIRECT && r != STOP_RETRY)
+		r = SKIP_STOP(t);   /* the dropped body broke off: go on all the same */
 	if (keep < 0 && r != STOP_REDIRECT && r != STOP_RETRY) {
 		/* the connection ended under the response */
 		char whycopy[512];

@@ -163,13 +163,12 @@ is "$(wq "sorted([r['target_uri'], r['http']['status']] for r in of('response'))
 	"redirects: each hop's URL and status"
 is "$(rq response "$H/hello.txt" "r['payload_sha256']")" "[\"$(sha256_of "$WWW_DIR/hello.txt")\"]" \
 	"redirects: the last hop's payload is the file"
-# evfetch does not pass a redirect's body on, so it records the head alone
-# and marks it WARC-Truncated: unspecified (warc_common checks the mark);
-# crawlers such as wget keep the body.
-todo_start "a redirect's body is not recorded yet (WARC-Truncated: unspecified)"
+# a redirect's body is read (and dropped: it reaches no file), so its
+# record holds the whole response, as wget's does, and no WARC-Truncated
 is "$(wq "sorted([r['http']['status'], r['payload_complete'], r['payload_length'] > 0] for r in of('response') if r['http']['status'] != 200)")" \
 	'[[301, true, true], [302, true, true]]' "redirects: the 301 and 302 records hold their bodies (nginx's page)"
-todo_end
+is "$(wq "[r['truncated'] for r in of('response')]")" '[null, null, null]' \
+	"redirects: no record is marked truncated"
 
 # ------------------------------------------------------- content coding
 evf "${EVC[@]}" --compressed -o "$T/gz.out" --warc-file "$W/gzip" "$H/gzip/z.txt"
