@@ -88,14 +88,14 @@ static void try_close(struct race_try *tr)
 
 void race_free(struct conn *cn)
 {
-	struct race *r = cn->race;
+	struct race *r = cn->opening ? cn->opening->race : NULL;
 	if (!r)
 		return;
 	for (unsigned i = 0; i < RACE_TRIES; i++)
 		try_close(&r->tries[i]);
 	event_del(&r->timer);
 	free(r);
-	cn->race = NULL;
+	cn->opening->race = NULL;
 }
 
 /* tr connected: its socket becomes the connection's. */
@@ -106,7 +106,7 @@ static void race_win(struct race *r, struct race_try *tr)
 		event_del(&tr->ev);
 	cn->fd = tr->fd;
 	cn->new_fd = 1;
-	cn->ai_cur = tr->ai;
+	cn->opening->ai_cur = tr->ai;
 	dns_cached_won(cn->host, tr->ai);
 	tr->fd = -1;
 	r->ntries--;
@@ -118,7 +118,7 @@ static void try_cb(evutil_socket_t fd, short what, void *arg);
 /* An address not tried yet is left. */
 static int race_more(const struct race *r)
 {
-	return r->first || r->cn->ai_next;
+	return r->first || r->cn->opening->ai_next;
 }
 
 /* The next address to try: the last winner first, then the list. */
@@ -128,10 +128,10 @@ static struct evutil_addrinfo *race_addr(struct race *r)
 	struct evutil_addrinfo *a = r->first;
 	if (a)
 		r->first = NULL;
-	else if ((a = cn->ai_next))
-		cn->ai_next = a->ai_next;
-	if (cn->ai_next && cn->ai_next == r->skip)
-		cn->ai_next = cn->ai_next->ai_next;
+	else if ((a = cn->opening->ai_next))
+		cn->opening->ai_next = a->ai_next;
+	if (cn->opening->ai_next && cn->opening->ai_next == r->skip)
+		cn->opening->ai_next = cn->opening->ai_next->ai_next;
 	return a;
 }
 
@@ -216,8 +216,8 @@ static void race_settle(struct conn *cn, int won)
 		conn_race_won(cn);
 		return;
 	}
-	struct race *r = cn->race;
-	if (r->ntries == 0 && !race_more(r) && !cn->dnsq) {
+	struct race *r = cn->opening->race;
+	if (r->ntries == 0 && !race_more(r) && !cn->opening->dnsq) {
 		int err = race_failure(r);
 		race_free(cn);
 		conn_race_failed(cn, err);
@@ -272,13 +272,13 @@ int race_start(struct conn *cn)
 		r->tries[i].r = r;
 	}
 	evtimer_assign(&r->timer, cn->client->base, timer_cb, r);
-	struct evutil_addrinfo *won = dns_cached_winner(cn->host, cn->ai_next);
-	if (won && won != cn->ai_next)
+	struct evutil_addrinfo *won = dns_cached_winner(cn->host, cn->opening->ai_next);
+	if (won && won != cn->opening->ai_next)
 		r->first = r->skip = won;
-	cn->race = r;
+	cn->opening->race = r;
 	if (race_next(r))
 		return IO_DONE;   /* connected at once; the race is over */
-	if (r->ntries == 0 && !cn->dnsq) {
+	if (r->ntries == 0 && !cn->opening->dnsq) {
 		/* every address failed at once */
 		int err = race_failure(r);
 		race_free(cn);
@@ -296,14 +296,14 @@ int race_start(struct conn *cn)
  */
 static void race_insert(struct conn *cn, struct evutil_addrinfo *ai)
 {
-	struct evutil_addrinfo *head = dns_cached_list(cn->addrs), *prev = head;
-	while (prev->ai_next && prev->ai_next != cn->ai_next)
+	struct evutil_addrinfo *head = dns_cached_list(cn->opening->addrs), *prev = head;
+	while (prev->ai_next && prev->ai_next != cn->opening->ai_next)
 		prev = prev->ai_next;
 	/* before the next untried one; after the first when none was tried
 	 * (the head belongs to the cached answer) */
 	struct evutil_addrinfo **at = &prev->ai_next;
-	int before_next = cn->ai_next && cn->ai_next != head;
-	if (cn->ai_next == head)
+	int before_next = cn->opening->ai_next && cn->opening->ai_next != head;
+	if (cn->opening->ai_next == head)
 		at = &head->ai_next;
 	while (ai) {
 		struct evutil_addrinfo *n = ai;
@@ -314,15 +314,15 @@ static void race_insert(struct conn *cn, struct evutil_addrinfo *ai)
 		if (*at)
 			at = &(*at)->ai_next;   /* one of the other family between */
 	}
-	if (before_next || !cn->ai_next)
-		cn->ai_next = prev->ai_next;
+	if (before_next || !cn->opening->ai_next)
+		cn->opening->ai_next = prev->ai_next;
 }
 
 void race_add(struct conn *cn, struct evutil_addrinfo *ai)
 {
 	if (ai)
 		race_insert(cn, ai);
-	struct race *r = cn->race;
+	struct race *r = cn->opening->race;
 	if (!r)
 		return;   /* not connecting yet: it will try them in turn */
 	int won = 0;

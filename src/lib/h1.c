@@ -81,10 +81,12 @@ static int h1_submit(struct conn *cn, struct evf_transfer *t)
 	cn->xfer = t;
 	t->req_off = 0;
 	struct http1_limits lim = {cfg->max_header_bytes, cfg->max_headers};
-	struct http1_sink sink = {.on_head = h1_head, .on_body = h1_body, .on_trailers = h1_trailers,
-	                          .on_interim = h1_interim, .ctx = t,
-	                          .on_wire = cfg->debug_fn ? h1_wire : NULL};
-	http1_init(&cn->p.http, &lim, &sink, t->is_head);
+	static const struct http1_sink sink = {.on_head = h1_head, .on_body = h1_body,
+	                                       .on_trailers = h1_trailers, .on_interim = h1_interim};
+	static const struct http1_sink wire_sink = {.on_head = h1_head, .on_body = h1_body,
+	                                            .on_trailers = h1_trailers,
+	                                            .on_interim = h1_interim, .on_wire = h1_wire};
+	http1_init(&cn->p.http, &lim, cfg->debug_fn ? &wire_sink : &sink, t, t->is_head);
 	return 0;
 }
 

@@ -160,8 +160,8 @@ static int on_headers_complete(llhttp_t *p)
 		h->interim = 1;
 		h->hlen = 0;
 		h->nheaders = 0;
-		if (h->sink.on_interim)
-			h->sink.on_interim(h->sink.ctx, status);
+		if (h->sink->on_interim)
+			h->sink->on_interim(h->ctx, status);
 		return 1;
 	}
 	h->head_done = 1;
@@ -187,7 +187,7 @@ static int on_headers_complete(llhttp_t *p)
 		.headers = hv,
 		.nheaders = h->nheaders,
 	};
-	int rc = h->sink.on_head ? h->sink.on_head(h->sink.ctx, &resp) : 0;
+	int rc = h->sink->on_head ? h->sink->on_head(h->ctx, &resp) : 0;
 	if (hv != stackh)
 		free(hv);
 	/* the head is only valid during on_head: give its memory back, as a
@@ -205,7 +205,7 @@ static int on_headers_complete(llhttp_t *p)
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
 	struct http1_parser *h = H(p);
-	int rc = h->sink.on_body ? h->sink.on_body(h->sink.ctx, at, len) : 0;
+	int rc = h->sink->on_body ? h->sink->on_body(h->ctx, at, len) : 0;
 	if (rc < 0)
 		return fail(h, rc, "stopped while receiving the body");
 	return 0;
@@ -236,7 +236,7 @@ static int deliver_trailers(struct http1_parser *h)
 		hv[k++].value = trim(s);
 		s += vlen + 1;
 	}
-	int rc = h->sink.on_trailers(h->sink.ctx, hv, k);
+	int rc = h->sink->on_trailers(h->ctx, hv, k);
 	if (hv != stackh)
 		free(hv);
 	head_free(h);
@@ -248,13 +248,13 @@ static int on_message_complete(llhttp_t *p)
 	struct http1_parser *h = H(p);
 	if (h->interim) {
 		h->interim = 0;
-		if (!h->sink.on_wire)
+		if (!h->sink->on_wire)
 			return 0;
 		/* http1_feed tells on_wire where the interim response ended */
 		h->interim_end = 1;
 		return HPE_PAUSED;
 	}
-	if (h->ntrailers && h->sink.on_trailers && deliver_trailers(h) < 0)
+	if (h->ntrailers && h->sink->on_trailers && deliver_trailers(h) < 0)
 		return -1;
 	h->complete = 1;
 	h->keep_alive = llhttp_should_keep_alive(p) != 0;
@@ -274,14 +274,15 @@ static const llhttp_settings_t settings = {
 };
 
 void http1_init(struct http1_parser *h, const struct http1_limits *lim,
-                const struct http1_sink *sink, int head_request)
+                const struct http1_sink *sink, void *ctx, int head_request)
 {
 	http1_release(h);
 	memset(h, 0, sizeof *h);
 	llhttp_init(&h->p, HTTP_RESPONSE, &settings);
 	h->p.data = h;
 	h->limits = *lim;
-	h->sink = *sink;
+	h->sink = sink;
+	h->ctx = ctx;
 	h->head_request = head_request != 0;
 }
 
@@ -490,8 +491,8 @@ int http1_feed(struct http1_parser *h, const char *data, size_t len, size_t *use
 	while (off < len) {
 		if (h->cline >= CL_SEMI) {
 			size_t ext = chunk_ext_skip(h, data + off, len - off);
-			if (h->sink.on_wire && ext)
-				h->sink.on_wire(h->sink.ctx, data + off, ext);
+			if (h->sink->on_wire && ext)
+				h->sink->on_wire(h->ctx, data + off, ext);
 			off += ext;
 			if (h->error)
 				return h->error;
@@ -527,14 +528,14 @@ int http1_feed(struct http1_parser *h, const char *data, size_t len, size_t *use
 		}
 		if (in_head)
 			h->head_raw += took;
-		if (h->sink.on_wire && took)
-			h->sink.on_wire(h->sink.ctx, data + off, took);
+		if (h->sink->on_wire && took)
+			h->sink->on_wire(h->ctx, data + off, took);
 		off += took;
 		if (e == HPE_OK)
 			continue;
 		if (e == HPE_PAUSED && h->interim_end) {
 			h->interim_end = 0;
-			h->sink.on_wire(h->sink.ctx, NULL, 0);
+			h->sink->on_wire(h->ctx, NULL, 0);
 			llhttp_resume(&h->p);
 			continue;
 		}

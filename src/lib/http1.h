@@ -26,7 +26,6 @@ struct http1_sink {
 	 * for a debug function's EVF_DEBUG_WIRE_IN); data NULL: forget the
 	 * bytes so far, they were an interim (1xx) response's. */
 	void (*on_wire)(void *ctx, const char *data, size_t len);
-	void *ctx;
 };
 
 struct http1_limits {
@@ -58,7 +57,8 @@ enum chunk_line {
 
 struct http1_parser {
 	llhttp_t p;
-	struct http1_sink sink;
+	const struct http1_sink *sink; /* kept by pointer: it outlives the parser */
+	void *ctx;                 /* the sink's */
 	struct http1_limits limits;
 	char *hbuf;          /* status text, then name\0value\0 pairs */
 	size_t hlen, hcap;
@@ -80,7 +80,7 @@ struct http1_parser {
 };
 
 void http1_init(struct http1_parser *h, const struct http1_limits *lim,
-                const struct http1_sink *sink, int head_request);
+                const struct http1_sink *sink, void *ctx, int head_request);
 /* Free what the parser holds; http1_init may follow. */
 void http1_release(struct http1_parser *h);
 /* Why the parser failed: never NULL once http1_feed or http1_eof failed. */

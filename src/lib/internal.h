@@ -402,6 +402,16 @@ extern const struct proto_ops evf_h2_proto;
 
 struct h2_session;
 
+/* What a connection needs until its socket is connected, and then never
+ * again: kept apart, so that an open connection does not carry it. */
+struct conn_open {
+	struct dns_query *dnsq;
+	struct race *race;         /* connect attempts racing, until one wins */
+	struct dns_cached *addrs;  /* the answer it tries */
+	struct evutil_addrinfo *ai, *ai_next; /* ai: dns_resolve's, until dns_finish */
+	struct evutil_addrinfo *ai_cur; /* the address being tried */
+};
+
 struct conn {
 	struct evf_client *client;
 	struct host *host;
@@ -411,14 +421,10 @@ struct conn {
 	SSL *proxy_ssl;            /* TLS to an https proxy (tunnel.c) */
 	struct tunnel *tun;        /* the CONNECT layer's state (tunnel.c) */
 	struct event ev;           /* the one I/O event: EV_READ, EV_WRITE or both */
-	struct dns_query *dnsq;
-	struct race *race;         /* connect attempts racing, until one wins */
+	struct conn_open *opening; /* until the socket is connected (socket_up) */
 	unsigned char peer_addr[16]; /* the peer, once known (conn_remote) */
 	unsigned short peer_port;
 	unsigned char peer_family;
-	struct dns_cached *addrs;  /* the answer it tries, until connected */
-	struct evutil_addrinfo *ai, *ai_next; /* ai: dns_resolve's, until dns_finish */
-	struct evutil_addrinfo *ai_cur; /* the address being tried, until connected */
 	struct evf_transfer *xfer; /* the transfer that opened it, until the
 	                            * transport is up; then HTTP/1.1's one */
 	TAILQ_ENTRY(conn) link;    /* host idle or shared list, or a handshake queue */

@@ -143,6 +143,20 @@ static void session_arm(struct conn *cn)
 	conn_arm(cn, OP_SESSION, (short)(cn->read_on | cn->flush_on));
 }
 
+/* What only connecting needed: the addresses (given back now, not when
+ * the connection closes), and the struct that held them. */
+static void open_free(struct conn *cn)
+{
+	struct conn_open *op = cn->opening;
+	if (!op)
+		return;
+	if (op->ai)
+		evutil_freeaddrinfo(op->ai);
+	dns_cached_put(op->addrs);
+	free(op);
+	cn->opening = NULL;
+}
+
 static void conn_free(struct conn *cn)
 {
 	if (cn->proto)
@@ -190,23 +204,19 @@ void conn_close(struct conn *cn)
 	if (event_initialized(&cn->ev))
 		event_del(&cn->ev);   /* also off the active queue */
 	cn->armed = 0;
-	if (cn->dnsq) {
-		struct dns_query *q = cn->dnsq;
-		cn->dnsq = NULL;
+	if (cn->opening && cn->opening->dnsq) {
+		struct dns_query *q = cn->opening->dnsq;
+		cn->opening->dnsq = NULL;
 		dns_cancel(q);
 	}
-	if (cn->race)
+	if (cn->opening && cn->opening->race)
 		race_free(cn);
 	for (const struct layer *l = cn->top; l; l = l->below)
 		l->ops->close(cn, l);
 	if (cn->fd >= 0)
 		close(cn->fd);
 	cn->fd = -1;
-	if (cn->ai)
-		evutil_freeaddrinfo(cn->ai);
-	cn->ai = NULL;
-	dns_cached_put(cn->addrs);
-	cn->addrs = NULL;
+	open_free(cn);
 	h->nconns--;
 	if (!c->freed)
 		pool_host_changed(h);
@@ -289,13 +299,12 @@ static void socket_up(struct conn *cn)
 {
 	/* the other addresses are no longer needed: give them back now, not
 	 * when the connection closes */
-	if (cn->dnsq) {
-		dns_cancel(cn->dnsq);   /* a family still being looked up */
-		cn->dnsq = NULL;
+	if (cn->opening->dnsq) {
+		dns_cancel(cn->opening->dnsq);   /* a family still being looked up */
+		cn->opening->dnsq = NULL;
 	}
-	dns_cached_put(cn->addrs);
-	cn->addrs = NULL;
-	cn->ai_next = cn->ai_cur = NULL;
+	race_free(cn);   /* a race that was won is gone already */
+	open_free(cn);
 	if (cn->xfer)
 		cn->xfer->timings.connect_us = since_start(cn);
 	if (!cn->ssl)
@@ -556,14 +565,14 @@ static void dns_finish(struct conn *cn, int result, struct evutil_addrinfo *ai)
 		conn_fail(cn, EVF_ERR_DNS);
 		return;
 	}
-	if (!(cn->addrs = dns_cached_new(ai))) {
+	if (!(cn->opening->addrs = dns_cached_new(ai))) {
 		evutil_freeaddrinfo(ai);
 		conn_set_why(cn, "out of memory for the addresses of '%s'", cn->host->name);
 		conn_fail(cn, EVF_ERR_NOMEM);
 		return;
 	}
-	dns_cached_keep(cn->host, cn->addrs);
-	cn->ai_next = ai;
+	dns_cached_keep(cn->host, cn->opening->addrs);
+	cn->opening->ai_next = ai;
 	if (cn->xfer)
 		cn->xfer->timings.dns_us = since_start(cn);
 	conn_admit(cn);
@@ -578,14 +587,14 @@ static void dns_done(int result, struct evutil_addrinfo *ai, int more, void *arg
 		/* called back before dns_resolve returned: conn_open goes on */
 		cn->dns_result = result;
 		cn->dns_answered = 1;
-		cn->ai = ai;
+		cn->opening->ai = ai;
 		return;
 	}
 	struct evf_client *c = cn->client;
 	client_enter(c);
 	if (!more)
-		cn->dnsq = NULL;
-	if (cn->addrs)
+		cn->opening->dnsq = NULL;
+	if (cn->opening->addrs)
 		race_add(cn, ai);   /* the second family's answer (dns.c) */
 	else
 		dns_finish(cn, result, ai);
@@ -595,6 +604,10 @@ static void dns_done(int result, struct evutil_addrinfo *ai, int more, void *arg
 void conn_open(struct host *h, struct evf_transfer *t)
 {
 	struct conn *cn = calloc(1, sizeof *cn);
+	if (cn && !(cn->opening = calloc(1, sizeof *cn->opening))) {
+		free(cn);
+		cn = NULL;
+	}
 	if (!cn) {
 		UPCALL(t)->failed(t, EVF_ERR_NOMEM, "out of memory for a connection", 0);
 		return;
@@ -611,9 +624,9 @@ void conn_open(struct host *h, struct evf_transfer *t)
 	cn->connecting = 1;
 	t->conn = cn;
 
-	if ((cn->addrs = dns_cached_get(h))) {
+	if ((cn->opening->addrs = dns_cached_get(h))) {
 		/* answered before, and fresh: no lookup */
-		cn->ai_next = dns_cached_list(cn->addrs);
+		cn->opening->ai_next = dns_cached_list(cn->opening->addrs);
 		conn_admit(cn);
 		return;
 	}
@@ -625,11 +638,11 @@ void conn_open(struct host *h, struct evf_transfer *t)
 	dns_resolve(cn->client, name, port, dns_done, cn, &q);
 	cn->dns_sync = 0;
 	if (q) {
-		cn->dnsq = q;
+		cn->opening->dnsq = q;
 		return;
 	}
-	struct evutil_addrinfo *ai = cn->ai;
-	cn->ai = NULL;
+	struct evutil_addrinfo *ai = cn->opening->ai;
+	cn->opening->ai = NULL;
 	if (!cn->dns_answered)
 		cn->dns_result = EVUTIL_EAI_FAIL;
 	dns_finish(cn, cn->dns_result, ai);

@@ -49,8 +49,8 @@ const char *conn_peer(struct conn *cn)
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
 	int saved = errno;
-	if (cn->ai_cur)
-		tcp_format_addr(buf, len, cn->ai_cur->ai_addr);
+	if (cn->opening && cn->opening->ai_cur)
+		tcp_format_addr(buf, len, cn->opening->ai_cur->ai_addr);
 	else if (cn->fd >= 0 && getpeername(cn->fd, (struct sockaddr *)&ss, &sl) == 0)
 		tcp_format_addr(buf, len, (struct sockaddr *)&ss);
 	else
@@ -93,10 +93,10 @@ int tcp_resource_errno(int e)
 int tcp_connect_next(struct conn *cn)
 {
 	int resource = 0;
-	while (cn->ai_next) {
-		struct evutil_addrinfo *a = cn->ai_next;
-		cn->ai_next = a->ai_next;
-		cn->ai_cur = a;
+	while (cn->opening->ai_next) {
+		struct evutil_addrinfo *a = cn->opening->ai_next;
+		cn->opening->ai_next = a->ai_next;
+		cn->opening->ai_cur = a;
 		evutil_socket_t fd;
 		int r = tcp_open(a, &fd);
 		if (r < 0) {
@@ -108,7 +108,7 @@ int tcp_connect_next(struct conn *cn)
 		cn->new_fd = 1;
 		return r ? IO_DONE : IO_WANT_WRITE;
 	}
-	conn_set_why(cn, "connect to %s failed: %s", cn->ai_cur ? conn_peer(cn) : "the server",
+	conn_set_why(cn, "connect to %s failed: %s", cn->opening->ai_cur ? conn_peer(cn) : "the server",
 	             strerror(cn->last_errno ? cn->last_errno : ECONNREFUSED));
 	return resource ? EVF_ERR_RESOURCE : EVF_ERR_CONNECT;
 }
@@ -117,7 +117,7 @@ int tcp_connect_next(struct conn *cn)
  * writable); a failed address moves on to the next. */
 static int tcp_connect(struct conn *cn, const struct layer *l)
 {
-	if (cn->fd < 0 && !cn->race && cn->ai_next && (cn->ai_next->ai_next || cn->dnsq))
+	if (cn->fd < 0 && !cn->opening->race && cn->opening->ai_next && (cn->opening->ai_next->ai_next || cn->opening->dnsq))
 		return race_start(cn);   /* more than one address, or more to come */
 	if (cn->fd < 0)
 		return tcp_connect_next(cn);

@@ -231,10 +231,10 @@ int proxy_conn_setup(struct conn *cn)
 		goto nomem;
 	const struct evf_config *cfg = &cn->client->cfg;
 	struct http1_limits lim = {cfg->max_header_bytes, cfg->max_headers};
-	struct http1_sink sink = {.on_head = tunnel_head, .on_body = tunnel_body, .ctx = tn};
+	static const struct http1_sink sink = {.on_head = tunnel_head, .on_body = tunnel_body};
 	/* as for HEAD: the answer's head alone; a 2xx has no body (RFC 9110,
 	 * 9.3.6), and the body of a refusal is not read */
-	http1_init(&tn->parser, &lim, &sink, 1);
+	http1_init(&tn->parser, &lim, &sink, tn, 1);
 	return 0;
 nomem:
 	conn_set_why(cn, "out of memory for a proxy tunnel");

@@ -189,7 +189,7 @@ static void parse(const uint8_t *flags, struct pieces *pc, const char *text,
 	struct http1_parser h;
 	struct state st;
 	struct http1_limits lim = { MAX_HEADER_BYTES, MAX_HEADERS };
-	struct http1_sink sink = {.on_head = on_head, .on_body = on_body, .ctx = &st,
+	struct http1_sink sink = {.on_head = on_head, .on_body = on_body,
 	                          .on_wire = (*flags >> 6) & 1 ? on_wire : NULL};
 	size_t off = 0;
 	int responses = 0;
@@ -204,7 +204,7 @@ static void parse(const uint8_t *flags, struct pieces *pc, const char *text,
 		st.refuse_body = (*flags >> 1) & 1;
 		st.refuse_head = (*flags >> 2) & 1;
 		st.head_request = head_request;
-		http1_init(&h, &lim, &sink, head_request);
+		http1_init(&h, &lim, &sink, &st, head_request);
 		responses++;
 
 		while (off < len) {

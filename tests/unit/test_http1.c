@@ -57,8 +57,8 @@ static struct outcome run(const char *text, size_t len, size_t step, int head, i
 	struct http1_parser h;
 	memset(&h, 0, sizeof h);
 	struct http1_limits lim = {4096, 20};
-	struct http1_sink sink = {.on_head = on_head, .on_body = on_body, .ctx = &o.got};
-	http1_init(&h, &lim, &sink, head);
+	struct http1_sink sink = {.on_head = on_head, .on_body = on_body};
+	http1_init(&h, &lim, &sink, &o.got, head);
 	size_t off = 0;
 	if (step == 0)
 		step = len ? len : 1;
@@ -317,8 +317,8 @@ static void expect_wire(const char *name, const char *text, size_t skip, size_t 
 		memset(&h, 0, sizeof h);
 		struct http1_limits lim = {4096, 20};
 		struct http1_sink sink = {.on_head = wire_head, .on_body = wire_body,
-		                          .on_wire = on_wire, .ctx = &w};
-		http1_init(&h, &lim, &sink, 0);
+		                          .on_wire = on_wire};
+		http1_init(&h, &lim, &sink, &w, 0);
 		size_t off = 0, step = steps[i] ? steps[i] : len;
 		int rc = 0;
 		while (off < len && rc == 0) {
