@@ -718,7 +718,7 @@ void cli_warc_tap(struct cli_warc *w, struct cli_warc_x **slot, evf_transfer *t,
                   const char *data, size_t len);
 /* t ended with err: its last records go to the writer. */
 void cli_warc_done(struct cli_app *app, struct cli_warc_x **slot, int err);
-void cli_warc_x_free(struct cli_app *app, struct cli_warc_x *e);
+void cli_warc_x_free(struct cli_warc_x *e);
 /* Write out what is queued and close: 0, or -1 after printing why (safe
  * to call again). */
 int cli_warc_close(struct cli_app *app);

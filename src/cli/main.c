@@ -330,8 +330,7 @@ xfer_free(struct cli_xfer *x)
 		free(x->rep[0].head);
 	if (x->body_fd >= 0)
 		close(x->body_fd);
-	if (x->warc != NULL)
-		cli_warc_x_free(x->app, x->warc);
+	cli_warc_x_free(x->warc);
 	free(x->id_json);
 	free(x);
 }
