@@ -36,7 +36,6 @@ struct cli_xfer {
 	uint64_t index;            /* the URL's position in the input */
 	char *id_json;             /* --input-format jsonl: the line's id */
 	int body_fd;               /* ...its body_file, or -1 */
-	struct cli_warc_x *warc;   /* --warc-file: the exchange being recorded */
 	struct cli_xfer *prev, *next;
 	struct cli_sink sink;
 	/* With --report only, so that a run without one holds no more per
@@ -47,7 +46,18 @@ struct cli_xfer {
 		struct cli_head *head;  /* from on_head, NULL: nothing to keep */
 		int64_t content_length; /* from on_head, -1 when none */
 	} rep[];
+	/* then, with --warc-file only, the exchange being recorded (see
+	 * xfer_warc): a run without one holds nothing for it */
 };
+
+/* x's slot for its WARC exchange, past rep[] when there is one. */
+static struct cli_warc_x **
+xfer_warc(struct cli_xfer *x)
+{
+	char *tail = (char *)(x + 1) + (x->app->report.fp != NULL ? sizeof x->rep[0] : 0);
+
+	return x->app->warc != NULL ? (struct cli_warc_x **)(void *)tail : NULL;
+}
 
 static void app_refill(struct cli_app *app);
 static int url_wanted(struct cli_app *app, const char *url, size_t len);
@@ -272,7 +282,7 @@ library_debug(evf_transfer *t, int kind, const char *data, size_t len, void *arg
 	if (app->opts.verbose)
 		cli_trace(app, x != NULL ? x->index : 0, kind, data, len);
 	if (app->warc != NULL && x != NULL)
-		cli_warc_tap(app->warc, &x->warc, t, kind, data, len);
+		cli_warc_tap(app->warc, xfer_warc(x), t, kind, data, len);
 }
 
 /* 0, or the exit status for a failure already reported. */
@@ -330,7 +340,8 @@ xfer_free(struct cli_xfer *x)
 		free(x->rep[0].head);
 	if (x->body_fd >= 0)
 		close(x->body_fd);
-	cli_warc_x_free(x->warc);
+	if (x->app->warc != NULL)
+		cli_warc_x_free(*xfer_warc(x));
 	free(x->id_json);
 	free(x);
 }
@@ -451,7 +462,7 @@ xfer_on_done(evf_transfer *t, const evf_result *res, void *arg)
 	}
 	o.file = file;
 	if (app->warc != NULL)
-		cli_warc_done(app, &x->warc, res->error);
+		cli_warc_done(app, xfer_warc(x), res->error);
 	cli_record(app, &o);
 	free(file);
 	live_unlink(app, x);
@@ -466,7 +477,8 @@ start_transfer(struct cli_app *app, const char *url, uint64_t index,
                struct cli_request *req)
 {
 	int report = app->report.fp != NULL;
-	struct cli_xfer *x = calloc(1, sizeof *x + (report ? sizeof x->rep[0] : 0));
+	struct cli_xfer *x = calloc(1, sizeof *x + (report ? sizeof x->rep[0] : 0) +
+	                                (app->warc != NULL ? sizeof(struct cli_warc_x *) : 0));
 	int err = EVF_ERR_NOMEM;
 	char why[300] = "";
 
