@@ -9,6 +9,7 @@
 # stall, a trickle, a retry): record types, ids, dates, target URIs, IP,
 # Concurrent-To pairs, WARC-Protocol, digests, payloads against the files
 # served, WARC-Truncated, failures that send nothing, rollover, appending,
+# --warc-compression-level 0, 1 and 9,
 # and bad options.  Also shows that check.mjs refuses damaged files and
 # agrees with wget's WARC writer when wget is there.
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
@@ -396,6 +397,32 @@ is "$(wq "[len(R), R[0]['type'], R[3]['type'], sorted(r['target_uri'] for r in R
 	"append: a new warcinfo starts the appended part, then the second run's exchange" ||
 	diag "$(wq "[[r['type'], r['target_uri']] for r in R]")"
 is "$(wq "R[3]['member_offset']")" "$(stat -c %s "$T/app.first")" "append: it starts where the first run ended"
+
+# -------------------------------------------------- compression levels
+# the same text at level 0 (stored), the default (1) and 9: each file
+# reads back whole, the records are the same, and only the sizes differ
+rm -rf "$W" && mkdir -p "$W"
+"$PYTHON3" -c 'import sys; sys.stdout.write("evfetch compresses this line well\n" * 4000)' \
+	>"$WWW_DIR/text.txt"
+for lvl in 0 1 9; do
+	evf "${EVC[@]}" --discard --warc-file "$W/l$lvl" --warc-compression-level "$lvl" \
+		"$H/text.txt"
+	is "$EVF_RC" 0 "--warc-compression-level $lvl: exit 0"
+	warc_read "level $lvl" "$W/l$lvl.warc.gz"
+	warc_common "level $lvl"
+	is "$(rq response "$H/text.txt" "r['payload_sha256']")" "[\"$(sha256_of "$WWW_DIR/text.txt")\"]" \
+		"level $lvl: the payload is the file"
+done
+s0=$(stat -c %s "$W/l0.warc.gz") s1=$(stat -c %s "$W/l1.warc.gz") s9=$(stat -c %s "$W/l9.warc.gz")
+[ "$s0" -gt 136000 ] && [ "$s1" -lt $((s0 / 10)) ] && [ "$s9" -le "$s1" ]
+ok $? "levels: 0 stores (${s0} bytes for 136 KB of text), 1 and 9 compress (${s1}, ${s9})"
+for bad in 10 -1 x; do
+	evf "${EVC[@]}" --discard --warc-file "$W/bad" --warc-compression-level "$bad" "$H/hello.txt"
+	is "$EVF_RC" 2 "--warc-compression-level $bad: usage error (exit 2)"
+done
+evf "${EVC[@]}" --discard --warc-compression-level 0 "$H/hello.txt"
+is "$EVF_RC" 2 "--warc-compression-level without --warc-file: usage error (exit 2)"
+like "$(cat "$EVF_ERR")" 'needs --warc-file' "... and says it needs --warc-file"
 
 # ------------------------------------------------------------ bad options
 rm -rf "$W" && mkdir -p "$W"
