@@ -170,6 +170,12 @@ is "$(wq "sorted([r['http']['status'], r['payload_complete'], r['payload_length'
 	'[[301, true, true], [302, true, true]]' "redirects: the 301 and 302 records hold their bodies (nginx's page)"
 is "$(wq "[r['truncated'] for r in of('response')]")" '[null, null, null]' \
 	"redirects: no record is marked truncated"
+# ... and the connection serves the next hop: nginx logs one connection
+# (its serial, the second field) for the three requests, its 1st to 3rd
+is "$(awk '$4 ~ /^"GET$/ && ($5 == "/r301/r302/hello.txt" || $5 == "/r302/hello.txt" ||
+	$5 == "/hello.txt") { print $2 "-" $3 }' "$NGINX_ACCESS_LOG" | tail -n 3 |
+	awk -F- '{ c[$1]++; n = n $2 } END { print length(c), n }')" "1 123" \
+	"redirects: one kept-alive connection serves the three hops"
 
 # ------------------------------------------------------- content coding
 evf "${EVC[@]}" --compressed -o "$T/gz.out" --warc-file "$W/gzip" "$H/gzip/z.txt"
