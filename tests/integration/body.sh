@@ -71,6 +71,9 @@ for proto in --http1.1 --http2; do
 	evf "${EVC[@]}" "$proto" --data "@$T/lines.txt" --data 'b=2' "$S/post/ascii.txt"
 	is "$(cat "$PUT/ascii.txt")" "line oneline two&b=2" \
 		"$proto --data @FILE drops line ends, pieces join with &"
+	evf "${EVC[@]}" "$proto" --data-ascii "@$T/lines.txt" --data-ascii 'c=3' "$S/post/ascii2.txt"
+	is "$(cat "$PUT/ascii2.txt")" "line oneline two&c=3" \
+		"$proto --data-ascii is --data (curl's alias)"
 	evf "${EVC[@]}" "$proto" --data-urlencode 'q=a b&c/é' --data-urlencode 'plain' \
 		"$S/post/enc.txt"
 	is "$(cat "$PUT/enc.txt")" "q=a%20b%26c%2F%C3%A9&plain" "$proto --data-urlencode"
