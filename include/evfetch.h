@@ -270,6 +270,12 @@ enum evf_debug_kind {
 	 * last byte; interim 1xx responses are left out.  Never for HTTP/2,
 	 * whose response is HEADER_IN and DATA_IN */
 	EVF_DEBUG_WIRE_IN = 5,
+	/* the response read to its end (added in 0.2.1; data NULL, len 0):
+	 * what came before it is whole.  Not passed for a response cut
+	 * short, or left unread after its head */
+	EVF_DEBUG_END_IN = 6,
+	/* later versions may add kinds: a debug function ignores those it
+	 * does not know */
 };
 typedef void (*evf_debug_fn)(struct evf_transfer *t, int kind, const char *data, size_t len,
                              void *arg);
@@ -513,8 +519,8 @@ EVF_API const char *evf_transfer_url(const evf_transfer *t);
  * What t's current request uses (added in 0.2.1), for a debug function
  * from a request head on (EVF_DEBUG_HEADER_OUT): the URL, after the
  * redirects followed so far; the address connected to as text (the
- * proxy's when proxied; NULL when unknown), valid until the next call
- * into the client; the HTTP version, "1.1" or "2" (NULL before a
+ * proxy's when proxied; NULL when unknown), valid until the debug
+ * function returns; the HTTP version, "1.1" or "2" (NULL before a
  * connection); the TLS version such as "TLSv1.3" (NULL without TLS).
  */
 EVF_API const char *evf_transfer_effective_url(const evf_transfer *t);

@@ -708,6 +708,8 @@ struct cli_app {
 
 /* ------------------------------------------------------------- warc.c */
 
+/* Temporary files the exchanges waiting for the writer may hold at most. */
+#define CLI_WARC_QUEUE_FDS 64
 /* A transfer's exchange being recorded (NULL: none yet). */
 struct cli_warc_x;
 /* With --warc-file: open the first file and start the writer; 0, or -1

@@ -76,6 +76,11 @@ raise_fd_limit(struct cli_opts *o, int file_per_transfer)
 {
 	unsigned concurrency = o->concurrency;
 	rlim_t need = (rlim_t)concurrency * (file_per_transfer ? 2 : 1) + FD_RESERVE;
+
+	/* --warc-file: a transfer's two blocks may wait in temporary files,
+	 * and so may the exchanges queued for the writer */
+	if (o->warc_file != NULL)
+		need += (rlim_t)concurrency * 2 + CLI_WARC_QUEUE_FDS + 1;
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
@@ -791,8 +796,7 @@ app_setup(struct cli_app *app)
 		                app->opts.input_file, strerror(errno));
 		return CLI_EXIT_USAGE;
 	}
-	if (cli_output_init(&app->out, &app->opts) < 0 || cli_dump_open(app) < 0 ||
-	    cli_warc_open(app) < 0)
+	if (cli_output_init(&app->out, &app->opts) < 0 || cli_dump_open(app) < 0)
 		return CLI_EXIT_USAGE;
 	if (app->opts.resume != NULL && (rc = resume_setup(app)) != 0)
 		return rc;
@@ -802,6 +806,9 @@ app_setup(struct cli_app *app)
 	app->report.headers = app->opts.report_headers;
 	app->report.nheaders = app->opts.nreport_headers;
 	if (app_setup_requests(app) < 0)
+		return CLI_EXIT_USAGE;
+	/* last of the files: a usage error above leaves no WARC file behind */
+	if (cli_warc_open(app) < 0)
 		return CLI_EXIT_USAGE;
 	if (watch_signals(app) < 0)
 		return CLI_EXIT_FAILED;

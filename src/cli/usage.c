@@ -28,7 +28,7 @@ const char cli_usage_text[] =
 "      --resume FILE        the report, appended to: skip the URLs it has an\n"
 "                           \"ok\":true line for (FILE is created if missing)\n"
 "      --warc-file PREFIX   also record every request and response in\n"
-"                           PREFIX.warc.gz (WARC 1.1; appended to if it exists)\n"
+"                           PREFIX.warc.gz (WARC 1.1; -00001 etc. if it exists)\n"
 "      --warc-max-size SIZE  split it into PREFIX-00000.warc.gz, -00001, ...:\n"
 "                           the next file starts once one reaches SIZE\n"
 "      --warc-compression-level N  gzip level of the records, 0 (stored:\n"

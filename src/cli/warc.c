@@ -97,28 +97,47 @@ h2_as_h1(struct cli_warc *w, struct spool *s, const char *data, size_t len, int 
 	}
 }
 
-/* The status and Content-Length of a head, as the library rendered it,
- * and whether its body is chunked (1), which the writer cannot hash from
- * the block. */
+/* Is the body of this HTTP/1.1 head (as the library rendered it) chunked?
+ * Its payload is then not one stretch of the block, and is hashed as it
+ * comes.  llhttp takes no other transfer coding in a response. */
 static int
-scan_head(struct cli_warc_x *e, const char *data, size_t len)
+chunked_head(const char *data, size_t len)
 {
-	int chunked = 0;
-	const char *sp = memchr(data, ' ', len);
 	size_t i = 0;
 
-	e->status = sp != NULL ? atoi(sp + 1) : 0;
-	e->clen = -1;
 	while (i < len) {
 		const char *nl = memchr(data + i, '\n', len - i);
 		size_t end = nl != NULL ? (size_t)(nl - data) + 1 : len;
-		if (end - i > 15 && strncasecmp(data + i, "content-length:", 15) == 0)
-			e->clen = strtoll(data + i + 15, NULL, 10);
-		else if (end - i > 18 && strncasecmp(data + i, "transfer-encoding:", 18) == 0)
-			chunked = 1;   /* the only coding llhttp takes in a response */
+		if (end - i > 18 && strncasecmp(data + i, "transfer-encoding:", 18) == 0)
+			return 1;
 		i = end;
 	}
-	return chunked;
+	return 0;
+}
+
+/* The URL without user:password@, which an archive's index would show to
+ * anyone (a copy, or NULL). */
+static char *
+target_uri(const char *url)
+{
+	const char *auth = strstr(url, "://"), *at, *end;
+	char *out;
+
+	if (auth == NULL)
+		return strdup(url);
+	auth += 3;
+	end = auth + strcspn(auth, "/?#");
+	at = memchr(auth, '@', (size_t)(end - auth));
+	while (at != NULL && memchr(at + 1, '@', (size_t)(end - at - 1)) != NULL)
+		at = memchr(at + 1, '@', (size_t)(end - at - 1));
+	if (at == NULL)
+		return strdup(url);
+	out = malloc(strlen(url) + 1);
+	if (out != NULL) {
+		memcpy(out, url, (size_t)(auth - url));
+		strcpy(out + (auth - url), at + 1);
+	}
+	return out;
 }
 
 void
@@ -141,7 +160,7 @@ x_new(struct cli_warc *w, evf_transfer *t)
 	e->req.fd = e->resp.fd = -1;
 	/* room for a small exchange's request and response at once */
 	if (warc_spool_init(&e->req, 512) < 0 || warc_spool_init(&e->resp, 2048) < 0 ||
-	    (e->target = strdup(url != NULL ? url : "")) == NULL) {
+	    (e->target = target_uri(url != NULL ? url : "")) == NULL) {
 		warc_x_free(e);
 		return NULL;
 	}
@@ -151,7 +170,6 @@ x_new(struct cli_warc *w, evf_transfer *t)
 	snprintf(e->ip, sizeof e->ip, "%s", ip != NULL ? ip : "");
 	e->h2 = v != NULL && strcmp(v, "2") == 0;
 	e->tls = evf_transfer_tls_version(t);
-	e->clen = -1;
 	return e;
 }
 
@@ -160,12 +178,12 @@ x_new(struct cli_warc *w, evf_transfer *t)
 static const char *
 truncation(const struct cli_warc_x *e, int err)
 {
+	if (e->complete)
+		return NULL;   /* the library saw the response's end */
 	switch (err) {
 	case EVF_OK:
-		/* a redirect or a retry: the client read no more than the head */
-		if (e->is_head || e->status == 204 || e->status == 304 || e->clen < 0)
-			return NULL;
-		return e->payload < (uint64_t)e->clen ? "unspecified" : NULL;
+		/* a redirect or a retry whose body was left unread */
+		return "unspecified";
 	case EVF_ERR_TIMEOUT:
 		return "time";
 	case EVF_ERR_TOO_LARGE:
@@ -201,6 +219,8 @@ cli_warc_tap(struct cli_warc *w, struct cli_warc_x **slot, evf_transfer *t, int 
 {
 	struct cli_warc_x *e;
 
+	if (w->warned)
+		return;   /* the recording stopped (cli_warc_done said why) */
 	if (kind == EVF_DEBUG_HEADER_OUT) {
 		x_end(w, slot, EVF_OK, 0);   /* the last exchange led to this one */
 		if ((*slot = e = x_new(w, t)) == NULL) {
@@ -208,7 +228,6 @@ cli_warc_tap(struct cli_warc *w, struct cli_warc_x **slot, evf_transfer *t, int 
 			warc_fail(w, "out of memory for a record of", w->prefix);
 			return;
 		}
-		e->is_head = len >= 5 && memcmp(data, "HEAD ", 5) == 0;
 		if (e->h2)
 			h2_as_h1(w, &e->req, data, len, 0);
 		else
@@ -223,7 +242,7 @@ cli_warc_tap(struct cli_warc *w, struct cli_warc_x **slot, evf_transfer *t, int 
 		break;
 	case EVF_DEBUG_HEADER_IN:
 		e->have_resp = 1;
-		if (scan_head(e, data, len) && !e->h2 && e->pay == NULL &&
+		if (!e->h2 && e->pay == NULL && chunked_head(data, len) &&
 		    ((e->pay = EVP_MD_CTX_new()) == NULL ||
 		     EVP_DigestInit_ex(e->pay, w->sha1, NULL) != 1)) {
 			errno = ENOMEM;
@@ -234,6 +253,9 @@ cli_warc_tap(struct cli_warc *w, struct cli_warc_x **slot, evf_transfer *t, int 
 		break;
 	case EVF_DEBUG_WIRE_IN:
 		warc_spool_add(w, &e->resp, data, len);
+		break;
+	case EVF_DEBUG_END_IN:
+		e->complete = 1;
 		break;
 	case EVF_DEBUG_DATA_IN:
 		if (e->pay != NULL)
@@ -287,6 +309,7 @@ cli_warc_open(struct cli_app *app)
 	w->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->more, NULL);
+	pthread_cond_init(&w->room, NULL);
 	app->warc = w;
 	w->wsha = EVP_MD_CTX_new();
 	if (w->sha1 == NULL || w->wsha == NULL) {
@@ -358,6 +381,7 @@ cli_warc_close(struct cli_app *app)
 	EVP_MD_free(w->sha1);
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->more);
+	pthread_cond_destroy(&w->room);
 	free(w);
 	app->warc = NULL;
 	return rc;

@@ -15,7 +15,11 @@
 #include "cli.h"
 
 #define SPILL (256u << 10)        /* a block past this goes to a temp file */
-#define QUEUE_MEM (64u << 20)     /* queued in memory past this: spill at once */
+/* The writer's backlog (bytes in memory and in temporary files, and
+ * those files) past which the loop waits for it to halve: the archive
+ * keeps pace, and memory, disk and descriptors stay bounded */
+#define QUEUE_BYTES (32u << 20)
+#define QUEUE_FDS CLI_WARC_QUEUE_FDS
 #define ZCHUNK (64u << 10)
 
 /* A record's block: in memory, then in an unlinked temporary file. */
@@ -23,6 +27,7 @@ struct spool {
 	struct cli_buf mem;
 	int fd;                   /* -1 while in memory */
 	uint64_t len;
+	int broken;               /* a temporary file failed: the rest is dropped */
 };
 
 /* Random bytes for record IDs, one pool per thread. */
@@ -41,8 +46,8 @@ struct cli_warc_x {
 	char *target;
 	int h2;
 	const char *tls;          /* "TLSv1.3", or NULL */
-	int have_resp, is_head, status;
-	int64_t clen;             /* the response's Content-Length, or -1 */
+	int have_resp;
+	int complete;             /* EVF_DEBUG_END_IN: the response is whole */
 	uint64_t payload;         /* body bytes (the block's last, but chunked) */
 	EVP_MD_CTX *pay;          /* a chunked body's digest, else NULL */
 	const char *truncated;    /* WARC-Truncated, or NULL */
@@ -67,10 +72,14 @@ struct cli_warc {
 	/* records of this loop iteration, handed over together at its end:
 	 * one wakeup of the writer for many records */
 	struct cli_warc_x *batch, *batch_tail;
-	uint64_t batch_mem;
+	uint64_t batch_bytes;
+	unsigned batch_fds;
 	struct event *handover;
 	struct cli_warc_x *head, *tail;
-	uint64_t queued;          /* bytes in memory on the queue */
+	uint64_t queued;          /* bytes of the exchanges on the queue */
+	unsigned queued_fds;      /* ...and their temporary files */
+	int waiting;              /* the loop waits for room */
+	pthread_cond_t room;
 	int closing;
 	int failed;               /* the writer stopped: why says why */
 	int warned;

@@ -143,7 +143,7 @@ temp_file(const struct cli_warc *w)
 	int fd;
 
 	snprintf(path, sizeof path, "%s.spool.XXXXXX", w->prefix);
-	fd = mkstemp(path);
+	fd = mkostemp(path, O_CLOEXEC);
 	if (fd >= 0)
 		unlink(path);
 	return fd;
@@ -173,18 +173,31 @@ warc_fail(struct cli_warc *w, const char *what, const char *name)
 	pthread_mutex_unlock(&w->lock);
 }
 
+/* A temporary file failed: the recording stops (warc_fail), and what the
+ * spool holds is given back at once rather than kept growing. */
+static void
+spool_break(struct cli_warc *w, struct spool *s)
+{
+	warc_fail(w, "cannot write a temporary file for", w->prefix);
+	cli_buf_free(&s->mem);
+	cli_buf_init(&s->mem);
+	s->broken = 1;
+}
+
 void
 warc_spool_add(struct cli_warc *w, struct spool *s, const void *p, size_t n)
 {
+	if (s->broken)
+		return;
 	s->len += n;
 	if (s->fd >= 0) {
 		if (write_all(s->fd, p, n) < 0)
-			warc_fail(w, "cannot write a temporary file for", w->prefix);
+			spool_break(w, s);
 		return;
 	}
 	cli_buf_put(&s->mem, p, n);
 	if (s->mem.len > SPILL && spill(w, &s->mem, &s->fd) < 0)
-		warc_fail(w, "cannot write a temporary file for", w->prefix);
+		spool_break(w, s);
 }
 
 /* ------------------------------------------------------ writer thread */
@@ -210,8 +223,10 @@ deflate_put(struct cli_warc *w, const void *p, size_t n, int finish)
 		}
 		if (finish ? r == Z_STREAM_END : w->z.avail_in == 0 && w->z.avail_out != 0)
 			return 0;
-		if (r == Z_STREAM_ERROR)
+		if (r == Z_STREAM_ERROR) {
+			errno = EIO;
 			return -1;
+		}
 	}
 }
 
@@ -239,6 +254,8 @@ spool_each(const struct spool *s, uint64_t off, uint64_t n,
 		ssize_t k = pread(s->fd, piece, want, (off_t)off);
 		if (k < 0 && errno == EINTR)
 			continue;
+		if (k == 0)
+			errno = EIO;   /* the temporary file is shorter than it was */
 		if (k <= 0 || fn(w, piece, (size_t)k) < 0)
 			return -1;
 		off += (uint64_t)k;
@@ -325,27 +342,26 @@ write_info(struct cli_warc *w)
 int
 warc_open_next(struct cli_warc *w)
 {
-	struct stat st;
-
 	if (w->fd >= 0 && close(w->fd) < 0) {
 		w->fd = -1;
 		return -1;
 	}
 	w->fd = -1;
+	/* never into a file that exists: one an earlier run left (killed, its
+	 * last gzip member cut) would hide every record written after it */
 	for (;;) {
-		if (w->max_size == 0)
+		if (w->max_size == 0 && w->seq == 0)
 			snprintf(w->name, sizeof w->name, "%s.warc.gz", w->prefix);
 		else
-			snprintf(w->name, sizeof w->name, "%s-%05u.warc.gz", w->prefix, w->seq++);
-		if (w->max_size == 0 || stat(w->name, &st) < 0)
+			snprintf(w->name, sizeof w->name, "%s-%05u.warc.gz", w->prefix, w->seq);
+		w->seq++;
+		w->fd = open(w->name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (w->fd >= 0 || errno != EEXIST || w->seq > 99999)
 			break;
 	}
-	w->fd = open(w->name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (w->fd < 0)
 		return -1;
-	if (fstat(w->fd, &st) < 0)
-		return -1;
-	w->size = (uint64_t)st.st_size;
+	w->size = 0;
 	w->records = 0;
 	return write_info(w) < 0 || warc_zflush(w) < 0 ? -1 : 0;
 }
@@ -444,12 +460,17 @@ warc_writer(void *arg)
 		w->head = e->next;
 		if (w->head == NULL)
 			w->tail = NULL;
-		w->queued -= e->req.mem.len + e->resp.mem.len;
 		bad = w->failed;
 		pthread_mutex_unlock(&w->lock);
 		if (!bad && (roll(w) < 0 || write_record(w, e, 0) < 0 ||
 		             (e->have_resp && write_record(w, e, 1) < 0)))
 			warc_fail(w, "cannot write", w->name);
+		pthread_mutex_lock(&w->lock);
+		w->queued -= e->req.len + e->resp.len;
+		w->queued_fds -= (e->req.fd >= 0) + (e->resp.fd >= 0);
+		if (w->waiting && w->queued <= QUEUE_BYTES / 2 && w->queued_fds <= QUEUE_FDS / 2)
+			pthread_cond_signal(&w->room);
+		pthread_mutex_unlock(&w->lock);
 		warc_x_free(e);
 		pthread_mutex_lock(&w->lock);
 		/* nothing more waiting: let the bytes reach the file */
@@ -460,6 +481,8 @@ warc_writer(void *arg)
 			pthread_mutex_lock(&w->lock);
 		}
 	}
+	if (w->waiting)
+		pthread_cond_signal(&w->room);
 	pthread_mutex_unlock(&w->lock);
 	return NULL;
 }
@@ -471,7 +494,8 @@ warc_hand_over(struct cli_warc *w)
 	if (w->batch == NULL)
 		return;
 	pthread_mutex_lock(&w->lock);
-	w->queued += w->batch_mem;
+	w->queued += w->batch_bytes;
+	w->queued_fds += w->batch_fds;
 	if (w->tail != NULL)
 		w->tail->next = w->batch;
 	else
@@ -480,7 +504,8 @@ warc_hand_over(struct cli_warc *w)
 	pthread_cond_signal(&w->more);
 	pthread_mutex_unlock(&w->lock);
 	w->batch = w->batch_tail = NULL;
-	w->batch_mem = 0;
+	w->batch_bytes = 0;
+	w->batch_fds = 0;
 }
 
 void
@@ -490,32 +515,42 @@ warc_handover_cb(evutil_socket_t fd, short what, void *arg)
 	warc_hand_over(arg);
 }
 
-/* e is finished: to the writer, with this loop iteration's others. */
+/* e is finished: to the writer, with this loop iteration's others.  When
+ * the writer is that far behind, the loop waits for it (back-pressure):
+ * rather than a backlog without bound in memory, on disk or in open
+ * temporary files, the fetching slows to the writer's pace. */
 void
 warc_enqueue(struct cli_warc *w, struct cli_warc_x *e)
 {
-	uint64_t queued;
+	unsigned fds = (e->req.fd >= 0) + (e->resp.fd >= 0);
+	int over;
 
-	pthread_mutex_lock(&w->lock);
-	queued = w->queued;
-	pthread_mutex_unlock(&w->lock);
-	if (queued + w->batch_mem > QUEUE_MEM) {
-		/* the writer is behind: the blocks wait on disk, not in memory */
-		if ((e->req.mem.len > 0 && spill(w, &e->req.mem, &e->req.fd) < 0) ||
-		    (e->resp.mem.len > 0 && spill(w, &e->resp.mem, &e->resp.fd) < 0))
-			warc_fail(w, "cannot write a temporary file for", w->prefix);
-	}
 	e->next = NULL;
 	if (w->batch_tail != NULL)
 		w->batch_tail->next = e;
 	else
 		w->batch = e;
 	w->batch_tail = e;
-	w->batch_mem += e->req.mem.len + e->resp.mem.len;
+	w->batch_bytes += e->req.len + e->resp.len;
+	w->batch_fds += fds;
 	if (w->batch == e)
 		event_active(w->handover, EV_TIMEOUT, 0);
+	pthread_mutex_lock(&w->lock);
+	over = w->queued + w->batch_bytes > QUEUE_BYTES ||
+	       w->queued_fds + w->batch_fds > QUEUE_FDS;
+	pthread_mutex_unlock(&w->lock);
+	if (!over)
+		return;
+	warc_hand_over(w);
+	pthread_mutex_lock(&w->lock);
+	while (!w->failed && !w->closing &&
+	       (w->queued > QUEUE_BYTES || w->queued_fds > QUEUE_FDS)) {
+		w->waiting = 1;
+		pthread_cond_wait(&w->room, &w->lock);
+	}
+	w->waiting = 0;
+	pthread_mutex_unlock(&w->lock);
 }
-
 
 void
 warc_x_free(struct cli_warc_x *e)

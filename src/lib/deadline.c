@@ -113,6 +113,10 @@ void transfer_deadlines_cb(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		dl_remove(t);
+		if (t->skip && !c->dl_failed) {
+			transfer_skip_stalled(t);   /* the dropped body stalled */
+			continue;
+		}
 		if (c->dl_failed)
 			snprintf(why, sizeof why, "cannot set a timer (out of memory)");
 		else

@@ -70,8 +70,10 @@ void debug_wire(struct evf_transfer *t, const char *data, size_t len)
 		return;
 	}
 	/* http1_feed passes no more than the head's limit before the head
-	 * was parsed, so this buffer is bounded */
-	if (evf_buf_add(&x->wire, &x->wire_len, &x->wire_cap, data, len, 512) != 0)
+	 * was parsed, so this buffer is bounded; past it, debug_head ran out
+	 * of memory before it could mark the head, and the bytes are lost */
+	if (x->wire_len + len > t->client->cfg.max_header_bytes ||
+	    evf_buf_add(&x->wire, &x->wire_len, &x->wire_cap, data, len, 512) != 0)
 		return;   /* out of memory: the archive loses this head */
 	if (!x->wire_head)
 		return;

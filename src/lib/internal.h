@@ -868,6 +868,8 @@ struct xfer_upcalls {
 extern const struct xfer_upcalls evf_xfer_upcalls;
 
 void transfer_finish(struct evf_transfer *t, int err, const char *why);
+/* The idle timeout came while t read a body to drop (t->skip). */
+void transfer_skip_stalled(struct evf_transfer *t);
 /* t's detail becomes the text (at most 255 bytes); returns err. */
 int transfer_set_detail(struct evf_transfer *t, int err, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));

@@ -418,10 +418,12 @@ static int redirect_method(struct evf_transfer *t)
 static int skip_body(struct evf_transfer *t, const evf_response *resp, int64_t clen, int stop)
 {
 	int none = t->is_head || resp->status == 204 || resp->status == 304;
-	int framed = t->h2 || (clen >= 0 && clen <= SKIP_MAX) ||
-	             (clen < 0 && find_header(resp, "transfer-encoding"));
-	if (!none && !framed)
-		return stop;
+	/* HTTP/2 keeps its connection either way: read only for a debug
+	 * function (an archive) */
+	int framed = (t->h2 && t->client->cfg.debug_fn) || (!t->h2 && clen >= 0 && clen <= SKIP_MAX) ||
+	             (!t->h2 && clen < 0 && find_header(resp, "transfer-encoding"));
+	if ((!none && !framed) || (stop == STOP_REDIRECT && t->redirects >= XO(t)->max_redirects))
+		return stop;   /* ...or the redirect is not to be followed */
 	t->skip = stop == STOP_REDIRECT ? SKIP_REDIRECT : SKIP_RETRY;
 	return 0;
 }
@@ -668,6 +670,8 @@ static void schedule_retry(struct evf_transfer *t)
 /* The response is complete: finish, or move on to the next attempt. */
 static void response_complete(struct evf_transfer *t, int keep)
 {
+	if (t->client->cfg.debug_fn)
+		up_debug(t, EVF_DEBUG_END_IN, NULL, 0);
 	if (t->skip) {
 		/* the dropped body is over: its connection may serve again */
 		int redirect = t->skip == SKIP_REDIRECT;
@@ -687,6 +691,18 @@ static void response_complete(struct evf_transfer *t, int keep)
 		}
 	}
 	transfer_finish(t, EVF_OK, NULL);
+}
+
+/* The idle timeout came while t read a body to drop: no more of it is
+ * awaited, the redirect or retry goes on (deadline.c). */
+void transfer_skip_stalled(struct evf_transfer *t)
+{
+	int redirect = t->skip == SKIP_REDIRECT;
+	release_conn(t, 0);
+	if (redirect)
+		follow_redirect(t);
+	else
+		schedule_retry(t);
 }
 
 /* The response stopped with r < 0: an error, or a reason to try again. */

@@ -8,7 +8,7 @@
 # POST) and badserver (exact chunk framing, a body cut by the server, a
 # stall, a trickle, a retry): record types, ids, dates, target URIs, IP,
 # Concurrent-To pairs, WARC-Protocol, digests, payloads against the files
-# served, WARC-Truncated, failures that send nothing, rollover, appending,
+# served, WARC-Truncated, failures that send nothing, rollover, a rerun,
 # --warc-compression-level 0, 1 and 9,
 # and bad options.  Also shows that check.mjs refuses damaged files and
 # agrees with wget's WARC writer when wget is there.
@@ -387,22 +387,64 @@ is "$(wq "[r['file'].rsplit('/', 1)[1] for r in R if r['member_offset'] >= 1024]
 is "$(wq "[f['file'].rsplit('/', 1)[1] for f in F[:-1] if f['size'] < 1024]")" '[]' \
 	"rollover: every file but the last reached 1K"
 
-# ------------------------------------------------------------- appending
+# ------------------------------------------- redirect bodies not read
+rm -rf "$W" && mkdir -p "$W"
+evf "${EVC[@]}" -L --idle-timeout 1 --discard --warc-file "$W/stall" "$B/stall_redirect"
+is "$EVF_RC" 0 "a redirect's body that never comes: followed after the idle timeout"
+warc_read "stalled redirect" "$W/stall.warc.gz"
+is "$(wq "[[r['http']['status'], r['truncated']] for r in of('response')]")" \
+	'[[302, "unspecified"], [200, null]]' "stalled redirect: its record is marked truncated"
+evf "${EVC[@]}" -L --discard --warc-file "$W/close" "$B/close_redirect"
+is "$EVF_RC" 0 "a redirect's body that only the close ends: followed at once"
+warc_read "close-delimited redirect" "$W/close.warc.gz"
+is "$(wq "[[r['http']['status'], r['truncated']] for r in of('response')]")" \
+	'[[302, "unspecified"], [200, null]]' "close-delimited redirect: its record is marked truncated"
+evf "${EVC[@]}" -L --max-redirs 0 --discard --warc-file "$W/max" "$B/redirect/302"
+like "$(cat "$EVF_ERR")" 'redirects' "a redirect past --max-redirs fails at once"
+warc_read "redirect past the limit" "$W/max.warc.gz"
+is "$(wq "[[r['http']['status'], r['truncated']] for r in of('response')]")" \
+	'[[302, "unspecified"]]' "redirect past the limit: its unread body is marked"
+
+# ---------------------------------------------------- back-pressure
+# 40 bodies of 1 MiB at gzip level 9: the writer falls behind, the loop
+# waits for it, and the temporary files stay few (200 descriptors in all)
+rm -rf "$W" && mkdir -p "$W"
+head -c 1048576 /dev/urandom >"$WWW_DIR/1m.bin"
+for i in $(seq 1 40); do echo "$H/1m.bin?$i"; done >"$T/big.list"
+(ulimit -n 200 && evf "${EVC[@]}" -c 8 --discard --warc-compression-level 9 \
+	--warc-file "$W/big" -i "$T/big.list" && exit "$EVF_RC")
+evf_rc=$?
+is "$evf_rc" 0 "back-pressure: 40 x 1 MiB at level 9 under ulimit -n 200: exit 0"
+warc_read "back-pressure" "$W/big.warc.gz"
+is "$(wq "[len(of('response')), len(set(r['payload_sha256'] for r in of('response')))]")" '[40, 1]' \
+	"back-pressure: 40 whole responses, each the file"
+is "$(ls "$W" | tr '\n' ' ')" "big.warc.gz " "back-pressure: no temporary file left"
+
+# ------------------------------------------------------------ a rerun
+# A later run never writes into a file that exists: an earlier run's
+# file, maybe cut by kill -9, would hide every record after its cut gzip
+# member.  It starts the next free name, PREFIX-00001.warc.gz.
 rm -rf "$W" && mkdir -p "$W"
 evf "${EVC[@]}" --discard --warc-file "$W/app" "$H/n/first"
 cp "$W/app.warc.gz" "$T/app.first"
 evf "${EVC[@]}" --discard --warc-file "$W/app" "$H/n/second"
-is "$EVF_RC" 0 "append: exit 0"
-is "$(files_in "$W")" "app.warc.gz" "append: still one file"
-cmp -s -n "$(stat -c %s "$T/app.first")" "$T/app.first" "$W/app.warc.gz"
-ok $? "append: the first run's bytes are kept as they were"
-warc_read append "$W/app.warc.gz"
-warc_common append
-is "$(wq "[len(R), R[0]['type'], R[3]['type'], sorted(r['target_uri'] for r in R[4:])]")" \
-	"[6, \"warcinfo\", \"warcinfo\", [\"$H/n/second\", \"$H/n/second\"]]" \
-	"append: a new warcinfo starts the appended part, then the second run's exchange" ||
-	diag "$(wq "[[r['type'], r['target_uri']] for r in R]")"
-is "$(wq "R[3]['member_offset']")" "$(stat -c %s "$T/app.first")" "append: it starts where the first run ended"
+is "$EVF_RC" 0 "rerun: exit 0"
+is "$(files_in "$W" | tr '\n' ' ')" "app-00001.warc.gz app.warc.gz " "rerun: the next free name"
+cmp -s "$T/app.first" "$W/app.warc.gz"
+ok $? "rerun: the first run's file is untouched"
+warc_read rerun "$W/app-00001.warc.gz"
+warc_common rerun
+is "$(wq "[R[0]['type'], sorted(r['target_uri'] for r in R[1:])]")" \
+	"[\"warcinfo\", [\"$H/n/second\", \"$H/n/second\"]]" \
+	"rerun: its own warcinfo, then the second run's exchange"
+# a file cut as kill -9 cuts one (20 bytes off its last member): the next
+# run's records are all readable, in a file of their own
+head -c -20 "$W/app.warc.gz" >"$W/app.cut" && mv "$W/app.cut" "$W/app.warc.gz"
+evf "${EVC[@]}" --discard --warc-file "$W/app" "$H/n/third"
+is "$EVF_RC" 0 "after a cut file: exit 0"
+warc_read "after a cut file" "$W/app-00002.warc.gz"
+is "$(wq "[r['target_uri'] for r in of('response')]")" "[\"$H/n/third\"]" \
+	"after a cut file: the third run's records read back whole"
 
 # -------------------------------------------------- compression levels
 # the same text at level 0 (stored), the default (1) and 9: each file

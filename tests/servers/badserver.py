@@ -465,6 +465,19 @@ class BadServer:
         return await self.reply(writer, req, code, b"redirect\n",
                                 [("Location", req.query.get("to", "/ok/5"))])
 
+    async def h_stall_redirect(self, req, arg, reader, writer, **_):
+        # a 302 that announces a body and never sends it
+        await self.send(writer, head(302, [("Content-Length", "100"),
+                                           ("Location", "/ok/5")]))
+        await self.wait_for_eof(reader)
+        return CLOSE
+
+    async def h_close_redirect(self, req, arg, reader, writer, **_):
+        # a 302 whose body only the close ends
+        await self.send(writer, head(302, [("Connection", "close"),
+                                           ("Location", "/ok/5")]) + b"x" * 5000)
+        return CLOSE
+
     async def h_redirect_loop(self, req, arg, reader, writer, **_):
         n = int(req.query.get("n", "0")) + 1
         return await self.reply(writer, req, 302, b"again\n",
