@@ -612,9 +612,14 @@ struct cli_report {
 	char not_after_text[24];
 	size_t not_after_len;
 	struct cli_static_json tls_version, tls_cipher, http_version;
+	/* --warc-file: the next line goes here, to be written once the
+	 * transfer's records are (cli_report_put), not to the file */
+	struct cli_buf *divert;
 };
 
 struct cli_app;
+/* Write a line formatted before (a diverted one). */
+void cli_report_put(struct cli_report *r, const char *line, size_t len);
 
 /* Returns 0, or -1 after printing why. */
 int cli_report_open(struct cli_report *r, const char *path,
@@ -718,9 +723,14 @@ int cli_warc_open(struct cli_app *app);
 /* What the library's debug function saw of t, for its records. */
 void cli_warc_tap(struct cli_warc *w, struct cli_warc_x **slot, evf_transfer *t, int kind,
                   const char *data, size_t len);
-/* t ended with err: its last records go to the writer. */
-void cli_warc_done(struct cli_app *app, struct cli_warc_x **slot, int err);
+/* t ended with err: its last records go to the writer, and o (its result)
+ * is recorded; its report line is written once the records are. */
+void cli_warc_done(struct cli_app *app, struct cli_warc_x **slot, int err,
+                   const struct cli_outcome *o);
 void cli_warc_x_free(struct cli_warc_x *e);
+/* The transfers are over: nothing of the archive keeps the loop running
+ * (cli_warc_close writes the report lines still held). */
+void cli_warc_stop(struct cli_app *app);
 /* Write out what is queued and close: 0, or -1 after printing why (safe
  * to call again). */
 int cli_warc_close(struct cli_app *app);

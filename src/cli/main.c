@@ -467,8 +467,9 @@ xfer_on_done(evf_transfer *t, const evf_result *res, void *arg)
 	}
 	o.file = file;
 	if (app->warc != NULL)
-		cli_warc_done(app, xfer_warc(x), res->error);
-	cli_record(app, &o);
+		cli_warc_done(app, xfer_warc(x), res->error, &o);
+	else
+		cli_record(app, &o);
 	free(file);
 	live_unlink(app, x);
 	xfer_free(x);
@@ -585,6 +586,7 @@ app_finish(struct cli_app *app)
 	app->client = NULL;
 	cli_input_stop(&app->input);
 	cli_progress_stop(app);
+	cli_warc_stop(app);
 	if (app->sigint != NULL)
 		event_del(app->sigint);
 	if (app->sigterm != NULL)
@@ -883,9 +885,9 @@ main(int argc, char **argv)
 
 	rc = app_setup(&app);
 	if (rc != 0) {
+		cli_warc_close(&app);
 		cli_report_close(&app.report);
 		cli_dump_close(&app);
-		cli_warc_close(&app);
 		app_cleanup(&app);
 		return rc;
 	}
@@ -900,8 +902,10 @@ main(int argc, char **argv)
 		app_finish(&app);
 	}
 
-	if (cli_report_close(&app.report) < 0 || cli_dump_close(&app) < 0 ||
-	    cli_warc_close(&app) < 0)
+	/* the archive first: it writes the report lines it held */
+	if (cli_warc_close(&app) < 0)
+		app.fatal = 1;
+	if (cli_report_close(&app.report) < 0 || cli_dump_close(&app) < 0)
 		app.fatal = 1;
 	if (app.signal != 0) {
 		cli_progress_clear(&app);

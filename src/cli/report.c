@@ -282,9 +282,21 @@ report_line(struct cli_report *r, const struct cli_outcome *o)
 		report_failed(r, ENOMEM);
 		return;
 	}
-	if (fwrite(b->data, 1, b->len, r->fp) != b->len)
+	if (r->divert != NULL) {
+		cli_buf_put(r->divert, b->data, b->len);
+		return;
+	}
+	cli_report_put(r, b->data, b->len);
+}
+
+void
+cli_report_put(struct cli_report *r, const char *line, size_t len)
+{
+	if (r->fp == NULL)
+		return;
+	if (fwrite(line, 1, len, r->fp) != len)
 		report_failed(r, errno);
-	if (!r->flush_due) {
+	if (!r->flush_due && r->flush_ev != NULL) {
 		r->flush_due = 1;
 		event_active(r->flush_ev, EV_TIMEOUT, 1);
 	}

@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "warc.h"
 
@@ -213,6 +215,31 @@ x_end(struct cli_warc *w, struct cli_warc_x **slot, int err, int last)
 	warc_enqueue(w, e);
 }
 
+/* The writer wrote exchanges that hold report lines: write those now
+ * (a URL is listed as fetched only once its records are in the file). */
+static void
+written_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct cli_app *app = arg;
+	struct cli_warc *w = app->warc;
+	struct cli_warc_x *e;
+	uint64_t n;
+
+	(void)what;
+	if (read(fd, &n, sizeof n) < 0 && errno != EAGAIN)
+		return;
+	pthread_mutex_lock(&w->lock);
+	e = w->written;
+	w->written = w->written_tail = NULL;
+	pthread_mutex_unlock(&w->lock);
+	while (e != NULL) {
+		struct cli_warc_x *next = e->next;
+		cli_report_put(&app->report, e->line.data, e->line.len);
+		warc_x_free(e);
+		e = next;
+	}
+}
+
 void
 cli_warc_tap(struct cli_warc *w, struct cli_warc_x **slot, evf_transfer *t, int kind,
              const char *data, size_t len)
@@ -270,11 +297,21 @@ cli_warc_tap(struct cli_warc *w, struct cli_warc_x **slot, evf_transfer *t, int 
 }
 
 void
-cli_warc_done(struct cli_app *app, struct cli_warc_x **slot, int err)
+cli_warc_done(struct cli_app *app, struct cli_warc_x **slot, int err,
+              const struct cli_outcome *o)
 {
 	struct cli_warc *w = app->warc;
+	struct cli_warc_x *e = *slot;
 	int failed;
 
+	if (e != NULL && app->report.fp != NULL) {
+		/* the report line waits in e for its records (written_cb) */
+		app->report.divert = &e->line;
+		cli_record(app, o);
+		app->report.divert = NULL;
+	} else {
+		cli_record(app, o);
+	}
 	x_end(w, slot, err, 1);
 	pthread_mutex_lock(&w->lock);   /* the writer may have failed */
 	failed = w->failed && !w->warned;
@@ -303,6 +340,7 @@ cli_warc_open(struct cli_app *app)
 		return -1;
 	}
 	w->prefix = app->opts.warc_file;
+	w->written_fd = -1;
 	w->max_size = app->opts.warc_max_size;
 	w->fd = -1;
 	/* fetched once: EVP_sha1() would be looked up again at each init */
@@ -327,7 +365,11 @@ cli_warc_open(struct cli_app *app)
 		return -1;
 	}
 	w->handover = event_new(app->base, -1, 0, warc_handover_cb, w);
-	if (w->handover == NULL) {
+	w->written_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->written_fd >= 0)
+		w->written_ev = event_new(app->base, w->written_fd, EV_READ | EV_PERSIST,
+		                          written_cb, app);
+	if (w->handover == NULL || w->written_ev == NULL || event_add(w->written_ev, NULL) < 0) {
 		cli_warn("--warc-file: cannot make an event");
 		return -1;
 	}
@@ -338,6 +380,18 @@ cli_warc_open(struct cli_app *app)
 	w->started = 1;
 	pthread_setname_np(w->thread, "evfetch-warc");   /* for top -H, perf */
 	return 0;
+}
+
+void
+cli_warc_stop(struct cli_app *app)
+{
+	struct cli_warc *w = app->warc;
+
+	if (w == NULL)
+		return;
+	warc_hand_over(w);
+	if (w->written_ev != NULL)
+		event_del(w->written_ev);
 }
 
 int
@@ -363,6 +417,12 @@ cli_warc_close(struct cli_app *app)
 		w->head = e->next;
 		warc_x_free(e);
 	}
+	if (w->written_ev != NULL) {
+		written_cb(w->written_fd, EV_READ, app);   /* the last lines */
+		event_free(w->written_ev);
+	}
+	if (w->written_fd >= 0)
+		close(w->written_fd);
 	if (w->fd >= 0) {
 		if (!w->failed && warc_zflush(w) < 0)
 			warc_fail(w, "cannot write", w->name);

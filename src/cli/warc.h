@@ -52,6 +52,8 @@ struct cli_warc_x {
 	EVP_MD_CTX *pay;          /* a chunked body's digest, else NULL */
 	const char *truncated;    /* WARC-Truncated, or NULL */
 	struct spool req, resp;
+	struct cli_buf line;      /* its transfer's report line, held until
+	                           * the records are written */
 };
 
 struct cli_warc {
@@ -76,6 +78,10 @@ struct cli_warc {
 	unsigned batch_fds;
 	struct event *handover;
 	struct cli_warc_x *head, *tail;
+	/* written exchanges with report lines, for the loop (written_fd) */
+	struct cli_warc_x *written, *written_tail;
+	int written_fd;           /* an eventfd */
+	struct event *written_ev;
 	uint64_t queued;          /* bytes of the exchanges on the queue */
 	unsigned queued_fds;      /* ...and their temporary files */
 	int waiting;              /* the loop waits for room */

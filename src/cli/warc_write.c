@@ -442,6 +442,33 @@ roll(struct cli_warc *w)
 	return warc_zflush(w) < 0 || warc_open_next(w) < 0 ? -1 : 0;
 }
 
+/* e is in the file (or the recording failed): the loop writes its report
+ * line, if it has one; the blocks go now. */
+static void
+written(struct cli_warc *w, struct cli_warc_x *e)
+{
+	int first;
+	uint64_t one = 1;
+
+	if (e->line.len == 0) {
+		warc_x_free(e);
+		return;
+	}
+	spool_free(&e->req);
+	spool_free(&e->resp);
+	e->next = NULL;
+	pthread_mutex_lock(&w->lock);
+	first = w->written == NULL;
+	if (w->written_tail != NULL)
+		w->written_tail->next = e;
+	else
+		w->written = e;
+	w->written_tail = e;
+	pthread_mutex_unlock(&w->lock);
+	if (first && write(w->written_fd, &one, sizeof one) < 0)
+		(void)0;   /* the counter is full: the loop has been told */
+}
+
 void *
 warc_writer(void *arg)
 {
@@ -471,7 +498,7 @@ warc_writer(void *arg)
 		if (w->waiting && w->queued <= QUEUE_BYTES / 2 && w->queued_fds <= QUEUE_FDS / 2)
 			pthread_cond_signal(&w->room);
 		pthread_mutex_unlock(&w->lock);
-		warc_x_free(e);
+		written(w, e);
 		pthread_mutex_lock(&w->lock);
 		/* nothing more waiting: let the bytes reach the file */
 		if (w->head == NULL && !w->failed) {
@@ -561,5 +588,6 @@ warc_x_free(struct cli_warc_x *e)
 	spool_free(&e->resp);
 	EVP_MD_CTX_free(e->pay);
 	free(e->target);
+	cli_buf_free(&e->line);
 	free(e);
 }

@@ -420,6 +420,57 @@ is "$(wq "[len(of('response')), len(set(r['payload_sha256'] for r in of('respons
 	"back-pressure: 40 whole responses, each the file"
 is "$(ls "$W" | tr '\n' ' ')" "big.warc.gz " "back-pressure: no temporary file left"
 
+# ------------------------------------- kill -9, then --resume
+# A report line is written only once its transfer's records are in the
+# file: after kill -9 every URL the report lists as fetched has its
+# response in the archive, and --resume fetches the others (some twice
+# in the archive, none missing).
+rm -rf "$W" && mkdir -p "$W"
+for i in $(seq 1 60); do echo "$H/1m.bin?k$i"; done >"$T/kill.list"
+"$EVFETCH" "${EVC[@]}" -c 8 --discard --warc-compression-level 9 --warc-file "$W/k" \
+	--resume "$T/kill.jsonl" -i "$T/kill.list" >/dev/null 2>"$T/kill1.err" &
+kpid=$!
+for _ in $(seq 1 100); do
+	[ "$(grep -c '"ok":true' "$T/kill.jsonl" 2>/dev/null)" -ge 5 ] && break
+	sleep 0.05
+done
+kill -KILL "$kpid" 2>/dev/null
+wait "$kpid" 2>/dev/null
+first_ok=$(grep -c '"ok":true' "$T/kill.jsonl")
+ok "$([ "$first_ok" -ge 5 ] && [ "$first_ok" -lt 60 ] && echo 0 || echo 1)" \
+	"kill -9: killed with $first_ok of 60 URLs in the report"
+# the killed run's file may end in a cut member: read what is whole
+"$PYTHON3" - "$W/k.warc.gz" "$T/k.whole.warc.gz" <<'PY'
+import sys, zlib
+raw, out, pos = open(sys.argv[1], "rb").read(), open(sys.argv[2], "wb"), 0
+while pos < len(raw):
+    d = zlib.decompressobj(31)
+    try:
+        d.decompress(raw[pos:])
+    except zlib.error:
+        break
+    if not d.eof:
+        break
+    end = len(raw) - len(d.unused_data)
+    out.write(raw[pos:end])
+    pos = end
+PY
+warc_read "kill -9, the whole records" "$T/k.whole.warc.gz"
+oks() {
+	"$PYTHON3" -c 'import json, sys
+print(json.dumps(sorted(set(json.loads(l)["url"] for l in open(sys.argv[1]) if json.loads(l)["ok"]))))' "$1"
+}
+is "$(wq "sorted(set(r['target_uri'] for r in of('response')) & set($(oks "$T/kill.jsonl")))")" \
+	"$(oks "$T/kill.jsonl")" \
+	"kill -9: every URL the report lists as fetched has its response in the archive"
+evf "${EVC[@]}" -c 8 --discard --warc-compression-level 9 --warc-file "$W/k" \
+	--resume "$T/kill.jsonl" -i "$T/kill.list"
+is "$EVF_RC" 0 "kill -9, then --resume: exit 0"
+is "$(grep -c '"ok":true' "$T/kill.jsonl")" 60 "kill -9, then --resume: 60 ok lines"
+warc_read "kill -9, both runs" "$T/k.whole.warc.gz" "$W/k-00001.warc.gz"
+is "$(wq "len(set(r['target_uri'] for r in of('response')))")" 60 \
+	"kill -9, then --resume: the two files hold a response for each of the 60 URLs"
+
 # ------------------------------------------------------------ a rerun
 # A later run never writes into a file that exists: an earlier run's
 # file, maybe cut by kill -9, would hide every record after its cut gzip
