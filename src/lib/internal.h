@@ -868,6 +868,15 @@ struct xfer_upcalls {
 extern const struct xfer_upcalls evf_xfer_upcalls;
 
 void transfer_finish(struct evf_transfer *t, int err, const char *why);
+/* transfer.c: a new attempt of t starts over (its result fields cleared);
+ * begin_attempt: it goes to its host (deferred: behind the others). */
+void transfer_reset_attempt(struct evf_transfer *t);
+void transfer_begin_attempt(struct evf_transfer *t, int deferred);
+/* redirect.c: before another attempt, the body from its start: 0, or -1
+ * when t was ended (it could not start over) or cancelled from the rewind
+ * callback; and the next attempt after a redirect, or t's end. */
+int transfer_body_restart(struct evf_transfer *t);
+void transfer_follow_redirect(struct evf_transfer *t);
 /* The idle timeout came while t read a body to drop (t->skip). */
 void transfer_skip_stalled(struct evf_transfer *t);
 /* t's detail becomes the text (at most 255 bytes); returns err. */

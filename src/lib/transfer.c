@@ -186,7 +186,7 @@ static void requeue(struct evf_transfer *t)
 }
 
 /* Forget what one attempt produced, before the next one. */
-static void reset_attempt(struct evf_transfer *t)
+void transfer_reset_attempt(struct evf_transfer *t)
 {
 	t->status = 0;
 	t->bytes = t->raw_bytes = 0;
@@ -240,7 +240,7 @@ void transfer_prepare(struct evf_transfer *t)
 
 /* Start an attempt at the current URL (t->u must be parsed); deferred:
  * from the loop, as a connection's call is on the stack. */
-static void begin_attempt(struct evf_transfer *t, int deferred)
+void transfer_begin_attempt(struct evf_transfer *t, int deferred)
 {
 	struct evf_client *c = t->client;
 	if (!t->host)
@@ -270,7 +270,7 @@ void transfer_start(struct evf_transfer *t)
 	}
 	if (XO(t)->total_timeout_ms)
 		t->total_deadline_us = t->start_us + 1000u * (uint64_t)XO(t)->total_timeout_ms;
-	begin_attempt(t, 0);
+	transfer_begin_attempt(t, 0);
 }
 
 static const char *user_agent(const struct evf_transfer *t)
@@ -365,52 +365,6 @@ static void up_debug(struct evf_transfer *t, int kind, const char *data, size_t 
 static int may_resend(const struct evf_transfer *t, int reached)
 {
 	return body_can_resend(t) && (t->idempotent || !reached);
-}
-
-/* Before another attempt: the body from its start.  0, or -1 when t was
- * ended (it could not start over) or cancelled from the rewind callback. */
-static int body_restart(struct evf_transfer *t)
-{
-	if (!t->body)
-		return 0;
-	if (body_rewind(t) == 0)
-		return 0;
-	if (t->cancelled || t->client->freed) {
-		if (!t->client->freed)
-			client_discard(t->client, t);
-		return -1;
-	}
-	transfer_finish(t, EVF_ERR_IO, "the request body could not be rewound to send it again");
-	return -1;
-}
-
-/*
- * A redirect's method (RFC 9110, 15.4): 303 makes any method but HEAD a
- * GET, 301 and 302 a POST a GET (as browsers and curl do), each without
- * the body; 307 and 308 keep both, when the body can be sent again.
- * 0, or -1 when t was ended.
- */
-static int redirect_method(struct evf_transfer *t)
-{
-	int to_get = (t->status == 303 && !t->is_head && strcmp(t->method, "GET") != 0) ||
-	             ((t->status == 301 || t->status == 302) && strcmp(t->method, "POST") == 0);
-	if (to_get) {
-		t->method = "GET";
-		t->idempotent = 1;
-		t->wants_length = 0;
-		body_free(t->body);
-		t->body = NULL;
-		return 0;
-	}
-	if (!body_can_resend(t)) {
-		char msg[160];
-		snprintf(msg, sizeof msg,
-		         "cannot follow the %d redirect: the streamed request body cannot be sent "
-		         "again without a rewind callback", t->status);
-		transfer_finish(t, EVF_ERR_REDIRECT, msg);
-		return -1;
-	}
-	return 0;
 }
 
 /* stop (STOP_REDIRECT or STOP_RETRY) now, or 0 once the body can be read
@@ -609,50 +563,6 @@ static void up_sent(struct evf_transfer *t)
 		dl_append(t, DL_IDLE);
 }
 
-static void follow_redirect(struct evf_transfer *t)
-{
-	const char *why = NULL;
-	char *loc = t->location;
-	t->location = NULL;
-	if (t->redirects >= XO(t)->max_redirects) {
-		free(loc);
-		char msg[96];
-		snprintf(msg, sizeof msg, "more than %u redirects", XO(t)->max_redirects);
-		transfer_finish(t, EVF_ERR_TOO_MANY_REDIRECTS, msg);
-		return;
-	}
-	const char *cur = t->effective_url ? t->effective_url : t->url;
-	char *next = evf_url_resolve(cur, loc, &why);
-	struct evf_url u;
-	int rc = next ? evf_url_parse(&u, next, &why) : EVF_ERR_URL;
-	if (rc) {
-		char msg[320];
-		snprintf(msg, sizeof msg, "cannot follow the redirect to '%.200s': %s", loc,
-		         why ? why : "invalid");
-		free(loc);
-		free(next);
-		transfer_finish(t, rc == EVF_ERR_NOMEM ? rc : EVF_ERR_REDIRECT, msg);
-		return;
-	}
-	free(loc);
-	if (redirect_method(t) != 0) {
-		evf_url_clear(&u);
-		free(next);
-		return;
-	}
-	if (!policy_same_origin(&t->u, &u))
-		t->cross_origin = 1;
-	evf_url_clear(&t->u);
-	t->u = u;
-	transfer_set_host(t, NULL);   /* begin_attempt finds the new one */
-	free(t->effective_url);
-	t->effective_url = next;
-	t->redirects++;
-	reset_attempt(t);
-	if (body_restart(t) == 0)
-		begin_attempt(t, 1);
-}
-
 static void schedule_retry(struct evf_transfer *t)
 {
 	const struct xfer_opts *cfg = XO(t);
@@ -661,7 +571,7 @@ static void schedule_retry(struct evf_transfer *t)
 	uint64_t ms = policy_backoff_ms(cfg->retry_base_ms, cfg->retry_max_ms, t->retries,
 	                                t->retry_after_ms);
 	t->retry_after_ms = -1;
-	reset_attempt(t);
+	transfer_reset_attempt(t);
 	dl_remove(t);
 	xfer_set_state(t, XS_RETRY_WAIT);
 	arm_timer_at(t, evf_now_us() + ms * 1000u);
@@ -677,7 +587,7 @@ static void response_complete(struct evf_transfer *t, int keep)
 		int redirect = t->skip == SKIP_REDIRECT;
 		release_conn(t, keep);
 		if (redirect)
-			follow_redirect(t);
+			transfer_follow_redirect(t);
 		else
 			schedule_retry(t);
 		return;
@@ -700,7 +610,7 @@ void transfer_skip_stalled(struct evf_transfer *t)
 	int redirect = t->skip == SKIP_REDIRECT;
 	release_conn(t, 0);
 	if (redirect)
-		follow_redirect(t);
+		transfer_follow_redirect(t);
 	else
 		schedule_retry(t);
 }
@@ -710,7 +620,7 @@ static void response_stopped(struct evf_transfer *t, int r, const char *why)
 {
 	if (r == STOP_REDIRECT) {
 		release_conn(t, 0);
-		follow_redirect(t);
+		transfer_follow_redirect(t);
 	} else if (r == STOP_RETRY) {
 		schedule_retry(t);
 	} else {
@@ -756,7 +666,7 @@ static void up_failed(struct evf_transfer *t, int err, const char *why, int retr
 		t->free_retries++;
 		t->got_response_byte = 0;
 		t->reused = 0;   /* not a stale pooled connection's failure next */
-		if (body_restart(t) == 0)
+		if (transfer_body_restart(t) == 0)
 			requeue(t);
 		return;
 	}
@@ -768,7 +678,7 @@ static void up_failed(struct evf_transfer *t, int err, const char *why, int retr
 		t->retried_stale = 1;
 		t->reused = 0;
 		t->fresh_only = 1;
-		if (body_restart(t) == 0)
+		if (transfer_body_restart(t) == 0)
 			requeue(t);
 		return;
 	}
@@ -896,8 +806,8 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	} else if (t->state == XS_RETRY_WAIT) {
 		if (cfg->total_timeout_ms)
 			t->total_deadline_us = now + 1000u * (uint64_t)cfg->total_timeout_ms;
-		if (body_restart(t) == 0)
-			begin_attempt(t, 0);
+		if (transfer_body_restart(t) == 0)
+			transfer_begin_attempt(t, 0);
 	} else if (t->total_deadline_us && now >= t->total_deadline_us) {
 		snprintf(why, sizeof why, "the transfer did not finish within %u ms",
 		         cfg->total_timeout_ms);
